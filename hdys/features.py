@@ -1,0 +1,341 @@
+"""Derived features: finite differences, the canonical frame, per-window model inputs, statistics.
+
+Paper §3.1: every kinematics representation x is used as (x, ẋ, ẍ), the derivatives taken by finite
+differences. Here they are in per-second units (central differences inside, one-sided at the ends,
+``numpy.gradient``), computed on the whole read span so that window edges are not special.
+
+**Canonical frame.** The model must not care where the subject stands or which way it faces. For every
+window hdys removes the horizontal position of the root and the heading at the window's centre frame
+(world z up): a point p becomes Rz(-h) (p - o), with o = (root_x, root_y, 0) and h the heading, the
+direction the body faces, measured from +x. Vectors (velocities, accelerations, ground reaction forces)
+are rotated, not translated. The same (o, h) is used for every representation of a window.
+
+Root position, first available of: the keypoint root (parent -1), the SMPL root translation, the
+pelvis translation of the joint angles, the mean of the visible markers.
+Heading, first available of: the hip keypoints (forward = up x (right hip - left hip)), the ASIS
+markers (LASI/RASI), the SMPL global orientation (body +z), the pelvis_rotation coordinate, else 0.
+
+Joint angles are OpenSim coordinates (y up): pelvis_tx and -pelvis_tz are the world x and y, and
+pelvis_rotation is the rotation about the vertical; the canonical frame shifts and rotates the
+horizontal pelvis translation and subtracts h from pelvis_rotation (exact when pelvis tilt and list are
+zero, an approximation otherwise). SMPL: the root translation is shifted/rotated and the global
+orientation left-multiplied by Rz(-h).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .schema import Sequence
+
+MARGIN = 2  # frames read on each side of a window so that its derivatives are central differences
+
+
+def derivatives(x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Velocity and acceleration of ``x`` (T, ...) along time, per second. NaN propagates."""
+    if x.shape[0] < 2:
+        z = np.zeros_like(x)
+        return z, z.copy()
+    dt = 1.0 / fps
+    vel = np.gradient(x, dt, axis=0)
+    acc = np.gradient(vel, dt, axis=0) if x.shape[0] >= 2 else np.zeros_like(x)
+    return vel.astype(np.float32), acc.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# root and heading
+
+
+_LEFT = re.compile(r"(^l(eft)?[_\s]?|[_\s]l$|^l(?=[A-Z])|left)", re.IGNORECASE)
+_RIGHT = re.compile(r"(^r(ight)?[_\s]?|[_\s]r$|^r(?=[A-Z])|right)", re.IGNORECASE)
+
+
+def _side(name: str) -> str | None:
+    if _LEFT.search(name) and not _RIGHT.search(name):
+        return "left"
+    if _RIGHT.search(name) and not _LEFT.search(name):
+        return "right"
+    return None
+
+
+def _find_pair(names: list[str] | None, pattern: str) -> tuple[int, int] | None:
+    """Indices of the (left, right) names matching ``pattern`` (case-insensitive), or None."""
+    if not names:
+        return None
+    left = right = None
+    for i, n in enumerate(names):
+        if re.search(pattern, n, re.IGNORECASE):
+            side = _side(n)
+            if side == "left" and left is None:
+                left = i
+            elif side == "right" and right is None:
+                right = i
+    return (left, right) if left is not None and right is not None else None
+
+
+def _heading_from_pair(points: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    across = points[:, pair[1], :2] - points[:, pair[0], :2]  # (T, 2) right minus left
+    # forward = up x across = (-across_y, across_x)
+    return np.arctan2(across[:, 0], -across[:, 1])
+
+
+def _fill_nan(x: np.ndarray) -> np.ndarray:
+    """Linear interpolation over NaN frames of a (T,) track; all-NaN gives zeros."""
+    ok = np.isfinite(x)
+    if ok.all():
+        return x
+    if not ok.any():
+        return np.zeros_like(x)
+    t = np.arange(len(x))
+    return np.interp(t, t[ok], x[ok])
+
+
+def root_track(seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame root horizontal position (T, 2) and heading (T,) in radians, world z up."""
+    T = seq.num_frames
+    root = heading = None
+    if seq.keypoints is not None:
+        r = int(np.argmax(np.asarray(seq.keypoint_parents) == -1)) if seq.keypoint_parents is not None else 0
+        root = seq.keypoints[:, r, :2].astype(np.float64)
+        pair = _find_pair(seq.keypoint_names, r"hip|femur")
+        if pair is not None:
+            heading = _heading_from_pair(seq.keypoints, pair)
+    if root is None and seq.smpl is not None:
+        root = seq.smpl[:, 0:2].astype(np.float64)
+    if root is None and seq.joint_angles is not None:
+        root = np.stack([seq.joint_angles[:, 3], -seq.joint_angles[:, 5]], axis=1).astype(np.float64)
+    if root is None and seq.markers is not None:
+        with np.errstate(invalid="ignore"), _quiet():
+            root = np.nanmean(seq.markers[:, :, :2], axis=1).astype(np.float64)
+    if heading is None and seq.markers is not None:
+        pair = _find_pair(seq.marker_names, r"asi")
+        if pair is not None:
+            heading = _heading_from_pair(seq.markers, pair)
+    if heading is None and seq.smpl is not None:
+        fwd = Rotation.from_rotvec(seq.smpl[:, 3:6].astype(np.float64)).apply([0.0, 0.0, 1.0])
+        heading = np.arctan2(fwd[:, 1], fwd[:, 0])
+    if heading is None and seq.joint_angles is not None:
+        heading = seq.joint_angles[:, 2].astype(np.float64)
+    if root is None:
+        root = np.zeros((T, 2))
+    if heading is None:
+        heading = np.zeros(T)
+    root = np.stack([_fill_nan(root[:, 0]), _fill_nan(root[:, 1])], axis=1)
+    heading = np.unwrap(_fill_nan(np.asarray(heading, np.float64)))
+    return root, heading
+
+
+class _quiet:
+    def __enter__(self):
+        import warnings
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------------------------------
+# canonical frame
+
+
+def _rot2(h: np.ndarray) -> np.ndarray:
+    """(T, 2, 2) rotations by -h about z."""
+    c, s = np.cos(h), np.sin(h)
+    return np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)
+
+
+def rotate_xy(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Rotate the x, y of vectors v (T, ..., 3) by -h (T,) about z."""
+    R = _rot2(h)  # (T, 2, 2)
+    out = v.copy()
+    shape = v.shape
+    flat = v.reshape(shape[0], -1, shape[-1])  # (T, P, 3)
+    xy = np.einsum("tij,tpj->tpi", R, flat[..., :2])
+    out.reshape(shape[0], -1, shape[-1])[..., :2] = xy
+    return out
+
+
+def canonicalize(seq: Sequence, origin: np.ndarray, heading: np.ndarray) -> Sequence:
+    """A copy of ``seq`` expressed in the frame (origin (T,2), heading (T,)) frame by frame."""
+    out = seq.slice(0, seq.num_frames)
+    o3 = np.concatenate([origin, np.zeros((len(origin), 1))], axis=1)  # (T, 3)
+    for key in ("markers", "keypoints"):
+        p = getattr(seq, key)
+        if p is not None:
+            setattr(out, key, rotate_xy(p - o3[:, None, :], heading).astype(np.float32))
+    if seq.smpl is not None:
+        s = seq.smpl.astype(np.float64).copy()
+        s[:, 0:3] = rotate_xy(s[:, 0:3] - o3, heading)
+        Rz = Rotation.from_rotvec(np.stack([np.zeros_like(heading), np.zeros_like(heading), -heading], 1))
+        s[:, 3:6] = (Rz * Rotation.from_rotvec(s[:, 3:6])).as_rotvec()
+        out.smpl = s.astype(np.float32)
+    if seq.joint_angles is not None:
+        q = seq.joint_angles.astype(np.float64).copy()
+        p = np.stack([q[:, 3], -q[:, 5], np.zeros(len(q))], axis=1) - o3
+        p = rotate_xy(p, heading)
+        q[:, 3], q[:, 5] = p[:, 0], -p[:, 1]
+        q[:, 2] = q[:, 2] - heading
+        out.joint_angles = q.astype(np.float32)
+    if seq.grf is not None:
+        out.grf = rotate_xy(seq.grf, heading).astype(np.float32)
+    if seq.cop is not None:
+        out.cop = rotate_xy(seq.cop - o3[:, None, :], heading).astype(np.float32)
+    return out
+
+
+def window_frame(seq: Sequence, centre: int) -> tuple[np.ndarray, np.ndarray]:
+    """(origin, heading) of the frame ``centre``, broadcast to every frame of ``seq``."""
+    root, heading = root_track(seq)
+    T = seq.num_frames
+    return np.repeat(root[centre][None], T, 0), np.full(T, heading[centre])
+
+
+# --------------------------------------------------------------------------------------------------
+# per-window model features
+
+
+@dataclass
+class WindowFeatures:
+    """Model inputs and targets of one window, all numpy float32, canonical frame, unnormalised.
+
+    Kinematics (x, ẋ, ẍ) per frame: ``markers`` (T, M, 9), ``keypoints`` (T, K, 9),
+    ``joint_angles`` (T, 69), ``smpl`` (T, 225); point masks (T, M)/(T, K) mark visible points.
+    Dynamics targets per kilogram where they scale with mass: ``torque_rajagopal`` (T, 17) N·m/kg,
+    ``torque_smpl`` (T, 69) N·m/kg, ``grf`` (T, 6) N/kg, ``muscle_activation`` (T, N), ``emg`` (T, C)
+    with their channel names.
+    """
+
+    dataset: str
+    sequence_id: str
+    start: int
+    mass_kg: float | None
+    kin: dict[str, np.ndarray] = field(default_factory=dict)
+    point_mask: dict[str, np.ndarray] = field(default_factory=dict)
+    dyn: dict[str, np.ndarray] = field(default_factory=dict)
+    channel_names: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _stack_xva(x: np.ndarray, fps: float) -> np.ndarray:
+    v, a = derivatives(x, fps)
+    return np.concatenate([x, v, a], axis=-1)
+
+
+def sequence_features(seq: Sequence, origin: np.ndarray | None = None, heading: np.ndarray | None = None,
+                      crop: tuple[int, int] | None = None) -> WindowFeatures:
+    """Features of ``seq`` in the frame (origin, heading) (per frame; default: each frame's own root).
+
+    ``crop`` = (a, b) keeps frames a:b after the derivatives are taken (so the margin is not wasted).
+    """
+    if origin is None or heading is None:
+        origin, heading = root_track(seq)
+    c = canonicalize(seq, origin, heading)
+    a, b = crop if crop is not None else (0, seq.num_frames)
+    f = WindowFeatures(dataset=seq.dataset, sequence_id=seq.sequence_id, start=a, mass_kg=seq.mass_kg)
+    for key in ("markers", "keypoints"):
+        p = getattr(c, key)
+        if p is None:
+            continue
+        xva = _stack_xva(p, seq.fps)[a:b]  # (T, P, 9)
+        ok = np.isfinite(xva).all(-1)  # occluded points, and their neighbours' derivatives
+        f.kin[key] = np.where(ok[..., None], xva, 0.0).astype(np.float32)
+        f.point_mask[key] = ok
+    for key in ("joint_angles", "smpl"):
+        x = getattr(c, key)
+        if x is not None:
+            f.kin[key] = _stack_xva(x, seq.fps)[a:b].astype(np.float32)
+    mass = seq.mass_kg
+    if c.torque_rajagopal is not None:
+        f.dyn["torque_rajagopal"] = (c.torque_rajagopal[a:b] / mass).astype(np.float32)
+    if c.torque_smpl is not None:
+        f.dyn["torque_smpl"] = (c.torque_smpl[a:b] / mass).astype(np.float32)
+    if c.grf is not None:
+        f.dyn["grf"] = (c.grf[a:b].reshape(b - a, 6) / mass).astype(np.float32)
+    if c.muscle_activation is not None:
+        f.dyn["muscle_activation"] = c.muscle_activation[a:b].astype(np.float32)
+        f.channel_names["muscle_activation"] = list(seq.muscle_names)
+    if c.emg is not None:
+        f.dyn["emg"] = c.emg[a:b].astype(np.float32)
+        f.channel_names["emg"] = list(seq.emg_names)
+    return f
+
+
+def window_features(seq: Sequence, start: int, length: int, margin_before: int) -> WindowFeatures:
+    """Features of frames [margin_before, margin_before + length) of ``seq`` (a read span that includes
+    up to MARGIN extra frames on each side), in the canonical frame of the window's centre."""
+    root, heading = root_track(seq)
+    centre = margin_before + length // 2
+    T = seq.num_frames
+    origin = np.repeat(root[centre][None], T, 0)
+    head = np.full(T, heading[centre])
+    f = sequence_features(seq, origin, head, crop=(margin_before, margin_before + length))
+    f.start = start
+    return f
+
+
+# --------------------------------------------------------------------------------------------------
+# normalisation statistics (mergeable: count, sum, sum of squares per channel)
+
+
+@dataclass
+class RunningStats:
+    count: np.ndarray  # (C,) float64
+    total: np.ndarray  # (C,)
+    total_sq: np.ndarray  # (C,)
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> "RunningStats":
+        """Stats of x (..., C) over all leading axes, ignoring NaN."""
+        x = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        ok = np.isfinite(x)
+        x0 = np.where(ok, x, 0.0)
+        return cls(ok.sum(0).astype(np.float64), x0.sum(0), (x0 * x0).sum(0))
+
+    def merge(self, other: "RunningStats") -> "RunningStats":
+        return RunningStats(self.count + other.count, self.total + other.total, self.total_sq + other.total_sq)
+
+    def mean_std(self, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+        n = np.maximum(self.count, 1.0)
+        mean = self.total / n
+        var = np.maximum(self.total_sq / n - mean * mean, 0.0)
+        std = np.sqrt(var)
+        std = np.maximum(std, np.maximum(floor, 1e-2 * float(std.max(initial=0.0))))
+        return mean.astype(np.float32), std.astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"count": self.count.tolist(), "sum": self.total.tolist(), "sum_sq": self.total_sq.tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RunningStats":
+        return cls(np.asarray(d["count"], np.float64), np.asarray(d["sum"], np.float64),
+                   np.asarray(d["sum_sq"], np.float64))
+
+
+def sequence_stats(seq: Sequence) -> dict[str, RunningStats]:
+    """Statistics of one sequence's features, keyed by feature name; muscle and EMG channels keyed
+    ``muscle_activation/<name>`` and ``emg/<name>`` so that corpora with different subsets merge."""
+    f = sequence_features(seq)
+    out: dict[str, RunningStats] = {}
+    for key, x in f.kin.items():
+        if key in f.point_mask:
+            x = x[f.point_mask[key]]  # visible points only, (P, 9)
+        out[key] = RunningStats.of(x)
+    for key, x in f.dyn.items():
+        if key in f.channel_names:
+            for i, name in enumerate(f.channel_names[key]):
+                out[f"{key}/{name}"] = RunningStats.of(x[:, i:i + 1])
+        else:
+            out[key] = RunningStats.of(x)
+    return out
+
+
+def merge_stats(parts: list[dict[str, RunningStats]]) -> dict[str, RunningStats]:
+    out: dict[str, RunningStats] = {}
+    for part in parts:
+        for key, s in part.items():
+            out[key] = out[key].merge(s) if key in out else s
+    return out
