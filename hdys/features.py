@@ -214,6 +214,7 @@ class WindowFeatures:
     sequence_id: str
     start: int
     mass_kg: float | None
+    heading: float = 0.0  # radians; the window's canonical frame is rotated by -heading about z
     kin: dict[str, np.ndarray] = field(default_factory=dict)
     point_mask: dict[str, np.ndarray] = field(default_factory=dict)
     dyn: dict[str, np.ndarray] = field(default_factory=dict)
@@ -274,6 +275,7 @@ def window_features(seq: Sequence, start: int, length: int, margin_before: int) 
     head = np.full(T, heading[centre])
     f = sequence_features(seq, origin, head, crop=(margin_before, margin_before + length))
     f.start = start
+    f.heading = float(heading[centre])
     return f
 
 

@@ -1,0 +1,177 @@
+"""Typed configuration. Paper defaults (§4.2) are labelled "paper"; the config is the only knob set.
+
+A config is saved as JSON next to every checkpoint; ``--config FILE`` reads such a JSON (any subset of
+fields) and ``key=value`` overrides use dotted names, e.g. ``model.latent_dim=64 train.epochs=3``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ModelConfig:
+    latent_dim: int = 128  # paper: 128 (ablations 32, 64)
+    point_layers: int = 3  # paper: three-layer transformer encoders for markers / keypoints
+    point_heads: int = 2  # paper: 2 heads
+    encoder_hidden: tuple[int, ...] = (256, 128)  # paper: three-layer MLP encoders, hidden 256 and 128
+    temporal_layers: int = 4  # paper: ID decoder transformer, 4 layers
+    temporal_heads: int = 4  # paper: 4 heads
+    max_window: int = 256  # longest window the temporal positional embedding supports (frames)
+    # two-layer decoder MLP hidden sizes (paper: 32 for Rajagopal torque, sEMG, angle and keypoint
+    # accelerations; 64 for SMPL torque, SMPL accelerations and muscle actions; GRF not in the paper)
+    head_hidden: dict[str, int] = field(default_factory=lambda: {
+        "torque_rajagopal": 32, "emg": 32, "joint_angles_acc": 32, "keypoints_acc": 32,
+        "torque_smpl": 64, "smpl_acc": 64, "muscle_activation": 64, "grf": 32})
+    use_temporal: bool = True  # ablation "w/o temporal refinement" (paper Table 9)
+    use_fdae: bool = True  # ablation "w/o FDAE"
+    use_align: bool = True  # ablation "w/o L_align"
+    temperature: float = 0.1  # InfoNCE on cosine similarities / temperature (the paper's Eq. 3 uses <z1, z2>)
+    align_max_frames: int = 512  # frames per latent pair in one InfoNCE term (evenly strided subsample)
+    alpha_recon: float = 0.01  # paper: alpha_1
+    alpha_align: float = 0.05  # paper: alpha_2
+    muscle_names: list[str] = field(default_factory=list)  # channel vocabulary, filled from the data
+    emg_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.latent_dim <= 0 or self.latent_dim % self.point_heads or self.latent_dim % self.temporal_heads:
+            raise ValueError(f"model.latent_dim must be positive and divisible by the head counts, got "
+                             f"{self.latent_dim} (heads {self.point_heads}, {self.temporal_heads})")
+        if self.temperature <= 0:
+            raise ValueError(f"model.temperature must be > 0, got {self.temperature}")
+        if self.max_window < 2:
+            raise ValueError(f"model.max_window must be >= 2, got {self.max_window}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1000  # paper: 1000
+    sequences_per_dataset: int = 3000  # paper: balanced sampling, 3000 sequences per dataset per epoch
+    batch_frames: int = 9600  # paper: 9600 frames per (global) batch
+    window: int = 32  # frames per window fed to the temporal transformer
+    lr: float = 1e-3  # paper: AdamW, 1e-3
+    weight_decay: float = 1e-2
+    grad_clip: float = 5.0
+    grad_accum: int = 1  # micro-batches per step on each process; the global batch is split evenly
+    seed: int = 0
+    checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
+    keep_checkpoints: int = 2
+    max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit)
+    budget_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time (0 = no limit)
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads (0 = torch default)
+
+    def __post_init__(self):
+        for name in ("epochs", "sequences_per_dataset", "batch_frames", "window", "grad_accum", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"train.{name} must be > 0, got {getattr(self, name)}")
+        if self.batch_frames < self.window:
+            raise ValueError(f"train.batch_frames ({self.batch_frames}) must be >= train.window ({self.window})")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Config":
+        return _build(cls, d, "")
+
+
+def _convert(tp, value, where: str):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return _build(tp, value, where + ".")
+    if origin is tuple:
+        return tuple(_convert(typing.get_args(tp)[0], v, where) for v in value)
+    if origin is list:
+        return [_convert(typing.get_args(tp)[0], v, where) for v in value]
+    if origin is dict:
+        kt, vt = typing.get_args(tp)
+        return {str(k): _convert(vt, v, where) for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{where}: expected true/false, got {value!r}")
+        return bool(value)
+    if tp in (int, float, str):
+        try:
+            out = tp(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: expected {tp.__name__}, got {value!r}") from None
+        if tp is int and isinstance(value, float) and value != out:
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return out
+    return value
+
+
+def _build(cls, d: dict, prefix: str):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {[prefix + u for u in unknown]}; known: "
+                         f"{sorted(prefix + n for n in names)}")
+    return cls(**{k: _convert(hints[k], v, prefix + k) for k, v in d.items()})
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply ``section.field=value`` strings; values are parsed as JSON where possible."""
+    d = cfg.to_json()
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r}: expected section.field=value, e.g. model.latent_dim=64")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) != 2 or parts[0] not in d:
+            raise ValueError(f"override {item!r}: expected model.<field> or train.<field>")
+        if parts[1] not in d[parts[0]]:
+            raise ValueError(f"override {item!r}: unknown field {key!r}; known: "
+                             f"{sorted(parts[0] + '.' + k for k in d[parts[0]])}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        d[parts[0]][parts[1]] = value
+    return Config.from_json(d)
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    cfg = Config()
+    if path is not None:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read config JSON: {exc}") from None
+        base = cfg.to_json()
+        for section, values in data.items():
+            if section not in base:
+                raise ValueError(f"{path}: unknown config section {section!r}; known: model, train")
+            base[section].update(values)
+        cfg = Config.from_json(base)
+    return apply_overrides(cfg, list(overrides))
+
+
+# Named variants of the paper's ablations, as override lists (used by tests and experiments).
+ABLATIONS: dict[str, list[str]] = {
+    "hdys": [],
+    "no_align": ["model.use_align=false"],
+    "no_fdae": ["model.use_fdae=false"],
+    "no_temporal": ["model.use_temporal=false"],
+    "latent32": ["model.latent_dim=32"],
+    "latent64": ["model.latent_dim=64"],
+}

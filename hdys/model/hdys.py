@@ -1,0 +1,218 @@
+"""HDyS: the Homogeneous Dynamics Space (Liu et al., CVPR 2025, §3.3; sizes of §4.2).
+
+* IDAE (inverse dynamics auto-encoder): one encoder per kinematics representation into a shared
+  latent space (point-set transformers for markers and keypoints, MLPs for joint angles and SMPL), a
+  shared temporal transformer over consecutive frames, one MLP head per dynamics type.
+* FDAE (forward dynamics auto-encoder): encoders of kinematics without accelerations and of every
+  dynamics type, a shared MLP composer, decoders of keypoint, SMPL and joint-angle accelerations.
+* Loss (Eq. 2, 3): alpha_1 * L1 reconstruction (dynamics from every representation, accelerations
+  from every kinematics x dynamics pair) + alpha_2 * InfoNCE between every pair of latents of the same
+  frame in the batch.
+
+Batch contract (built by ``hdys.data.collate``), B windows of T frames, all values normalised::
+
+    batch["kin"][rep] = {"x": (n, T, P, F) points or (n, T, F), "valid": (n, T, P) points only,
+                         "idx": (n,) window indices}
+    batch["dyn"][dyn] = {"y": (n, T, C), "valid": (n, T, C) bool, "idx": (n,)}
+
+Kinematics features are [x, ẋ, ẍ] along the last axis (F = 9 per point, 3x23 angles, 3x75 SMPL).
+"""
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .blocks import MLP, PointSetEncoder, TemporalRefiner
+
+POINT_REPS = ("markers", "keypoints")
+VECTOR_DIMS = {"joint_angles": 23, "smpl": 75}  # per-frame size of x (features are 3x that)
+FIXED_DYN_DIMS = {"torque_rajagopal": 17, "torque_smpl": 69, "grf": 6}
+ACC_DECODED = ("keypoints", "smpl", "joint_angles")  # marker accelerations are not decoded (paper)
+
+
+def dynamics_dims(cfg: ModelConfig) -> dict[str, int]:
+    dims = dict(FIXED_DYN_DIMS)
+    if cfg.muscle_names:
+        dims["muscle_activation"] = len(cfg.muscle_names)
+    if cfg.emg_names:
+        dims["emg"] = len(cfg.emg_names)
+    return dims
+
+
+def common(idx_a: torch.Tensor, idx_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Positions in idx_a and idx_b of the window indices both contain: (m,), (m,)."""
+    match = idx_a[:, None] == idx_b[None, :]  # (na, nb)
+    ia, ib = match.nonzero(as_tuple=True)
+    return ia, ib
+
+
+class HDyS(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        D = cfg.latent_dim
+        hid = list(cfg.encoder_hidden)
+        self.dyn_dims = dynamics_dims(cfg)
+
+        def point(in_dim: int) -> PointSetEncoder:
+            return PointSetEncoder(in_dim, D, cfg.point_layers, cfg.point_heads)
+
+        # IDAE: kinematics (x, ẋ, ẍ) -> z
+        self.encoders = nn.ModuleDict({r: point(9) for r in POINT_REPS})
+        self.encoders.update({r: MLP([3 * n, *hid, D]) for r, n in VECTOR_DIMS.items()})
+        self.temporal = TemporalRefiner(D, cfg.temporal_layers, cfg.temporal_heads, cfg.max_window) \
+            if cfg.use_temporal else None
+        self.heads = nn.ModuleDict({d: MLP([D, cfg.head_hidden[d], n]) for d, n in self.dyn_dims.items()})
+
+        # FDAE: kinematics without accelerations (x, ẋ) and dynamics -> z_kin^dyn -> accelerations
+        if cfg.use_fdae:
+            self.fd_encoders = nn.ModuleDict({r: point(6) for r in POINT_REPS})
+            self.fd_encoders.update({r: MLP([2 * n, *hid, D]) for r, n in VECTOR_DIMS.items()})
+            self.dyn_encoders = nn.ModuleDict({d: MLP([2 * n, *hid, D]) for d, n in self.dyn_dims.items()})
+            self.composer = MLP([2 * D, 2 * D, D])
+            self.acc_decoders = nn.ModuleDict({
+                "keypoints": MLP([2 * D, cfg.head_hidden["keypoints_acc"], 3]),
+                "smpl": MLP([D, cfg.head_hidden["smpl_acc"], 75]),
+                "joint_angles": MLP([D, cfg.head_hidden["joint_angles_acc"], 23]),
+            })
+
+    # ---------------------------------------------------------------------------------------------
+    # inverse dynamics
+
+    def _encode(self, encoders: nn.ModuleDict, rep: str, x: torch.Tensor, valid: torch.Tensor | None):
+        """x (n, T, P, F) or (n, T, F) -> z (n, T, D) [, point tokens (n, T, P, D)]."""
+        n, T = x.shape[:2]
+        if rep in POINT_REPS:
+            z, tokens = encoders[rep](x.flatten(0, 1), valid.flatten(0, 1))  # (n*T, D), (n*T, P, D)
+            return z.view(n, T, -1), tokens.view(n, T, x.shape[2], -1)
+        return encoders[rep](x), None  # (n, T, D)
+
+    def encode(self, batch: dict) -> dict[str, torch.Tensor]:
+        """IDAE latents per kinematics representation: {rep: (n, T, D)}."""
+        return {rep: self._encode(self.encoders, rep, k["x"], k.get("valid"))[0] for rep, k in batch["kin"].items()}
+
+    def decode(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-frame dynamics from latents (n, T, D): {dyn: (n, T, C)} (normalised units)."""
+        h = self.temporal(z) if self.temporal is not None else z  # (n, T, D)
+        return {d: head(h) for d, head in self.heads.items()}
+
+    @torch.no_grad()
+    def predict(self, batch: dict) -> dict[str, dict[str, torch.Tensor]]:
+        """{rep: {dyn: (n, T, C)}} for every representation in the batch and every dynamics head."""
+        return {rep: self.decode(z) for rep, z in self.encode(batch).items()}
+
+    # ---------------------------------------------------------------------------------------------
+    # training
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        logs: dict[str, float] = {}
+        recon_terms: list[torch.Tensor] = []
+        latents: list[tuple[torch.Tensor, torch.Tensor]] = []  # (idx (n,), z (n, T, D))
+
+        z_kin = self.encode(batch)
+        for rep, z in z_kin.items():
+            idx = batch["kin"][rep]["idx"]
+            latents.append((idx, z))
+            preds = self.decode(z)
+            for dyn, target in batch["dyn"].items():
+                if dyn not in preds:
+                    continue
+                ia, ib = common(idx, target["idx"])
+                if len(ia) == 0:
+                    continue
+                term = _masked_l1(preds[dyn][ia], target["y"][ib], target["valid"][ib])
+                if term is not None:
+                    recon_terms.append(term)
+                    logs[f"id/{rep}->{dyn}"] = float(term)
+
+        if cfg.use_fdae:
+            recon_terms += self._forward_dynamics(batch, latents, logs)
+
+        recon = torch.stack(recon_terms).sum() if recon_terms else z_kin_sum_zero(z_kin)
+        loss = cfg.alpha_recon * recon
+        logs["recon"] = float(recon)
+        if cfg.use_align and len(latents) > 1:
+            align = self._align(latents)
+            loss = loss + cfg.alpha_align * align
+            logs["align"] = float(align)
+        logs["loss"] = float(loss)
+        return loss, logs
+
+    def _forward_dynamics(self, batch: dict, latents: list, logs: dict) -> list[torch.Tensor]:
+        terms: list[torch.Tensor] = []
+        z_dyn = {}
+        for dyn, t in batch["dyn"].items():
+            if dyn in self.dyn_encoders:
+                valid = t["valid"].to(t["y"].dtype)
+                z_dyn[dyn] = (t["idx"], self.dyn_encoders[dyn](torch.cat([t["y"] * valid, valid], -1)))
+        if not z_dyn:
+            return terms
+        for rep, k in batch["kin"].items():
+            x = k["x"]
+            x_noacc = x[..., :6] if rep in POINT_REPS else x[..., : 2 * VECTOR_DIMS[rep]]
+            z_fd, tokens = self._encode(self.fd_encoders, rep, x_noacc, k.get("valid"))  # (n, T, D)
+            for dyn, (d_idx, zd) in z_dyn.items():
+                ia, ib = common(k["idx"], d_idx)
+                if len(ia) == 0:
+                    continue
+                z = self.composer(torch.cat([z_fd[ia], zd[ib]], -1))  # (m, T, D)
+                latents.append((k["idx"][ia], z))
+                if rep not in ACC_DECODED:
+                    continue
+                if rep == "keypoints":
+                    tok = tokens[ia]  # (m, T, P, D)
+                    inp = torch.cat([z[:, :, None].expand(-1, -1, tok.shape[2], -1), tok], -1)
+                    acc = self.acc_decoders[rep](inp)  # (m, T, P, 3)
+                    term = _masked_l1(acc, x[ia][..., 6:9], k["valid"][ia][..., None].expand_as(acc))
+                else:
+                    n = VECTOR_DIMS[rep]
+                    acc = self.acc_decoders[rep](z)  # (m, T, n)
+                    term = _masked_l1(acc, x[ia][..., 2 * n:], None)
+                if term is not None:
+                    terms.append(term)
+                    logs[f"fd/{rep}+{dyn}"] = float(term)
+        return terms
+
+    def _align(self, latents: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Eq. 3: InfoNCE between every pair of latents, positives = the same frame of the same window."""
+        terms = []
+        for (ia_idx, za), (ib_idx, zb) in itertools.combinations(latents, 2):
+            ia, ib = common(ia_idx, ib_idx)
+            if len(ia) == 0:
+                continue
+            a = za[ia].flatten(0, 1)  # (m*T, D)
+            b = zb[ib].flatten(0, 1)
+            stride = max(1, -(-a.shape[0] // self.cfg.align_max_frames))
+            a, b = F.normalize(a[::stride], dim=-1), F.normalize(b[::stride], dim=-1)
+            if a.shape[0] < 2:
+                continue
+            logits = a @ b.T / self.cfg.temperature  # (m', m')
+            labels = torch.arange(a.shape[0], device=a.device)
+            terms.append(0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)))
+        if not terms:
+            return latents[0][1].sum() * 0.0
+        return torch.stack(terms).mean()
+
+
+def z_kin_sum_zero(z_kin: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A zero that keeps the graph connected (every parameter in use gets a gradient of 0)."""
+    return sum(z.sum() for z in z_kin.values()) * 0.0
+
+
+def _masked_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor | None:
+    if valid is None:
+        return (pred - target).abs().mean()
+    count = valid.sum()
+    if count == 0:
+        return None
+    return ((pred - target).abs() * valid).sum() / count
+
+
+def parameter_counts(model: HDyS) -> dict[str, int]:
+    """Parameters per top-level module, in registration order."""
+    return {name: sum(p.numel() for p in module.parameters()) for name, module in model.named_children()}
