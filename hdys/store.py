@@ -1,0 +1,694 @@
+"""On-disk corpus of canonical sequences: sharded HDF5 plus a JSON manifest.
+
+Layout of a corpus directory::
+
+    manifest.json              datasets, one entry per sequence, train-split normalisation statistics
+    <dataset>/shard-000.h5     one group per sequence (group name = sequence id, '/' escaped as %2F)
+    <dataset>/shard-001.h5     ... a new shard starts once a shard holds about ``shard_frames`` frames
+
+Each sequence group holds one chunked dataset per present array key (float32, ``contact`` as uint8,
+chunks of up to 256 frames along time), its names arrays and ``keypoint_parents`` as datasets, the
+scalars (fps, mass_kg, height_m, subject, split, dataset, sequence_id) as attributes, and
+``_stats_json``, the sequence's feature statistics (``features.sequence_stats``) so that the train
+statistics can be recomputed without re-reading arrays when a subject changes split.
+
+The manifest is the authority: shard files or groups it does not list are ignored (and shard files
+are overwritten by a later write). It is replaced atomically at the end of ``write_corpus`` only, so an
+interrupted write leaves the previous corpus intact; running ``write_corpus`` again resumes it
+(sequence ids already present are skipped).
+
+Splits are by subject, per dataset (see ``write_corpus``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from .features import MARGIN, RunningStats, merge_stats, sequence_stats
+from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, NAME_KEYS, SPLITS, SchemaError, Sequence,
+                     load_npz, save_npz, validate)
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = "hdys-corpus"
+CORPUS_SCHEMA_VERSION = 1
+CHUNK_FRAMES = 256
+STATS_KEY = "_stats_json"
+
+
+class CorpusError(ValueError):
+    """A corpus directory is missing, unreadable or inconsistent, or a sequence id is unknown."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One sequence of a corpus as listed in its manifest."""
+
+    sequence_id: str
+    dataset: str
+    subject: str
+    split: str
+    frames: int
+    fps: float
+    mass_kg: float | None
+    height_m: float | None
+    representations: tuple[str, ...]
+    shard: str
+    checksum: str
+    split_given: bool = False  # the split came with the sequence (kept), rather than assigned here
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Entry":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["representations"] = tuple(kw.get("representations", ()))
+        return cls(**kw)
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["representations"] = list(self.representations)
+        return d
+
+    @property
+    def subject_key(self) -> str:
+        return self.subject or self.sequence_id
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _group_name(sequence_id: str) -> str:
+    return sequence_id.replace("%", "%25").replace("/", "%2F")
+
+
+def _file_name(sequence_id: str) -> str:
+    return sequence_id.replace("%", "%25").replace("/", "%2F").replace("\\", "%5C")
+
+
+def _dir_name(dataset: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", dataset).strip(".") or "dataset"
+    return name
+
+
+def checksum(seq: Sequence) -> str:
+    """sha256 over the present arrays (key, dtype, shape and bytes, in schema key order)."""
+    h = hashlib.sha256()
+    for key in ARRAY_KEYS:
+        a = getattr(seq, key)
+        if a is None:
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{key}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _subject_hash(seed: int, dataset: str, subject: str) -> float:
+    digest = hashlib.sha256(f"{seed}\x00{dataset}\x00{subject}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+
+def _stats_to_json(stats: dict[str, RunningStats]) -> dict:
+    return {k: stats[k].to_json() for k in sorted(stats)}
+
+
+def _stats_from_json(d: dict) -> dict[str, RunningStats]:
+    return {k: RunningStats.from_json(v) for k, v in d.items()}
+
+
+def _atomic_write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------------------------------
+# writing
+
+
+class _ShardWriter:
+    """Appends sequence groups to ``<dir>/shard-XXX.h5`` files of one dataset, rolling over by frames."""
+
+    def __init__(self, root: Path, dirname: str, first_index: int, shard_frames: int):
+        self.root, self.dirname, self.index, self.shard_frames = root, dirname, first_index, shard_frames
+        self.file: h5py.File | None = None
+        self.frames = 0
+        self.shards: list[str] = []  # relative paths created by this writer
+
+    def _open_next(self) -> None:
+        self.close()
+        rel = f"{self.dirname}/shard-{self.index:03d}.h5"
+        self.index += 1
+        (self.root / self.dirname).mkdir(parents=True, exist_ok=True)
+        self.file = h5py.File(self.root / rel, "w")  # overwrites an unlisted leftover of an interrupted write
+        self.file.attrs["format"] = FORMAT
+        self.frames = 0
+        self.shards.append(rel)
+
+    def add(self, seq: Sequence, split: str, stats: dict[str, RunningStats]) -> str:
+        if self.file is None or self.frames >= self.shard_frames:
+            self._open_next()
+        g = self.file.create_group(_group_name(seq.sequence_id))
+        T = seq.num_frames
+        for key in ARRAY_KEYS:
+            a = getattr(seq, key)
+            if a is None:
+                continue
+            a = a.astype(np.uint8) if key == "contact" else np.asarray(a, np.float32)
+            chunks = (max(1, min(CHUNK_FRAMES, T)),) + a.shape[1:]
+            g.create_dataset(key, data=a, chunks=chunks)
+        for key in NAME_KEYS:
+            names = getattr(seq, key)
+            if names is not None and getattr(seq, NAME_KEYS[key][0]) is not None:
+                g.create_dataset(key, data=np.asarray([str(n) for n in names], dtype=object),
+                                 dtype=h5py.string_dtype())
+        if seq.keypoints is not None and seq.keypoint_parents is not None:
+            g.create_dataset("keypoint_parents", data=np.asarray(seq.keypoint_parents, np.int64))
+        g.create_dataset(STATS_KEY, data=json.dumps(_stats_to_json(stats)), dtype=h5py.string_dtype())
+        g.attrs["sequence_id"] = seq.sequence_id
+        g.attrs["dataset"] = seq.dataset
+        g.attrs["subject"] = seq.subject or ""
+        g.attrs["split"] = split
+        g.attrs["fps"] = float(seq.fps)
+        for key in ("mass_kg", "height_m"):
+            if getattr(seq, key) is not None:
+                g.attrs[key] = float(getattr(seq, key))
+        self.frames += T
+        return self.shards[-1]
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+def _load_existing(out: Path) -> dict | None:
+    if not (out / MANIFEST).exists():
+        return None
+    return Corpus(out).manifest  # validates format and version
+
+
+def write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 0.2, seed: int = 0,
+                 strict: bool = False, progress: bool = True, shard_frames: int = 500_000) -> "Corpus":
+    """Validate ``sequences`` and write (or append them to) the corpus directory ``out``.
+
+    ``sequences`` is consumed once, one at a time (a generator is fine). A sequence that fails
+    ``schema.validate``, has no sequence_id or dataset, or repeats an id of this call is logged and
+    listed in ``manifest["skipped"]`` (or raises ``SchemaError`` with ``strict``). Ids already in the
+    corpus are skipped: silently when the arrays' checksum is the same, with a warning (an error with
+    ``strict``) when it differs.
+
+    Splits, per dataset and by subject (the sequence id where the subject is empty): a split the
+    sequence comes with is kept; sequences of a subject that already has a split follow it; otherwise
+    the subject goes to test when hash(seed, dataset, subject) in [0, 1) is below ``test_fraction``.
+    When all is written, a dataset with >= 2 subjects and no test subject gets the assigned subject of
+    smallest hash moved to test (likewise the largest to train when it has no train subject).
+    ``manifest["stats"]`` are the merged ``features.sequence_stats`` of the train sequences.
+    """
+    out = Path(out)
+    if not 0.0 <= test_fraction <= 1.0:
+        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+    out.mkdir(parents=True, exist_ok=True)
+    old = _load_existing(out)
+    old_entries = [Entry.from_json(e) for e in old["sequences"]] if old else []
+    old_by_id = {e.sequence_id: e for e in old_entries}
+    datasets_meta: dict[str, dict] = {k: {"shards": list(v.get("shards", []))}
+                                      for k, v in (old["datasets"] if old else {}).items()}
+    # known auto-assigned subject splits, so that new sequences of a known subject follow it
+    subject_split: dict[tuple[str, str], str] = {}
+    for e in old_entries:
+        if not e.split_given:
+            subject_split.setdefault((e.dataset, e.subject_key), e.split)
+
+    used_dirs = {s.split("/")[0] for v in datasets_meta.values() for s in v["shards"]}
+    writers: dict[str, _ShardWriter] = {}
+
+    def writer_for(dataset: str) -> _ShardWriter:
+        if dataset not in writers:
+            shards = datasets_meta.get(dataset, {}).get("shards", [])
+            if shards:
+                dirname = shards[0].split("/")[0]
+                first = 1 + max(int(m.group(1)) for s in shards
+                                if (m := re.search(r"shard-(\d+)\.h5$", s)))
+            else:
+                base = dirname = _dir_name(dataset)
+                i = 1
+                while dirname in used_dirs:
+                    dirname = f"{base}_{i}"
+                    i += 1
+                used_dirs.add(dirname)
+                first = 0
+            writers[dataset] = _ShardWriter(out, dirname, first, shard_frames)
+        return writers[dataset]
+
+    new_entries: list[Entry] = []
+    new_stats: dict[str, dict[str, RunningStats]] = {}
+    seen: set[str] = set()
+    skipped: list[dict] = []
+    n_same = 0
+
+    def reject(sid: str, reason: str, exc_type=SchemaError) -> None:
+        if strict:
+            raise exc_type(reason)
+        log.warning("skipping sequence %r: %s", sid, reason)
+        skipped.append({"sequence_id": sid, "reason": reason})
+
+    bar = tqdm(sequences, disable=not progress, unit="seq", desc=f"writing {out.name}")
+    try:
+        for seq in bar:
+            sid = str(seq.sequence_id or "")
+            source = seq.extra.get("source") if isinstance(seq.extra, dict) else None
+            try:
+                if not sid:
+                    raise SchemaError(f"{source + ': ' if source else ''}sequence_id: required by the corpus")
+                if not seq.dataset:
+                    raise SchemaError(f"{source + ' / ' if source else ''}sequence {sid!r}: dataset: "
+                                      "required by the corpus")
+                validate(seq, source=source)
+            except SchemaError as exc:
+                reject(sid, str(exc))
+                continue
+            if sid in seen:
+                reject(sid, f"sequence {sid!r}: duplicate sequence id (already given earlier in this write)")
+                continue
+            seen.add(sid)
+            digest = checksum(seq)
+            if sid in old_by_id:
+                if old_by_id[sid].checksum == digest:
+                    n_same += 1
+                    continue
+                reject(sid, f"sequence {sid!r}: already in the corpus with different data "
+                            f"(checksum {old_by_id[sid].checksum[:12]} vs {digest[:12]})")
+                continue
+            try:
+                stats = sequence_stats(seq)
+            except Exception as exc:  # noqa: BLE001 - reported per sequence, raised with strict
+                reject(sid, f"sequence {sid!r}: feature statistics failed: {type(exc).__name__}: {exc}",
+                       exc_type=SchemaError)
+                continue
+            skey = seq.subject or sid
+            given = bool(seq.split)
+            if given:
+                split = seq.split
+            else:
+                split = subject_split.get((seq.dataset, skey))
+                if split is None:
+                    split = "test" if _subject_hash(seed, seq.dataset, skey) < test_fraction else "train"
+                    subject_split[(seq.dataset, skey)] = split
+            shard = writer_for(seq.dataset).add(seq, split, stats)
+            new_entries.append(Entry(
+                sequence_id=sid, dataset=seq.dataset, subject=seq.subject or "", split=split,
+                frames=seq.num_frames, fps=float(seq.fps),
+                mass_kg=None if seq.mass_kg is None else float(seq.mass_kg),
+                height_m=None if seq.height_m is None else float(seq.height_m),
+                representations=tuple(k for k in ARRAY_KEYS if getattr(seq, k) is not None),
+                shard=shard, checksum=digest, split_given=given))
+            new_stats[sid] = stats
+    finally:
+        bar.close()
+        for w in writers.values():
+            w.close()
+
+    for dataset, w in writers.items():
+        datasets_meta.setdefault(dataset, {"shards": []})["shards"].extend(w.shards)
+
+    entries = _resolve_splits(old_entries + new_entries, seed, test_fraction)
+    old_split = {e.sequence_id: e.split for e in old_entries + new_entries}
+    changed = [e for e in entries if e.split != old_split[e.sequence_id]]
+    if changed:
+        _rewrite_split_attrs(out, changed)
+
+    # statistics: the train sequences, in manifest order
+    parts = []
+    by_shard: dict[str, list[str]] = defaultdict(list)
+    for e in entries:
+        if e.split == "train" and e.sequence_id not in new_stats:
+            by_shard[e.shard].append(e.sequence_id)
+    old_stats = _read_seq_stats(out, by_shard)
+    for e in entries:
+        if e.split == "train":
+            parts.append(new_stats[e.sequence_id] if e.sequence_id in new_stats else old_stats[e.sequence_id])
+    stats = merge_stats(parts)
+
+    manifest = {
+        "schema_version": CORPUS_SCHEMA_VERSION,
+        "format": FORMAT,
+        "created": old["created"] if old else _now(),
+        "updated": _now(),
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "datasets": {k: datasets_meta[k] for k in sorted(datasets_meta)},
+        "sequences": [e.to_json() for e in entries],
+        "stats": _stats_to_json(stats),
+        "skipped": skipped,
+    }
+    _atomic_write_json(out / MANIFEST, manifest)
+
+    corpus = Corpus(out)
+    n_new = len(new_entries)
+    frames_new = sum(e.frames for e in new_entries)
+    lines = [f"corpus {out}: wrote {n_new} new sequences ({frames_new} frames), "
+             f"{n_same} already present, {len(skipped)} skipped, {len(changed)} moved between splits"]
+    for row in corpus.availability():
+        lines.append(f"  {row['dataset']}: {row['sequences']} sequences, {row['frames']} frames, "
+                     f"{row['subjects']} subjects; train {row['splits']['train']['sequences']} / "
+                     f"test {row['splits']['test']['sequences']} sequences")
+    log.info("\n".join(lines))
+    return corpus
+
+
+def _resolve_splits(entries: list[Entry], seed: int, test_fraction: float) -> list[Entry]:
+    """Final split of every entry: given splits kept, a subject's assigned sequences follow its given
+    split (if it has exactly one), every dataset with >= 2 subjects gets a test and a train subject."""
+    out = {e.sequence_id: e for e in entries}
+    by_ds: dict[str, list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_ds[e.dataset].append(e)
+    for dataset, ds_entries in by_ds.items():
+        given: dict[str, set[str]] = defaultdict(set)
+        auto: dict[str, list[Entry]] = defaultdict(list)
+        for e in ds_entries:
+            (given[e.subject_key].add(e.split) if e.split_given else auto[e.subject_key].append(e))
+        auto_split: dict[str, str] = {}
+        for subject, es in auto.items():
+            if len(given.get(subject, ())) == 1:
+                auto_split[subject] = next(iter(given[subject]))
+            else:
+                # all of a subject's assigned sequences share one split: the first one's
+                auto_split[subject] = es[0].split
+        free = [s for s in auto if s not in given]  # subjects whose split is ours to choose
+        subjects = set(given) | set(auto)
+        if len(subjects) >= 2:
+            splits_present = {sp for s in given for sp in given[s]} | {auto_split[s] for s in auto}
+            order = sorted(free, key=lambda s: (_subject_hash(seed, dataset, s), s))
+            if "test" not in splits_present and test_fraction > 0 and order:
+                auto_split[order[0]] = "test"
+            elif "train" not in splits_present and test_fraction < 1 and order:
+                auto_split[order[-1]] = "train"
+        for subject, es in auto.items():
+            for e in es:
+                if e.split != auto_split[subject]:
+                    out[e.sequence_id] = dataclasses.replace(e, split=auto_split[subject])
+    return [out[e.sequence_id] for e in entries]
+
+
+def _rewrite_split_attrs(out: Path, changed: list[Entry]) -> None:
+    by_shard: dict[str, list[Entry]] = defaultdict(list)
+    for e in changed:
+        by_shard[e.shard].append(e)
+    for shard, es in by_shard.items():
+        try:
+            with h5py.File(out / shard, "r+") as f:
+                for e in es:
+                    f[_group_name(e.sequence_id)].attrs["split"] = e.split
+        except (OSError, KeyError) as exc:  # the manifest stays the authority
+            log.warning("could not update the split attribute in %s (%s); the manifest is authoritative",
+                        out / shard, exc)
+    for e in changed:
+        log.info("dataset %r: subject %r moved to %s (sequence %r)", e.dataset, e.subject_key, e.split,
+                 e.sequence_id)
+
+
+def _read_seq_stats(out: Path, by_shard: dict[str, list[str]]) -> dict[str, dict[str, RunningStats]]:
+    res: dict[str, dict[str, RunningStats]] = {}
+    for shard, sids in by_shard.items():
+        with h5py.File(out / shard, "r") as f:
+            for sid in sids:
+                g = f[_group_name(sid)]
+                if STATS_KEY in g:
+                    res[sid] = _stats_from_json(json.loads(g[STATS_KEY].asstr()[()]))
+                else:
+                    res[sid] = sequence_stats(_read_group(g, _fallback_entry(g, sid, shard), 0, None))
+    return res
+
+
+def _fallback_entry(g, sid: str, shard: str) -> Entry:
+    a = g.attrs
+    T = next(g[k].shape[0] for k in ARRAY_KEYS if k in g)
+    return Entry(sequence_id=sid, dataset=str(a.get("dataset", "")), subject=str(a.get("subject", "")),
+                 split=str(a.get("split", "")), frames=int(T), fps=float(a["fps"]),
+                 mass_kg=float(a["mass_kg"]) if "mass_kg" in a else None,
+                 height_m=float(a["height_m"]) if "height_m" in a else None,
+                 representations=tuple(k for k in ARRAY_KEYS if k in g), shard=shard, checksum="")
+
+
+# --------------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_meta(g) -> dict:
+    meta: dict = {}
+    for key in NAME_KEYS:
+        if key in g:
+            meta[key] = [str(n) for n in g[key].asstr()[()]]
+    if "keypoint_parents" in g:
+        meta["keypoint_parents"] = np.asarray(g["keypoint_parents"][()], np.int64)
+    return meta
+
+
+def _read_group(g, e: Entry, start: int, stop: int | None, meta: dict | None = None) -> Sequence:
+    a = min(max(int(start), 0), e.frames)
+    b = e.frames if stop is None else min(max(int(stop), a), e.frames)
+    meta = _read_meta(g) if meta is None else meta
+    kw: dict = {}
+    for key in e.representations:
+        arr = g[key][a:b]
+        kw[key] = arr.astype(bool) if key == "contact" else arr
+    for key, value in meta.items():
+        kw[key] = list(value) if isinstance(value, list) else value.copy()
+    return Sequence(fps=e.fps, sequence_id=e.sequence_id, dataset=e.dataset, split=e.split,
+                    subject=e.subject, mass_kg=e.mass_kg, height_m=e.height_m, **kw)
+
+
+class Corpus:
+    """Read access to a corpus directory written by ``write_corpus``."""
+
+    def __init__(self, path):
+        path = Path(path)
+        if path.name == MANIFEST and path.is_file():
+            path = path.parent
+        self.path = path
+        mpath = path / MANIFEST
+        if not path.is_dir():
+            raise CorpusError(f"{path}: not a corpus (no such directory)")
+        if not mpath.is_file():
+            raise CorpusError(f"{path}: not a corpus (no {MANIFEST}; write one with write_corpus)")
+        try:
+            with open(mpath, encoding="utf-8") as f:
+                manifest = json.load(f)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorpusError(f"{mpath}: unreadable manifest: {exc}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise CorpusError(f"{mpath}: not an {FORMAT} manifest "
+                              f"(format {manifest.get('format') if isinstance(manifest, dict) else None!r})")
+        if manifest.get("schema_version") != CORPUS_SCHEMA_VERSION:
+            raise CorpusError(f"{mpath}: schema_version {manifest.get('schema_version')!r} is not supported "
+                              f"(this hdys reads version {CORPUS_SCHEMA_VERSION}); rewrite the corpus")
+        for key, typ in (("datasets", dict), ("sequences", list), ("stats", dict)):
+            if not isinstance(manifest.get(key), typ):
+                raise CorpusError(f"{mpath}: missing or malformed {key!r}")
+        try:
+            self._entries = [Entry.from_json(e) for e in manifest["sequences"]]
+        except (TypeError, KeyError) as exc:
+            raise CorpusError(f"{mpath}: malformed sequence entry: {exc}") from None
+        self.manifest = manifest
+        self._by_id = {e.sequence_id: e for e in self._entries}
+        self._handles: dict[int, dict[str, h5py.File]] = {}
+        self._meta: dict[str, dict] = {}
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.path)!r}, {len(self._entries)} sequences)"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, sequence_id) -> bool:
+        return sequence_id in self._by_id
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getstate__(self):  # picklable for worker processes; handles are re-opened there
+        state = self.__dict__.copy()
+        state["_handles"] = {}
+        return state
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(self.manifest["datasets"])
+
+    @property
+    def skipped(self) -> list[dict]:
+        return list(self.manifest.get("skipped", []))
+
+    @property
+    def stats(self) -> dict[str, RunningStats]:
+        return _stats_from_json(self.manifest["stats"])
+
+    def entries(self, split: str | None = None, dataset: str | None = None) -> list[Entry]:
+        if split is not None and split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        return [e for e in self._entries
+                if (split is None or e.split == split) and (dataset is None or e.dataset == dataset)]
+
+    def entry(self, sequence_id: str) -> Entry:
+        try:
+            return self._by_id[sequence_id]
+        except KeyError:
+            raise CorpusError(f"{self.path}: no sequence {sequence_id!r} in the corpus") from None
+
+    def _file(self, shard: str) -> h5py.File:
+        handles = self._handles.get(os.getpid())
+        if handles is None:  # first use in this process (e.g. after fork): never reuse a parent's handle
+            handles = self._handles[os.getpid()] = {}
+        f = handles.get(shard)
+        if f is None:
+            try:
+                f = handles[shard] = h5py.File(self.path / shard, "r")
+            except OSError as exc:
+                raise CorpusError(f"{self.path / shard}: cannot open shard: {exc}") from None
+        return f
+
+    def read(self, sequence_id: str, start: int = 0, stop: int | None = None) -> Sequence:
+        """Frames [start, stop) of a sequence (clipped to [0, frames)). Not validated."""
+        e = self.entry(sequence_id)
+        g = self._file(e.shard)[_group_name(sequence_id)]
+        meta = self._meta.get(sequence_id)
+        if meta is None:
+            meta = self._meta[sequence_id] = _read_meta(g)
+        return _read_group(g, e, start, stop, meta)
+
+    def read_window(self, sequence_id: str, start: int, length: int) -> tuple[Sequence, int]:
+        """Frames [start - MARGIN, start + length + MARGIN) clipped; returns (sequence, margin_before)."""
+        e = self.entry(sequence_id)
+        s = min(max(int(start), 0), e.frames)
+        a = max(s - MARGIN, 0)
+        b = min(max(int(start) + int(length) + MARGIN, s), e.frames)
+        return self.read(sequence_id, a, b), s - a
+
+    def availability(self) -> list[dict]:
+        """Per dataset: sequences, frames, subjects, per split counts, sequences per representation."""
+        rows = []
+        for ds in self.datasets:
+            es = self.entries(dataset=ds)
+            reps: dict[str, int] = {}
+            for key in ARRAY_KEYS:
+                n = sum(key in e.representations for e in es)
+                if n:
+                    reps[key] = n
+            splits = {}
+            for sp in SPLITS:
+                se = [e for e in es if e.split == sp]
+                splits[sp] = {"sequences": len(se), "frames": sum(e.frames for e in se),
+                              "subjects": len({e.subject_key for e in se})}
+            rows.append({"dataset": ds, "sequences": len(es), "frames": sum(e.frames for e in es),
+                         "seconds": float(sum(e.frames / e.fps for e in es)),
+                         "subjects": len({e.subject_key for e in es}), "splits": splits,
+                         "representations": reps})
+        return rows
+
+    def info_table(self) -> str:
+        """Markdown table, datasets x representations (✓ all sequences, n/N some, - none), sizes."""
+        rows = self.availability()
+        present = {k for r in rows for k in r["representations"]}
+        cols = list(KINEMATICS) + list(DYNAMICS) + [k for k in ("cop", "contact") if k in present]
+        head = ["dataset"] + cols + ["sequences", "frames", "hours", "subjects", "train", "test"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+        for r in rows:
+            cells = [r["dataset"]]
+            for k in cols:
+                n = r["representations"].get(k, 0)
+                cells.append("✓" if n and n == r["sequences"] else f"{n}/{r['sequences']}" if n else "-")
+            cells += [str(r["sequences"]), str(r["frames"]), f"{r['seconds'] / 3600:.2f}", str(r["subjects"]),
+                      str(r["splits"]["train"]["sequences"]), str(r["splits"]["test"]["sequences"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        for f in self._handles.pop(os.getpid(), {}).values():
+            try:
+                f.close()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+
+def open_corpora(paths) -> list[Corpus]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    corpora = [Corpus(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for c in corpora:
+        for e in c.entries():
+            if e.sequence_id in seen and seen[e.sequence_id] != c.path:
+                log.warning("sequence id %r is in both %s and %s", e.sequence_id, seen[e.sequence_id], c.path)
+            seen.setdefault(e.sequence_id, c.path)
+    return corpora
+
+
+def merged_stats(corpora) -> dict[str, RunningStats]:
+    return merge_stats([c.stats for c in corpora])
+
+
+# --------------------------------------------------------------------------------------------------
+# npz exchange
+
+
+def export_npz(corpus: Corpus, out_dir, sequence_ids=None, progress: bool = True) -> list[Path]:
+    """Write ``<sequence_id>.npz`` (schema.save_npz; '/' in ids escaped as %2F) per sequence."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = [e.sequence_id for e in corpus.entries()] if sequence_ids is None else list(sequence_ids)
+    paths = []
+    for sid in tqdm(ids, disable=not progress, unit="seq", desc="exporting npz"):
+        paths.append(save_npz(corpus.read(sid), out_dir / f"{_file_name(sid)}.npz"))
+    return paths
+
+
+def sequences_from_npz(paths_or_dirs, strict: bool = False, skipped: list | None = None) -> Iterator[Sequence]:
+    """Yield validated sequences from schema npz files; a directory means its ``*.npz`` files, sorted.
+
+    A file that cannot be read or does not match the schema is logged and skipped (appended to
+    ``skipped`` as {"path", "reason"} when given), or raises ``SchemaError`` with ``strict``.
+    """
+    if isinstance(paths_or_dirs, (str, os.PathLike)):
+        paths_or_dirs = [paths_or_dirs]
+    for p in paths_or_dirs:
+        p = Path(p)
+        files = (sorted(f for f in p.glob("*.npz") if not f.name.endswith(".tmp.npz")) if p.is_dir() else [p])
+        for f in files:
+            try:
+                seq = load_npz(f)
+            except SchemaError as exc:
+                if strict:
+                    raise
+                log.warning("skipping %s: %s", f, exc)
+                if skipped is not None:
+                    skipped.append({"path": str(f), "reason": str(exc)})
+                continue
+            seq.extra.setdefault("source", str(f))
+            yield seq
