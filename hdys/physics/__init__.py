@@ -1,0 +1,22 @@
+"""A small, physically exact corpus generator (the project's training fixture).
+
+Two MuJoCo bodies are built in code (:mod:`hdys.physics.bodies`): a simplified Rajagopal 2015 lower
+body (OpenSim coordinate names, optionally with lower-limb muscles) and an SMPL-topology humanoid.
+Smooth parametric motions with analytic derivatives (:mod:`hdys.physics.motions`) are pushed through
+MuJoCo inverse dynamics (:mod:`hdys.physics.inverse`), a real static optimisation
+(:mod:`hdys.physics.static_opt`) and an sEMG envelope model (:mod:`hdys.physics.emg`);
+:func:`hdys.physics.fixture.make_fixture` assembles five domains of canonical ``Sequence`` records.
+
+There is no ground contact model: the free root (pelvis) carries the residual force, so labels are
+exact for the recorded kinematics but describe a body whose pelvis is externally supported.
+"""
+from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
+
+__all__ = ["RajagopalBody", "SmplBody", "rajagopal_body", "smpl_body", "make_fixture"]
+
+
+def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False):
+    """Lazy re-export of :func:`hdys.physics.fixture.make_fixture`."""
+    from hdys.physics.fixture import make_fixture as _make
+
+    return _make(preset=preset, seed=seed, progress=progress)

@@ -1,0 +1,483 @@
+"""MuJoCo bodies built in code: a simplified Rajagopal 2015 lower body and an SMPL-topology humanoid.
+
+Segment inertial parameters come from de Leva P. (1996), "Adjustments to Zatsiorsky-Seluyanov's segment
+inertia parameters", J Biomech 29(9):1223-1230, Table 4 (male column; reference stature 1741 mm):
+mass as % of body mass, CoM position as % of segment length from the proximal end (from the vertex
+for the head), radii of gyration (sagittal = about the antero-posterior axis, transverse = about the
+medio-lateral axis, longitudinal) as % of segment length. Lengths scale with ``height / 1.741``,
+masses with body mass, inertias as ``m (r L)^2``. Where a model segment does not exist in de Leva
+(talus/calcaneus/toes, SMPL spine pieces) a de Leva segment is split by fixed fractions (documented).
+
+Rajagopal: y up (OpenSim), gravity (0, -9.81, 0), x forward, z to the right. Joints are placed at
+body origins, so a body's world position is its proximal joint centre. The pelvis carries slides
+then hinges (``pelvis_tx, ty, tz`` translate in the ground frame as in OpenSim's pelvis CustomJoint,
+then ``tilt(z) list(x) rotation(y)`` rotate about body-fixed axes); MuJoCo's qpos is therefore
+ordered tx, ty, tz, tilt, list, rotation, ... and ``RajagopalBody.coord_qpos`` maps the canonical
+``RAJAGOPAL_COORDINATES`` order onto qpos (there is no free joint, so qpos and qvel addresses agree).
+
+SMPL: z-up world, gravity (0, 0, -9.81); bodies are laid out in the SMPL rest frame (y up, x to the
+person's left, z forward) and the root's free joint carries the global orientation (an upright pose
+therefore has a root rotation of +90 deg about x, as in AMASS). Ball-joint velocities are MuJoCo's:
+angular velocity of the child in the child frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS
+
+DE_LEVA_STATURE = 1.741  # m, male reference stature of de Leva 1996
+# name: (mass %, CoM % from proximal end, r_sagittal %, r_transverse %, r_longitudinal %, length m)
+DE_LEVA_MALE = {
+    "head": (6.94, 59.76, 36.2, 37.6, 31.2, 0.2429),  # vertex -> C7, CoM from vertex
+    "upper_trunk": (15.96, 29.99, 71.6, 45.4, 65.9, 0.2421),  # C7 -> xiphoid
+    "mid_trunk": (16.33, 45.02, 48.2, 38.3, 46.8, 0.2155),  # xiphoid -> omphalion
+    "lower_trunk": (11.17, 61.15, 61.5, 55.1, 58.7, 0.1457),  # omphalion -> mid-hip
+    "upper_arm": (2.71, 57.72, 28.5, 26.9, 15.8, 0.2817),
+    "forearm": (1.62, 45.74, 27.6, 26.5, 12.1, 0.2689),
+    "hand": (0.61, 79.00, 62.8, 51.3, 40.1, 0.0862),
+    "thigh": (14.16, 40.95, 32.9, 32.9, 14.9, 0.4222),
+    "shank": (4.33, 44.59, 25.5, 24.9, 10.3, 0.4340),
+    "foot": (1.37, 44.15, 25.7, 24.5, 12.4, 0.2581),  # heel -> toe tip
+}
+FOOT_SPLIT = {"talus": 0.06, "calcn": 0.80, "toes": 0.14}  # own split of de Leva's foot
+
+
+def _inertia(mass: float, length: float, r_sag: float, r_trans: float, r_long: float,
+             long_axis, ap_axis) -> np.ndarray:
+    """(3,3) inertia about the CoM for radii of gyration (fractions) and the segment's axes."""
+    u = np.asarray(long_axis, float)
+    u = u / np.linalg.norm(u)
+    a = np.asarray(ap_axis, float) - np.dot(ap_axis, u) * u
+    a = a / np.linalg.norm(a)
+    b = np.cross(u, a)
+    i_long, i_ap, i_ml = (mass * (r * length) ** 2 for r in (r_long, r_sag, r_trans))
+    return i_long * np.outer(u, u) + i_ap * np.outer(a, a) + i_ml * np.outer(b, b)
+
+
+def _combine(parts: list[tuple[float, np.ndarray, np.ndarray]]) -> tuple[float, np.ndarray, np.ndarray]:
+    """Combine (mass, com (3,), inertia about own com (3,3)) parts by the parallel-axis theorem."""
+    m = sum(p[0] for p in parts)
+    com = sum(p[0] * p[1] for p in parts) / m
+    inertia = np.zeros((3, 3))
+    for mi, ci, ii in parts:
+        d = ci - com
+        inertia += ii + mi * (np.dot(d, d) * np.eye(3) - np.outer(d, d))
+    return m, com, inertia
+
+
+def _inertial_xml(mass: float, com, inertia: np.ndarray) -> str:
+    i = inertia
+    return (f'<inertial pos="{_v(com)}" mass="{mass:.6g}" fullinertia="{i[0, 0]:.6g} {i[1, 1]:.6g} '
+            f'{i[2, 2]:.6g} {i[0, 1]:.6g} {i[0, 2]:.6g} {i[1, 2]:.6g}"/>')
+
+
+def _v(x) -> str:
+    return " ".join(f"{float(c):.6g}" for c in x)
+
+
+def _mirror_axis(axis) -> tuple[float, float, float]:
+    """Right-leg rotation axis -> left leg (reflection z -> -z of a pseudovector)."""
+    return (-axis[0], -axis[1], axis[2])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rajagopal lower body
+
+# Joint ranges (rad); pelvis translations in m. Close to the Rajagopal 2015 model's coordinate ranges.
+RAJAGOPAL_RANGES = {
+    "pelvis_tilt": (-1.57, 1.57), "pelvis_list": (-1.57, 1.57), "pelvis_rotation": (-3.14, 3.14),
+    "pelvis_tx": (-10.0, 10.0), "pelvis_ty": (-1.0, 3.0), "pelvis_tz": (-10.0, 10.0),
+    "hip_flexion": (-0.524, 2.094), "hip_adduction": (-0.873, 0.524), "hip_rotation": (-0.698, 0.698),
+    "knee_angle": (0.0, 2.094), "ankle_angle": (-0.698, 0.524), "subtalar_angle": (-0.349, 0.349),
+    "mtp_angle": (-0.524, 0.524),
+    "lumbar_extension": (-1.571, 1.571), "lumbar_bending": (-1.571, 1.571), "lumbar_rotation": (-1.571, 1.571),
+}
+# Right-leg joint axes in the parent/body frame (oblique ankle/subtalar/mtp axes as in gait2392/Rajagopal).
+_LEG_AXES = {
+    "hip_flexion": (0, 0, 1), "hip_adduction": (1, 0, 0), "hip_rotation": (0, 1, 0),
+    "knee_angle": (0, 0, -1), "ankle_angle": (-0.10501, -0.17402, 0.97913),
+    "subtalar_angle": (0.78718, 0.60475, -0.12095), "mtp_angle": (-0.5809, 0.0, 0.8139),
+}
+# Reference geometry (m, for a 1.741 m subject), right side (z > 0).
+_HIP = (-0.056, -0.080, 0.080)  # in pelvis
+_LUMBAR = (-0.100, 0.080, 0.0)  # in pelvis
+_SUBTALAR = (-0.049, -0.042, 0.008)  # in talus
+_MTP = (0.179, -0.002, 0.001)  # in calcn
+_VERTEX_ABOVE_LUMBAR = 0.655  # stature - standing pelvis height (~1.006) - lumbar height
+
+# Lab markers: name -> (body, position in body at reference size); right side, mirrored for left.
+_LEG_MARKERS = {
+    "THI": ("femur", (0.010, -0.250, 0.075)), "KNE": ("femur", (0.000, -0.417, 0.050)),
+    "MKN": ("femur", (0.000, -0.417, -0.050)), "TIB": ("tibia", (0.015, -0.250, 0.050)),
+    "ANK": ("tibia", (-0.005, -0.430, 0.040)), "MED": ("tibia", (0.005, -0.425, -0.035)),
+    "HEE": ("calcn", (-0.020, 0.030, 0.000)), "5MT": ("calcn", (0.150, 0.010, 0.045)),
+    "TOE": ("toes", (0.045, 0.005, -0.010)),
+}
+_CENTRE_MARKERS = {
+    "RASI": ("pelvis", (0.005, 0.005, 0.125)), "LASI": ("pelvis", (0.005, 0.005, -0.125)),
+    "RPSI": ("pelvis", (-0.155, 0.020, 0.045)), "LPSI": ("pelvis", (-0.155, 0.020, -0.045)),
+    "C7": ("torso", (-0.080, 0.410, 0.0)), "CLAV": ("torso", (0.050, 0.370, 0.0)),
+    "STRN": ("torso", (0.095, 0.190, 0.0)), "T10": ("torso", (-0.120, 0.190, 0.0)),
+    "RSHO": ("torso", (-0.020, 0.370, 0.175)), "LSHO": ("torso", (-0.020, 0.370, -0.175)),
+    "RFHD": ("torso", (0.080, 0.610, 0.050)), "LFHD": ("torso", (0.080, 0.610, -0.050)),
+    "RBHD": ("torso", (-0.080, 0.590, 0.050)), "LBHD": ("torso", (-0.080, 0.590, -0.050)),
+}
+RAJAGOPAL_KEYPOINTS = ("pelvis", "hip_r", "knee_r", "ankle_r", "subtalar_r", "mtp_r",
+                       "hip_l", "knee_l", "ankle_l", "subtalar_l", "mtp_l", "lumbar", "neck", "head")
+RAJAGOPAL_KEYPOINT_PARENTS = (-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12)
+
+# Muscles per leg: name -> (max isometric force N for the 75.3 kg generic model, {dof: moment arm m}).
+# Forces rounded after Rajagopal et al. 2016 (IEEE TBME 63(10):2068-2079, model Rajagopal2015.osim),
+# moment arms are representative peak values (sign: d(length)/d(angle); a muscle producing a positive
+# torque about a coordinate shortens as it increases, i.e. has a negative coefficient).
+RAJAGOPAL_MUSCLES = {
+    "glmax1": (984.0, {"hip_flexion": 0.045, "hip_adduction": 0.030}),
+    "glmax2": (1406.0, {"hip_flexion": 0.060}),
+    "glmed1": (1093.0, {"hip_adduction": 0.050, "hip_flexion": -0.015, "hip_rotation": -0.015}),
+    "glmed3": (871.0, {"hip_adduction": 0.040, "hip_flexion": 0.020, "hip_rotation": 0.010}),
+    "piri": (1030.0, {"hip_rotation": 0.025, "hip_adduction": 0.010}),
+    "iliacus": (1073.0, {"hip_flexion": -0.040}),
+    "psoas": (1113.0, {"hip_flexion": -0.045, "hip_rotation": 0.005}),
+    "addlong": (917.0, {"hip_adduction": -0.050, "hip_flexion": -0.020}),
+    "addmagDist": (597.0, {"hip_adduction": -0.050, "hip_flexion": 0.030}),
+    "tfl": (411.0, {"hip_flexion": -0.040, "hip_adduction": 0.030, "hip_rotation": -0.010}),
+    "recfem": (2192.0, {"hip_flexion": -0.040, "knee_angle": 0.045}),
+    "vasint": (2256.0, {"knee_angle": 0.045}),
+    "vaslat": (5149.0, {"knee_angle": 0.045}),
+    "vasmed": (2748.0, {"knee_angle": 0.045}),
+    "bflh": (1313.0, {"hip_flexion": 0.060, "knee_angle": -0.030}),
+    "bfsh": (557.0, {"knee_angle": -0.025}),
+    "semimem": (2201.0, {"hip_flexion": 0.060, "knee_angle": -0.035, "hip_rotation": -0.005}),
+    "semiten": (591.0, {"hip_flexion": 0.060, "knee_angle": -0.040}),
+    "gasmed": (3116.0, {"knee_angle": -0.020, "ankle_angle": 0.050}),
+    "gaslat": (1575.0, {"knee_angle": -0.020, "ankle_angle": 0.045}),
+    "soleus": (6195.0, {"ankle_angle": 0.050}),
+    "tibant": (1227.0, {"ankle_angle": -0.040, "subtalar_angle": -0.020}),
+    "tibpost": (1588.0, {"ankle_angle": 0.010, "subtalar_angle": -0.020}),
+    "perlong": (1115.0, {"ankle_angle": 0.012, "subtalar_angle": 0.020}),
+    "edl": (603.0, {"ankle_angle": -0.035, "mtp_angle": -0.012}),
+    "fhl": (908.0, {"ankle_angle": 0.010, "mtp_angle": 0.012}),
+}
+RAJAGOPAL_GENERIC_MASS = 75.337  # kg
+
+
+@dataclass
+class RajagopalBody:
+    """A built Rajagopal model with index maps (all addresses into MuJoCo arrays)."""
+
+    model: mujoco.MjModel
+    height_m: float
+    mass_kg: float
+    coord_qpos: np.ndarray  # (23,) qpos (= qvel) address of each RAJAGOPAL_COORDINATES entry
+    coord_range: np.ndarray  # (23, 2) joint range per coordinate
+    marker_names: list[str]
+    marker_site: np.ndarray  # (M,) site ids
+    keypoint_names: list[str]
+    keypoint_parents: np.ndarray  # (K,)
+    keypoint_body: np.ndarray  # (K,) body id, or -1 where the keypoint is a site
+    keypoint_site: np.ndarray  # (K,) site id, or -1
+    muscle_names: list[str] = field(default_factory=list)  # actuator order
+
+
+def rajagopal_body(height_m: float, mass_kg: float, with_muscles: bool = False,
+                   marker_noise_m: float = 0.0, rng: np.random.Generator | None = None) -> RajagopalBody:
+    """Build the simplified Rajagopal 2015 lower body for a subject.
+
+    ``marker_noise_m``: standard deviation of subject-specific marker placement offsets (drawn from
+    ``rng``). With ``with_muscles`` the model gets ``len(RAJAGOPAL_MUSCLES)`` muscles per leg
+    (max isometric force scaled by ``(mass / 75.3 kg)^(2/3)``, moment arms by height).
+    """
+    k = height_m / DE_LEVA_STATURE
+    rng = rng if rng is not None else np.random.default_rng(0)
+
+    def seg(name: str) -> tuple[float, float, float, float, float, float]:
+        pm, pc, rs, rt, rl, ln = DE_LEVA_MALE[name]
+        return pm / 100 * mass_kg, pc / 100, rs / 100, rt / 100, rl / 100, ln * k
+
+    def mk(body: str) -> str:
+        out = []
+        for name, (b, pos) in markers.items():
+            if b == body:
+                p = np.asarray(pos) * k + marker_noise_m * rng.standard_normal(3)
+                out.append(f'<site name="{name}" pos="{_v(p)}" size="0.008"/>')
+        return "".join(out)
+
+    markers = dict(_CENTRE_MARKERS)
+    for side, sgn in (("r", 1.0), ("l", -1.0)):
+        for suffix, (b, pos) in _LEG_MARKERS.items():
+            markers[f"{side.upper()}{suffix}"] = (f"{b}_{side}", (pos[0], pos[1], sgn * pos[2]))
+
+    # pelvis: de Leva lower trunk, CoM between omphalion and mid-hip
+    m, pc, rs, rt, rl, ln = seg("lower_trunk")
+    pel_com = np.array([_HIP[0], _HIP[1] * k + (1 - pc) * ln, 0.0])
+    pel_com[0] *= k
+    pelvis_inertial = _inertial_xml(m, pel_com, _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0)))
+    # torso: head + upper and middle trunk + both arms hanging, combined (lumbar frame)
+    y_v = _VERTEX_ABOVE_LUMBAR * k
+    parts = []
+    m, pc, rs, rt, rl, ln = seg("head")
+    parts.append((m, np.array([0.0, y_v - pc * ln, 0.0]), _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
+    y = y_v - ln  # C7
+    for name in ("upper_trunk", "mid_trunk"):
+        m, pc, rs, rt, rl, ln = seg(name)
+        parts.append((m, np.array([0.0, y - pc * ln, 0.0]), _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
+        y -= ln
+    for zs in (1.0, -1.0):
+        y = y_v - seg("head")[5] - 0.05 * k  # shoulder
+        for name in ("upper_arm", "forearm", "hand"):
+            m, pc, rs, rt, rl, ln = seg(name)
+            parts.append((m, np.array([0.0, y - pc * ln, zs * 0.18 * k]),
+                          _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
+            y -= ln
+    torso_inertial = _inertial_xml(*_combine(parts))
+
+    def leg(side: str) -> str:
+        sgn = 1.0 if side == "r" else -1.0
+        ax = {n: (a if side == "r" else _mirror_axis(a)) for n, a in _LEG_AXES.items()}
+
+        def jnt(n: str) -> str:
+            lo, hi = RAJAGOPAL_RANGES[n]
+            return f'<joint name="{n}_{side}" type="hinge" axis="{_v(ax[n])}" range="{lo} {hi}"/>'
+
+        mt, pct, rst, rtt, rlt, lt = seg("thigh")
+        ms, pcs, rss, rts, rls, ls = seg("shank")
+        mf, pcf, rsf, rtf, rlf, lf = seg("foot")
+        foot_i = _inertia(1.0, lf, rsf, rtf, rlf, (1, 0, 0), (0, 1, 0))
+        hip = np.array([_HIP[0], _HIP[1], sgn * _HIP[2]]) * k
+        sub = np.array([_SUBTALAR[0], _SUBTALAR[1], sgn * _SUBTALAR[2]]) * k
+        mtp = np.array([_MTP[0], _MTP[1], sgn * _MTP[2]]) * k
+        heel = np.array([-0.02, -0.03, 0.0]) * k  # heel point in calcn
+        foot_com = heel + np.array([pcf * lf, 0.0, 0.0])
+        r = 0.06 * k
+        return (
+            f'<body name="femur_{side}" pos="{_v(hip)}">'
+            f'{_inertial_xml(mt, (0, -pct * lt, 0), _inertia(mt, lt, rst, rtt, rlt, (0, 1, 0), (1, 0, 0)))}'
+            f'{jnt("hip_flexion")}{jnt("hip_adduction")}{jnt("hip_rotation")}'
+            f'<geom type="capsule" fromto="0 0 0 0 {-lt:.5g} 0" size="{r:.4g}"/>{mk(f"femur_{side}")}'
+            f'<body name="tibia_{side}" pos="0 {-lt:.6g} 0">'
+            f'{_inertial_xml(ms, (0, -pcs * ls, 0), _inertia(ms, ls, rss, rts, rls, (0, 1, 0), (1, 0, 0)))}'
+            f'{jnt("knee_angle")}'
+            f'<geom type="capsule" fromto="0 0 0 0 {-ls:.5g} 0" size="{0.75 * r:.4g}"/>{mk(f"tibia_{side}")}'
+            f'<body name="talus_{side}" pos="0 {-ls:.6g} 0">'
+            f'{_inertial_xml(FOOT_SPLIT["talus"] * mf, (0, 0, 0), FOOT_SPLIT["talus"] * mf * foot_i * 0.05)}'
+            f'{jnt("ankle_angle")}'
+            f'<body name="calcn_{side}" pos="{_v(sub)}">'
+            f'{_inertial_xml(FOOT_SPLIT["calcn"] * mf, foot_com, FOOT_SPLIT["calcn"] * mf * foot_i)}'
+            f'{jnt("subtalar_angle")}'
+            f'<geom type="box" pos="{_v((heel + mtp) / 2)}" size="{_v([np.linalg.norm(mtp - heel) / 2, 0.025 * k, 0.045 * k])}"/>'
+            f'{mk(f"calcn_{side}")}'
+            f'<body name="toes_{side}" pos="{_v(mtp)}">'
+            f'{_inertial_xml(FOOT_SPLIT["toes"] * mf, (0.03 * k, 0, 0), FOOT_SPLIT["toes"] * mf * foot_i * 0.05)}'
+            f'{jnt("mtp_angle")}'
+            f'<geom type="box" pos="{0.03 * k:.4g} 0 0" size="{_v([0.03 * k, 0.012 * k, 0.045 * k])}"/>{mk(f"toes_{side}")}'
+            "</body></body></body></body></body>"
+        )
+
+    lumbar = np.array(_LUMBAR) * k
+    lum = "".join(
+        f'<joint name="{n}" type="hinge" axis="{a}" range="{RAJAGOPAL_RANGES[n][0]} {RAJAGOPAL_RANGES[n][1]}"/>'
+        for n, a in (("lumbar_extension", "0 0 1"), ("lumbar_bending", "1 0 0"), ("lumbar_rotation", "0 1 0")))
+    pelvis_joints = "".join(f'<joint name="{n}" type="slide" axis="{a}"/>' for n, a in
+                            (("pelvis_tx", "1 0 0"), ("pelvis_ty", "0 1 0"), ("pelvis_tz", "0 0 1")))
+    pelvis_joints += "".join(f'<joint name="{n}" type="hinge" axis="{a}"/>' for n, a in
+                             (("pelvis_tilt", "0 0 1"), ("pelvis_list", "1 0 0"), ("pelvis_rotation", "0 1 0")))
+    neck_y, head_y = y_v - seg("head")[5], y_v - 0.5 * seg("head")[5]
+    actuators, tendons, muscle_names = _muscles_xml(k, mass_kg) if with_muscles else ("", "", [])
+    xml = (
+        '<mujoco model="rajagopal_simplified"><compiler angle="radian" inertiafromgeom="false" autolimits="true">'
+        '<lengthrange mode="none"/></compiler>'
+        '<option gravity="0 -9.81 0" timestep="0.002"><flag contact="disable"/></option>'
+        '<default><geom contype="0" conaffinity="0" rgba="0.8 0.7 0.6 1"/><joint armature="0" damping="0"/></default>'
+        '<worldbody><body name="pelvis" pos="0 0 0">'
+        f'{pelvis_inertial}{pelvis_joints}'
+        f'<geom type="capsule" fromto="0 {-0.03 * k:.4g} {-0.09 * k:.4g} 0 {-0.03 * k:.4g} {0.09 * k:.4g}" size="{0.07 * k:.4g}"/>'
+        f'{mk("pelvis")}{leg("r")}{leg("l")}'
+        f'<body name="torso" pos="{_v(lumbar)}">{torso_inertial}{lum}'
+        f'<geom type="capsule" fromto="0 0.05 0 0 {neck_y:.4g} 0" size="{0.12 * k:.4g}"/>'
+        f'<geom type="sphere" pos="0 {head_y:.4g} 0" size="{0.1 * k:.4g}"/>'
+        f'<site name="kp_neck" pos="0 {neck_y:.5g} 0" size="0.01"/><site name="kp_head" pos="0 {head_y:.5g} 0" size="0.01"/>'
+        f'{mk("torso")}</body></body></worldbody>{tendons}{actuators}</mujoco>'
+    )
+    model = mujoco.MjModel.from_xml_string(xml)
+    coord_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in RAJAGOPAL_COORDINATES])
+    coord_range = np.array([RAJAGOPAL_RANGES[n.removesuffix("_r").removesuffix("_l")] for n in RAJAGOPAL_COORDINATES])
+    kp_body, kp_site = [], []
+    body_of = {"pelvis": "pelvis", "hip": "femur", "knee": "tibia", "ankle": "talus", "subtalar": "calcn",
+               "mtp": "toes", "lumbar": "torso"}
+    for name in RAJAGOPAL_KEYPOINTS:
+        if name in ("neck", "head"):
+            kp_body.append(-1)
+            kp_site.append(model.site(f"kp_{name}").id)
+        else:
+            base, _, side = name.partition("_")
+            kp_body.append(model.body(body_of[base] + (f"_{side}" if side else "")).id)
+            kp_site.append(-1)
+    names = list(markers)
+    return RajagopalBody(
+        model=model, height_m=height_m, mass_kg=mass_kg, coord_qpos=coord_qpos, coord_range=coord_range,
+        marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
+        keypoint_names=list(RAJAGOPAL_KEYPOINTS), keypoint_parents=np.array(RAJAGOPAL_KEYPOINT_PARENTS),
+        keypoint_body=np.array(kp_body), keypoint_site=np.array(kp_site), muscle_names=muscle_names)
+
+
+def _muscles_xml(k: float, mass_kg: float) -> tuple[str, str, list[str]]:
+    """``<actuator>`` and ``<tendon>`` blocks for the leg muscles; returns (actuators, tendons, names)."""
+    fscale = (mass_kg / RAJAGOPAL_GENERIC_MASS) ** (2.0 / 3.0)
+    acts, tends, names = [], [], []
+    for side in ("r", "l"):
+        for base, (f0, arms) in RAJAGOPAL_MUSCLES.items():
+            name = f"{base}_{side}"
+            lo = hi = 0.0
+            for dof, arm in arms.items():
+                a, b = RAJAGOPAL_RANGES[dof]
+                lo += min(arm * k * a, arm * k * b)
+                hi += max(arm * k * a, arm * k * b)
+            common = f'name="{name}" force="{f0 * fscale:.6g}" lengthrange="{lo:.6g} {hi:.6g}" range="0.75 1.05"'
+            if len(arms) == 1:
+                (dof, arm), = arms.items()
+                acts.append(f'<muscle {common} joint="{dof}_{side}" gear="{arm * k:.6g}"/>')
+            else:
+                coefs = "".join(f'<joint joint="{d}_{side}" coef="{a * k:.6g}"/>' for d, a in arms.items())
+                tends.append(f'<fixed name="{name}_mtu">{coefs}</fixed>')
+                acts.append(f'<muscle {common} tendon="{name}_mtu"/>')
+            names.append(name)
+    return f"<actuator>{''.join(acts)}</actuator>", f"<tendon>{''.join(tends)}</tendon>", names
+
+
+# ---------------------------------------------------------------------------------------------------
+# SMPL-topology humanoid
+
+SMPL_REFERENCE_HEIGHT = 1.70  # m; the offsets below are for this stature
+# Own approximate joint offsets (child minus parent) of an SMPL-like neutral template, rest frame
+# (y up, x to the person's left, z forward); right side mirrors x.
+_SMPL_LEFT_OFFSETS = {
+    "hip": (0.060, -0.090, 0.000), "knee": (0.040, -0.380, 0.005), "ankle": (-0.010, -0.410, -0.035),
+    "foot": (0.025, -0.060, 0.120), "collar": (0.075, 0.115, -0.020), "shoulder": (0.115, 0.045, -0.015),
+    "elbow": (0.255, -0.015, -0.025), "wrist": (0.255, 0.010, -0.005), "hand": (0.085, -0.010, -0.015),
+}
+_SMPL_CENTRE_OFFSETS = {
+    "spine1": (0.0, 0.110, -0.020), "spine2": (0.0, 0.135, 0.020), "spine3": (0.0, 0.055, 0.002),
+    "neck": (0.0, 0.215, -0.030), "head": (0.0, 0.090, 0.050),
+}
+SMPL_PELVIS_J0 = (0.0, -0.23, 0.025)  # template pelvis joint at reference height (SMPL transl origin)
+# body -> (de Leva segment, mass fraction of it, segment end (point or child joint), CoM fraction or None)
+_SMPL_SEGMENTS = {
+    "hip": ("thigh", 1.0, "knee"), "knee": ("shank", 1.0, "ankle"), "ankle": ("foot", 0.8, None),
+    "foot": ("foot", 0.2, (0.0, -0.01, 0.06)), "spine1": ("mid_trunk", 0.5, "spine2"),
+    "spine2": ("mid_trunk", 0.5, "spine3"), "spine3": ("upper_trunk", 0.92, "neck"),
+    "neck": ("head", 0.2, "head"), "head": ("head", 0.8, (0.0, 0.20, 0.03)),
+    "collar": ("upper_trunk", 0.04, "shoulder"), "shoulder": ("upper_arm", 1.0, "elbow"),
+    "elbow": ("forearm", 1.0, "wrist"), "wrist": ("hand", 0.6, "hand"), "hand": ("hand", 0.4, (0.08, -0.01, 0.0)),
+}
+# name -> (body, position in the body's rest frame at reference height); "L"-prefixed entries mirror to "R".
+_SMPL_MARKERS = {
+    "LASI": ("pelvis", (0.115, 0.030, 0.100)), "LPSI": ("pelvis", (0.050, 0.060, -0.090)),
+    "LTHI": ("left_hip", (0.090, -0.200, 0.030)), "LKNE": ("left_knee", (0.055, 0.0, 0.0)),
+    "LTIB": ("left_knee", (0.050, -0.200, 0.030)), "LANK": ("left_ankle", (0.045, 0.0, -0.010)),
+    "LHEE": ("left_ankle", (0.0, -0.050, -0.060)), "LTOE": ("left_foot", (0.0, 0.0, 0.050)),
+    "LSHO": ("left_collar", (0.110, 0.070, -0.010)), "LUPA": ("left_shoulder", (0.130, 0.0, -0.040)),
+    "LELB": ("left_elbow", (0.0, 0.0, -0.040)), "LFRM": ("left_elbow", (0.130, 0.0, -0.030)),
+    "LWRA": ("left_wrist", (0.0, 0.0, 0.030)), "LWRB": ("left_wrist", (0.0, 0.0, -0.030)),
+    "LFIN": ("left_hand", (0.070, 0.0, 0.0)), "LFHD": ("head", (0.070, 0.080, 0.080)),
+    "LBHD": ("head", (0.070, 0.080, -0.080)),
+    "C7": ("spine3", (0.0, 0.200, -0.070)), "CLAV": ("spine3", (0.0, 0.180, 0.060)),
+    "STRN": ("spine2", (0.0, 0.050, 0.120)), "T10": ("spine2", (0.0, 0.050, -0.120)),
+}
+
+
+@dataclass
+class SmplBody:
+    """A built SMPL-topology model with index maps."""
+
+    model: mujoco.MjModel
+    height_m: float
+    mass_kg: float
+    pelvis_j0: np.ndarray  # (3,) template pelvis position: smpl transl = pelvis world position - pelvis_j0
+    joint_qpos: np.ndarray  # (23,) qpos address of each ball joint's quaternion, SMPL_JOINT_NAMES[1:]
+    joint_dof: np.ndarray  # (23,) qvel address of each ball joint's first DoF
+    body: np.ndarray  # (24,) body id per SMPL joint
+    marker_names: list[str]
+    marker_site: np.ndarray  # (M,)
+
+
+def _smpl_offsets(s: float) -> dict[str, np.ndarray]:
+    off = {n: np.array(v) * s for n, v in _SMPL_CENTRE_OFFSETS.items()}
+    for base, v in _SMPL_LEFT_OFFSETS.items():
+        off[f"left_{base}"] = np.array(v) * s
+        off[f"right_{base}"] = np.array([-v[0], v[1], v[2]]) * s
+    return off
+
+
+def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
+              rng: np.random.Generator | None = None) -> SmplBody:
+    """Build an SMPL-topology humanoid (free root + 23 ball joints) scaled to height and mass."""
+    s = height_m / SMPL_REFERENCE_HEIGHT
+    k = height_m / DE_LEVA_STATURE
+    rng = rng if rng is not None else np.random.default_rng(0)
+    off = _smpl_offsets(s)
+    children = {n: [c for c, p in zip(SMPL_JOINT_NAMES, SMPL_PARENTS) if p >= 0 and SMPL_JOINT_NAMES[p] == n]
+                for n in SMPL_JOINT_NAMES}
+    markers = {}
+    for name, (b, pos) in _SMPL_MARKERS.items():
+        markers[name] = (b, pos)
+        if name.startswith("L"):  # mirror to the right side
+            markers["R" + name[1:]] = (b.replace("left_", "right_"), (-pos[0], pos[1], pos[2]))
+
+    def inertial(name: str) -> str:
+        if name == "pelvis":
+            pm, pc, rs, rt, rl, ln = DE_LEVA_MALE["lower_trunk"]
+            m, ln = pm / 100 * mass_kg, ln * k
+            com = np.array([0.0, -0.09 * s + (1 - pc / 100) * ln, 0.0])
+            return _inertial_xml(m, com, _inertia(m, ln, rs / 100, rt / 100, rl / 100, (0, 1, 0), (0, 0, 1)))
+        base = name.removeprefix("left_").removeprefix("right_")
+        segname, frac, end = _SMPL_SEGMENTS[base]
+        pm, pc, rs, rt, rl, _ = DE_LEVA_MALE[segname]
+        m = pm / 100 * frac * mass_kg
+        if base == "ankle":  # foot: heel -> toe tip, CoM from the heel
+            heel = np.array([0.0, -0.06, -0.06]) * s
+            tip = off[name.replace("ankle", "foot")] + np.array([0.0, -0.01, 0.07]) * s
+            start, vec = heel, tip - heel
+        else:
+            start = np.zeros(3)
+            if isinstance(end, str):
+                side = name.split("_")[0] + "_" if name.startswith(("left_", "right_")) else ""
+                vec = off[side + end] if side + end in off else off[end]
+            else:
+                vec = np.array(end) * s
+                if name.startswith("right_"):
+                    vec[0] = -vec[0]
+        ln = float(np.linalg.norm(vec))
+        com = start + pc / 100 * vec
+        return _inertial_xml(m, com, _inertia(m, ln, rs / 100, rt / 100, rl / 100, vec,
+                                              (0, 0, 1) if abs(vec[2]) < 0.9 * ln else (0, 1, 0)))
+
+    def build(name: str) -> str:
+        pos = np.zeros(3) if name == "pelvis" else off[name]
+        joint = '<freejoint name="root"/>' if name == "pelvis" else f'<joint name="{name}" type="ball"/>'
+        geoms = "".join(f'<geom type="capsule" fromto="0 0 0 {_v(off[c])}" size="{0.035 * s:.4g}"/>'
+                        for c in children[name] if np.linalg.norm(off[c]) > 1e-3)
+        sites = "".join(
+            f'<site name="{mn}" pos="{_v(np.asarray(p) * s + marker_noise_m * rng.standard_normal(3))}" size="0.008"/>'
+            for mn, (b, p) in markers.items() if b == name)
+        kids = "".join(build(c) for c in children[name])
+        return f'<body name="{name}" pos="{_v(pos)}">{inertial(name)}{joint}{geoms}{sites}{kids}</body>'
+
+    xml = (
+        '<mujoco model="smpl_humanoid"><compiler angle="radian" inertiafromgeom="false"/>'
+        '<option gravity="0 0 -9.81" timestep="0.002"><flag contact="disable"/></option>'
+        '<default><geom contype="0" conaffinity="0" rgba="0.6 0.7 0.8 1"/><joint armature="0" damping="0"/></default>'
+        f'<worldbody>{build("pelvis")}</worldbody></mujoco>'
+    )
+    model = mujoco.MjModel.from_xml_string(xml)
+    jids = [model.joint(n).id for n in SMPL_JOINT_NAMES[1:]]
+    names = list(markers)
+    return SmplBody(
+        model=model, height_m=height_m, mass_kg=mass_kg, pelvis_j0=np.array(SMPL_PELVIS_J0) * s,
+        joint_qpos=np.array([model.jnt_qposadr[j] for j in jids]),
+        joint_dof=np.array([model.jnt_dofadr[j] for j in jids]),
+        body=np.array([model.body(n).id for n in SMPL_JOINT_NAMES]),
+        marker_names=names, marker_site=np.array([model.site(n).id for n in names]))
