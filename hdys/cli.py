@@ -1,0 +1,177 @@
+"""The ``hdys`` command line: one small function per verb."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("hdys")
+
+
+def cmd_info(args) -> int:
+    if args.corpus is None:
+        from .train import model_parameter_table
+        counts, total = model_parameter_table()
+        print("default HDyS model (latent 128; 402 muscle channels, 8 EMG channels)")
+        for name, n in counts.items():
+            print(f"  {name:<14} {n:>10,d}")
+        print(f"total parameters: {total}")
+        return 0
+    from .store import Corpus
+    corpus = Corpus(args.corpus)
+    print(corpus.info_table())
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .store import Corpus, export_npz
+    paths = export_npz(Corpus(args.corpus), args.out, args.sequence_ids or None, progress=not args.quiet)
+    print(f"wrote {len(paths)} npz file(s) to {args.out}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from .store import sequences_from_npz, write_corpus
+    if args.format != "npz":
+        print(f"hdys ingest: format {args.format!r} is not supported yet (only npz)", file=sys.stderr)
+        return 2
+    corpus = write_corpus(args.out, sequences_from_npz([args.src], strict=args.strict), strict=args.strict,
+                          test_fraction=args.test_fraction, seed=args.seed, progress=not args.quiet)
+    print(corpus.info_table())
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .physics.fixture import make_fixture
+    from .store import write_corpus
+    corpus = write_corpus(args.out, make_fixture(args.preset, seed=args.seed, progress=not args.quiet),
+                          seed=args.seed, progress=not args.quiet)
+    print(corpus.info_table())
+    return 0
+
+
+def _config(args):
+    from .config import load_config
+    return load_config(args.config, args.overrides)
+
+
+def cmd_train(args) -> int:
+    from .train import train
+    cfg = _config(args)
+    if args.device:
+        cfg.train.device = args.device
+    summary = train(cfg, args.data.split(","), args.out, resume=args.resume, progress=not args.quiet)
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate
+    report = evaluate(args.run, args.data.split(","), args.out, split=args.split, progress=not args.quiet,
+                      plot_dir=args.plots)
+    print(Path(args.out).with_suffix(".md").read_text())
+    return 0 if report["results"] else 1
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict_file
+    out = predict_file(args.run, args.input, args.out, args.representations)
+    keys = ", ".join(f"{k} {tuple(v.shape)}" for k, v in out.items() if "__" not in k)
+    print(f"wrote {args.out}: {keys}")
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from .quickstart import quickstart
+    quickstart(args.out, budget_minutes=args.budget, seed=args.seed, progress=not args.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hdys", description="Homogeneous Dynamics Space: any kinematics in, "
+                                "any dynamics out (Liu et al., CVPR 2025).")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    s = sub.add_parser("info", help="a corpus' datasets x representations, or the model's parameter counts")
+    s.add_argument("corpus", nargs="?", help="corpus directory (omit for the default model's parameters)")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("export", help="write sequences of a corpus as schema npz files")
+    s.add_argument("corpus")
+    s.add_argument("sequence_ids", nargs="*", help="sequence ids (default: all)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("ingest", help="build a corpus from source files")
+    s.add_argument("format", choices=["npz"], help="source format (schema npz; more formats: see issues)")
+    s.add_argument("src", help="a file or a directory of files")
+    s.add_argument("--out", required=True, help="corpus directory (appended to if it exists)")
+    s.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
+    s.add_argument("--test-fraction", type=float, default=0.2, help="fraction of subjects held out")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("synth", help="generate the physically exact fixture corpus (MuJoCo inverse dynamics, "
+                                     "static optimisation)")
+    s.add_argument("--preset", choices=["tiny", "quick"], default="quick")
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("train", help="train HDyS on one or more corpora")
+    s.add_argument("--data", required=True, help="corpus directories, comma separated")
+    s.add_argument("--out", required=True, help="run directory")
+    s.add_argument("--config", help="JSON config (any subset of the fields of hdys.config)")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    s.add_argument("overrides", nargs="*", help="section.field=value, e.g. model.latent_dim=64 train.epochs=5")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("eval", help="metrics on the test split: mPJE, RMSE, PCC per dataset and representation")
+    s.add_argument("run")
+    s.add_argument("--data", required=True, help="corpus directories, comma separated")
+    s.add_argument("--out", required=True, help="report JSON (a markdown table is written next to it)")
+    s.add_argument("--split", default="test", choices=["train", "test"])
+    s.add_argument("--plots", help="directory for predicted-vs-reference plots")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("predict", help="dynamics and latents for every frame of a sequence")
+    s.add_argument("run")
+    s.add_argument("input", help="schema npz")
+    s.add_argument("--out", required=True, help="output npz")
+    s.add_argument("--representations", nargs="*", help="use only these kinematics representations")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("quickstart", help="the main job: generate a corpus, train, evaluate, report")
+    s.add_argument("--out", required=True)
+    s.add_argument("--budget", type=float, default=6.0, help="training minutes (default 6)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_quickstart)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    from .checkpoint import CheckpointError
+    from .schema import SchemaError
+    try:
+        from .store import CorpusError
+    except ImportError:  # pragma: no cover
+        CorpusError = SchemaError
+    try:
+        return args.func(args)
+    except (SchemaError, CorpusError, CheckpointError, FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"hdys {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hdys {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""Training (paper §4.2): AdamW, balanced sampling, batches counted in frames, deterministic, resumable,
+data-parallel over ``torch.distributed`` (gloo on CPU, nccl on GPU; start with ``torchrun``).
+
+The global batch of a step is split into ``world_size x grad_accum`` micro-batches (windows dealt
+round-robin); each process runs ``grad_accum`` of them and the gradients are averaged over all of them,
+so a 2-process run equals a 1-process run with ``grad_accum=2`` up to float summation order.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_json
+from .config import Config
+from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
+from .features import window_features
+from .model import HDyS, parameter_counts
+from .store import Corpus, merged_stats
+
+log = logging.getLogger("hdys.train")
+RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads"}
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    """A training sequence of one of the corpora (``sequence_id`` is unique across corpora)."""
+    sequence_id: str
+    frames: int
+    corpus: int
+    local_id: str
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device=cuda but no CUDA device is available; use auto or cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, data: list[str], out: str | Path, resume: bool = False,
+                 progress: bool = True):
+        self.cfg, self.data, self.out, self.resume, self.progress = cfg, data, Path(out), resume, progress
+        self.rank, self.world = 0, 1
+
+    # ---------------------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        cfg = self.cfg
+        if dist.is_available() and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+            if not dist.is_initialized():
+                backend = "nccl" if torch.cuda.is_available() and cfg.train.device != "cpu" else "gloo"
+                dist.init_process_group(backend)
+            self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        self.device = resolve_device(cfg.train.device)
+        if self.device.type == "cuda" and self.world > 1:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        if self.out.exists() and any(self.out.iterdir()) and not self.resume:
+            raise FileExistsError(f"{self.out} exists and is not empty; pass --resume to continue it "
+                                  "or choose another --out")
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self._setup_logging()
+        self.corpora = [Corpus(p) for p in self.data]
+        self.refs: dict[str, WindowRef] = {}
+        self.by_dataset: dict[str, list[WindowRef]] = {}
+        for ci, corpus in enumerate(self.corpora):
+            for e in corpus.entries(split="train"):
+                ref = WindowRef(f"{ci}:{e.sequence_id}", e.frames, ci, e.sequence_id)
+                self.refs[ref.sequence_id] = ref
+                self.by_dataset.setdefault(e.dataset, []).append(ref)
+        if not self.refs:
+            raise ValueError(f"no training sequences in {', '.join(self.data)}")
+
+        state = None
+        if self.resume and (self.out / "config.json").exists():
+            saved = Config.from_json(json.loads((self.out / "config.json").read_text()))
+            for k, v in vars(cfg.train).items():
+                if k in RESUME_OVERRIDABLE:
+                    setattr(saved.train, k, v)
+            cfg = self.cfg = saved
+            self.norm = Normalizer.from_json(json.loads((self.out / "normalizer.json").read_text()))
+        else:
+            stats = merged_stats(self.corpora)
+            cfg.model.muscle_names = channel_vocabulary(stats, "muscle_activation")
+            cfg.model.emg_names = channel_vocabulary(stats, "emg")
+            self.norm = Normalizer.from_stats(stats, cfg.model.muscle_names, cfg.model.emg_names)
+        self.vocab = {"muscle_activation": cfg.model.muscle_names, "emg": cfg.model.emg_names}
+        if cfg.train.window > cfg.model.max_window:
+            raise ValueError(f"train.window={cfg.train.window} exceeds model.max_window={cfg.model.max_window}")
+
+        torch.manual_seed(cfg.train.seed)
+        self.model = HDyS(cfg.model).to(self.device)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        self.epoch, self.batch_index, self.step, self.elapsed = 0, 0, 0, 0.0
+        ckpt = latest_checkpoint(self.out) if self.resume else None
+        if ckpt is not None:
+            state = load_checkpoint(ckpt, self.model, self.opt)
+            self.epoch, self.batch_index = state["epoch"], state["batch_index"]
+            self.step, self.elapsed = state["step"], state.get("elapsed_s", 0.0)
+            log.info("resumed from %s (epoch %d, batch %d, step %d)", ckpt, self.epoch, self.batch_index, self.step)
+        if self.rank == 0:
+            write_json(self.out / "config.json", cfg.to_json())
+            write_json(self.out / "normalizer.json", self.norm.to_json())
+            counts = parameter_counts(self.model)
+            log.info("model parameters: %s, total %d", counts, sum(counts.values()))
+            log.info("training on %s: %s", ", ".join(self.data),
+                     {k: len(v) for k, v in sorted(self.by_dataset.items())})
+
+    def _setup_logging(self) -> None:
+        handler = logging.FileHandler(self.out / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger("hdys").addHandler(handler)
+        logging.getLogger("hdys").setLevel(logging.INFO)
+        self._log_handler = handler
+
+    # ---------------------------------------------------------------------------------------------
+
+    def _read(self, window: tuple[str, int]):
+        ref = self.refs[window[0]]
+        seq, before = self.corpora[ref.corpus].read_window(ref.local_id, window[1], self.cfg.train.window)
+        return window_features(seq, window[1], min(self.cfg.train.window, ref.frames), before)
+
+    def _micro_batches(self, global_batch: list) -> list[list]:
+        n = self.world * self.cfg.train.grad_accum
+        parts = [global_batch[i::n] for i in range(n)]
+        return [parts[self.rank + self.world * j] for j in range(self.cfg.train.grad_accum)]
+
+    def _step(self, global_batch: list) -> dict[str, float]:
+        tc = self.cfg.train
+        self.model.train()
+        for p in self.model.parameters():  # every parameter steps, used in this batch or not, on every rank
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            else:
+                p.grad.zero_()
+        logs: dict[str, float] = {}
+        n_micro = self.world * tc.grad_accum
+        for mb in self._micro_batches(global_batch):
+            if not mb:
+                continue
+            batch = collate([self._read(w) for w in mb], self.norm, self.vocab, tc.window, self.device)
+            loss, part = self.model(batch)
+            (loss / n_micro).backward()
+            for k, v in part.items():
+                logs[k] = logs.get(k, 0.0) + v / tc.grad_accum
+        if self.world > 1:
+            for p in self.model.parameters():
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        self.opt.step()
+        return logs
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        state = {"epoch": self.epoch, "batch_index": self.batch_index, "elapsed_s": self.elapsed,
+                 "config": self.cfg.to_json()}
+        save_checkpoint(self.out, self.step, self.model, self.opt, state, keep=self.cfg.train.keep_checkpoints)
+
+    def train(self) -> dict:
+        """Run until the last epoch, ``max_steps`` or the time budget; returns a summary."""
+        tc = self.cfg.train
+        per_batch = max(1, tc.batch_frames // tc.window)
+        t0 = time.perf_counter() - self.elapsed
+        metrics_path = self.out / "metrics.jsonl"
+        stop = None
+        interrupted = {"flag": False}
+        previous = signal.getsignal(signal.SIGTERM)
+        if self.rank == 0:
+            signal.signal(signal.SIGTERM, lambda *_: interrupted.__setitem__("flag", True))
+        try:
+            while self.epoch < tc.epochs and stop is None:
+                plan = batches(epoch_windows(self.by_dataset, tc.window, tc.sequences_per_dataset, tc.seed,
+                                             self.epoch), per_batch)
+                bar = tqdm(total=len(plan), initial=self.batch_index, desc=f"epoch {self.epoch + 1}/{tc.epochs}",
+                           disable=not self.progress or self.rank != 0, leave=False, dynamic_ncols=True)
+                while self.batch_index < len(plan):
+                    ts = time.perf_counter()
+                    logs = self._step(plan[self.batch_index])
+                    self.batch_index += 1
+                    self.step += 1
+                    frames = sum(min(tc.window, self.refs[w[0]].frames) for w in plan[self.batch_index - 1])
+                    fps = frames / max(time.perf_counter() - ts, 1e-9)
+                    self.elapsed = time.perf_counter() - t0
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{logs.get('loss', 0):.4f}", frames_s=f"{fps:.0f}")
+                    if self.rank == 0:
+                        with metrics_path.open("a") as fh:
+                            fh.write(json.dumps({"step": self.step, "epoch": self.epoch, "frames_per_s": fps,
+                                                 "time_s": self.elapsed, **logs}) + "\n")
+                    if self.step % tc.checkpoint_every == 0:
+                        self.save()
+                    if tc.max_steps and self.step >= tc.max_steps:
+                        stop = "max_steps"
+                    elif tc.budget_minutes and self.elapsed >= 60 * tc.budget_minutes:
+                        stop = "budget"
+                    elif interrupted["flag"]:
+                        stop = "SIGTERM"
+                    if stop:
+                        break
+                bar.close()
+                if self.batch_index >= len(plan):
+                    self.epoch += 1
+                    self.batch_index = 0
+                self.save()
+        except KeyboardInterrupt:
+            self.save()
+            log.warning("interrupted at step %d; checkpoint written, continue with --resume", self.step)
+            raise
+        finally:
+            if self.rank == 0:
+                signal.signal(signal.SIGTERM, previous)
+        summary = {"steps": self.step, "epochs_done": self.epoch, "stopped_by": stop or "epochs",
+                   "elapsed_s": self.elapsed}
+        if self.rank == 0:
+            log.info("training finished: %s", summary)
+            self._plot_curve(metrics_path)
+        return summary
+
+    def _plot_curve(self, metrics_path: Path) -> None:
+        if not metrics_path.exists():
+            return
+        rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+        if len(rows) < 2:
+            return
+        from .plots import plot_training_curve
+        plot_training_curve(self.out / "training_curve.png", [r["step"] for r in rows],
+                            [r["loss"] for r in rows], "HDyS training loss")
+
+    def close(self) -> None:
+        for c in getattr(self, "corpora", []):
+            c.close()
+        handler = getattr(self, "_log_handler", None)
+        if handler is not None:
+            logging.getLogger("hdys").removeHandler(handler)
+            handler.close()
+
+
+def train(cfg: Config, data: list[str], out: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    trainer = Trainer(cfg, data, out, resume=resume, progress=progress)
+    try:
+        trainer.setup()
+        return trainer.train()
+    finally:
+        trainer.close()
+
+
+def model_parameter_table(cfg: Config | None = None) -> tuple[dict[str, int], int]:
+    """Parameter count per module of the default model (with the paper's 402 MinT muscles and 8 MiA
+    channels as the channel vocabularies) and the total."""
+    from .schema import MIA_EMG_CHANNELS
+    cfg = cfg or Config()
+    if not cfg.model.muscle_names:
+        cfg.model.muscle_names = [f"muscle_{i:03d}" for i in range(402)]
+    if not cfg.model.emg_names:
+        cfg.model.emg_names = list(MIA_EMG_CHANNELS)
+    counts = parameter_counts(HDyS(cfg.model))
+    return counts, int(np.sum(list(counts.values())))
