@@ -1,0 +1,74 @@
+import numpy as np
+
+from hdys.features import (RunningStats, canonicalize, derivatives, root_track, sequence_features,
+                           window_features)
+from hdys.schema import Sequence, validate
+
+
+def _walker(heading: float, offset=(3.0, -2.0), T=40, fps=100.0):
+    """Pelvis + hips walking forward at 1 m/s along ``heading``."""
+    t = np.arange(T) / fps
+    fwd = np.array([np.cos(heading), np.sin(heading), 0.0])
+    left = np.array([-np.sin(heading), np.cos(heading), 0.0])
+    root = np.array([*offset, 0.0]) + t[:, None] * fwd + np.array([0, 0, 0.9])
+    kp = np.stack([root, root + 0.1 * left - [0, 0, 0.05], root - 0.1 * left - [0, 0, 0.05]], 1)
+    mk = kp + 0.02 * fwd  # markers fixed to the body
+    return validate(Sequence(fps=fps, keypoints=kp, keypoint_names=["pelvis", "left_hip", "right_hip"],
+                             keypoint_parents=np.array([-1, 0, 0]), markers=mk, marker_names=["a", "b", "c"],
+                             mass_kg=70.0, grf=np.tile(fwd * 10 + [0, 0, 700], (T, 2, 1))))
+
+
+def test_derivatives_per_second():
+    t = np.arange(50) / 50.0
+    v, a = derivatives((t ** 2)[:, None], 50.0)
+    np.testing.assert_allclose(v[5:-5, 0], 2 * t[5:-5], atol=1e-5)
+    np.testing.assert_allclose(a[5:-5, 0], 2.0, atol=1e-3)
+
+
+def test_heading_from_hips():
+    for h in (0.0, 1.0, -2.5):
+        _, head = root_track(_walker(h))
+        np.testing.assert_allclose(np.angle(np.exp(1j * (head - h))), 0.0, atol=1e-5)
+
+
+def test_window_features_do_not_depend_on_position_or_heading():
+    a = window_features(_walker(0.3, (0, 0)), 0, 20, 0)
+    b = window_features(_walker(-2.0, (5, 7)), 0, 20, 0)
+    for key in ("markers", "keypoints"):  # float32 positions 7 m away: acceleration noise ~5e-3 m/s^2
+        np.testing.assert_allclose(a.kin[key][..., :6], b.kin[key][..., :6], atol=1e-4)
+        np.testing.assert_allclose(a.kin[key][..., 6:], b.kin[key][..., 6:], atol=1e-2)
+    np.testing.assert_allclose(a.dyn["grf"], b.dyn["grf"], atol=1e-4)
+    # in the canonical frame the walker moves along +x at 1 m/s
+    np.testing.assert_allclose(a.kin["keypoints"][5, 0, 3:6], [1, 0, 0], atol=1e-4)
+    assert abs(a.heading - 0.3) < 1e-6
+
+
+def test_canonicalize_smpl_and_joint_angles_consistently():
+    T = 5
+    q = np.zeros((T, 23), np.float32)
+    q[:, 2] = 0.7  # pelvis_rotation
+    q[:, 3], q[:, 5] = 2.0, -1.0  # world x = 2, world y = 1
+    s = validate(Sequence(fps=30.0, joint_angles=q))
+    root, head = root_track(s)
+    np.testing.assert_allclose(root[0], [2.0, 1.0])
+    np.testing.assert_allclose(head, 0.7, atol=1e-6)
+    c = canonicalize(s, root, head)
+    np.testing.assert_allclose(c.joint_angles[:, [2, 3, 5]], 0.0, atol=1e-6)
+
+
+def test_occluded_markers_masked():
+    s = _walker(0.0)
+    s.markers[10, 1] = np.nan
+    f = sequence_features(s)
+    assert not f.point_mask["markers"][10, 1] and f.point_mask["markers"][30, 1]
+    assert np.isfinite(f.kin["markers"]).all()
+
+
+def test_running_stats_merge_equals_whole():
+    x = np.random.default_rng(0).normal(3, 2, size=(100, 4))
+    whole = RunningStats.of(x)
+    merged = RunningStats.of(x[:30]).merge(RunningStats.of(x[30:]))
+    np.testing.assert_allclose(whole.mean_std()[0], merged.mean_std()[0])
+    np.testing.assert_allclose(merged.mean_std()[0], x.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(merged.mean_std()[1], x.std(0), rtol=1e-6)
+    assert RunningStats.from_json(merged.to_json()).count.tolist() == [100] * 4
