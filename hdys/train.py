@@ -68,12 +68,14 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        if self.out.exists() and any(self.out.iterdir()) and not self.resume:
-            raise FileExistsError(f"{self.out} exists and is not empty; pass --resume to continue it "
-                                  "or choose another --out")
-        if self.rank == 0:
+        if self.rank == 0:  # only rank 0 looks at and writes the run directory
+            if self.out.exists() and any(self.out.iterdir()) and not self.resume:
+                raise FileExistsError(f"{self.out} exists and is not empty; pass --resume to continue it "
+                                      "or choose another --out")
             self.out.mkdir(parents=True, exist_ok=True)
             self._setup_logging()
+        if self.world > 1:
+            dist.barrier()
         self.corpora = [Corpus(p) for p in self.data]
         self.refs: dict[str, WindowRef] = {}
         self.by_dataset: dict[str, list[WindowRef]] = {}

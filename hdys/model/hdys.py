@@ -128,19 +128,19 @@ class HDyS(nn.Module):
                 term = _masked_l1(preds[dyn][ia], target["y"][ib], target["valid"][ib])
                 if term is not None:
                     recon_terms.append(term)
-                    logs[f"id/{rep}->{dyn}"] = float(term)
+                    logs[f"id/{rep}->{dyn}"] = float(term.detach())
 
         if cfg.use_fdae:
             recon_terms += self._forward_dynamics(batch, latents, logs)
 
         recon = torch.stack(recon_terms).sum() if recon_terms else z_kin_sum_zero(z_kin)
         loss = cfg.alpha_recon * recon
-        logs["recon"] = float(recon)
+        logs["recon"] = float(recon.detach())
         if cfg.use_align and len(latents) > 1:
             align = self._align(latents)
             loss = loss + cfg.alpha_align * align
-            logs["align"] = float(align)
-        logs["loss"] = float(loss)
+            logs["align"] = float(align.detach())
+        logs["loss"] = float(loss.detach())
         return loss, logs
 
     def _forward_dynamics(self, batch: dict, latents: list, logs: dict) -> list[torch.Tensor]:
@@ -175,7 +175,7 @@ class HDyS(nn.Module):
                     term = _masked_l1(acc, x[ia][..., 2 * n:], None)
                 if term is not None:
                     terms.append(term)
-                    logs[f"fd/{rep}+{dyn}"] = float(term)
+                    logs[f"fd/{rep}+{dyn}"] = float(term.detach())
         return terms
 
     def _align(self, latents: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:

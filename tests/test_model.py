@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from hdys.config import ABLATIONS, Config, apply_overrides
+from hdys.data import Normalizer, channel_vocabulary, collate
+from hdys.features import window_features
+from hdys.model import HDyS, parameter_counts
+from hdys.model.blocks import PointSetEncoder
+from hdys.store import Corpus
+
+
+def test_point_encoder_ignores_order_and_padding():
+    torch.manual_seed(0)
+    enc = PointSetEncoder(9, 32, 2, 2).eval()
+    x = torch.randn(4, 7, 9)
+    valid = torch.ones(4, 7, dtype=torch.bool)
+    z, _ = enc(x, valid)
+    perm = torch.randperm(7)
+    z_perm, _ = enc(x[:, perm], valid[:, perm])
+    torch.testing.assert_close(z, z_perm, atol=1e-5, rtol=1e-5)
+    padded = torch.cat([x, torch.randn(4, 3, 9) * 100], 1)  # garbage in padded slots
+    z_pad, _ = enc(padded, torch.cat([valid, torch.zeros(4, 3, dtype=torch.bool)], 1))
+    torch.testing.assert_close(z, z_pad, atol=1e-5, rtol=1e-5)
+
+
+def test_default_parameter_count_matches_the_papers_scale():
+    cfg = Config()
+    cfg.model.muscle_names = [f"m{i}" for i in range(402)]
+    cfg.model.emg_names = [f"e{i}" for i in range(8)]
+    total = sum(parameter_counts(HDyS(cfg.model)).values())
+    assert 2.5e6 < total < 4.5e6  # paper Table 7: 3.9M
+    cfg64 = apply_overrides(cfg, ["model.latent_dim=64"])
+    assert sum(parameter_counts(HDyS(cfg64.model)).values()) < total / 2  # paper: 1.4M
+
+
+def _batch(corpus_path, cfg):
+    corpus = Corpus(corpus_path)
+    stats = corpus.stats
+    cfg.model.muscle_names = channel_vocabulary(stats, "muscle_activation")
+    cfg.model.emg_names = channel_vocabulary(stats, "emg")
+    norm = Normalizer.from_stats(stats, cfg.model.muscle_names, cfg.model.emg_names)
+    feats = []
+    for e in corpus.entries(split="train")[::2]:
+        seq, before = corpus.read_window(e.sequence_id, 5, 16)
+        feats.append(window_features(seq, 5, 16, before))
+    vocab = {"muscle_activation": cfg.model.muscle_names, "emg": cfg.model.emg_names}
+    return collate(feats, norm, vocab, 16)
+
+
+@pytest.mark.parametrize("variant", sorted(ABLATIONS))
+def test_every_variant_trains_one_step(synth_corpus, variant):
+    from conftest import tiny_config
+    cfg = apply_overrides(tiny_config(), ABLATIONS[variant])
+    if variant.startswith("latent"):
+        cfg.model.encoder_hidden = (64, 32)
+    batch = _batch(synth_corpus, cfg)
+    torch.manual_seed(0)
+    model = HDyS(cfg.model)
+    loss, logs = model(batch)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert ("align" in logs) == cfg.model.use_align
+    assert any(k.startswith("fd/") for k in logs) == cfg.model.use_fdae
+    assert (model.temporal is None) == (not cfg.model.use_temporal)
+    assert any(k.startswith("id/markers->") for k in logs)
+    assert "id/joint_angles->torque_rajagopal" in logs and "id/smpl->torque_smpl" in logs
+    grads = [p.grad for p in model.encoders.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+
+
+def test_predictions_have_every_head(synth_corpus):
+    from conftest import tiny_config
+    cfg = tiny_config()
+    batch = _batch(synth_corpus, cfg)
+    model = HDyS(cfg.model)
+    preds = model.predict(batch)
+    assert set(preds) == set(batch["kin"])
+    B_markers = batch["kin"]["markers"]["x"].shape[0]
+    assert preds["markers"]["torque_smpl"].shape == (B_markers, 16, 69)
+    assert preds["markers"]["muscle_activation"].shape[-1] == len(cfg.model.muscle_names) == 4
+
+
+def test_config_errors_quote_the_value():
+    with pytest.raises(ValueError, match="latent_dim.*-5"):
+        apply_overrides(Config(), ["model.latent_dim=-5"])
+    with pytest.raises(ValueError, match="unknown field 'model.latnet_dim'"):
+        apply_overrides(Config(), ["model.latnet_dim=64"])
+    with pytest.raises(ValueError, match="expected true/false"):
+        apply_overrides(Config(), ["model.use_fdae=maybe"])
+    cfg = apply_overrides(Config(), ["train.window=16", "model.use_align=false"])
+    assert cfg.train.window == 16 and cfg.model.use_align is False
+    assert Config.from_json(cfg.to_json()) == cfg

@@ -1,0 +1,80 @@
+"""Training: determinism, resume equivalence, checkpoint format, data parallel equivalence."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import tiny_config
+from hdys.checkpoint import latest_checkpoint
+from hdys.config import Config
+from hdys.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(latest_checkpoint(run) / "model.safetensors")
+
+
+def _assert_same(a, b, atol=0.0):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=atol, rtol=0 if atol == 0 else 1e-4, msg=k)
+
+
+def test_training_is_deterministic_and_writes_safetensors(synth_corpus, tmp_path):
+    s1 = train(tiny_config(), [str(synth_corpus)], tmp_path / "r1", progress=False)
+    s2 = train(tiny_config(), [str(synth_corpus)], tmp_path / "r2", progress=False)
+    assert s1["steps"] == s2["steps"] > 0 and s1["stopped_by"] == "epochs"
+    _assert_same(_weights(tmp_path / "r1"), _weights(tmp_path / "r2"))
+    ck = latest_checkpoint(tmp_path / "r1")
+    assert {p.name for p in ck.iterdir()} == {"model.safetensors", "optimizer.safetensors", "state.json"}
+    state = json.loads((ck / "state.json").read_text())
+    assert state["epoch"] == 2 and state["step"] == s1["steps"]
+    assert (tmp_path / "r1" / "train.log").read_text().count("training finished") == 1
+    assert len((tmp_path / "r1" / "metrics.jsonl").read_text().splitlines()) == s1["steps"]
+    # the loss went down from the first steps to the last ones
+    rows = [json.loads(x) for x in (tmp_path / "r1" / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in rows)
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(synth_corpus, tmp_path):
+    full = train(tiny_config(epochs=3), [str(synth_corpus)], tmp_path / "full", progress=False)
+    # stop mid-epoch (step 3 of 2+ per epoch), as a killed run leaves it: last checkpoint only
+    part = train(tiny_config(epochs=3, max_steps=3, checkpoint_every=1), [str(synth_corpus)], tmp_path / "cut",
+                 progress=False)
+    assert part["stopped_by"] == "max_steps" and part["steps"] == 3 < full["steps"]
+    resumed = train(tiny_config(epochs=3, max_steps=0), [str(synth_corpus)], tmp_path / "cut", resume=True,
+                    progress=False)
+    assert resumed["steps"] == full["steps"]
+    _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"), atol=1e-6)
+
+
+def test_existing_run_dir_is_not_overwritten(synth_corpus, tmp_path):
+    train(tiny_config(epochs=1), [str(synth_corpus)], tmp_path / "r", progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_config(epochs=1), [str(synth_corpus)], tmp_path / "r", progress=False)
+
+
+def _write_config(path: Path, cfg: Config) -> Path:
+    path.write_text(json.dumps(cfg.to_json()))
+    return path
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_of_the_same_global_batch(synth_corpus, tmp_path):
+    cfg = tiny_config(epochs=1, sequences_per_dataset=8, threads=1)
+    single = tiny_config(epochs=1, sequences_per_dataset=8, threads=1, grad_accum=2)
+    train(single, [str(synth_corpus)], tmp_path / "one", progress=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "hdys.cli", "-q", "train", "--data", str(synth_corpus), "--out", str(tmp_path / "two"),
+           "--config", str(_write_config(tmp_path / "cfg.json", cfg))]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _assert_same(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
