@@ -90,7 +90,7 @@ def _mirror_axis(axis) -> tuple[float, float, float]:
 # Joint ranges (rad); pelvis translations in m. Close to the Rajagopal 2015 model's coordinate ranges.
 RAJAGOPAL_RANGES = {
     "pelvis_tilt": (-1.57, 1.57), "pelvis_list": (-1.57, 1.57), "pelvis_rotation": (-3.14, 3.14),
-    "pelvis_tx": (-10.0, 10.0), "pelvis_ty": (-1.0, 3.0), "pelvis_tz": (-10.0, 10.0),
+    "pelvis_tx": (-1e3, 1e3), "pelvis_ty": (-1.0, 3.0), "pelvis_tz": (-1e3, 1e3),
     "hip_flexion": (-0.524, 2.094), "hip_adduction": (-0.873, 0.524), "hip_rotation": (-0.698, 0.698),
     "knee_angle": (0.0, 2.094), "ankle_angle": (-0.698, 0.524), "subtalar_angle": (-0.349, 0.349),
     "mtp_angle": (-0.524, 0.524),

@@ -1,0 +1,117 @@
+"""Inverse dynamics with ``mujoco.mj_inverse``, frame by frame.
+
+Contacts, joint limits and equality constraints are disabled while the inverse runs, and the bodies
+have no armature, damping or springs, so ``qfrc_inverse = M(q) qacc + C(q, qdot) qdot + G(q)``: the
+generalized force that reproduces the given acceleration exactly.
+
+There is **no ground contact model** in this fixture: the root (Rajagopal pelvis coordinates, SMPL free
+joint) is driven by whatever generalized force the motion needs. That root force (6 values per frame)
+is returned as a residual quality figure; the joint torques are those of a body whose pelvis is held
+by an external agent, and they are exact for the recorded kinematics.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import mujoco
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from hdys.physics.bodies import RajagopalBody, SmplBody
+from hdys.physics.motions import SmplTrajectory
+
+_DISABLE = (mujoco.mjtDisableBit.mjDSBL_CONTACT | mujoco.mjtDisableBit.mjDSBL_LIMIT
+            | mujoco.mjtDisableBit.mjDSBL_EQUALITY | mujoco.mjtDisableBit.mjDSBL_CONSTRAINT)
+
+
+@contextmanager
+def unconstrained(model: mujoco.MjModel):
+    """Temporarily disable contacts, limits, equalities and constraints on ``model``."""
+    old = model.opt.disableflags
+    model.opt.disableflags = old | _DISABLE
+    try:
+        yield model
+    finally:
+        model.opt.disableflags = old
+
+
+def inverse_dynamics(model: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray) -> np.ndarray:
+    """Generalized forces (T, nv) that produce ``qacc`` (T, nv) at states ``qpos`` (T, nq), ``qvel`` (T, nv)."""
+    data = mujoco.MjData(model)
+    out = np.empty((qpos.shape[0], model.nv))
+    with unconstrained(model):
+        for i in range(qpos.shape[0]):
+            data.qpos[:], data.qvel[:], data.qacc[:] = qpos[i], qvel[i], qacc[i]
+            mujoco.mj_inverse(model, data)
+            out[i] = data.qfrc_inverse
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rajagopal
+
+
+def rajagopal_state(body: RajagopalBody, q: np.ndarray) -> np.ndarray:
+    """Coordinates in RAJAGOPAL_COORDINATES order (T, 23) -> MuJoCo qpos/qvel/qacc order (T, 23)."""
+    out = np.empty_like(q)
+    out[:, body.coord_qpos] = q
+    return out
+
+
+def rajagopal_inverse(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray):
+    """Inverse dynamics on Rajagopal coordinates (each (T, 23), RAJAGOPAL_COORDINATES order).
+
+    Returns ``(torque (T, 17), residual (T, 6))``: torques of the 17 non-root DoFs (N m) and the
+    generalized forces on the six pelvis coordinates (tilt, list, rotation in N m; tx, ty, tz in N).
+    """
+    f = inverse_dynamics(body.model, rajagopal_state(body, q), rajagopal_state(body, qd), rajagopal_state(body, qdd))
+    f = f[:, body.coord_qpos]
+    return f[:, 6:], f[:, :6]
+
+
+# ---------------------------------------------------------------------------------------------------
+# SMPL
+
+
+def _quat_wxyz(rot: np.ndarray) -> np.ndarray:
+    xyzw = Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_quat()
+    return np.concatenate([xyzw[:, 3:], xyzw[:, :3]], axis=1).reshape(rot.shape[:-2] + (4,))
+
+
+def smpl_state(body: SmplBody, traj: SmplTrajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MuJoCo qpos (T, nq), qvel (T, nv), qacc (T, nv) for an exact SMPL trajectory.
+
+    Free joint: world position, quaternion; world linear velocity/acceleration and body-frame angular
+    velocity/acceleration. Ball joints: quaternion of the local rotation, child-frame angular velocity
+    and its time derivative (all as MuJoCo defines them).
+    """
+    m = body.model
+    t = traj.pos.shape[0]
+    quats = _quat_wxyz(traj.rot)  # (T, 24, 4)
+    qpos, qvel, qacc = np.zeros((t, m.nq)), np.zeros((t, m.nv)), np.zeros((t, m.nv))
+    qpos[:, :3], qpos[:, 3:7] = traj.pos, quats[:, 0]
+    qvel[:, :3], qvel[:, 3:6] = traj.vel, traj.omega[:, 0]
+    qacc[:, :3], qacc[:, 3:6] = traj.acc, traj.alpha[:, 0]
+    for j in range(23):
+        a, d = body.joint_qpos[j], body.joint_dof[j]
+        qpos[:, a:a + 4] = quats[:, j + 1]
+        qvel[:, d:d + 3] = traj.omega[:, j + 1]
+        qacc[:, d:d + 3] = traj.alpha[:, j + 1]
+    return qpos, qvel, qacc
+
+
+def smpl_inverse(body: SmplBody, traj: SmplTrajectory):
+    """Inverse dynamics of an SMPL trajectory.
+
+    Returns ``(torque (T, 69), residual (T, 6), qfrc (T, nv))``. ``torque``: the 23 ball-joint torques
+    (N m) in the order SMPL_JOINT_NAMES[1:] x (x, y, z), rotated from MuJoCo's child frame into the
+    joint's parent frame (the schema's convention; ``tau_parent = R_local tau_child``).
+    ``residual``: root force (N, world frame) and root torque (N m, world frame). ``qfrc`` is the raw
+    MuJoCo generalized force (child-frame ball torques, body-frame root torque).
+    """
+    qpos, qvel, qacc = smpl_state(body, traj)
+    f = inverse_dynamics(body.model, qpos, qvel, qacc)
+    tau_child = np.stack([f[:, d:d + 3] for d in body.joint_dof], axis=1)  # (T, 23, 3)
+    tau = np.einsum("tjab,tjb->tja", traj.rot[:, 1:], tau_child).reshape(-1, 69)
+    residual = np.concatenate([f[:, :3], np.einsum("tab,tb->ta", traj.rot[:, 0], f[:, 3:6])], axis=1)
+    return tau, residual, f

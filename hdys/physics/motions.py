@@ -1,0 +1,315 @@
+"""Smooth parametric motions with analytic derivatives.
+
+Every coordinate is ``q(t) = mean + slope t + sum_k amp_k sin(omega_k t + phase_k)`` (:class:`Fourier`),
+so q, dq/dt and d2q/dt2 are exact and inverse dynamics on them is exact. Amplitudes are shrunk so
+that ``|mean - limit| >= sum |amp|`` (plus a margin) for every limited coordinate, which keeps the
+motion inside the joint limits at every instant, not only at the samples.
+
+Rajagopal motions are defined directly on the 23 coordinates. SMPL motions are defined on Euler
+angles per joint (``R = Rx(a) Ry(b) Rz(c)`` in the SMPL rest frame: x left, y up, z forward) and turned
+into rotations, body-frame angular velocities and accelerations in closed form (:func:`euler_chain`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
+
+RAJAGOPAL_KINDS = ("walk", "run", "squat", "sit_to_stand")
+SMPL_KINDS = ("walk", "squat", "free")
+
+
+@dataclass
+class Fourier:
+    """D coordinates as offset + linear drift + K sinusoids. Shapes: mean, slope (D,); amp, omega, phase (D, K)."""
+
+    mean: np.ndarray
+    slope: np.ndarray
+    amp: np.ndarray
+    omega: np.ndarray
+    phase: np.ndarray
+
+    def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """q, qd, qdd at times ``t`` (T,), each (T, D)."""
+        arg = t[:, None, None] * self.omega[None] + self.phase[None]  # (T, D, K)
+        s, c = np.sin(arg), np.cos(arg)
+        q = self.mean + t[:, None] * self.slope + (self.amp * s).sum(-1)
+        qd = self.slope + (self.amp * self.omega * c).sum(-1)
+        qdd = -(self.amp * self.omega ** 2 * s).sum(-1)
+        return q, qd, qdd
+
+    def with_jitter(self, rng: np.random.Generator, amp: np.ndarray | float, fmin: float = 4.0,
+                    fmax: float = 10.0, n: int = 3) -> "Fourier":
+        """Append ``n`` small high-frequency sinusoids per coordinate (simulator-like jitter)."""
+        d = self.mean.shape[0]
+        a = np.broadcast_to(np.asarray(amp, float), (d,))[:, None] * rng.uniform(0.3, 1.0, (d, n)) / n
+        w = 2 * np.pi * rng.uniform(fmin, fmax, (d, n))
+        p = rng.uniform(0, 2 * np.pi, (d, n))
+        return Fourier(self.mean.copy(), self.slope.copy(), np.concatenate([self.amp, a], 1),
+                       np.concatenate([self.omega, w], 1), np.concatenate([self.phase, p], 1))
+
+
+class _Builder:
+    """Accumulates per-coordinate terms (amp, harmonic, phase) on a base frequency."""
+
+    def __init__(self, names: list[str], base_hz: float, k: int = 4):
+        self.index = {n: i for i, n in enumerate(names)}
+        d = len(names)
+        self.mean, self.slope = np.zeros(d), np.zeros(d)
+        self.amp, self.phase = np.zeros((d, k)), np.zeros((d, k))
+        self.omega = np.tile(2 * np.pi * base_hz * np.arange(1, k + 1), (d, 1))
+
+    def set(self, name: str, mean: float = 0.0, terms=(), slope: float = 0.0) -> None:
+        i = self.index[name]
+        self.mean[i], self.slope[i] = mean, slope
+        for amp, harmonic, phase in terms:
+            self.amp[i, harmonic - 1] += amp
+            self.phase[i, harmonic - 1] = phase
+
+    def build(self, lo: np.ndarray | None = None, hi: np.ndarray | None = None, margin: float = 0.03) -> Fourier:
+        if lo is not None:
+            fit_to_limits(self.mean, self.amp, lo, hi, margin)
+        return Fourier(self.mean, self.slope, self.amp, self.omega, self.phase)
+
+
+def fit_to_limits(mean: np.ndarray, amp: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float) -> None:
+    """In place: clip means into [lo+margin, hi-margin] and shrink amplitudes so q stays inside."""
+    mean[:] = np.clip(mean, lo + margin, hi - margin)
+    room = np.minimum(mean - lo - margin, hi - margin - mean)
+    total = np.abs(amp).sum(-1)
+    scale = np.where(total > room, room / np.maximum(total, 1e-12), 1.0)
+    amp *= scale[:, None]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rajagopal
+
+
+def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pelvis_height: float) -> Fourier:
+    """A randomised motion over the 23 Rajagopal coordinates (OpenSim: x forward, y up).
+
+    ``ranges``: (23, 2) coordinate limits; ``pelvis_height``: standing pelvis_ty in m.
+    """
+    names = list(RAJAGOPAL_COORDINATES)
+    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
+    ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
+    heading = u(-np.pi, np.pi)
+    if kind in ("walk", "run"):
+        run = kind == "run"
+        f = u(1.25, 1.5) if run else u(0.8, 1.0)  # stride frequency (Hz)
+        b = _Builder(names, f)
+        s = u(0.75, 1.15)
+        asym = u(-0.12, 0.12)
+        speed = (u(2.5, 3.5) if run else u(1.0, 1.5))
+        for side, p0, g in (("r", 0.0, 1 + asym), ("l", np.pi, 1 - asym)):
+            sg = s * g
+            b.set(f"hip_flexion_{side}", 0.2 if run else 0.15, [(sg * (0.6 if run else 0.45), 1, p0 + ph()),
+                                                               (sg * 0.05, 2, p0 + ph())])
+            b.set(f"hip_adduction_{side}", u(-0.05, 0.05), [(sg * 0.07, 1, p0 + np.pi / 2 + ph())])
+            b.set(f"hip_rotation_{side}", u(-0.1, 0.1), [(sg * 0.08, 1, p0 + ph())])
+            b.set(f"knee_angle_{side}", 0.9 if run else 0.6, [(sg * (0.75 if run else 0.45), 1, p0 - 1.2 + ph()),
+                                                              (sg * 0.15, 2, p0 + ph())])
+            b.set(f"ankle_angle_{side}", u(-0.1, 0.05), [(sg * 0.25, 1, p0 + 1.5 + ph()), (sg * 0.1, 2, p0 + ph())])
+            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(sg * 0.08, 1, p0 + ph())])
+            b.set(f"mtp_angle_{side}", 0.1, [(sg * 0.2, 1, p0 + 2.0 + ph())])
+        b.set("pelvis_tilt", u(-0.15, 0.0), [(0.04 * s, 2, ph())])
+        b.set("pelvis_list", 0.0, [(0.06 * s, 1, ph())])
+        b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())])
+        b.set("pelvis_tx", u(-1, 1), [(0.02, 2, ph())], slope=speed * np.cos(heading))
+        b.set("pelvis_tz", u(-1, 1), [(0.03, 1, ph())], slope=-speed * np.sin(heading))
+        b.set("pelvis_ty", pelvis_height - (0.06 if run else 0.02), [((0.05 if run else 0.02) * s, 2, ph())])
+        b.set("lumbar_extension", u(-0.15, 0.0), [(0.05 * s, 2, ph())])
+        b.set("lumbar_bending", 0.0, [(0.05 * s, 1, ph())])
+        b.set("lumbar_rotation", 0.0, [(0.1 * s, 1, np.pi + ph())])
+    elif kind in ("squat", "sit_to_stand"):
+        sts = kind == "sit_to_stand"
+        f = u(0.15, 0.25) if sts else u(0.25, 0.45)
+        b = _Builder(names, f)
+        d = u(0.7, 1.0)  # depth
+        flat = 0.12 if sts else 0.0  # second harmonic flattens the extremes (pauses seated/standing)
+        for side in ("r", "l"):
+            g = 1 + u(-0.08, 0.08)
+            b.set(f"hip_flexion_{side}", 0.9 * d, [(0.8 * d * g, 1, -np.pi / 2), (flat, 3, np.pi / 2)])
+            b.set(f"hip_adduction_{side}", u(-0.15, 0.0), [(0.05, 1, ph())])
+            b.set(f"hip_rotation_{side}", u(-0.15, 0.1), [(0.04, 1, ph())])
+            b.set(f"knee_angle_{side}", 1.0 * d, [(0.9 * d * g, 1, -np.pi / 2), (flat, 3, np.pi / 2)])
+            b.set(f"ankle_angle_{side}", 0.15 * d, [(0.15 * d * g, 1, -np.pi / 2)])
+            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(0.03, 1, ph())])
+            b.set(f"mtp_angle_{side}", u(0.0, 0.1), [(0.03, 1, ph())])
+        b.set("pelvis_tilt", -0.2 * d, [(0.2 * d, 1, np.pi / 2)])
+        b.set("pelvis_list", 0.0, [(0.02, 1, ph())])
+        b.set("pelvis_rotation", heading, [(0.03, 1, ph())])
+        drop = (0.45 if sts else 0.35) * d
+        b.set("pelvis_ty", pelvis_height - drop / 2, [(drop / 2, 1, np.pi / 2)])
+        b.set("pelvis_tx", u(-1, 1), [(0.08 * d, 1, np.pi / 2)])
+        b.set("pelvis_tz", u(-1, 1), [(0.01, 1, ph())])
+        b.set("lumbar_extension", -0.2 * d, [(0.2 * d, 1, np.pi / 2)])
+        b.set("lumbar_bending", 0.0, [(0.03, 1, ph())])
+        b.set("lumbar_rotation", 0.0, [(0.04, 1, ph())])
+    else:
+        raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS}")
+    ranges = np.asarray(ranges, float)
+    return b.build(ranges[:, 0], ranges[:, 1])
+
+
+# ---------------------------------------------------------------------------------------------------
+# SMPL
+
+_E = np.eye(3)
+
+
+def axis_rotation(axis: int, angle: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) about coordinate axis ``axis`` by ``angle`` (...)."""
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = (axis + 1) % 3, (axis + 2) % 3
+    r = np.zeros(angle.shape + (3, 3))
+    r[..., axis, axis] = 1
+    r[..., i, i], r[..., j, j] = c, c
+    r[..., i, j], r[..., j, i] = -s, s
+    return r
+
+
+def euler_chain(th: np.ndarray, thd: np.ndarray, thdd: np.ndarray, axes: tuple[int, ...] = (0, 1, 2)):
+    """R = R_a0(th0) R_a1(th1) R_a2(th2) with body-frame angular velocity and acceleration.
+
+    th, thd, thdd: (..., 3). Returns R (..., 3, 3), omega (..., 3), alpha (..., 3), where
+    ``omega = sum_k thd_k u_k`` with ``u_k = (R_{k+1} ... R_n)^T e_k`` and
+    ``alpha = sum_k thdd_k u_k + thd_k du_k/dt``, ``du_k/dt = sum_{j>k} thd_j u_k x u_j``.
+    """
+    rots = [axis_rotation(a, th[..., k]) for k, a in enumerate(axes)]
+    r = rots[0] @ rots[1] @ rots[2]
+    n = len(axes)
+    u = [None] * n
+    acc = np.broadcast_to(np.eye(3), th.shape[:-1] + (3, 3))  # (R_{k+1}..R_n)^T
+    for k in range(n - 1, -1, -1):
+        u[k] = acc @ _E[axes[k]]
+        acc = acc @ np.swapaxes(rots[k], -1, -2)
+    omega = sum(thd[..., k:k + 1] * u[k] for k in range(n))
+    alpha = sum(thdd[..., k:k + 1] * u[k] for k in range(n))
+    for k in range(n):
+        for j in range(k + 1, n):
+            alpha = alpha + thd[..., k:k + 1] * thd[..., j:j + 1] * np.cross(u[k], u[j])
+    return r, omega, alpha
+
+
+@dataclass
+class SmplTrajectory:
+    """Exact SMPL kinematics. pos/vel/acc: pelvis joint in the world (T, 3); rot: (T, 24, 3, 3), the
+    root's global rotation then each joint's rotation relative to its parent; omega/alpha: (T, 24, 3)
+    angular velocity / acceleration of each body in its own frame (MuJoCo's ball/free convention)."""
+
+    pos: np.ndarray
+    vel: np.ndarray
+    acc: np.ndarray
+    rot: np.ndarray
+    omega: np.ndarray
+    alpha: np.ndarray
+
+    def smpl_params(self, pelvis_j0: np.ndarray) -> np.ndarray:
+        """(T, 75): transl (pelvis position - template pelvis J0), global orient, 23 axis-angles."""
+        t = self.rot.shape[0]
+        rotvec = Rotation.from_matrix(self.rot.reshape(-1, 3, 3)).as_rotvec().reshape(t, 72)
+        return np.concatenate([self.pos - pelvis_j0, rotvec], axis=1)
+
+
+UPRIGHT = axis_rotation(0, np.array(np.pi / 2))  # SMPL rest frame (y up) -> z-up world
+
+
+def smpl_trajectory(motion: Fourier, t: np.ndarray) -> SmplTrajectory:
+    """Evaluate an SMPL motion (75 columns: pelvis xyz, root yaw/pitch/roll, 23 x Euler xyz) at ``t``."""
+    q, qd, qdd = motion(t)
+    nt = t.shape[0]
+    root_r, root_w, root_a = euler_chain(q[:, 3:6], qd[:, 3:6], qdd[:, 3:6], axes=(1, 0, 2))
+    jr, jw, ja = euler_chain(q[:, 6:].reshape(nt, 23, 3), qd[:, 6:].reshape(nt, 23, 3),
+                             qdd[:, 6:].reshape(nt, 23, 3))
+    rot = np.concatenate([(UPRIGHT @ root_r)[:, None], jr], axis=1)
+    return SmplTrajectory(q[:, :3], qd[:, :3], qdd[:, :3], rot,
+                          np.concatenate([root_w[:, None], jw], 1), np.concatenate([root_a[:, None], ja], 1))
+
+
+# Euler (x, y, z) limits of the left-side / central joints; right side mirrors (x, -y, -z).
+SMPL_EULER_LIMITS = {
+    "hip": ((-1.6, 0.4), (-0.5, 0.5), (-0.5, 0.4)), "knee": ((0.0, 2.0), (-0.05, 0.05), (-0.05, 0.05)),
+    "ankle": ((-0.5, 0.6), (-0.25, 0.25), (-0.25, 0.25)), "foot": ((-0.3, 0.3), (-0.1, 0.1), (-0.1, 0.1)),
+    "spine1": ((-0.3, 0.5), (-0.3, 0.3), (-0.25, 0.25)), "spine2": ((-0.2, 0.3), (-0.2, 0.2), (-0.2, 0.2)),
+    "spine3": ((-0.2, 0.3), (-0.2, 0.2), (-0.2, 0.2)), "neck": ((-0.4, 0.5), (-0.5, 0.5), (-0.3, 0.3)),
+    "head": ((-0.3, 0.3), (-0.4, 0.4), (-0.2, 0.2)), "collar": ((-0.15, 0.15), (-0.2, 0.2), (-0.2, 0.2)),
+    "shoulder": ((-1.5, 0.6), (-0.8, 0.8), (-1.4, 0.5)), "elbow": ((-0.1, 0.1), (-2.0, 0.0), (-0.1, 0.1)),
+    "wrist": ((-0.4, 0.4), (-0.4, 0.4), (-0.5, 0.5)), "hand": ((-0.2, 0.2), (-0.2, 0.2), (-0.3, 0.3)),
+}
+
+
+def smpl_euler_limits() -> np.ndarray:
+    """(69, 2) Euler-angle limits in the order SMPL_JOINT_NAMES[1:] x (x, y, z)."""
+    out = []
+    for name in SMPL_JOINT_NAMES[1:]:
+        lim = np.array(SMPL_EULER_LIMITS[name.removeprefix("left_").removeprefix("right_")], float)
+        if name.startswith("right_"):
+            lim[1:] = -lim[1:, ::-1]
+        out.append(lim)
+    return np.concatenate(out)
+
+
+def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fourier:
+    """A randomised SMPL motion (75 columns, see :func:`smpl_trajectory`); the world is z up."""
+    names = ["px", "py", "pz", "yaw", "pitch", "roll"] + [f"{j}_{a}" for j in SMPL_JOINT_NAMES[1:] for a in "xyz"]
+    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
+    ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
+    heading = u(-np.pi, np.pi)
+    direction = np.array([np.sin(heading), -np.cos(heading)])  # world xy of the body's forward (+z)
+    f = {"walk": u(0.8, 1.0), "squat": u(0.25, 0.45), "free": u(0.2, 0.5)}[kind] if kind in SMPL_KINDS else None
+    if f is None:
+        raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
+    b = _Builder(names, f)
+    for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
+        b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
+        b.set(f"{side}_elbow_y", -sx * u(0.2, 0.4))
+    b.set("yaw", heading)
+    if kind == "walk":
+        s, asym, speed = u(0.75, 1.15), u(-0.12, 0.12), u(1.0, 1.5)
+        for side, sx, p0, g in (("left", 1.0, 0.0, 1 + asym), ("right", -1.0, np.pi, 1 - asym)):
+            sg = s * g
+            b.set(f"{side}_hip_x", -0.15, [(-0.45 * sg, 1, p0 + ph()), (0.05 * sg, 2, p0 + ph())])
+            b.set(f"{side}_knee_x", 0.6, [(0.45 * sg, 1, p0 - 1.2 + ph()), (0.15 * sg, 2, p0 + ph())])
+            b.set(f"{side}_ankle_x", 0.0, [(-0.25 * sg, 1, p0 + 1.5 + ph())])
+            b.set(f"{side}_hip_z", 0.0, [(sx * 0.06 * sg, 1, p0 + ph())])
+            b.set(f"{side}_shoulder_x", 0.0, [(0.35 * sg, 1, p0 + ph())])  # opposite to the same-side hip
+        b.set("spine1_y", 0.0, [(0.08 * s, 1, ph())])
+        b.set("pitch", u(0.0, 0.1), [(0.03 * s, 2, ph())])
+        b.set("roll", 0.0, [(0.05 * s, 1, ph())])
+        b.set("yaw", heading, [(0.08 * s, 1, ph())])
+        for i in range(2):
+            b.set(("px", "py")[i], u(-1, 1), [(0.02, 2, ph())], slope=speed * direction[i])
+        b.set("pz", pelvis_height - 0.02, [(0.02 * s, 2, ph())])
+    elif kind == "squat":
+        d = u(0.6, 1.0)
+        for side, sx in (("left", 1.0), ("right", -1.0)):
+            g = 1 + u(-0.08, 0.08)
+            b.set(f"{side}_hip_x", -0.8 * d, [(-0.75 * d * g, 1, -np.pi / 2)])
+            b.set(f"{side}_knee_x", 0.9 * d, [(0.85 * d * g, 1, -np.pi / 2)])
+            b.set(f"{side}_ankle_x", -0.15 * d, [(-0.15 * d * g, 1, -np.pi / 2)])
+            b.set(f"{side}_shoulder_x", -0.5 * d, [(-0.5 * d, 1, -np.pi / 2)])  # arms forward for balance
+        b.set("spine1_x", 0.2 * d, [(0.2 * d, 1, -np.pi / 2)])
+        b.set("pz", pelvis_height - 0.2 * d, [(0.2 * d, 1, np.pi / 2)])
+        b.set("px", u(-1, 1), [(0.05 * d * direction[0], 1, np.pi / 2)])
+        b.set("py", u(-1, 1), [(0.05 * d * direction[1], 1, np.pi / 2)])
+    else:  # free: random smooth motion of every joint inside its limits, standing in place
+        lim = smpl_euler_limits()
+        for i, name in enumerate(names[6:]):
+            lo, hi = lim[i]
+            mid, half = (lo + hi) / 2, (hi - lo) / 2
+            if name.endswith(("shoulder_z", "elbow_y")):
+                mid = b.mean[b.index[name]]
+            b.set(name, mid + u(-0.3, 0.3) * half,
+                  [(u(0.2, 0.6) * half, h, u(0, 2 * np.pi)) for h in (1, 2, 3)])
+        b.set("yaw", heading, [(0.3, 1, ph())])
+        b.set("pz", pelvis_height - 0.05, [(0.04, 1, ph())])
+        b.set("px", u(-1, 1), [(0.05, 1, ph())])
+        b.set("py", u(-1, 1), [(0.05, 1, ph())])
+    lim = smpl_euler_limits()
+    lo = np.concatenate([np.full(6, -1e3), lim[:, 0]])
+    hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
+    return b.build(lo, hi)
