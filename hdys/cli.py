@@ -159,13 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from .checkpoint import CheckpointError
     from .schema import SchemaError
-    try:
-        from .store import CorpusError
-    except ImportError:  # pragma: no cover
-        CorpusError = SchemaError
+    from .store import CorpusError
     try:
         return args.func(args)
     except (SchemaError, CorpusError, CheckpointError, FileExistsError, FileNotFoundError, ValueError) as exc:
+        if args.verbose:
+            log.exception("details")
         print(f"hdys {args.verb}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
