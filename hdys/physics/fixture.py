@@ -1,0 +1,205 @@
+"""The physics fixture: five small domains of canonical ``Sequence`` records with exact labels.
+
+| domain | body | fps | kinematics | dynamics |
+|---|---|---|---|---|
+| lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal (MuJoCo ID) |
+| sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl (MuJoCo ID) |
+| muscle | Rajagopal + muscles | 50 | markers, keypoints | muscle_activation (static optimisation) |
+| emg | Rajagopal + muscles | 30 | markers, noisy keypoints | emg (6 leg channels of Muscles in Action) |
+| kin | SMPL | 30 | markers, keypoints, smpl | none |
+
+All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
+``(x, y, z) -> (x, -z, y)``). Labels are computed on exactly the exported kinematics (no ground
+contact: the pelvis carries the residual, kept in ``Sequence.extra["root_residual"]``). Every subject,
+and thus every sequence, draws from its own ``numpy`` generator seeded by ``(seed, domain, subject)``,
+so the output is deterministic for a seed. ``split`` is left empty.
+"""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from hdys.physics import emg as emg_model
+from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
+from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
+from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
+                                  smpl_trajectory)
+from hdys.physics.static_opt import static_optimization
+from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence, validate
+
+DOMAINS = ("lab", "sim", "muscle", "emg", "kin")
+FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0}
+# subjects per domain, sequences per subject, duration range (s), and for the two SO domains a shorter one
+PRESETS = {
+    "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
+    "quick": {"subjects": 8, "sequences": 4, "duration": (6.0, 10.0), "so_duration": (4.0, 6.0)},
+}
+OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
+
+
+def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False) -> list[Sequence]:
+    """Generate the fixture corpus; every returned sequence has passed ``schema.validate``."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
+    cfg = PRESETS[preset]
+    jobs = [(d, s) for d in DOMAINS for s in range(cfg["subjects"])]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs) * cfg["sequences"], desc="physics fixture", unit="seq")
+    out: list[Sequence] = []
+    for domain, subj in jobs:
+        rng = np.random.default_rng([seed, DOMAINS.index(domain), subj])
+        for seq in _subject(domain, subj, cfg, rng):
+            out.append(validate(seq, source=f"physics fixture ({domain})"))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def sample_subject(rng: np.random.Generator) -> tuple[float, float]:
+    """(height m, mass kg): height ~ N(1.72, 0.08) in [1.50, 1.95], BMI ~ N(24, 3) in [18, 33]."""
+    h = float(np.clip(rng.normal(1.72, 0.08), 1.50, 1.95))
+    bmi = float(np.clip(rng.normal(24.0, 3.0), 18.0, 33.0))
+    return round(h, 3), round(bmi * h * h, 1)
+
+
+def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
+    height, mass = sample_subject(rng)
+    subject = f"{domain}-s{subj + 1:02d}"
+    fps = FPS[domain]
+    smpl = domain in ("sim", "kin")
+    if smpl:
+        body = smpl_body(height, mass, marker_noise_m=0.01, rng=rng)
+    else:
+        body = rajagopal_body(height, mass, with_muscles=domain in ("muscle", "emg"), marker_noise_m=0.01, rng=rng)
+    emg_params = emg_model.sample_emg_params(rng) if domain == "emg" else None
+    lo, hi = cfg["so_duration"] if domain in ("muscle", "emg") else cfg["duration"]
+    for j in range(cfg["sequences"]):
+        kind = str(rng.choice(SMPL_KINDS if smpl else RAJAGOPAL_KINDS))
+        n = max(2, int(round(rng.uniform(lo, hi) * fps)))
+        t = np.arange(n) / fps
+        seq = Sequence(fps=fps, sequence_id=f"{subject}-{kind.replace('_', '')}-{j + 1:02d}", dataset=domain,
+                       subject=subject, mass_kg=mass, height_m=height,
+                       extra={"generator": "hdys.physics.fixture", "motion": kind})
+        if smpl:
+            _fill_smpl(seq, body, kind, t, rng, with_torque=domain == "sim")
+        else:
+            _fill_rajagopal(seq, body, domain, kind, t, rng, emg_params)
+        yield seq
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, t: np.ndarray,
+                    rng: np.random.Generator, emg_params) -> None:
+    motion = rajagopal_motion(kind, rng, body.coord_range, standing_pelvis_height(body))
+    q, qd, qdd = motion(t)
+    markers, keypoints = rajagopal_points(body, q)
+    seq.markers, seq.marker_names = markers, list(body.marker_names)
+    seq.keypoints, seq.keypoint_names = keypoints, list(body.keypoint_names)
+    seq.keypoint_parents = body.keypoint_parents.copy()
+    if domain == "lab":
+        tau, residual = rajagopal_inverse(body, q, qd, qdd)
+        seq.joint_angles, seq.joint_angle_names = q, list(RAJAGOPAL_COORDINATES)
+        seq.torque_rajagopal = tau
+        seq.extra["root_residual"] = residual
+        _occlude(seq.markers, rng)
+    elif domain == "muscle":
+        tau, residual = rajagopal_inverse(body, q, qd, qdd)
+        so = static_optimization(body, q, qd, tau)
+        seq.muscle_activation, seq.muscle_names = so.activation, list(body.muscle_names)
+        seq.extra.update(root_residual=residual, reserve=so.reserve, torque_rajagopal=tau)
+    elif domain == "emg":
+        # EMG leads force by the electromechanical delay: the activations behind the EMG at time t are
+        # those that static optimisation gives for the (exact) kinematics at t + delay.
+        qs, qds, qdds = motion(t + emg_params.delay_s)
+        tau_s, _ = rajagopal_inverse(body, qs, qds, qdds)
+        act = static_optimization(body, qs, qds, tau_s).activation
+        seq.emg, seq.emg_names = emg_model.emg_from_activation(act, body.muscle_names, seq.fps, emg_params, rng,
+                                                               already_delayed=True)
+        seq.keypoints = keypoints + rng.normal(0.0, 0.015, keypoints.shape)  # video-like 2D-lifted noise
+        seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s)
+
+
+def standing_pelvis_height(body: RajagopalBody) -> float:
+    """pelvis_ty (m) that puts the soles on y = 0 in the neutral pose."""
+    data = mujoco.MjData(body.model)
+    mujoco.mj_kinematics(body.model, data)
+    calcn = body.model.body("calcn_r").id
+    return float(-data.xpos[calcn, 1] + 0.03 * body.height_m / 1.741)
+
+
+def rajagopal_points(body: RajagopalBody, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Markers (T, M, 3) and keypoints (T, K, 3) in the z-up world for coordinates q (T, 23)."""
+    model, data = body.model, mujoco.MjData(body.model)
+    qpos = rajagopal_state(body, q)
+    nt = q.shape[0]
+    markers = np.empty((nt, len(body.marker_site), 3))
+    keypoints = np.empty((nt, len(body.keypoint_body), 3))
+    on_body = body.keypoint_body >= 0
+    for i in range(nt):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(model, data)
+        markers[i] = data.site_xpos[body.marker_site]
+        keypoints[i, on_body] = data.xpos[body.keypoint_body[on_body]]
+        keypoints[i, ~on_body] = data.site_xpos[body.keypoint_site[~on_body]]
+    return markers @ OSIM_TO_ZUP.T, keypoints @ OSIM_TO_ZUP.T
+
+
+def _occlude(markers: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> None:
+    """With probability ``p`` blank one marker for 5-15 frames (NaN = occluded), in place."""
+    if rng.uniform() < p and markers.shape[0] > 20:
+        m = int(rng.integers(markers.shape[1]))
+        length = int(rng.integers(5, 16))
+        start = int(rng.integers(0, markers.shape[0] - length))
+        markers[start:start + length, m] = np.nan
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def smpl_standing_height(body: SmplBody) -> float:
+    """Pelvis height (m) above the soles in the rest pose."""
+    data = mujoco.MjData(body.model)
+    data.qpos[3:7] = (np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0)  # +90 deg about x: upright
+    mujoco.mj_kinematics(body.model, data)
+    foot = body.body[SMPL_JOINT_NAMES.index("left_foot")]
+    return float(-data.xpos[foot, 2] + 0.03 * body.height_m / 1.70)
+
+
+def smpl_points(body: SmplBody, traj: SmplTrajectory) -> tuple[np.ndarray, np.ndarray]:
+    """Markers (T, M, 3) and the 24 joint positions (T, 24, 3), world z up."""
+    model, data = body.model, mujoco.MjData(body.model)
+    qpos, _, _ = smpl_state(body, traj)
+    nt = qpos.shape[0]
+    markers, joints = np.empty((nt, len(body.marker_site), 3)), np.empty((nt, 24, 3))
+    for i in range(nt):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(model, data)
+        markers[i] = data.site_xpos[body.marker_site]
+        joints[i] = data.xpos[body.body]
+    return markers, joints
+
+
+def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.random.Generator,
+               with_torque: bool) -> None:
+    motion = smpl_motion(kind, rng, smpl_standing_height(body))
+    if with_torque:  # simulator-like jitter in the motion itself, so labels still match the kinematics
+        amp = np.concatenate([np.full(3, 0.002), np.full(72, 0.005)])
+        motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
+    traj = smpl_trajectory(motion, t)
+    markers, joints = smpl_points(body, traj)
+    seq.markers, seq.marker_names = markers, list(body.marker_names)
+    seq.keypoints, seq.keypoint_names = joints, list(SMPL_JOINT_NAMES)
+    seq.keypoint_parents = np.array(SMPL_PARENTS)
+    seq.smpl = traj.smpl_params(body.pelvis_j0)
+    seq.extra["smpl_transl_origin"] = body.pelvis_j0.copy()
+    if with_torque:
+        tau, residual, _ = smpl_inverse(body, traj)
+        seq.torque_smpl = tau
+        seq.extra["root_residual"] = residual
