@@ -99,17 +99,20 @@ def emg_from_activation(activation: np.ndarray, muscle_names: list[str], fps: fl
 
 
 def estimate_lead(emg: np.ndarray, reference: np.ndarray, fps: float, max_lag_s: float = 0.3) -> float:
-    """Seconds by which ``emg`` leads ``reference`` (1-D each), from the cross-correlation peak with
-    parabolic sub-sample refinement."""
-    a = (emg - emg.mean()) / (emg.std() + 1e-12)
-    b = (reference - reference.mean()) / (reference.std() + 1e-12)
-    max_lag = int(round(max_lag_s * fps))
+    """Seconds by which ``emg`` leads ``reference`` (1-D each): the lag maximising the Pearson
+    correlation of the overlapping parts, refined by a parabola through the peak and its neighbours."""
+    n = len(emg)
+    max_lag = min(int(round(max_lag_s * fps)), n // 2)
     lags = np.arange(-max_lag, max_lag + 1)
-    n = len(a)
-    cc = np.array([np.dot(a[max(0, -k):n - max(0, k)], b[max(0, k):n - max(0, -k)]) / (n - abs(k)) for k in lags])
+    cc = np.empty(len(lags))
+    for i, k in enumerate(lags):  # emg(t) vs reference(t + k)
+        a = emg[max(0, -k):n - max(0, k)]
+        b = reference[max(0, k):n - max(0, -k)]
+        a, b = a - a.mean(), b - b.mean()
+        cc[i] = np.dot(a, b) / (np.sqrt(np.dot(a, a) * np.dot(b, b)) + 1e-300)
     i = int(np.argmax(cc))
     frac = 0.0
     if 0 < i < len(cc) - 1:
         den = cc[i - 1] - 2 * cc[i] + cc[i + 1]
         frac = 0.5 * (cc[i - 1] - cc[i + 1]) / den if den != 0 else 0.0
-    return (lags[i] + frac) / fps
+    return float((lags[i] + frac) / fps)
