@@ -31,6 +31,7 @@ class ModelConfig:
     use_align: bool = True  # ablation "w/o L_align"
     temperature: float = 0.1  # InfoNCE on cosine similarities / temperature (the paper's Eq. 3 uses <z1, z2>)
     align_max_frames: int = 512  # frames per latent pair in one InfoNCE term (evenly strided subsample)
+    fd_frame_stride: int = 1  # FDAE on every k-th frame of a window only (it is per frame; 1 = every frame)
     alpha_recon: float = 0.01  # paper: alpha_1
     alpha_align: float = 0.05  # paper: alpha_2
     muscle_names: list[str] = field(default_factory=list)  # channel vocabulary, filled from the data
@@ -42,6 +43,8 @@ class ModelConfig:
                              f"{self.latent_dim} (heads {self.point_heads}, {self.temporal_heads})")
         if self.temperature <= 0:
             raise ValueError(f"model.temperature must be > 0, got {self.temperature}")
+        if self.fd_frame_stride < 1:
+            raise ValueError(f"model.fd_frame_stride must be >= 1, got {self.fd_frame_stride}")
         if self.max_window < 2:
             raise ValueError(f"model.max_window must be >= 2, got {self.max_window}")
 

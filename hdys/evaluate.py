@@ -111,5 +111,8 @@ def _plot_examples(plot_dir: Path, examples: dict, vocab: dict) -> None:
             names = [vocab[d][c] for c in cols]
         # the channels with the largest reference range are the informative ones
         order = np.argsort(-(np.nanmax(y, 0) - np.nanmin(y, 0)))[:6]
+        unit = {"torque_rajagopal": "N·m", "torque_smpl": "N·m", "grf": "N", "muscle_activation": "activation",
+                "emg": "envelope"}[d]
         plot_prediction(plot_dir / f"{dataset}_{d}.png", t, pred[:, order], y[:, order],
-                        [names[i] for i in order], f"{dataset} {seq.sequence_id}: {d} (HDyS avg vs reference)")
+                        [names[i] for i in order], f"{dataset} {seq.sequence_id}: {d} (HDyS avg vs reference)",
+                        unit=unit)

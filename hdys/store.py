@@ -426,9 +426,11 @@ def _rewrite_split_attrs(out: Path, changed: list[Entry]) -> None:
         except (OSError, KeyError) as exc:  # the manifest stays the authority
             log.warning("could not update the split attribute in %s (%s); the manifest is authoritative",
                         out / shard, exc)
-    for e in changed:
-        log.info("dataset %r: subject %r moved to %s (sequence %r)", e.dataset, e.subject_key, e.split,
-                 e.sequence_id)
+    moved = sorted({(e.dataset, e.subject_key, e.split) for e in changed})
+    for dataset, subject, split in moved:
+        n = sum(1 for e in changed if (e.dataset, e.subject_key, e.split) == (dataset, subject, split))
+        log.info("dataset %r: subject %r moved to %s (%d sequences) so that both splits have subjects",
+                 dataset, subject, split, n)
 
 
 def _read_seq_stats(out: Path, by_shard: dict[str, list[str]]) -> dict[str, dict[str, RunningStats]]:

@@ -112,12 +112,12 @@ class HDyS(nn.Module):
         cfg = self.cfg
         logs: dict[str, float] = {}
         recon_terms: list[torch.Tensor] = []
-        latents: list[tuple[torch.Tensor, torch.Tensor]] = []  # (idx (n,), z (n, T, D))
+        latents: list[tuple] = []  # (idx (n,), z (n, T/stride, D), frame stride)
 
         z_kin = self.encode(batch)
         for rep, z in z_kin.items():
             idx = batch["kin"][rep]["idx"]
-            latents.append((idx, z))
+            latents.append((idx, z, 1))
             preds = self.decode(z)
             for dyn, target in batch["dyn"].items():
                 if dyn not in preds:
@@ -145,30 +145,32 @@ class HDyS(nn.Module):
 
     def _forward_dynamics(self, batch: dict, latents: list, logs: dict) -> list[torch.Tensor]:
         terms: list[torch.Tensor] = []
+        s = self.cfg.fd_frame_stride  # the FDAE has no temporal context: a frame subset is an unbiased sample
         z_dyn = {}
         for dyn, t in batch["dyn"].items():
             if dyn in self.dyn_encoders:
-                valid = t["valid"].to(t["y"].dtype)
-                z_dyn[dyn] = (t["idx"], self.dyn_encoders[dyn](torch.cat([t["y"] * valid, valid], -1)))
+                valid = t["valid"][:, ::s].to(t["y"].dtype)
+                z_dyn[dyn] = (t["idx"], self.dyn_encoders[dyn](torch.cat([t["y"][:, ::s] * valid, valid], -1)))
         if not z_dyn:
             return terms
         for rep, k in batch["kin"].items():
-            x = k["x"]
+            x = k["x"][:, ::s]  # (n, T', ...)
+            valid_pts = k["valid"][:, ::s] if "valid" in k else None
             x_noacc = x[..., :6] if rep in POINT_REPS else x[..., : 2 * VECTOR_DIMS[rep]]
-            z_fd, tokens = self._encode(self.fd_encoders, rep, x_noacc, k.get("valid"))  # (n, T, D)
+            z_fd, tokens = self._encode(self.fd_encoders, rep, x_noacc, valid_pts)  # (n, T', D)
             for dyn, (d_idx, zd) in z_dyn.items():
                 ia, ib = common(k["idx"], d_idx)
                 if len(ia) == 0:
                     continue
                 z = self.composer(torch.cat([z_fd[ia], zd[ib]], -1))  # (m, T, D)
-                latents.append((k["idx"][ia], z))
+                latents.append((k["idx"][ia], z, s))
                 if rep not in ACC_DECODED:
                     continue
                 if rep == "keypoints":
                     tok = tokens[ia]  # (m, T, P, D)
                     inp = torch.cat([z[:, :, None].expand(-1, -1, tok.shape[2], -1), tok], -1)
                     acc = self.acc_decoders[rep](inp)  # (m, T, P, 3)
-                    term = _masked_l1(acc, x[ia][..., 6:9], k["valid"][ia][..., None].expand_as(acc))
+                    term = _masked_l1(acc, x[ia][..., 6:9], valid_pts[ia][..., None].expand_as(acc))
                 else:
                     n = VECTOR_DIMS[rep]
                     acc = self.acc_decoders[rep](z)  # (m, T, n)
@@ -178,15 +180,16 @@ class HDyS(nn.Module):
                     logs[f"fd/{rep}+{dyn}"] = float(term.detach())
         return terms
 
-    def _align(self, latents: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    def _align(self, latents: list[tuple]) -> torch.Tensor:
         """Eq. 3: InfoNCE between every pair of latents, positives = the same frame of the same window."""
         terms = []
-        for (ia_idx, za), (ib_idx, zb) in itertools.combinations(latents, 2):
+        for (ia_idx, za, sa), (ib_idx, zb, sb) in itertools.combinations(latents, 2):
             ia, ib = common(ia_idx, ib_idx)
             if len(ia) == 0:
                 continue
-            a = za[ia].flatten(0, 1)  # (m*T, D)
-            b = zb[ib].flatten(0, 1)
+            stride = max(sa, sb)  # strides are 1 or fd_frame_stride: bring both to the same frames
+            a = za[ia][:, :: stride // sa].flatten(0, 1)  # (m*T', D)
+            b = zb[ib][:, :: stride // sb].flatten(0, 1)
             stride = max(1, -(-a.shape[0] // self.cfg.align_max_frames))
             a, b = F.normalize(a[::stride], dim=-1), F.normalize(b[::stride], dim=-1)
             if a.shape[0] < 2:
