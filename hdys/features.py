@@ -228,7 +228,9 @@ def _stack_xva(x: np.ndarray, fps: float) -> np.ndarray:
 
 def sequence_features(seq: Sequence, origin: np.ndarray | None = None, heading: np.ndarray | None = None,
                       crop: tuple[int, int] | None = None) -> WindowFeatures:
-    """Features of ``seq`` in the frame (origin, heading) (per frame; default: each frame's own root).
+    """Features of ``seq`` in the frame (origin, heading), given per frame (default: each frame's own
+    root). Derivatives are taken after the change of frame, so use a frame that is constant in time
+    (as ``window_features`` does) unless velocities relative to the moving root are what you want.
 
     ``crop`` = (a, b) keeps frames a:b after the derivatives are taken (so the margin is not wasted).
     """
@@ -317,21 +319,33 @@ class RunningStats:
                    np.asarray(d["sum_sq"], np.float64))
 
 
-def sequence_stats(seq: Sequence) -> dict[str, RunningStats]:
+STATS_WINDOW = 32  # frames; statistics are taken over windows as the model sees them
+
+
+def sequence_stats(seq: Sequence, window: int = STATS_WINDOW) -> dict[str, RunningStats]:
     """Statistics of one sequence's features, keyed by feature name; muscle and EMG channels keyed
-    ``muscle_activation/<name>`` and ``emg/<name>`` so that corpora with different subsets merge."""
-    f = sequence_features(seq)
+    ``muscle_activation/<name>`` and ``emg/<name>`` so that corpora with different subsets merge.
+
+    The sequence is cut into consecutive windows, each in its own canonical frame, exactly as training
+    reads them: velocities are then those of the body in a fixed frame (a frame that moved with the
+    root every frame would take the root's velocity out of them)."""
     out: dict[str, RunningStats] = {}
-    for key, x in f.kin.items():
-        if key in f.point_mask:
-            x = x[f.point_mask[key]]  # visible points only, (P, 9)
-        out[key] = RunningStats.of(x)
-    for key, x in f.dyn.items():
-        if key in f.channel_names:
-            for i, name in enumerate(f.channel_names[key]):
-                out[f"{key}/{name}"] = RunningStats.of(x[:, i:i + 1])
-        else:
-            out[key] = RunningStats.of(x)
+    T = seq.num_frames
+    for start in range(0, T, window):
+        a, b = max(0, start - MARGIN), min(T, start + window + MARGIN)
+        f = window_features(seq.slice(a, b), start, min(window, T - start), start - a)
+        parts: dict[str, RunningStats] = {}
+        for key, x in f.kin.items():
+            if key in f.point_mask:
+                x = x[f.point_mask[key]]  # visible points only, (P, 9)
+            parts[key] = RunningStats.of(x)
+        for key, x in f.dyn.items():
+            if key in f.channel_names:
+                for i, name in enumerate(f.channel_names[key]):
+                    parts[f"{key}/{name}"] = RunningStats.of(x[:, i:i + 1])
+            else:
+                parts[key] = RunningStats.of(x)
+        out = merge_stats([out, parts])
     return out
 
 
