@@ -78,3 +78,26 @@ def test_two_processes_match_one_process_of_the_same_global_batch(synth_corpus, 
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _assert_same(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
+
+
+def test_ctrl_c_writes_a_checkpoint_and_resume_loses_nothing(synth_corpus, tmp_path, monkeypatch):
+    from hdys import train as train_mod
+    full = train(tiny_config(epochs=3), [str(synth_corpus)], tmp_path / "full", progress=False)
+    real_step = train_mod.Trainer._step
+    calls = {"n": 0}
+
+    def interrupted_step(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 4:  # Ctrl-C arrives during the 4th step, before it updates anything
+            raise KeyboardInterrupt
+        return real_step(self, batch)
+
+    monkeypatch.setattr(train_mod.Trainer, "_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=3, checkpoint_every=100), [str(synth_corpus)], tmp_path / "cut", progress=False)
+    monkeypatch.setattr(train_mod.Trainer, "_step", real_step)
+    state = json.loads((latest_checkpoint(tmp_path / "cut") / "state.json").read_text())
+    assert state["step"] == 3  # the three finished steps were saved although checkpoint_every=100
+    train(tiny_config(epochs=3), [str(synth_corpus)], tmp_path / "cut", resume=True, progress=False)
+    _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"), atol=1e-6)
+    assert full["steps"] == json.loads((latest_checkpoint(tmp_path / "cut") / "state.json").read_text())["step"]
