@@ -90,7 +90,8 @@ def mean_predictor_results(corpus_dir: Path) -> dict:
     import numpy as np
 
     from . import metrics as M
-    from .data import Normalizer, channel_vocabulary
+    from .data import FIXED_DYN, Normalizer, channel_vocabulary
+    from .evaluate import targets_of
 
     corpus = Corpus(corpus_dir)
     stats = corpus.stats
@@ -99,18 +100,10 @@ def mean_predictor_results(corpus_dir: Path) -> dict:
     acc = M.MetricAccumulator()
     for e in corpus.entries(split="test"):
         seq = corpus.read(e.sequence_id)
-        T = seq.num_frames
-        for d in ("torque_rajagopal", "torque_smpl", "grf"):
-            y = getattr(seq, d)
-            if y is not None:
-                pred = np.repeat(norm.mean[d][None] * seq.mass_kg, T, 0).reshape(y.shape)
-                acc.add(seq.dataset, d, "avg", pred, y, mass_kg=seq.mass_kg)
-        for d, names in (("muscle_activation", seq.muscle_names), ("emg", seq.emg_names)):
-            y = getattr(seq, d)
-            if y is None:
-                continue
-            index = {n: i for i, n in enumerate(vocab[d])}
-            keep = [i for i, n in enumerate(names) if n in index]
-            pred = np.repeat(norm.mean[d][[index[names[i]] for i in keep]][None], T, 0)
-            acc.add(seq.dataset, d, "avg", pred, y[:, keep], mass_kg=seq.mass_kg)
+        for d, (y, cols) in targets_of(seq, vocab).items():
+            mean = norm.mean[d] if cols is None else norm.mean[d][cols]
+            if d in FIXED_DYN:  # learned per kilogram
+                mean = mean * seq.mass_kg
+            acc.add(seq.dataset, d, "avg", np.broadcast_to(mean, (len(y), mean.size)).reshape(y.shape), y,
+                    mass_kg=seq.mass_kg)
     return acc.result()
