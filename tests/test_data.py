@@ -1,0 +1,56 @@
+import numpy as np
+
+from hdys.data import Normalizer, average_over_representations, collate, epoch_windows, window_starts
+from hdys.features import WindowFeatures, RunningStats
+
+
+def _norm(muscles):
+    stats = {f"muscle_activation/{m}": RunningStats.of(np.array([[0.0], [1.0]])) for m in muscles}
+    return Normalizer.from_stats(stats, muscles, [])
+
+
+def test_collate_masks_missing_channels_nan_labels_and_padding():
+    vocab = {"muscle_activation": ["a", "b", "c"], "emg": []}
+    w1 = WindowFeatures("d", "s1", 0, 70.0, kin={"joint_angles": np.zeros((4, 69), np.float32)},
+                        dyn={"muscle_activation": np.array([[0.2, 0.9]] * 4, np.float32)},
+                        channel_names={"muscle_activation": ["c", "a"]})
+    y = np.full((3, 1), 0.5, np.float32)
+    y[1] = np.nan
+    w2 = WindowFeatures("d", "s2", 0, 70.0, kin={"joint_angles": np.zeros((3, 69), np.float32)},
+                        dyn={"muscle_activation": y}, channel_names={"muscle_activation": ["b"]})
+    batch = collate([w1, w2], _norm(["a", "b", "c"]), vocab, T=4)
+    m = batch["dyn"]["muscle_activation"]
+    assert m["idx"].tolist() == [0, 1]
+    valid = m["valid"].numpy()
+    assert valid[0].all(axis=0).tolist() == [True, False, True]  # window 1 has a and c
+    assert valid[1, :, 1].tolist() == [True, False, True, False]  # NaN frame and the padded 4th frame
+    assert not valid[1, :, [0, 2]].any()
+    vals = m["y"].numpy()
+    np.testing.assert_allclose(vals[0, 0, [0, 2]], (np.array([0.9, 0.2]) - 0.5) / 0.5, atol=1e-6)
+    assert np.isfinite(vals).all()
+    assert batch["kin"]["joint_angles"]["x"].shape == (2, 4, 69)
+
+
+def test_balanced_sampler_is_deterministic_and_balanced():
+    class E:
+        def __init__(self, i, frames):
+            self.sequence_id, self.frames = f"s{i}", frames
+    data = {"big": [E(i, 100) for i in range(50)], "small": [E(100 + i, 40) for i in range(3)]}
+    w = epoch_windows(data, 32, 10, seed=1, epoch=0)
+    assert w == epoch_windows(data, 32, 10, seed=1, epoch=0) != epoch_windows(data, 32, 10, seed=1, epoch=1)
+    big = [x for x in w if int(x[0][1:]) < 100]
+    assert len(big) == 10 and len(w) == 20  # every dataset the same number per epoch
+    assert all(0 <= s <= 40 - 32 for sid, s in w if int(sid[1:]) >= 100)
+
+
+def test_window_starts_cover_every_frame():
+    for frames in (5, 32, 33, 100):
+        covered = np.zeros(frames, bool)
+        for s in window_starts(frames, 32):
+            covered[s:s + 32] = True
+        assert covered.all()
+
+
+def test_average_over_representations():
+    per_rep = {"markers": {"grf": np.ones((2, 6))}, "smpl": {"grf": 3 * np.ones((2, 6))}, "_latent": {}}
+    np.testing.assert_allclose(average_over_representations(per_rep)["grf"], 2.0)
