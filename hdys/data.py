@@ -205,13 +205,14 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
         Tw = min(window, T_all)
         batch = collate(chunk, norm, vocab, Tw, device)
         with torch.no_grad():
-            z = model.encode(batch)
+            all_preds, z = model.infer(batch)
             for rep in reps:
-                preds = model.decode(z[rep])
+                preds = all_preds[rep]
                 for j, f in enumerate(chunk):
                     sl = slice(f.start, f.start + Tw)
-                    lat = latents.setdefault(rep, np.zeros((T_all, z[rep].shape[-1]), np.float32))
-                    lat[sl] = z[rep][j].cpu().numpy()
+                    if rep in z:
+                        lat = latents.setdefault(rep, np.zeros((T_all, z[rep].shape[-1]), np.float32))
+                        lat[sl] = z[rep][j].cpu().numpy()
                     for d, y in preds.items():
                         val = norm.inverse(d, y[j].cpu().numpy())
                         if d == "grf":

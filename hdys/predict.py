@@ -59,7 +59,8 @@ def predict(model, cfg, norm, vocab, seq: Sequence, representations: list[str] |
     for rep, preds in per_rep.items():
         for d, y in preds.items():
             put(d, y, f"__{rep}")
-        out[f"latent__{rep}"] = latents[rep]
+        if rep in latents:
+            out[f"latent__{rep}"] = latents[rep]
     if vocab["muscle_activation"]:
         out["muscle_names"] = np.asarray(vocab["muscle_activation"])
     if vocab["emg"]:

@@ -101,9 +101,14 @@ class HDyS(nn.Module):
         return {d: head(h) for d, head in self.heads.items()}
 
     @torch.no_grad()
+    def infer(self, batch: dict) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+        """Predictions {rep: {dyn: (n, T, C)}} for every representation in the batch and every dynamics
+        head, and the latents {rep: (n, T, D)}. This is the inference contract every model implements."""
+        z = self.encode(batch)
+        return {rep: self.decode(zr) for rep, zr in z.items()}, z
+
     def predict(self, batch: dict) -> dict[str, dict[str, torch.Tensor]]:
-        """{rep: {dyn: (n, T, C)}} for every representation in the batch and every dynamics head."""
-        return {rep: self.decode(z) for rep, z in self.encode(batch).items()}
+        return self.infer(batch)[0]
 
     # ---------------------------------------------------------------------------------------------
     # training
