@@ -111,7 +111,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
 def load_run(run_dir: str | Path, device="cpu"):
     """(model, config, normalizer, vocab) of the latest checkpoint of a run, ready for inference."""
     from .data import Normalizer
-    from .model import HDyS
+    from .model import build_model
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
@@ -121,7 +121,7 @@ def load_run(run_dir: str | Path, device="cpu"):
     path = latest_checkpoint(run_dir)
     if path is None:
         raise CheckpointError(f"{run_dir}: no checkpoint yet (checkpoints/latest.json missing)")
-    model = HDyS(cfg.model).to(device)
+    model = build_model(cfg.model).to(device)
     load_checkpoint(path, model)
     model.eval()
     vocab = {"muscle_activation": cfg.model.muscle_names, "emg": cfg.model.emg_names}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 @dataclass
 class ModelConfig:
+    arch: str = "hdys"  # a key of hdys.model.MODELS
     latent_dim: int = 128  # paper: 128 (ablations 32, 64)
     point_layers: int = 3  # paper: three-layer transformer encoders for markers / keypoints
     point_heads: int = 2  # paper: 2 heads

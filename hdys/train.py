@@ -24,7 +24,7 @@ from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, wri
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
 from .features import window_features
-from .model import HDyS, parameter_counts
+from .model import build_model, parameter_counts
 from .store import Corpus, merged_stats
 
 log = logging.getLogger("hdys.train")
@@ -105,7 +105,7 @@ class Trainer:
             raise ValueError(f"train.window={cfg.train.window} exceeds model.max_window={cfg.model.max_window}")
 
         torch.manual_seed(cfg.train.seed)
-        self.model = HDyS(cfg.model).to(self.device)
+        self.model = build_model(cfg.model).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.epoch, self.batch_index, self.step, self.elapsed = 0, 0, 0, 0.0
         ckpt = latest_checkpoint(self.out) if self.resume else None
@@ -270,5 +270,5 @@ def model_parameter_table(cfg: Config | None = None) -> tuple[dict[str, int], in
         cfg.model.muscle_names = [f"muscle_{i:03d}" for i in range(402)]
     if not cfg.model.emg_names:
         cfg.model.emg_names = list(MIA_EMG_CHANNELS)
-    counts = parameter_counts(HDyS(cfg.model))
+    counts = parameter_counts(build_model(cfg.model))
     return counts, int(np.sum(list(counts.values())))

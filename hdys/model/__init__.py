@@ -1,4 +1,20 @@
-"""The HDyS model (paper §3.3): encoders, decoders, losses."""
+"""Models. Every model follows one contract: ``forward(batch) -> (loss, logs)`` for training and
+``infer(batch) -> ({rep: {dyn: (n, T, C)}}, {rep: (n, T, D) latents})`` for inference, on the batch
+built by ``hdys.data.collate`` (see ``hdys.model.hdys``)."""
+from __future__ import annotations
+
+from torch import nn
+
+from ..config import ModelConfig
 from .hdys import HDyS, parameter_counts
 
-__all__ = ["HDyS", "parameter_counts"]
+MODELS: dict[str, type[nn.Module]] = {"hdys": HDyS}
+
+
+def build_model(cfg: ModelConfig) -> nn.Module:
+    if cfg.arch not in MODELS:
+        raise ValueError(f"model.arch={cfg.arch!r} is not a model; known: {sorted(MODELS)}")
+    return MODELS[cfg.arch](cfg)
+
+
+__all__ = ["HDyS", "MODELS", "build_model", "parameter_counts"]
