@@ -85,7 +85,7 @@ def cmd_predict(args) -> int:
 
 def cmd_quickstart(args) -> int:
     from .quickstart import quickstart
-    quickstart(args.out, budget_minutes=args.budget, seed=args.seed, progress=not args.quiet)
+    quickstart(args.out, budget_minutes=args.budget, seed=args.seed, progress=not args.quiet, preset=args.preset)
     return 0
 
 
@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--budget", type=float, default=6.0, help="training minutes (default 6)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--preset", choices=["tiny", "quick"], default="quick", help="corpus size (tiny: a smoke test)")
     s.set_defaults(func=cmd_quickstart)
     return p
 

@@ -26,7 +26,8 @@ QUICK_TRAIN = {"batch_frames": 384, "window": 32, "sequences_per_dataset": 48, "
                "checkpoint_every": 100}
 
 
-def quickstart(out: str | Path, budget_minutes: float = 6.0, seed: int = 0, progress: bool = True) -> dict:
+def quickstart(out: str | Path, budget_minutes: float = 6.0, seed: int = 0, progress: bool = True,
+               preset: str = "quick") -> dict:
     from .evaluate import evaluate
     from .physics.fixture import make_fixture
     from .report import markdown_table
@@ -38,8 +39,8 @@ def quickstart(out: str | Path, budget_minutes: float = 6.0, seed: int = 0, prog
     corpus_dir, run_dir = out / "corpus", out / "run"
     timings = {}
     if not (corpus_dir / "manifest.json").exists():
-        log.info("1/4 generating the quick corpus in %s", corpus_dir)
-        write_corpus(corpus_dir, make_fixture("quick", seed=seed, progress=progress), seed=seed, progress=progress)
+        log.info("1/4 generating the %s corpus in %s", preset, corpus_dir)
+        write_corpus(corpus_dir, make_fixture(preset, seed=seed, progress=progress), seed=seed, progress=progress)
     timings["corpus_s"] = time.perf_counter() - t0
     print(Corpus(corpus_dir).info_table())
 
@@ -66,11 +67,11 @@ def quickstart(out: str | Path, budget_minutes: float = 6.0, seed: int = 0, prog
     timings["total_s"] = time.perf_counter() - t0
 
     table = markdown_table({"HDyS": report["results"], "mean predictor": floor},
-                           "HDyS on the quick physics corpus (test subjects), avg/best over representations")
+                           f"HDyS on the {preset} physics corpus (test subjects), avg/best over representations")
     summary = json.loads((out / "trained.json").read_text())
     md = [
         "# hdys quickstart report", "",
-        f"Corpus: `{corpus_dir}` (preset quick, seed {seed}). Run: `{run_dir}`.",
+        f"Corpus: `{corpus_dir}` (preset {preset}, seed {seed}). Run: `{run_dir}`.",
         f"Training: {summary['steps']} steps, stopped by {summary['stopped_by']}, "
         f"{summary['elapsed_s'] / 60:.1f} min. Total wall time {timings['total_s'] / 60:.1f} min.", "",
         table, "",

@@ -98,3 +98,17 @@ def test_bad_inputs_give_one_line_errors(run_dir, synth_corpus, tmp_path, capsys
     assert "nowhere" in capsys.readouterr().err
     assert main(["-q", "train", "--data", str(synth_corpus), "--out", str(tmp_path / "x"), "model.nope=1"]) == 2
     assert "unknown field" in capsys.readouterr().err
+
+
+def test_quickstart_smoke_runs_every_stage_and_resumes(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["-q", "quickstart", "--out", str(out), "--preset", "tiny", "--budget", "0.05"]) == 0
+    report = (out / "report.md").read_text()
+    assert "| HDyS |" in report and "| mean predictor |" in report
+    assert {"hdys", "mean_predictor", "timings", "training"} <= set(json.loads((out / "report.json").read_text()))
+    assert any((out / "plots").glob("*.png"))
+    steps = json.loads((out / "trained.json").read_text())["steps"]
+    assert steps > 0
+    # a second call reuses the corpus and the trained run
+    assert main(["-q", "quickstart", "--out", str(out), "--preset", "tiny", "--budget", "0.05"]) == 0
+    assert json.loads((out / "trained.json").read_text())["steps"] == steps
