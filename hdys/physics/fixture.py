@@ -2,15 +2,22 @@
 
 | domain | body | fps | kinematics | dynamics |
 |---|---|---|---|---|
-| lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal (MuJoCo ID) |
-| sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl (MuJoCo ID) |
+| lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal, grf (+ cop, contact) |
+| sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl, grf (+ cop, contact) |
 | muscle | Rajagopal + muscles | 50 | markers, keypoints | muscle_activation (static optimisation) |
 | emg | Rajagopal + muscles | 30 | markers, noisy keypoints | emg (6 leg channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
 
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
-``(x, y, z) -> (x, -z, y)``). Labels are computed on exactly the exported kinematics (no ground
-contact: the pelvis carries the residual, kept in ``Sequence.extra["root_residual"]``). Every subject,
+``(x, y, z) -> (x, -z, y)``). The root translation of every motion is solved so that the feet stand on
+the floor without sliding (:mod:`hdys.physics.locomotion`); labels come from contact-aware inverse
+dynamics on exactly the exported kinematics (:mod:`hdys.physics.contact`): ground reaction forces
+inside friction cones explain the root wrench as far as they can, torques (and, through static
+optimisation, activations and EMG) are computed with them. ``Sequence.extra`` keeps the quality
+figures and the state for the physics checks of :mod:`hdys.physics.validation`: ``root_residual``
+(T, 6) world force N and moment N m the ground cannot explain, ``contact_residual`` (T,) the contact
+solver's relative residual, ``contact_point_force`` (T, 2, 4, 3), ``mj_qpos``/``mj_qvel`` (MuJoCo
+state, model frame), ``motion``. Every subject,
 and thus every sequence, draws from its own ``numpy`` generator seeded by ``(seed, domain, subject)``,
 so the output is deterministic for a seed. ``split`` is left empty.
 """
@@ -21,9 +28,10 @@ import numpy as np
 
 from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
-from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
-from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
-                                  smpl_trajectory)
+from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
+from hdys.physics.inverse import rajagopal_state, smpl_state
+from hdys.physics.locomotion import planted_rajagopal, planted_smpl
+from hdys.physics.motions import RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion
 from hdys.physics.static_opt import static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence, validate
 
@@ -103,32 +111,47 @@ def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
 def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, t: np.ndarray,
                     rng: np.random.Generator, emg_params) -> None:
     motion = rajagopal_motion(kind, rng, body.coord_range, standing_pelvis_height(body))
-    q, qd, qdd = motion(t)
+    delay = emg_params.delay_s if domain == "emg" else 0.0
+    planted = planted_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay, both_feet=kind in BOTH_FEET)
+    q, qd, qdd = planted(t)
     markers, keypoints = rajagopal_points(body, q)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
     seq.keypoints, seq.keypoint_names = keypoints, list(body.keypoint_names)
     seq.keypoint_parents = body.keypoint_parents.copy()
     if domain == "lab":
-        tau, residual = rajagopal_inverse(body, q, qd, qdd)
+        tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
         seq.joint_angles, seq.joint_angle_names = q, list(RAJAGOPAL_COORDINATES)
         seq.torque_rajagopal = tau
-        seq.extra["root_residual"] = residual
+        _store_contact(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd))
         _occlude(seq.markers, rng)
     elif domain == "muscle":
-        tau, residual = rajagopal_inverse(body, q, qd, qdd)
+        tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
         so = static_optimization(body, q, qd, tau)
         seq.muscle_activation, seq.muscle_names = so.activation, list(body.muscle_names)
-        seq.extra.update(root_residual=residual, reserve=so.reserve, torque_rajagopal=tau)
+        _store_contact(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd), labels=False)
+        seq.extra.update(reserve=so.reserve, torque_rajagopal=tau)
     elif domain == "emg":
         # EMG leads force by the electromechanical delay: the activations behind the EMG at time t are
         # those that static optimisation gives for the (exact) kinematics at t + delay.
-        qs, qds, qdds = motion(t + emg_params.delay_s)
-        tau_s, _ = rajagopal_inverse(body, qs, qds, qdds)
+        qs, qds, qdds = planted(t + emg_params.delay_s)
+        tau_s, _ = rajagopal_contact_dynamics(body, qs, qds, qdds)
         act = static_optimization(body, qs, qds, tau_s).activation
         seq.emg, seq.emg_names = emg_model.emg_from_activation(act, body.muscle_names, seq.fps, emg_params, rng,
                                                                already_delayed=True)
         seq.keypoints = keypoints + rng.normal(0.0, 0.015, keypoints.shape)  # video-like 2D-lifted noise
         seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s)
+
+
+BOTH_FEET = ("squat", "sit_to_stand", "stand")  # motions with both feet planted throughout
+
+
+def _store_contact(seq: Sequence, res: ContactDynamics, qpos: np.ndarray, qvel: np.ndarray,
+                   labels: bool = True) -> None:
+    """GRF, CoP and contact labels (if ``labels``) and the quality figures / states in ``extra``."""
+    if labels:
+        seq.grf, seq.cop, seq.contact = res.grf, res.cop, res.contact
+    seq.extra.update(root_residual=res.root_residual, contact_residual=res.solver_residual,
+                     contact_point_force=res.point_force, mj_qpos=qpos, mj_qvel=qvel)
 
 
 def standing_pelvis_height(body: RajagopalBody) -> float:
@@ -197,7 +220,7 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
     if with_torque:  # simulator-like jitter in the motion itself, so labels still match the kinematics
         amp = np.concatenate([np.full(3, 0.002), np.full(72, 0.005)])
         motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
-    traj = smpl_trajectory(motion, t)
+    traj = planted_smpl(body, motion, float(t[0]), float(t[-1]), both_feet=kind in BOTH_FEET)(t)
     markers, joints = smpl_points(body, traj)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
     seq.keypoints, seq.keypoint_names = joints, list(SMPL_JOINT_NAMES)
@@ -205,6 +228,7 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
     seq.smpl = traj.smpl_params(body.pelvis_j0)
     seq.extra["smpl_transl_origin"] = body.pelvis_j0.copy()
     if with_torque:
-        tau, residual, _ = smpl_inverse(body, traj)
+        tau, res = smpl_contact_dynamics(body, traj)
         seq.torque_smpl = tau
-        seq.extra["root_residual"] = residual
+        qpos, qvel, _ = smpl_state(body, traj)
+        _store_contact(seq, res, qpos, qvel)

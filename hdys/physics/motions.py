@@ -31,6 +31,10 @@ class Fourier:
     amp: np.ndarray
     omega: np.ndarray
     phase: np.ndarray
+    # gait timing of cyclic locomotion, or None: {"freq": Hz, "duty": stance fraction of the cycle,
+    # "shift": {"left": c, "right": c}} where a leg's cycle fraction since heel strike is
+    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to pick the stance foot)
+    gait: dict | None = None
 
     def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """q, qd, qdd at times ``t`` (T,), each (T, D)."""
@@ -49,7 +53,7 @@ class Fourier:
         w = 2 * np.pi * rng.uniform(fmin, fmax, (d, n))
         p = rng.uniform(0, 2 * np.pi, (d, n))
         return Fourier(self.mean.copy(), self.slope.copy(), np.concatenate([self.amp, a], 1),
-                       np.concatenate([self.omega, w], 1), np.concatenate([self.phase, p], 1))
+                       np.concatenate([self.omega, w], 1), np.concatenate([self.phase, p], 1), self.gait)
 
 
 class _Builder:
@@ -71,17 +75,75 @@ class _Builder:
 
     def build(self, lo: np.ndarray | None = None, hi: np.ndarray | None = None, margin: float = 0.03) -> Fourier:
         if lo is not None:
-            fit_to_limits(self.mean, self.amp, lo, hi, margin)
+            fit_to_limits(self.mean, self.amp, lo, hi, margin, self.omega, self.phase)
         return Fourier(self.mean, self.slope, self.amp, self.omega, self.phase)
 
 
-def fit_to_limits(mean: np.ndarray, amp: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float) -> None:
-    """In place: clip means into [lo+margin, hi-margin] and shrink amplitudes so q stays inside."""
+def fit_to_limits(mean: np.ndarray, amp: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float,
+                  omega: np.ndarray | None = None, phase: np.ndarray | None = None) -> None:
+    """In place: clip means into [lo+margin, hi-margin] and shrink amplitudes so q stays inside.
+
+    Without ``omega``/``phase`` the bound is the worst case ``sum |amp|``. With them (harmonics of the
+    first column's frequency, as :class:`_Builder` makes) the oscillation's true extremes over one
+    period (sampled at 4096 points; the margin covers the sampling error) are used."""
     mean[:] = np.clip(mean, lo + margin, hi - margin)
-    room = np.minimum(mean - lo - margin, hi - margin - mean)
-    total = np.abs(amp).sum(-1)
-    scale = np.where(total > room, room / np.maximum(total, 1e-12), 1.0)
+    if omega is None:
+        low = high = np.abs(amp).sum(-1)
+    else:
+        t = np.linspace(0.0, 2 * np.pi / omega[:, :1], 4096, axis=-1)  # (D, 1, S)
+        osc = (amp[..., None] * np.sin(omega[..., None] * t + phase[..., None])).sum(1)  # (D, S)
+        low, high = np.maximum(-osc.min(-1), 0.0), np.maximum(osc.max(-1), 0.0)
+    room_lo, room_hi = mean - lo - margin, hi - margin - mean
+    scale = np.minimum(np.where(low > room_lo, room_lo / np.maximum(low, 1e-12), 1.0),
+                       np.where(high > room_hi, room_hi / np.maximum(high, 1e-12), 1.0))
     amp *= scale[:, None]
+
+
+# Normative sagittal joint angles over one gait cycle of the leg (cycle fraction from its heel strike,
+# degrees; flexion / dorsiflexion positive), read at key points off the ensemble-average curves of
+# Winter D.A. (2009) Biomechanics and Motor Control of Human Movement, 4th ed., Wiley (walking at
+# natural cadence; toe-off at ~60 %) and Novacheck T.F. (1998) The biomechanics of running, Gait &
+# Posture 7:77-95 (running at ~3.2 m/s; toe-off at ~38 %). They are linearly interpolated and fitted
+# with four harmonics (:func:`gait_harmonics`).
+GAIT_CURVES = {
+    "walk": {
+        "hip": ((0, 30), (0.1, 28), (0.2, 20), (0.3, 10), (0.4, 0), (0.5, -8), (0.55, -10), (0.6, -5),
+                (0.7, 10), (0.8, 25), (0.9, 33), (1.0, 30)),
+        "knee": ((0, 5), (0.05, 12), (0.15, 18), (0.25, 12), (0.35, 6), (0.42, 5), (0.5, 12), (0.6, 38),
+                 (0.7, 60), (0.75, 62), (0.8, 55), (0.9, 25), (0.97, 5), (1.0, 5)),
+        "ankle": ((0, 0), (0.07, -6), (0.15, 0), (0.3, 6), (0.45, 10), (0.55, 0), (0.62, -18), (0.7, -10),
+                  (0.8, 0), (0.9, 2), (1.0, 0)),
+    },
+    "run": {
+        "hip": ((0, 30), (0.2, 10), (0.38, -8), (0.5, 0), (0.7, 35), (0.85, 45), (1.0, 30)),
+        "knee": ((0, 20), (0.15, 40), (0.38, 25), (0.5, 60), (0.7, 95), (0.85, 60), (1.0, 20)),
+        "ankle": ((0, 0), (0.15, 20), (0.38, -20), (0.5, -10), (0.7, 5), (0.9, 5), (1.0, 0)),
+    },
+}
+
+GAIT_DUTY = {"walk": 0.6, "run": 0.38}  # stance fraction of the cycle (toe-off) in those curves
+
+
+def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares Fourier fit of a :data:`GAIT_CURVES` curve: ``mean + sum_h amp_h sin(2 pi h s + phase_h)``
+    (radians); returns ``(mean, amp (k,), phase (k,))``."""
+    s = np.linspace(0.0, 1.0, 400, endpoint=False)
+    x, y = np.array(GAIT_CURVES[kind][joint], float).T
+    v = np.deg2rad(np.interp(s, x, y))
+    cols = [np.ones_like(s)]
+    for h in range(1, k + 1):
+        cols += [np.sin(2 * np.pi * h * s), np.cos(2 * np.pi * h * s)]
+    c = np.linalg.lstsq(np.stack(cols, 1), v, rcond=None)[0]
+    a, b = c[1::2], c[2::2]  # a sin + b cos = r sin(. + atan2(b, a))
+    return float(c[0]), np.hypot(a, b), np.arctan2(b, a)
+
+
+def _gait_terms(kind: str, joint: str, scale: float, cycle_shift: float, sign: float = 1.0, jitter: float = 0.0):
+    """(mean, terms) for :meth:`_Builder.set`: the leg's cycle starts at ``cycle_shift`` (rad of the first
+    harmonic; harmonic h is shifted by h times it), amplitudes scaled by ``scale``, sign flipped by ``sign``."""
+    mean, amp, phase = gait_harmonics(kind, joint)
+    return sign * mean, [(sign * scale * amp[h], h + 1, phase[h] + (h + 1) * (cycle_shift + jitter))
+                         for h in range(len(amp))]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -104,17 +166,19 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         s = u(0.75, 1.15)
         asym = u(-0.12, 0.12)
         speed = (u(2.5, 3.5) if run else u(1.0, 1.5))
+        shift = {}
         for side, p0, g in (("r", 0.0, 1 + asym), ("l", np.pi, 1 - asym)):
             sg = s * g
-            b.set(f"hip_flexion_{side}", 0.2 if run else 0.15, [(sg * (0.6 if run else 0.45), 1, p0 + ph()),
-                                                               (sg * 0.05, 2, p0 + ph())])
+            jit = ph() / 3
+            shift[{"r": "right", "l": "left"}[side]] = p0 + jit
+            b.set(f"hip_flexion_{side}", *_gait_terms(kind, "hip", sg, p0, jitter=jit))
             b.set(f"hip_adduction_{side}", u(-0.05, 0.05), [(sg * 0.07, 1, p0 + np.pi / 2 + ph())])
             b.set(f"hip_rotation_{side}", u(-0.1, 0.1), [(sg * 0.08, 1, p0 + ph())])
-            b.set(f"knee_angle_{side}", 0.9 if run else 0.6, [(sg * (0.75 if run else 0.45), 1, p0 - 1.2 + ph()),
-                                                              (sg * 0.15, 2, p0 + ph())])
-            b.set(f"ankle_angle_{side}", u(-0.1, 0.05), [(sg * 0.25, 1, p0 + 1.5 + ph()), (sg * 0.1, 2, p0 + ph())])
+            b.set(f"knee_angle_{side}", *_gait_terms(kind, "knee", sg, p0, jitter=jit))
+            mean, terms = _gait_terms(kind, "ankle", sg, p0, jitter=jit)
+            b.set(f"ankle_angle_{side}", mean + u(-0.05, 0.05), terms)
             b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(sg * 0.08, 1, p0 + ph())])
-            b.set(f"mtp_angle_{side}", 0.1, [(sg * 0.2, 1, p0 + 2.0 + ph())])
+            b.set(f"mtp_angle_{side}", 0.05, [(sg * 0.05, 1, p0 + ph())])
         b.set("pelvis_tilt", u(-0.15, 0.0), [(0.04 * s, 2, ph())])
         b.set("pelvis_list", 0.0, [(0.06 * s, 1, ph())])
         b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())])
@@ -152,7 +216,10 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     else:
         raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS}")
     ranges = np.asarray(ranges, float)
-    return b.build(ranges[:, 0], ranges[:, 1])
+    out = b.build(ranges[:, 0], ranges[:, 1])
+    if kind in ("walk", "run"):
+        out.gait = {"freq": f, "duty": GAIT_DUTY[kind], "shift": shift}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -270,11 +337,15 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     b.set("yaw", heading)
     if kind == "walk":
         s, asym, speed = u(0.75, 1.15), u(-0.12, 0.12), u(1.0, 1.5)
+        shift = {}
         for side, sx, p0, g in (("left", 1.0, 0.0, 1 + asym), ("right", -1.0, np.pi, 1 - asym)):
             sg = s * g
-            b.set(f"{side}_hip_x", -0.15, [(-0.45 * sg, 1, p0 + ph()), (0.05 * sg, 2, p0 + ph())])
-            b.set(f"{side}_knee_x", 0.6, [(0.45 * sg, 1, p0 - 1.2 + ph()), (0.15 * sg, 2, p0 + ph())])
-            b.set(f"{side}_ankle_x", 0.0, [(-0.25 * sg, 1, p0 + 1.5 + ph())])
+            jit = ph() / 3
+            shift[side] = p0 + jit
+            # SMPL x rotations: hip flexion and ankle dorsiflexion are negative, knee flexion positive
+            b.set(f"{side}_hip_x", *_gait_terms("walk", "hip", sg, p0, sign=-1.0, jitter=jit))
+            b.set(f"{side}_knee_x", *_gait_terms("walk", "knee", sg, p0, jitter=jit))
+            b.set(f"{side}_ankle_x", *_gait_terms("walk", "ankle", sg, p0, sign=-1.0, jitter=jit))
             b.set(f"{side}_hip_z", 0.0, [(sx * 0.06 * sg, 1, p0 + ph())])
             b.set(f"{side}_shoulder_x", 0.0, [(0.35 * sg, 1, p0 + ph())])  # opposite to the same-side hip
         b.set("spine1_y", 0.0, [(0.08 * s, 1, ph())])
@@ -312,4 +383,7 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     lim = smpl_euler_limits()
     lo = np.concatenate([np.full(6, -1e3), lim[:, 0]])
     hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
-    return b.build(lo, hi)
+    out = b.build(lo, hi)
+    if kind == "walk":
+        out.gait = {"freq": f, "duty": GAIT_DUTY["walk"], "shift": shift}
+    return out

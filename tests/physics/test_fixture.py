@@ -12,8 +12,8 @@ from hdys.schema import (MIA_EMG_CHANNELS, RAJAGOPAL_COORDINATES, SMPL_JOINT_NAM
                          validate)
 
 EXPECTED = {
-    "lab": ({"markers", "keypoints", "joint_angles"}, {"torque_rajagopal"}, 100.0),
-    "sim": ({"markers", "keypoints", "smpl"}, {"torque_smpl"}, 30.0),
+    "lab": ({"markers", "keypoints", "joint_angles"}, {"torque_rajagopal", "grf"}, 100.0),
+    "sim": ({"markers", "keypoints", "smpl"}, {"torque_smpl", "grf"}, 30.0),
     "muscle": ({"markers", "keypoints"}, {"muscle_activation"}, 50.0),
     "emg": ({"markers", "keypoints"}, {"emg"}, 30.0),
     "kin": ({"markers", "keypoints", "smpl"}, set(), 30.0),
@@ -64,7 +64,8 @@ def test_domain_contents(tiny, domain):
             assert s.keypoint_names == list(SMPL_JOINT_NAMES) and s.smpl.shape[1] == 75
         if domain == "lab":
             assert s.joint_angle_names == list(RAJAGOPAL_COORDINATES)
-            assert np.abs(s.extra["root_residual"]).max() > 0  # the pelvis carries the support
+            assert s.extra["root_residual"].shape == (s.num_frames, 6)  # what the ground cannot explain
+            assert s.contact.shape == (s.num_frames, 2) and s.contact.any()
         if domain == "muscle":
             assert s.muscle_names[0].endswith("_r") and len(s.muscle_names) == s.muscle_activation.shape[1]
             assert 0 <= s.muscle_activation.min() and s.muscle_activation.max() <= 1

@@ -1,0 +1,218 @@
+"""Contact-aware inverse dynamics: foot-floor contact, ground reaction forces, joint torques.
+
+Paper Eq. 1 reads ``M(q) q̈ + C(q, q̇) + G(q) = J(q)ᵀ λ + τ``. Inverse dynamics
+(:func:`hdys.physics.inverse.inverse_dynamics`) gives the left-hand side, ``qfrc``. The root
+(Rajagopal pelvis coordinates, SMPL free joint) has no actuator (``τ_root = 0``), so the root rows read
+``qfrc_root = J_rootᵀ λ``: the ground forces must explain the root wrench.
+
+**Contact points.** Four points per foot on the sole (:data:`FOOT_POINTS`: heel medial/lateral on
+the heel body, toe medial/lateral under the metatarsal heads on the toe body), placed from the body
+geometry of :mod:`hdys.physics.bodies` (Rajagopal: ``calcn``/``toes``; SMPL: ``*_ankle``/``*_foot``).
+
+**Contact detection.** A point is *active* when its height above the floor (z = 0) is below
+``CONTACT_HEIGHT`` (3 cm) and its speed below ``CONTACT_SPEED`` (0.6 m/s); a foot is in contact when
+one of its points is active. Heel strike and toe-off roll the foot about its heel or its toes, so
+single points of a rolling foot are active while the others move. Only active points carry force.
+
+**Ground reaction forces.** Per frame, each active point force lies in a linearised Coulomb cone (a
+four-sided pyramid inscribed in the cone of friction coefficient ``MU = 0.8``):
+``f_j = Σ_k β_jk d_k``, ``d_k = n + μ (cos θ_k t₁ + sin θ_k t₂)``, ``θ_k = 45° + k 90°``, ``β ≥ 0``. The
+β minimise ``‖W (A β − qfrc_root)‖² + α ‖β‖²`` (non-negative least squares, ``scipy.optimize.nnls``)
+with ``A = J_rootᵀ D``; ``W`` scales the force rows by ``1/(m g)`` and the moment rows by
+``1/(m g · 1 m)``, the unknowns are in body weights, ``α = 1e-4`` spreads the load evenly over the
+points where the wrench leaves it undetermined. Then:
+
+* joint torques: the non-root rows of ``qfrc − Σ_j J_jᵀ f_j``;
+* GRF per foot: the sum of its point forces; CoP: the normal-force-weighted mean of its active points
+  (a convex combination, hence inside the foot's support polygon); NaN where the foot carries no
+  normal force;
+* the *residual root wrench* ``qfrc_root − A β`` (what the ground cannot explain: a seat, a hand on a
+  rail, or motion that is not physically consistent), returned as a world wrench (force in N,
+  moment about the root origin in N m) and as a fraction of ``‖W qfrc_root‖``.
+
+All outputs are in the exported z-up world; the Rajagopal model's OpenSim y-up world is rotated with
+``(x, y, z) -> (x, -z, y)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+from scipy.optimize import nnls
+
+from hdys.physics.bodies import DE_LEVA_STATURE, SMPL_REFERENCE_HEIGHT, RajagopalBody, SmplBody
+from hdys.physics.inverse import inverse_dynamics, rajagopal_state, smpl_state, unconstrained
+from hdys.physics.motions import SmplTrajectory
+
+MU = 0.8  # friction coefficient (shoe on floor)
+CONTACT_HEIGHT = 0.03  # m: a point lower than this may be in contact
+CONTACT_SPEED = 0.6  # m/s: ... and slower than this
+REGULARISER = 1e-4  # alpha, in (body weights)^2
+G = 9.81
+FOOT_POINTS = ("heel_medial", "heel_lateral", "toe_medial", "toe_lateral")
+OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
+
+
+@dataclass
+class FootModel:
+    """Contact points of the two feet ([left, right] x FOOT_POINTS) of one MuJoCo body.
+
+    ``body`` (2, 4) body ids, ``local`` (2, 4, 3) positions in those bodies, ``to_zup`` (3, 3) rotation
+    from the model world to the z-up world, ``root_dofs`` (6,) the root's DoF addresses, ``root_body``.
+    """
+
+    body: np.ndarray
+    local: np.ndarray
+    to_zup: np.ndarray
+    root_dofs: np.ndarray
+    root_body: int
+
+
+def rajagopal_feet(body: RajagopalBody) -> FootModel:
+    """Sole points of ``calcn_*`` (heel) and ``toes_*`` (metatarsal heads), OpenSim frame (x forward,
+    y up, z right). The heel sole is 3 cm below the calcaneus origin (as ``standing_pelvis_height``
+    assumes), the toe points 2.8 cm below the MTP axis; medial is -z on the right foot, +z on the left."""
+    m, k = body.model, body.height_m / DE_LEVA_STATURE
+    ids, local = np.zeros((2, 4), int), np.zeros((2, 4, 3))
+    for f, (side, sgn) in enumerate((("l", -1.0), ("r", 1.0))):
+        calcn, toes = m.body(f"calcn_{side}").id, m.body(f"toes_{side}").id
+        ids[f] = (calcn, calcn, toes, toes)
+        local[f] = np.array([[-0.005, -0.030, -0.022 * sgn], [-0.005, -0.030, 0.022 * sgn],
+                             [0.020, -0.028, -0.035 * sgn], [-0.030, -0.028, 0.040 * sgn]]) * k
+    root = np.array([m.jnt_dofadr[m.joint(n).id] for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz",
+                                                            "pelvis_tilt", "pelvis_list", "pelvis_rotation")])
+    return FootModel(ids, local, OSIM_TO_ZUP.copy(), root, m.body("pelvis").id)
+
+
+def smpl_feet(body: SmplBody) -> FootModel:
+    """Sole points of ``*_ankle`` (heel) and ``*_foot`` (toes) in the SMPL rest frame (x left, y up,
+    z forward): the sole is 9 cm (reference stature) below the ankle joint; lateral is +x on the left."""
+    m, s = body.model, body.height_m / SMPL_REFERENCE_HEIGHT
+    ids, local = np.zeros((2, 4), int), np.zeros((2, 4, 3))
+    for f, (side, sx) in enumerate((("left", 1.0), ("right", -1.0))):
+        ankle, foot = m.body(f"{side}_ankle").id, m.body(f"{side}_foot").id
+        ids[f] = (ankle, ankle, foot, foot)
+        local[f] = np.array([[-0.020 * sx, -0.090, -0.050], [0.025 * sx, -0.090, -0.050],
+                             [-0.035 * sx, -0.030, 0.045], [0.040 * sx, -0.030, 0.010]]) * s
+    return FootModel(ids, local, np.eye(3), np.arange(6), int(body.body[0]))
+
+
+def pyramid(mu: float = MU) -> np.ndarray:
+    """(4, 3) edge directions of the friction pyramid inscribed in the cone, z-up world (normal +z)."""
+    th = np.pi / 4 + np.arange(4) * np.pi / 2
+    return np.stack([mu * np.cos(th), mu * np.sin(th), np.ones(4)], axis=1)
+
+
+@dataclass
+class ContactDynamics:
+    """Contact-aware inverse dynamics of one trajectory (all world quantities z up).
+
+    ``qfrc`` (T, nv) the inverse-dynamics generalized force; ``qfrc_contact`` (T, nv) ``Σ Jᵀ f``;
+    ``joint`` (T, nv) ``qfrc - qfrc_contact`` (root rows = the residual generalized force);
+    ``point_pos``/``point_vel``/``point_force`` (T, 2, 4, 3); ``active`` (T, 2, 4); ``contact`` (T, 2);
+    ``grf``/``cop`` (T, 2, 3); ``root_residual`` (T, 6) world force (N) and moment about the root
+    origin (N m) left unexplained; ``solver_residual`` (T,) ``‖W(Aβ − b)‖ / ‖W b‖``."""
+
+    qfrc: np.ndarray
+    qfrc_contact: np.ndarray
+    joint: np.ndarray
+    point_pos: np.ndarray
+    point_vel: np.ndarray
+    point_force: np.ndarray
+    active: np.ndarray
+    contact: np.ndarray
+    grf: np.ndarray
+    cop: np.ndarray
+    root_residual: np.ndarray
+    solver_residual: np.ndarray
+
+
+def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray, qvel: np.ndarray,
+                             qacc: np.ndarray, mass_kg: float, mu: float = MU,
+                             height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
+                             regulariser: float = REGULARISER) -> ContactDynamics:
+    """Inverse dynamics with ground reaction forces for MuJoCo states (T, nq), (T, nv), (T, nv)."""
+    qfrc = inverse_dynamics(model, qpos, qvel, qacc)
+    nt, nv = qvel.shape
+    data = mujoco.MjData(model)
+    rot = feet.to_zup
+    dirs = pyramid(mu) @ rot  # (4, 3): pyramid edges in the model world (rows)
+    w = np.full(6, 1.0 / (mass_kg * G))  # force rows / (m g), moment rows / (m g * 1 m)
+    sq = np.sqrt(regulariser)
+    pos, vel = np.zeros((nt, 2, 4, 3)), np.zeros((nt, 2, 4, 3))
+    force = np.zeros((nt, 2, 4, 3))
+    active = np.zeros((nt, 2, 4), bool)
+    qfrc_c = np.zeros((nt, nv))
+    residual_gen = np.zeros((nt, 6))
+    wrench = np.zeros((nt, 6))
+    solver_res = np.zeros(nt)
+    jacp, jacr = np.zeros((3, nv)), np.zeros((3, nv))
+    jac = np.zeros((2, 4, 3, nv))
+    root = feet.root_dofs
+    with unconstrained(model):
+        for i in range(nt):
+            data.qpos[:] = qpos[i]
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            for f in range(2):
+                for p in range(4):
+                    b = feet.body[f, p]
+                    x = data.xpos[b] + data.xmat[b].reshape(3, 3) @ feet.local[f, p]
+                    mujoco.mj_jac(model, data, jac[f, p], None, x, b)
+                    pos[i, f, p] = x
+            v = jac @ qvel[i]  # (2, 4, 3)
+            vel[i] = v @ rot.T
+            pos[i] = pos[i] @ rot.T
+            active[i] = (pos[i, ..., 2] < height) & (np.linalg.norm(vel[i], axis=-1) < speed)
+            b_vec = qfrc[i, root] * w
+            idx = np.argwhere(active[i])
+            if len(idx):
+                cols = [(jac[f, p][:, root].T @ dirs.T) for f, p in idx]  # each (6, 4)
+                a_mat = np.concatenate(cols, axis=1) * w[:, None] * (mass_kg * G)  # unknowns in body weights
+                beta, _ = nnls(np.vstack([a_mat, sq * np.eye(a_mat.shape[1])]),
+                               np.concatenate([b_vec, np.zeros(a_mat.shape[1])]), maxiter=50 * a_mat.shape[1])
+                beta = beta.reshape(-1, 4) * (mass_kg * G)
+                for (f, p), bj in zip(idx, beta):
+                    fw = bj @ dirs  # model world
+                    force[i, f, p] = fw @ rot.T
+                    qfrc_c[i] += jac[f, p].T @ fw
+            res = qfrc[i, root] - qfrc_c[i, root]
+            residual_gen[i] = res
+            solver_res[i] = np.linalg.norm(res * w) / max(np.linalg.norm(b_vec), 1e-12)
+            # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
+            mujoco.mj_jac(model, data, jacp, jacr, data.xpos[feet.root_body], feet.root_body)
+            j6 = np.concatenate([jacp[:, root], jacr[:, root]])
+            fm = np.linalg.solve(j6.T, res)
+            wrench[i] = np.concatenate([rot @ fm[:3], rot @ fm[3:]])
+    contact = active.any(-1)
+    grf = force.sum(2)
+    fn = force[..., 2]
+    tot = fn.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cop = np.einsum("tfp,tfpx->tfx", fn, pos) / tot[..., None]
+    cop[tot <= 1e-9] = np.nan
+    return ContactDynamics(qfrc, qfrc_c, qfrc - qfrc_c, pos, vel, force, active, contact, grf, cop, wrench,
+                           solver_res)
+
+
+def rajagopal_contact_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray,
+                               **kw) -> tuple[np.ndarray, ContactDynamics]:
+    """Contact-aware ID on Rajagopal coordinates (each (T, 23)); returns ``(torque (T, 17), result)``."""
+    res = contact_inverse_dynamics(body.model, rajagopal_feet(body), rajagopal_state(body, q),
+                                   rajagopal_state(body, qd), rajagopal_state(body, qdd), body.mass_kg, **kw)
+    return res.joint[:, body.coord_qpos[6:]], res
+
+
+def smpl_joint_torque(body: SmplBody, rot_local: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """MuJoCo ball-joint generalized forces (child frame) -> schema torques (T, 69) in the parent frame.
+    ``rot_local`` (T, 23, 3, 3): each joint's rotation relative to its parent."""
+    tau_child = np.stack([gen[:, d:d + 3] for d in body.joint_dof], axis=1)
+    return np.einsum("tjab,tjb->tja", rot_local, tau_child).reshape(-1, 69)
+
+
+def smpl_contact_dynamics(body: SmplBody, traj: SmplTrajectory, **kw) -> tuple[np.ndarray, ContactDynamics]:
+    """Contact-aware ID of an SMPL trajectory; returns ``(torque (T, 69) parent frame, result)``."""
+    qpos, qvel, qacc = smpl_state(body, traj)
+    res = contact_inverse_dynamics(body.model, smpl_feet(body), qpos, qvel, qacc, body.mass_kg, **kw)
+    return smpl_joint_torque(body, traj.rot[:, 1:], res.joint), res
