@@ -6,9 +6,11 @@ from __future__ import annotations
 from torch import nn
 
 from ..config import ModelConfig
+from .baselines import BASELINES
 from .hdys import HDyS, parameter_counts
 
-MODELS: dict[str, type[nn.Module]] = {"hdys": HDyS}
+# HDyS and the baselines of the paper's comparisons (hdys.model.baselines), all trained by hdys.train
+MODELS: dict[str, type[nn.Module]] = {"hdys": HDyS, **BASELINES}
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
