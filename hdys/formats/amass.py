@@ -82,6 +82,7 @@ def keypoints(raw: dict, smpl: np.ndarray, model: str, model_dir: str) -> np.nda
     betas = np.asarray(raw.get("betas", np.zeros(10)), np.float32).reshape(-1)[:16]
     body = smplx.create(model_dir, model_type=model, gender=gender, num_betas=len(betas), use_pca=False,
                         batch_size=1)
+    betas = np.pad(betas, (0, max(body.num_betas - len(betas), 0)))[:body.num_betas]  # the model's own count
     n = 24 if model == "smpl" else 22
     body_pose = smpl[:, 6:6 + 3 * (n - 1)] if model == "smpl" else smpl[:, 6:69]
     out = []
