@@ -207,6 +207,8 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
         with torch.no_grad():
             all_preds, z = model.infer(batch)
             for rep in reps:
+                if rep not in all_preds:  # a model that does not read this representation
+                    continue
                 preds = all_preds[rep]
                 for j, f in enumerate(chunk):
                     sl = slice(f.start, f.start + Tw)

@@ -70,7 +70,11 @@ def evaluate(run_dir: str | Path, corpora: list[str], out: str | Path | None = N
             per_rep["avg"] = average_over_representations(per_rep)
             frames += seq.num_frames * (len(per_rep) - 1)
             for d, (y, cols) in targets.items():
+                if d not in per_rep["avg"]:  # a model without this dynamics type
+                    continue
                 for rep, preds in per_rep.items():
+                    if d not in preds:
+                        continue
                     acc.add(seq.dataset, d, rep, _shape_pred(d, preds[d], cols), y, mass_kg=seq.mass_kg)
                 if (seq.dataset, d) not in examples:
                     examples[(seq.dataset, d)] = (seq, _shape_pred(d, per_rep["avg"][d], cols), y, cols)

@@ -168,8 +168,5 @@ def test_baseline_trains_and_evaluates_through_the_trainer(marker_corpus, synth_
     assert {ds: set(r) for ds, r in results.items()} == expected
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason="hdys.data.predict_sequence and hdys.evaluate.evaluate "
-                   "expect a prediction from every representation of a sequence for every dynamics type it has; "
-                   "baselines predict only what they read (markers, keypoints) and have heads for")
 def test_imdys_evaluates_on_a_heterogeneous_corpus(synth_corpus, tmp_path):
     _train_and_evaluate("imdys", synth_corpus, tmp_path / "imdys")
