@@ -61,6 +61,8 @@ class TrainConfig:
     grad_clip: float = 5.0
     grad_accum: int = 1  # micro-batches per step on each process; the global batch is split evenly
     seed: int = 0
+    datasets: list[str] = field(default_factory=list)  # train on these datasets only (empty: all)
+    fractions: dict[str, float] = field(default_factory=dict)  # dataset -> share of its train sequences used
     checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
     keep_checkpoints: int = 2
     max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit)
@@ -74,6 +76,9 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be > 0, got {getattr(self, name)}")
         if self.batch_frames < self.window:
             raise ValueError(f"train.batch_frames ({self.batch_frames}) must be >= train.window ({self.window})")
+        for name, f in self.fractions.items():
+            if not 0.0 < f <= 1.0:
+                raise ValueError(f"train.fractions[{name!r}] must be in (0, 1], got {f}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
 

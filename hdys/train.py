@@ -7,6 +7,7 @@ so a 2-process run equals a 1-process run with ``grad_accum=2`` up to float summ
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,6 +39,12 @@ class WindowRef:
     frames: int
     corpus: int
     local_id: str
+
+
+def subset(refs: list[WindowRef], fraction: float, seed: int) -> list[WindowRef]:
+    """A deterministic share of the sequences (at least one), independent of their order."""
+    ranked = sorted(refs, key=lambda r: hashlib.sha256(f"{seed}:{r.sequence_id}".encode()).hexdigest())
+    return sorted(ranked[: max(1, round(fraction * len(refs)))], key=lambda r: r.sequence_id)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -79,11 +86,23 @@ class Trainer:
         self.corpora = [Corpus(p) for p in self.data]
         self.refs: dict[str, WindowRef] = {}
         self.by_dataset: dict[str, list[WindowRef]] = {}
+        tc = cfg.train
         for ci, corpus in enumerate(self.corpora):
             for e in corpus.entries(split="train"):
+                if tc.datasets and e.dataset not in tc.datasets:
+                    continue
                 ref = WindowRef(f"{ci}:{e.sequence_id}", e.frames, ci, e.sequence_id)
                 self.refs[ref.sequence_id] = ref
                 self.by_dataset.setdefault(e.dataset, []).append(ref)
+        missing = sorted(set(tc.datasets) - set(self.by_dataset))
+        if missing:
+            raise ValueError(f"train.datasets {missing} have no training sequences in {', '.join(self.data)}; "
+                             f"available: {sorted({e.dataset for c in self.corpora for e in c.entries()})}")
+        for name, frac in tc.fractions.items():
+            if name not in self.by_dataset:
+                raise ValueError(f"train.fractions names dataset {name!r}, which is not being trained on")
+            self.by_dataset[name] = subset(self.by_dataset[name], frac, tc.seed)
+        self.refs = {r.sequence_id: r for refs in self.by_dataset.values() for r in refs}
         if not self.refs:
             raise ValueError(f"no training sequences in {', '.join(self.data)}")
 

@@ -101,3 +101,23 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_loses_nothing(synth_corpus, tmp_p
     train(tiny_config(epochs=3), [str(synth_corpus)], tmp_path / "cut", resume=True, progress=False)
     _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"), atol=1e-6)
     assert full["steps"] == json.loads((latest_checkpoint(tmp_path / "cut") / "state.json").read_text())["step"]
+
+
+def test_dataset_selection_and_fractions(synth_corpus, tmp_path):
+    from hdys.train import Trainer
+    cfg = tiny_config()
+    cfg.train.datasets = ["a", "c"]
+    cfg.train.fractions = {"c": 0.5}
+    tr = Trainer(cfg, [str(synth_corpus)], tmp_path / "r", progress=False)
+    tr.setup()
+    try:
+        assert set(tr.by_dataset) == {"a", "c"}
+        n_c = len([e for e in tr.corpora[0].entries(split="train") if e.dataset == "c"])
+        assert len(tr.by_dataset["c"]) == round(n_c / 2)
+        assert set(tr.refs) == {r.sequence_id for refs in tr.by_dataset.values() for r in refs}
+    finally:
+        tr.close()
+    bad = tiny_config()
+    bad.train.datasets = ["zzz"]
+    with pytest.raises(ValueError, match="zzz"):
+        train(bad, [str(synth_corpus)], tmp_path / "r2", progress=False)
