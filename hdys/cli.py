@@ -34,12 +34,35 @@ def cmd_export(args) -> int:
 
 def cmd_ingest(args) -> int:
     from .store import sequences_from_npz, write_corpus
-    if args.format != "npz":
-        print(f"hdys ingest: format {args.format!r} is not supported yet (only npz)", file=sys.stderr)
-        return 2
-    corpus = write_corpus(args.out, sequences_from_npz([args.src], strict=args.strict), strict=args.strict,
-                          test_fraction=args.test_fraction, seed=args.seed, progress=not args.quiet)
+    report: list[dict] = []
+    if args.format == "npz":
+        sequences = sequences_from_npz([args.src], strict=args.strict, skipped=report)
+    else:
+        from .formats import get_reader, read_source
+        options = {"mass_kg": args.mass_kg, "height_m": args.height_m, "amass_dir": args.amass,
+                   "smpl_model": args.smpl_model, "up_axis": args.up_axis}
+        taken = set(get_reader(args.format).options)
+        given = {k: v for k, v in options.items() if v is not None}
+        ignored = sorted(set(given) - taken)
+        if ignored:
+            raise ValueError(f"format {args.format!r} takes no option(s) {ignored}; it takes {sorted(taken) or 'none'}")
+        sequences = read_source(args.format, args.src, strict=args.strict, fps=args.fps, report=report, **given)
+    count = {"n": 0}
+
+    def counted(seqs):
+        for seq in seqs:
+            count["n"] += 1
+            yield seq
+
+    corpus = write_corpus(args.out, counted(sequences), strict=args.strict, test_fraction=args.test_fraction,
+                          seed=args.seed, progress=not args.quiet)
+    skipped = [r for r in report if r.get("status", "skipped") == "skipped"]
+    for r in skipped:
+        print(f"skipped {r.get('path')}: {r.get('reason')}", file=sys.stderr)
+    (Path(args.out) / "ingest_report.json").write_text(json.dumps(report, indent=1, default=str))
     print(corpus.info_table())
+    print(f"{count['n']} sequence(s) read, {len(skipped)} file(s) skipped; per-file report in "
+          f"{Path(args.out) / 'ingest_report.json'}")
     return 0
 
 
@@ -106,11 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("ingest", help="build a corpus from source files")
-    s.add_argument("format", choices=["npz"], help="source format (schema npz; more formats: see issues)")
+    from .formats import READERS
+    s = sub.add_parser("ingest", help="build a corpus from dataset files (AMASS, MiA, MinT, OpenSim, C3D, npz)")
+    s.add_argument("format", choices=["npz", *sorted(READERS)], help="source format")
     s.add_argument("src", help="a file or a directory of files")
     s.add_argument("--out", required=True, help="corpus directory (appended to if it exists)")
     s.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
+    s.add_argument("--fps", type=float, help="resample to this frame rate")
+    s.add_argument("--mass-kg", type=float, help="body mass where the files do not give one")
+    s.add_argument("--height-m", type=float, help="body height where the files do not give one (opensim)")
+    s.add_argument("--amass", help="AMASS root to join Muscles in Time activations with their motions (mint)")
+    s.add_argument("--smpl-model", help="SMPL model directory for keypoints via smplx (amass)")
+    s.add_argument("--up-axis", choices=["z", "y"], help="vertical axis of the lab (c3d; default z)")
     s.add_argument("--test-fraction", type=float, default=0.2, help="fraction of subjects held out")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_ingest)

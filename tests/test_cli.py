@@ -112,3 +112,24 @@ def test_quickstart_smoke_runs_every_stage_and_resumes(tmp_path, capsys):
     # a second call reuses the corpus and the trained run
     assert main(["-q", "quickstart", "--out", str(out), "--preset", "tiny", "--budget", "0.05"]) == 0
     assert json.loads((out / "trained.json").read_text())["steps"] == steps
+
+
+def test_ingest_amass_then_train_on_a_mixture(synth_corpus, tmp_path):
+    """Done-means of the ingest issue: an ingested corpus and another corpus train together."""
+    src = tmp_path / "amass" / "subj01"
+    src.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k in range(2):
+        np.savez(src / f"walk{k}_poses.npz", poses=0.1 * rng.standard_normal((90, 156)),
+                 trans=np.cumsum(0.01 * np.ones((90, 3)), 0), betas=np.zeros(16), gender="neutral",
+                 mocap_framerate=60.0)
+    assert main(["-q", "ingest", "amass", str(tmp_path / "amass"), "--out", str(tmp_path / "ac"), "--fps", "30"]) == 0
+    manifest = json.loads((tmp_path / "ac" / "manifest.json").read_text())
+    assert len(manifest["sequences"]) == 2 and manifest["sequences"][0]["fps"] == 30.0
+    assert main(["-q", "ingest", "amass", str(tmp_path / "amass"), "--out", str(tmp_path / "x"), "--mass-kg", "70"]) == 2
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(tiny_config(epochs=1).to_json()))
+    assert main(["-q", "train", "--data", f"{synth_corpus},{tmp_path / 'ac'}", "--out", str(tmp_path / "run"),
+                 "--config", str(cfg_path)]) == 0
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "'amass'" in log and "'a'" in log
