@@ -1,0 +1,176 @@
+"""`hdys experiment`: the registry's variants, the table7 parameter table, a trained and resumed
+two-variant experiment, Figure 3 and the t-SNE."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import hdys.experiment as X
+from hdys.config import apply_overrides, Config
+from hdys.experiment import CorpusInfo, claims, fifty_fifty, knn_accuracy, run_experiment, tsne, variants
+from hdys.model import MODELS
+
+# tests/conftest.py's tiny_config as overrides, a few steps per variant
+TINY = ["model.latent_dim=32", "model.encoder_hidden=[64,32]", "model.point_layers=1", "model.temporal_layers=1",
+        "train.sequences_per_dataset=4", "train.batch_frames=96", "train.window=16", "train.checkpoint_every=2",
+        "train.max_steps=2", "train.threads=2"]
+
+FIXTURE = CorpusInfo(
+    train={"lab": 28, "sim": 28, "muscle": 20, "emg": 24, "kin": 28},
+    test={"lab": 4, "sim": 4, "muscle": 12, "emg": 8, "kin": 4},
+    dynamics={"lab": ["torque_rajagopal", "grf"], "sim": ["torque_smpl", "grf"], "muscle": ["muscle_activation"],
+              "emg": ["emg"], "kin": []},
+    kinematics={"lab": ["markers", "keypoints", "joint_angles"], "sim": ["markers", "keypoints", "smpl"],
+                "muscle": ["markers", "keypoints"], "emg": ["markers", "keypoints"],
+                "kin": ["markers", "keypoints", "smpl"]})
+
+
+def _over(v, key):
+    return {o.split("=", 1)[0]: json.loads(o.split("=", 1)[1]) if o.split("=", 1)[1][:1] in "[{" else o.split("=", 1)[1]
+            for o in v.overrides}.get(key)
+
+
+def test_table1_variants_have_the_right_overrides():
+    vs = {v.key: v for v in variants("table1", FIXTURE)}
+    for d in ("lab", "sim", "muscle", "emg"):
+        assert _over(vs[f"single-{d}"], "train.datasets") == [d] and vs[f"single-{d}"].datasets == (d,)
+    assert "single-kin" not in vs  # no dynamics: no single-dataset row
+    for d in FIXTURE.datasets:
+        assert _over(vs[f"wo-{d}"], "train.datasets") == [x for x in FIXTURE.datasets if x != d]
+        assert d not in vs[f"wo-{d}"].datasets and "kin" not in vs[f"wo-{d}"].datasets
+    assert _over(vs["wo-align"], "model.use_align") == "false" and _over(vs["wo-fdae"], "model.use_fdae") == "false"
+    # the base config is the quickstart's 64-D, so the size rows are 32-D and 128-D
+    assert {k for k in vs if k.startswith("latent")} == {"latent32", "latent128"}
+    assert _over(vs["imdys"], "train.datasets") == ["lab", "sim"]  # torques / GRF
+    assert _over(vs["mia"], "train.datasets") == ["muscle", "emg"]
+    assert _over(vs["groundlink"], "train.datasets") == ["lab", "sim"]
+    assert {"imdys", "mia", "groundlink", "mean", "mlp"} <= set(vs)
+    assert len(vs) == 1 + 4 + 5 + 2 + 2 + 5
+    for v in vs.values():  # every override list makes a valid config
+        apply_overrides(Config(), list(v.overrides))
+    assert {v.key for v in variants("table1", FIXTURE, ["model.latent_dim=128"])} >= {"latent32", "latent64"}
+
+
+def test_table2_fifty_fifty_keeps_the_target_scale():
+    vs = {v.key: v for v in variants("table2", FIXTURE)}
+    assert set(vs) == {f"{t}-{k}" for t in ("lab", "emg") for k in ("single50", "fifty-fifty", "single")}
+    for t in ("lab", "emg"):
+        mix = fifty_fifty(FIXTURE, t)
+        assert sum(mix.values()) == FIXTURE.train[t] and mix[t] == FIXTURE.train[t] // 2
+        fr = _over(vs[f"{t}-fifty-fifty"], "train.fractions")
+        assert fr[t] == 0.5 and _over(vs[f"{t}-fifty-fifty"], "train.datasets") == list(mix)
+        # what train.subset draws from these fractions
+        assert sum(max(1, round(fr.get(d, 1.0) * FIXTURE.train[d])) for d in mix) == FIXTURE.train[t]
+        assert _over(vs[f"{t}-single50"], "train.fractions") == {t: 0.5}
+        assert _over(vs[f"{t}-single"], "train.datasets") == [t]
+    other = {d: c for d, c in fifty_fifty(FIXTURE, "lab").items() if d != "lab"}
+    assert other == {"sim": 4, "muscle": 3, "emg": 3, "kin": 4}  # proportional to 28, 20, 24, 28
+
+
+def test_table7_lists_every_arch_without_training(synth_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("hdys.train.train", lambda *a, **k: pytest.fail("table7 must not train"))
+    res = run_experiment("table7", [str(synth_corpus)], tmp_path, 5.0, progress=False)
+    assert set(MODELS) <= set(res["params"]) and {"hdys-32d", "hdys-64d", "hdys-128d"} <= set(res["params"])
+    assert all(r["paper_vocab"] > 0 and r["this_corpus"] > 0 for r in res["params"].values())
+    md = (tmp_path / "table7" / "table.md").read_text()
+    assert "GroundLinkNet" in md and "HDyS-32D" in md
+    assert not list((tmp_path / "table7").glob("*/run"))
+
+
+@pytest.fixture(scope="module")
+def table9(synth_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("experiments")
+    return out, run_experiment("table9", [str(synth_corpus)], out, 0.4, progress=False, base_overrides=TINY)
+
+
+def test_table9_trains_evaluates_and_skips_finished_variants(table9, synth_corpus, monkeypatch):
+    root, res = table9
+    out = root / "table9"
+    assert res["budget_per_variant_minutes"] == pytest.approx(0.2)
+    assert set(res["variants"]) == {"hdys", "wo-temporal"}
+    for key, rec in res["variants"].items():
+        assert (out / key / "eval.json").exists() and rec["training"]["steps"] == 2
+        assert "train.budget_minutes=0.2" in rec["commands"][0]
+    cfg = json.loads((out / "wo-temporal" / "run" / "config.json").read_text())
+    assert cfg["model"]["use_temporal"] is False and cfg["train"]["budget_minutes"] == 0.2
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["rows"]["HDyS"]["a"]["torque_rajagopal"]["mPJE"]["avg"] > 0
+    assert saved["budget_minutes"] == 0.4 and saved["corpora"] == [str(synth_corpus.resolve())]
+    md = (out / "table.md").read_text()
+    assert "0.20 min of training per variant" in md and "HDyS w/o Temporal Refinement" in md
+    assert "## Reading" in md and "temporal refinement helps" in md
+    assert saved["claims"][0]["verdict"] in ("holds", "mixed", "does not hold")
+
+    import hdys.evaluate
+    import hdys.train
+    monkeypatch.setattr(hdys.train, "train", lambda *a, **k: pytest.fail("a finished variant must not retrain"))
+    monkeypatch.setattr(hdys.evaluate, "evaluate", lambda *a, **k: pytest.fail("nor re-evaluate"))
+    again = run_experiment("table9", [str(synth_corpus)], root, 0.4, progress=False, base_overrides=TINY)
+    assert all(r["status"].startswith("done before") for r in again["variants"].values())
+    assert again["rows"] == saved["rows"]
+
+
+def test_a_variant_with_a_checkpoint_but_no_eval_resumes(table9, synth_corpus, tmp_path, monkeypatch):
+    shutil.copytree(table9[0] / "table9", tmp_path / "table9")
+    (tmp_path / "table9" / "hdys" / "eval.json").unlink()
+    (tmp_path / "table9" / "hdys" / "trained.json").unlink()
+    calls = []
+    import hdys.train
+    real = hdys.train.train
+    monkeypatch.setattr(hdys.train, "train", lambda *a, **k: calls.append(k["resume"]) or real(*a, **k))
+    res = run_experiment("table9", [str(synth_corpus)], tmp_path, 0.4, progress=False,
+                         base_overrides=[*TINY[:-2], "train.max_steps=3"])
+    assert calls == [True] and res["variants"]["hdys"]["training"]["steps"] == 3
+    assert res["variants"]["hdys"]["status"] == "resumed and evaluated"
+    assert res["variants"]["wo-temporal"]["status"].startswith("done before")
+
+
+def test_fig3_takes_table1_runs_and_writes_the_tsne_png(table9, synth_corpus, tmp_path, monkeypatch):
+    # a finished table1 in the same out dir (its HDyS run stands in for both rows here): no training
+    for key in ("hdys", "wo-align"):
+        shutil.copytree(table9[0] / "table9" / "hdys", tmp_path / "table1" / key)
+    import hdys.train
+    monkeypatch.setattr(hdys.train, "train", lambda *a, **k: pytest.fail("fig3 must take the table1 runs"))
+    monkeypatch.setattr(X, "FIG3_FRAMES", 300)
+    res = run_experiment("fig3", [str(synth_corpus)], tmp_path, 0.1, progress=False, base_overrides=TINY)
+    png = tmp_path / "fig3" / "fig3.png"
+    assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
+    assert set(res["fig3"]["models"]) == {"HDyS", "HDyS w/o L_align"}
+    assert all(0 <= m["representation_knn"] <= 1 for m in res["fig3"]["models"].values())
+    assert all(r["status"].startswith("taken from table1") for r in res["variants"].values())
+    assert any("L_align keeps" in c["claim"] for c in res["claims"])
+    assert "fig3.png" in (tmp_path / "fig3" / "table.md").read_text()
+
+
+def test_tsne_separates_two_gaussian_clusters():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(80, 10)), rng.normal(size=(80, 10)) + 6.0])
+    labels = [0] * 80 + [1] * 80
+    y = tsne(x, perplexity=20, iterations=300)
+    assert y.shape == (160, 2) and knn_accuracy(y, labels) == 1.0
+    c0, c1 = y[:80].mean(0), y[80:].mean(0)
+    assert np.linalg.norm(c0 - c1) > 3 * max(y[:80].std(0).max(), y[80:].std(0).max())
+
+
+def test_claims_read_the_numbers():
+    def nested(v):
+        return {"lab": {"torque_rajagopal": {"mPJE": {"avg": v, "best": v}}},
+                "emg": {"emg": {"RMSE": {"avg": 10 * v, "best": 10 * v}, "PCC": {"avg": 1 - v, "best": 1 - v}}}}
+
+    def rec(name, role, param="", shown=()):
+        return {"name": name, "role": role, "param": param, "datasets_shown": list(shown)}
+
+    rows = {"HDyS": nested(0.1), "lab-only HDyS": nested(0.2), "HDyS w/o L_align": nested(0.05),
+            "HDyS w/o emg": nested(0.3), "HDyS w/o lab": nested(0.11)}
+    results = {"experiment": "table1", "rows": rows, "corpus": {"dynamics": {"lab": ["torque_rajagopal"],
+                                                                             "emg": ["emg"]}},
+               "variants": {"a": rec("HDyS", "hdys", "64"), "b": rec("lab-only HDyS", "single", "lab", ["lab"]),
+                            "c": rec("HDyS w/o L_align", "no_align"), "d": rec("HDyS w/o emg", "drop", "emg"),
+                            "e": rec("HDyS w/o lab", "drop", "lab")}}
+    got = {c["claim"]: c for c in claims(results)}
+    assert got["heterogeneous training beats lab-only training on lab"]["verdict"] == "holds"
+    assert "0.1000 vs lab-only HDyS 0.2000" in got["heterogeneous training beats lab-only training on lab"]["summary"]
+    assert got["L_align helps"]["verdict"] == "does not hold"
+    # no same-type dataset to drop for either target: not testable
+    assert got["dropping a dataset hurts most where the dynamics types match (torque vs muscle)"]["verdict"].startswith("not")
