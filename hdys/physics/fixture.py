@@ -9,11 +9,16 @@
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
 
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
-``(x, y, z) -> (x, -z, y)``). The root translation of every motion is solved so that the feet stand on
-the floor without sliding (:mod:`hdys.physics.locomotion`); labels come from contact-aware inverse
-dynamics on exactly the exported kinematics (:mod:`hdys.physics.contact`): ground reaction forces
-inside friction cones explain the root wrench as far as they can, torques (and, through static
-optimisation, activations and EMG) are computed with them. ``Sequence.extra`` keeps the quality
+``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
+
+* motions on the ground (``GROUND_CONTACT``: squat, sit-to-stand, standing): the root translation is
+  solved so that both feet stand on the floor without sliding (:mod:`hdys.physics.locomotion`) and
+  labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
+  forces inside friction cones explain the root wrench, torques (and, through static optimisation,
+  activations and EMG) are computed with them; ``grf``, ``cop``, ``contact`` are exported;
+* walking, running and free motions: the pelvis is externally supported (no ground model; the root
+  carries the residual, ``extra["root_residual_generalized"]``), no GRF. Planted-foot gait with the
+  current joint-angle generator gives implausible root accelerations at every change of support. ``Sequence.extra`` keeps the quality
 figures and the state for the physics checks of :mod:`hdys.physics.validation`: ``root_residual``
 (T, 6) world force N and moment N m the ground cannot explain, ``contact_residual`` (T,) the contact
 solver's relative residual, ``contact_point_force`` (T, 2, 4, 3), ``mj_qpos``/``mj_qvel`` (MuJoCo
@@ -29,9 +34,10 @@ import numpy as np
 from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
-from hdys.physics.inverse import rajagopal_state, smpl_state
+from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
 from hdys.physics.locomotion import planted_rajagopal, planted_smpl
-from hdys.physics.motions import RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion
+from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
+                                  smpl_trajectory)
 from hdys.physics.static_opt import static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence, validate
 
@@ -112,29 +118,36 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
                     rng: np.random.Generator, emg_params) -> None:
     motion = rajagopal_motion(kind, rng, body.coord_range, standing_pelvis_height(body))
     delay = emg_params.delay_s if domain == "emg" else 0.0
-    planted = planted_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay, both_feet=kind in BOTH_FEET)
-    q, qd, qdd = planted(t)
+    ground = kind in GROUND_CONTACT
+    kin = planted_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay, both_feet=True) if ground else motion
+    q, qd, qdd = kin(t)
+
+    def labels(q, qd, qdd):
+        """(torques, ContactDynamics) on the floor, or (torques, root residual) with the pelvis supported."""
+        return rajagopal_contact_dynamics(body, q, qd, qdd) if ground else rajagopal_inverse(body, q, qd, qdd)
+
     markers, keypoints = rajagopal_points(body, q)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
     seq.keypoints, seq.keypoint_names = keypoints, list(body.keypoint_names)
     seq.keypoint_parents = body.keypoint_parents.copy()
+    seq.extra["ground_contact"] = ground
     if domain == "lab":
-        tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
+        tau, res = labels(q, qd, qdd)
         seq.joint_angles, seq.joint_angle_names = q, list(RAJAGOPAL_COORDINATES)
         seq.torque_rajagopal = tau
-        _store_contact(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd))
+        _store_labels(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd))
         _occlude(seq.markers, rng)
     elif domain == "muscle":
-        tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
+        tau, res = labels(q, qd, qdd)
         so = static_optimization(body, q, qd, tau)
         seq.muscle_activation, seq.muscle_names = so.activation, list(body.muscle_names)
-        _store_contact(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd), labels=False)
+        _store_labels(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd), grf=False)
         seq.extra.update(reserve=so.reserve, torque_rajagopal=tau)
     elif domain == "emg":
         # EMG leads force by the electromechanical delay: the activations behind the EMG at time t are
         # those that static optimisation gives for the (exact) kinematics at t + delay.
-        qs, qds, qdds = planted(t + emg_params.delay_s)
-        tau_s, _ = rajagopal_contact_dynamics(body, qs, qds, qdds)
+        qs, qds, qdds = kin(t + emg_params.delay_s)
+        tau_s, _ = labels(qs, qds, qdds)
         act = static_optimization(body, qs, qds, tau_s).activation
         seq.emg, seq.emg_names = emg_model.emg_from_activation(act, body.muscle_names, seq.fps, emg_params, rng,
                                                                already_delayed=True)
@@ -143,12 +156,20 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
 
 
 BOTH_FEET = ("squat", "sit_to_stand", "stand")  # motions with both feet planted throughout
+# Motions labelled with ground contact. Walking, running and free motions are not: planting their feet
+# by moving the pelvis makes the root accelerate implausibly at every change of support (walking GRF
+# peaks of 6-13 body weights), so until the gait generator is dynamically consistent they keep the
+# supported-pelvis labels (exact inverse dynamics, no GRF).
+GROUND_CONTACT = BOTH_FEET
 
 
-def _store_contact(seq: Sequence, res: ContactDynamics, qpos: np.ndarray, qvel: np.ndarray,
-                   labels: bool = True) -> None:
-    """GRF, CoP and contact labels (if ``labels``) and the quality figures / states in ``extra``."""
-    if labels:
+def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:
+    """GRF, CoP and contact labels (if ``grf`` and the motion is on the ground) and the quality figures and
+    states in ``extra``; for a supported-pelvis motion ``res`` is the root residual (T, 6) only."""
+    if not isinstance(res, ContactDynamics):
+        seq.extra["root_residual_generalized"] = res
+        return
+    if grf:
         seq.grf, seq.cop, seq.contact = res.grf, res.cop, res.contact
     seq.extra.update(root_residual=res.root_residual, contact_residual=res.solver_residual,
                      contact_point_force=res.point_force, mj_qpos=qpos, mj_qvel=qvel)
@@ -220,7 +241,10 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
     if with_torque:  # simulator-like jitter in the motion itself, so labels still match the kinematics
         amp = np.concatenate([np.full(3, 0.002), np.full(72, 0.005)])
         motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
-    traj = planted_smpl(body, motion, float(t[0]), float(t[-1]), both_feet=kind in BOTH_FEET)(t)
+    ground = kind in GROUND_CONTACT
+    seq.extra["ground_contact"] = ground
+    traj = planted_smpl(body, motion, float(t[0]), float(t[-1]), both_feet=True)(t) if ground \
+        else smpl_trajectory(motion, t)
     markers, joints = smpl_points(body, traj)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
     seq.keypoints, seq.keypoint_names = joints, list(SMPL_JOINT_NAMES)
@@ -228,7 +252,7 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
     seq.smpl = traj.smpl_params(body.pelvis_j0)
     seq.extra["smpl_transl_origin"] = body.pelvis_j0.copy()
     if with_torque:
-        tau, res = smpl_contact_dynamics(body, traj)
+        tau, res = smpl_contact_dynamics(body, traj) if ground else smpl_inverse(body, traj)[:2]
         seq.torque_smpl = tau
         qpos, qvel, _ = smpl_state(body, traj)
-        _store_contact(seq, res, qpos, qvel)
+        _store_labels(seq, res, qpos, qvel)

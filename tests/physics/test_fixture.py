@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hdys.physics.bodies import RAJAGOPAL_RANGES
-from hdys.physics.fixture import DOMAINS, make_fixture
+from hdys.physics.fixture import DOMAINS, GROUND_CONTACT, make_fixture
 from hdys.schema import (MIA_EMG_CHANNELS, RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SchemaError, Sequence,
                          validate)
 
@@ -54,7 +54,10 @@ def test_domain_contents(tiny, domain):
     seqs = [s for s in tiny if s.dataset == domain]
     assert seqs
     for s in seqs:
-        assert set(s.kinematics) == kin and set(s.dynamics) == dyn and s.fps == fps
+        on_ground = s.extra["ground_contact"]
+        assert on_ground == (s.extra["motion"] in GROUND_CONTACT)
+        expected_dyn = dyn if on_ground else dyn - {"grf"}  # supported-pelvis motions carry no GRF
+        assert set(s.kinematics) == kin and set(s.dynamics) == expected_dyn and s.fps == fps
         assert 1.0 <= s.num_frames / s.fps <= 2.0 + 1e-6
         assert s.markers.shape[1] >= 20 and len(s.marker_names) == s.markers.shape[1]
         # z-up world, feet near the floor, head near the stature
@@ -64,8 +67,11 @@ def test_domain_contents(tiny, domain):
             assert s.keypoint_names == list(SMPL_JOINT_NAMES) and s.smpl.shape[1] == 75
         if domain == "lab":
             assert s.joint_angle_names == list(RAJAGOPAL_COORDINATES)
-            assert s.extra["root_residual"].shape == (s.num_frames, 6)  # what the ground cannot explain
-            assert s.contact.shape == (s.num_frames, 2) and s.contact.any()
+            if on_ground:
+                assert s.extra["root_residual"].shape == (s.num_frames, 6)  # what the ground cannot explain
+                assert s.contact.shape == (s.num_frames, 2) and s.contact.any()
+            else:
+                assert s.extra["root_residual_generalized"].shape == (s.num_frames, 6) and s.grf is None
         if domain == "muscle":
             assert s.muscle_names[0].endswith("_r") and len(s.muscle_names) == s.muscle_activation.shape[1]
             assert 0 <= s.muscle_activation.min() and s.muscle_activation.max() <= 1
