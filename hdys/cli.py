@@ -67,11 +67,13 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .physics.fixture import make_fixture
-    from .store import write_corpus
-    corpus = write_corpus(args.out, make_fixture(args.preset, seed=args.seed, progress=not args.quiet),
-                          seed=args.seed, progress=not args.quiet)
-    print(corpus.info_table())
+    from .physics.synth import synth
+    from .store import Corpus
+    summary = synth(args.out, args.preset, seed=args.seed, workers=args.workers, shard=args.shard,
+                    progress=not args.quiet, validate=not args.no_validate)
+    if (Path(args.out) / "manifest.json").exists():
+        print(Corpus(args.out).info_table())
+    print(json.dumps(summary))
     return 0
 
 
@@ -145,11 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("synth", help="generate the physically exact fixture corpus (MuJoCo inverse dynamics, "
-                                     "static optimisation)")
-    s.add_argument("--preset", choices=["tiny", "quick"], default="quick")
+    s = sub.add_parser("synth", help="generate the physics corpus (MuJoCo bodies, inverse dynamics, ground "
+                                     "contact, static optimisation, sEMG); resumable, parallel, shardable")
+    s.add_argument("--preset", choices=["tiny", "quick", "default", "large"], default="quick")
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=1, help="processes")
+    s.add_argument("--shard", help="I/N: generate only shard I of N (each shard into its own --out)")
+    s.add_argument("--no-validate", action="store_true", help="skip the physics checks (validation.json)")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("train", help="train HDyS on one or more corpora")

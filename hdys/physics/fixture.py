@@ -47,6 +47,8 @@ FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0}
 PRESETS = {
     "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
     "quick": {"subjects": 12, "sequences": 10, "duration": (2.5, 4.0), "so_duration": (2.0, 3.0)},
+    "default": {"subjects": 40, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0)},
+    "large": {"subjects": 150, "sequences": 16, "duration": (3.0, 6.0), "so_duration": (2.0, 4.0)},
 }
 OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
 
@@ -61,7 +63,7 @@ def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False,
     if unknown:
         raise ValueError(f"unknown domain(s) {unknown}; expected some of {list(DOMAINS)}")
     cfg = PRESETS[preset]
-    jobs = [(d, s) for d in DOMAINS if d in domains for s in range(cfg["subjects"])]
+    jobs = subject_jobs(preset, domains)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -69,14 +71,28 @@ def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False,
         bar = tqdm(total=len(jobs) * cfg["sequences"], desc="physics fixture", unit="seq")
     out: list[Sequence] = []
     for domain, subj in jobs:
-        rng = np.random.default_rng([seed, DOMAINS.index(domain), subj])
-        for seq in _subject(domain, subj, cfg, rng):
-            out.append(validate(seq, source=f"physics fixture ({domain})"))
+        for seq in generate_subject(preset, seed, domain, subj):
+            out.append(seq)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
         bar.close()
     return out
+
+
+def subject_jobs(preset: str, domains: tuple[str, ...] = DOMAINS) -> list[tuple[str, int]]:
+    """The (domain, subject index) units of work of a preset, in generation order."""
+    return [(d, s) for d in DOMAINS if d in domains for s in range(PRESETS[preset]["subjects"])]
+
+
+def subject_id(domain: str, subj: int) -> str:
+    return f"{domain}-s{subj + 1:02d}"
+
+
+def generate_subject(preset: str, seed: int, domain: str, subj: int) -> list[Sequence]:
+    """All sequences of one subject; depends only on its arguments (any worker, any order)."""
+    rng = np.random.default_rng([seed, DOMAINS.index(domain), subj])
+    return [validate(seq, source=f"physics fixture ({domain})") for seq in _subject(domain, subj, PRESETS[preset], rng)]
 
 
 def sample_subject(rng: np.random.Generator) -> tuple[float, float]:
@@ -88,7 +104,7 @@ def sample_subject(rng: np.random.Generator) -> tuple[float, float]:
 
 def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
     height, mass = sample_subject(rng)
-    subject = f"{domain}-s{subj + 1:02d}"
+    subject = subject_id(domain, subj)
     fps = FPS[domain]
     smpl = domain in ("sim", "kin")
     if smpl:

@@ -25,6 +25,8 @@ are skipped by the checks that need them.
 """
 from __future__ import annotations
 
+import logging
+
 import mujoco
 import numpy as np
 
@@ -32,6 +34,8 @@ from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics, smpl_feet
 from hdys.physics.inverse import unconstrained
 from hdys.schema import Sequence
+
+log = logging.getLogger(__name__)
 
 TOLERANCES = {
     "residual_force_mean_pct_bw": 10.0,  # mean root residual force, % body weight
@@ -119,7 +123,9 @@ def forward_check(model, feet, qpos, qvel, gen, fps: float, start: int, k: int,
     interpolated between frames) as ``qfrc_applied``; returns (root translation error m, RMS joint-rotation
     error rad, toe joints excluded) against the recorded ``qpos[start + k]``."""
     data = mujoco.MjData(model)
-    old_dt, old_int, old_flags = model.opt.timestep, model.opt.integrator, model.opt.disableflags
+    old_warning = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(lambda msg: log.debug("mujoco (forward check): %s", msg))  # diverged runs show
+    old_dt, old_int, old_flags = model.opt.timestep, model.opt.integrator, model.opt.disableflags  # as errors
     model.opt.timestep = 1.0 / (fps * substeps)
     model.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
     model.opt.disableflags = old_flags | int(mujoco.mjtDisableBit.mjDSBL_ACTUATION)
@@ -134,6 +140,7 @@ def forward_check(model, feet, qpos, qvel, gen, fps: float, start: int, k: int,
                 mujoco.mj_step(model, data)
     finally:
         model.opt.timestep, model.opt.integrator, model.opt.disableflags = old_dt, old_int, old_flags
+        mujoco.set_mju_user_warning(old_warning)
     dq = np.zeros(model.nv)
     mujoco.mj_differentiatePos(model, dq, 1.0, qpos[start + k], data.qpos)
     root_t = feet.root_dofs[:3]

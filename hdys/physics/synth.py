@@ -1,0 +1,147 @@
+"""``hdys synth``: generate the physics corpus, deterministic, resumable, parallel and shardable.
+
+Work is cut into jobs, one per (domain, subject); a job's sequences depend only on (preset, seed, domain,
+subject), so any worker count and any sharding give the same sequences.
+
+* ``workers``: jobs run in that many processes.
+* ``shard=(i, n)``: only jobs i, i+n, i+2n, ... run, so that a cluster scheduler can run one shard per job;
+  give every shard its own ``--out`` and train on all of them (``hdys train --data a,b,c``).
+* Resume: completed jobs are appended to the corpus in batches; a re-run skips every subject the corpus
+  already holds in full, so an interrupted run loses at most the batch in flight.
+* At the end the physics checks run over the whole corpus and ``validation.json`` is written next to it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tqdm import tqdm
+
+from ..store import Corpus, write_corpus
+from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
+
+log = logging.getLogger("hdys.synth")
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """'I/N' -> (I, N) with 0 <= I < N; None -> (0, 1)."""
+    if not text:
+        return 0, 1
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard: expected I/N such as 0/4, got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"--shard: expected 0 <= I < N, got {text!r}")
+    return i, n
+
+
+def _run_job(args: tuple[str, int, str, int]):
+    preset, seed, domain, subj = args
+    return domain, subj, generate_subject(preset, seed, domain, subj)
+
+
+def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 1, shard: str | None = None,
+          progress: bool = True, validate: bool = True) -> dict:
+    """Generate (or complete) the corpus ``out``; returns a summary dict (also logged)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    out = Path(out)
+    i, n = parse_shard(shard)
+    jobs = subject_jobs(preset)[i::n]
+    done: set[str] = set()
+    if (out / "manifest.json").exists():
+        corpus = Corpus(out)
+        meta = corpus.manifest.get("synth")
+        if meta and (meta.get("preset"), meta.get("seed")) != (preset, seed):
+            raise ValueError(f"{out} was generated with preset {meta.get('preset')!r} and seed {meta.get('seed')}; "
+                             f"refusing to add preset {preset!r} seed {seed} to it (choose another --out)")
+        per_subject: dict[str, int] = {}
+        for e in corpus.entries():
+            per_subject[e.subject] = per_subject.get(e.subject, 0) + 1
+        done = {s for s, k in per_subject.items() if k >= PRESETS[preset]["sequences"]}
+        corpus.close()
+    todo = [(preset, seed, d, s) for d, s in jobs if subject_id(d, s) not in done]
+    log.info("synth %s (seed %d, shard %d/%d): %d subjects to generate, %d already done", preset, seed, i, n,
+             len(todo), len(jobs) - len(todo))
+    t0 = time.perf_counter()
+    batch_size = max(2 * workers, 4)
+    bar = tqdm(total=len(todo), desc=f"synth {preset}", unit="subject", disable=not progress)
+    pending: list = []
+
+    def flush() -> None:
+        if pending:
+            write_corpus(out, list(pending), seed=seed, progress=False)
+            pending.clear()
+
+    pool = mp.get_context("spawn").Pool(workers) if workers > 1 and len(todo) > 1 else None
+    try:
+        results = pool.imap(_run_job, todo) if pool else map(_run_job, todo)
+        for k, (_, _, seqs) in enumerate(results, 1):
+            pending.extend(seqs)
+            bar.update(1)
+            if k % batch_size == 0:
+                flush()
+        flush()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+    _stamp(out, preset, seed, (i, n))
+    summary = {"corpus": str(out), "preset": preset, "seed": seed, "shard": f"{i}/{n}",
+               "generated_subjects": len(todo), "skipped_subjects": len(jobs) - len(todo),
+               "seconds": round(time.perf_counter() - t0, 1)}
+    if validate and (out / "manifest.json").exists():
+        report = validate_corpus(out, preset, seed, jobs)
+        summary["validation_passed"] = report.get("passed")
+    return summary
+
+
+def _stamp(out: Path, preset: str, seed: int, shard: tuple[int, int]) -> None:
+    """Record the generator settings in the manifest (so that a re-run cannot mix presets)."""
+    from ..checkpoint import write_json
+    path = out / "manifest.json"
+    if not path.exists():  # nothing was generated (an empty shard)
+        return
+    manifest = json.loads(path.read_text())
+    manifest["synth"] = {"preset": preset, "seed": seed, "shard": f"{shard[0]}/{shard[1]}"}
+    write_json(path, manifest)
+
+
+def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[str, int]],
+                    subjects_per_domain: int = 2) -> dict:
+    """Physics checks, written to ``validation.json``.
+
+    The checks that need the solver's state (residual root wrench, contact forces, forward simulation)
+    run on a sample of ``subjects_per_domain`` subjects per domain, regenerated here (generation is
+    deterministic, so they are the corpus' own sequences); value checks (activations in [0, 1]) run on
+    every sequence of the corpus as stored."""
+    from ..checkpoint import write_json
+    from .validation import validate_corpus_physics
+    sample: dict[str, list[int]] = {}
+    for d, s in jobs:
+        if len(sample.setdefault(d, [])) < subjects_per_domain:
+            sample[d].append(s)
+    seqs = [seq for d, subjects in sample.items() for s in subjects for seq in generate_subject(preset, seed, d, s)]
+    report = validate_corpus_physics(seqs)
+    report["sampled_subjects"] = {d: [subject_id(d, s) for s in subjects] for d, subjects in sample.items()}
+    corpus = Corpus(out)
+    bad = []
+    for e in corpus.entries():
+        if "muscle_activation" in e.representations:
+            a = corpus.read(e.sequence_id).muscle_activation
+            if not (np.nanmin(a) >= -1e-6 and np.nanmax(a) <= 1 + 1e-6):
+                bad.append(e.sequence_id)
+    corpus.close()
+    report["all_sequences"] = {"activation_out_of_range": bad, "passed": not bad}
+    report["passed"] = bool(report["passed"] and not bad)
+    write_json(Path(out) / "validation.json", report)
+    log.info("physics validation %s: %s", "passed" if report["passed"] else "FAILED", Path(out) / "validation.json")
+    return report
