@@ -51,7 +51,8 @@ EPOCHS = 1_000_000  # the budget stops every variant, never the epoch count
 FIG3_FRAMES = 1500  # frames (x representations) embedded per model
 FIG3_SEQUENCES = 8  # test sequences per dataset read for Figure 3
 # the paper's Table 7, for reference next to the measured counts
-PAPER_PARAMS = {"mia": "5.4M", "imdys": "4.0M", "hdys": "3.9M", "hdys-32d": "0.6M", "hdys-64d": "1.4M"}
+PAPER_PARAMS = {"mia": "5.4M", "imdys": "4.0M", "hdys": "3.9M", "hdys-32d": "0.6M", "hdys-64d": "1.4M",
+                "hdys-128d": "3.9M"}
 # suggested total budgets (minutes) for the `default` corpus on 2 CPU cores; table1 leaves room for eval
 DEFAULT_BUDGETS = {"table1": 100.0, "table2": 30.0, "table3": 10.0, "table7": 0.0, "table9": 12.0, "fig3": 12.0}
 
@@ -281,6 +282,7 @@ def _run_variant(v: Variant, vdir: Path, data: list[str], overrides: list[str], 
         log.info("evaluating %s", v.name)
         evaluate(run, data, ev, progress=progress)
     record["training"] = json.loads(done.read_text()) if done.exists() else None
+    record["budget_minutes"] = json.loads((run / "config.json").read_text())["train"]["budget_minutes"]
     record["eval"] = json.loads(ev.read_text())
     return record
 
@@ -314,6 +316,8 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float, progr
     reused = {v.key: root / "table1" / v.key for v in vs
               if exp.reuse_table1 and (root / "table1" / v.key / "eval.json").exists()}
     trained = [v for v in vs if v.key not in reused]
+    if trained and budget_minutes <= 0:
+        raise ValueError(f"experiment {name} trains {len(trained)} variant(s); give it a budget > 0 minutes")
     per = budget_minutes / max(1, len(trained))
     results.update(budget_per_variant_minutes=per, variants_trained=len(trained), variants={})
     overrides = [*quick_overrides(), f"train.budget_minutes={per:.6g}", *base_overrides]
@@ -358,11 +362,19 @@ def _keep(nested: dict, datasets) -> dict:
     return {d: v for d, v in nested.items() if not datasets or d in datasets}
 
 
+PAPER_ORDER = ("sim", "lab", "muscle", "emg", "kin")  # ImDy, AddBiomechanics, MinT, MiA (Table 1 columns)
+
+
+def _ordered(nested: dict) -> dict:
+    rank = {d: i for i, d in enumerate(PAPER_ORDER)}
+    return dict(sorted(nested.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
 def rows_of(results: dict) -> dict[str, dict]:
     """Row name -> nested metrics ``{dataset: {dynamics: {metric: {rep: value}}}}`` as the table shows it."""
     rows: dict[str, dict] = {}
     for rec in results.get("variants", {}).values():
-        nested = _keep(rec["eval"]["results"], rec["datasets_shown"])
+        nested = _ordered(_keep(rec["eval"]["results"], rec["datasets_shown"]))
         if results["experiment"] == "table3":
             for rep, label in REP_ROWS.items():
                 per = {ds: {dyn: {m: {rep: v[rep]} for m, v in pm.items() if rep in v} for dyn, pm in pd.items()}
@@ -376,7 +388,7 @@ def rows_of(results: dict) -> dict[str, dict]:
 
 
 def table_markdown(results: dict) -> str:
-    name, per = results["experiment"], results.get("budget_per_variant_minutes", 0.0)
+    name = results["experiment"]
     corpora = ", ".join(Path(c).name for c in results["corpora"])
     lines = [f"# `{name}`: the paper's {results['paper']} ({results['what']})", "",
              f"Command: `{results['command']}`", f"Corpora: {', '.join(results['corpora'])}",
@@ -391,8 +403,11 @@ def table_markdown(results: dict) -> str:
         lines.append("")
     else:
         n = results["variants_trained"]
-        title = (f"{results['paper']} on {corpora}: {per:.2f} min of training per variant ({n} trained "
-                 f"variant(s), {results['budget_minutes']:g} min in all), same seed and test split")
+        budgets = sorted({round(r["budget_minutes"], 4) for r in results["variants"].values()})
+        title = (f"{results['paper']} on {corpora}: {' / '.join(f'{b:.2f}' for b in budgets)} min of training "
+                 f"per variant ({n} trained here of {results['budget_minutes']:g} min in all"
+                 + (", the others taken from table1" if n < len(results["variants"]) else "")
+                 + "), same seed and test split")
         rows = results["rows"]
         if name == "table2":
             for target in dict.fromkeys(r["param"] for r in results["variants"].values()):
@@ -508,14 +523,15 @@ def _claim(text: str, comps: list[dict], note: str = "") -> dict:
 
 
 def _harm(rows: dict, full: str, dropped: str, target: str) -> float | None:
-    """Mean relative degradation of ``target``'s headline metrics (avg) from ``full`` to ``dropped``
-    (positive: dropping hurts)."""
+    """Mean degradation of ``target``'s headline metrics (avg) from ``full`` to ``dropped``, relative
+    for errors, the PCC difference for correlations (positive: dropping hurts)."""
     vals = []
     for col in _columns(rows.get(full, {}), [target]):
         a, b = _value(rows[full], col), _value(rows.get(dropped, {}), col)
-        if a is None or b is None or a == 0:
+        if a is None or b is None or (a == 0 and LOWER_IS_BETTER[col[2]]):
             continue
-        vals.append(((b - a) if LOWER_IS_BETTER[col[2]] else (a - b)) / abs(a))
+        # errors relative to HDyS's; correlations (bounded, near 0 early in training) as a difference
+        vals.append((b - a) / abs(a) if LOWER_IS_BETTER[col[2]] else a - b)
     return float(np.mean(vals)) if vals else None
 
 
@@ -535,23 +551,24 @@ def _drop_claims(rows: dict, by_role: dict, dynamics: dict[str, list[str]], full
         for d, h in harms.items():
             if not _types(dynamics[d]):
                 kin_flags.append(h > 0)
-                kin_parts.append(f"w/o {d} on {target} {100 * h:+.1f}%")
+                kin_parts.append(f"w/o {d} on {target} {100 * h:+.1f}")
         if not same or not other:
             continue
         holds = float(np.mean(list(same.values()))) > float(np.mean(list(other.values())))
         flags.append(holds)
-        fmt = lambda hs: ", ".join(f"w/o {d} {100 * h:+.1f}%" for d, h in hs.items())  # noqa: E731
+        fmt = lambda hs: ", ".join(f"w/o {d} {100 * h:+.1f}" for d, h in hs.items())  # noqa: E731
         per_target.append({"target": target, "same_type": same, "other_type": other, "holds": holds,
                            "text": f"{target}: same type {fmt(same)} vs other type {fmt(other)} "
                                    + ("✓" if holds else "✗")})
     out = [{"claim": "dropping a dataset hurts most where the dynamics types match (torque vs muscle)",
             "verdict": _verdict(flags),
             "summary": "; ".join(p["text"] for p in per_target) + " (relative degradation of the target's "
-                       "headline metrics, avg prediction, against HDyS; + = dropping hurts)",
+                       "headline metrics against HDyS, avg prediction: % for errors, PCC difference x 100 for "
+                       "correlations; + = dropping hurts)",
             "comparisons": per_target}]
     if kin_flags:
         out.append({"claim": "data without dynamics labels (AMASS-like) helps", "verdict": _verdict(kin_flags),
-                    "summary": "; ".join(kin_parts) + " (+ = dropping it hurts)", "comparisons": kin_parts})
+                    "summary": "; ".join(kin_parts) + " (% for errors, PCC x 100; + = dropping it hurts)", "comparisons": kin_parts})
     return out
 
 
@@ -578,7 +595,8 @@ def claims(results: dict) -> list[dict]:
         order = sorted(dims, reverse=True)
         comps = [c for hi, lo in zip(order, order[1:]) for c in _compare(rows, dims[hi], dims[lo])]
         if len(order) > 1:
-            out.append(_claim(" > ".join(f"{d}-D" for d in order), comps))
+            out.append(_claim(" > ".join(f"{d}-D" for d in order), comps,
+                              f"{full} is {by_role['hdys'][0]['param']}-D"))
         for rec in by_role.get("baseline", []):
             out.append(_claim(f"HDyS beats {rec['name']}", _compare(rows, full, rec["name"], datasets=rec["datasets_shown"])))
     elif name == "table9" and full:
@@ -589,10 +607,10 @@ def claims(results: dict) -> list[dict]:
         for (role, t), row in named.items():
             if role != "fifty_fifty":
                 continue
-            out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single-50 (same target data, plus other datasets)",
+            out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single-50 (same target data, plus other datasets; best representation)",
                               _compare(rows, row, named.get(("single50", t), ""), BEST, [t])))
-            out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single (same scale; the paper finds it on "
-                              "AddBiomechanics, not on MiA)", _compare(rows, row, named.get(("single", t), ""), BEST, [t])))
+            out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single (same scale; best representation; the paper "
+                              "finds it on AddBiomechanics, not on MiA)", _compare(rows, row, named.get(("single", t), ""), BEST, [t])))
     elif name == "table3":
         joint = [REP_ROWS[r] for r in ("joint_angles", "smpl")]
         cart = [REP_ROWS[r] for r in ("markers", "keypoints")]
