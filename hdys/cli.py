@@ -108,6 +108,15 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_experiment(args) -> int:
+    from .experiment import DEFAULT_BUDGETS, run_experiment
+    budget = DEFAULT_BUDGETS[args.name] if args.budget is None else args.budget
+    run_experiment(args.name, args.data.split(","), args.out, budget, progress=not args.quiet,
+                   base_overrides=args.overrides)
+    print((Path(args.out) / args.name / "table.md").read_text())
+    return 0
+
+
 def cmd_quickstart(args) -> int:
     from .quickstart import quickstart
     quickstart(args.out, budget_minutes=args.budget, seed=args.seed, progress=not args.quiet, preset=args.preset)
@@ -180,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output npz")
     s.add_argument("--representations", nargs="*", help="use only these kinematics representations")
     s.set_defaults(func=cmd_predict)
+
+    from .experiment import EXPERIMENTS
+    s = sub.add_parser("experiment", help="the paper's experiments (Tables 1, 2, 3, 7, 9, Figure 3) on a corpus")
+    s.add_argument("name", choices=sorted(EXPERIMENTS))
+    s.add_argument("--data", required=True, help="corpus directories, comma separated")
+    s.add_argument("--out", required=True, help="output directory (re-running resumes)")
+    s.add_argument("--budget", type=float, help="training minutes for the whole experiment, split evenly over "
+                                                "its variants (default: per experiment, table1 100)")
+    s.add_argument("overrides", nargs="*", help="section.field=value applied to every variant")
+    s.set_defaults(func=cmd_experiment)
 
     s = sub.add_parser("quickstart", help="the main job: generate a corpus, train, evaluate, report")
     s.add_argument("--out", required=True)
