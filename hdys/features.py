@@ -179,7 +179,7 @@ def canonicalize(seq: Sequence, origin: np.ndarray, heading: np.ndarray) -> Sequ
         p = np.stack([q[:, 3], -q[:, 5], np.zeros(len(q))], axis=1) - o3
         p = rotate_xy(p, heading)
         q[:, 3], q[:, 5] = p[:, 0], -p[:, 1]
-        q[:, 2] = q[:, 2] - heading
+        q[:, 2] = np.angle(np.exp(1j * (q[:, 2] - heading)))  # wrapped to (-pi, pi]: headings may differ by 2 pi
         out.joint_angles = q.astype(np.float32)
     if seq.grf is not None:
         out.grf = rotate_xy(seq.grf, heading).astype(np.float32)

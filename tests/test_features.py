@@ -72,3 +72,12 @@ def test_running_stats_merge_equals_whole():
     np.testing.assert_allclose(merged.mean_std()[0], x.mean(0), rtol=1e-6)
     np.testing.assert_allclose(merged.mean_std()[1], x.std(0), rtol=1e-6)
     assert RunningStats.from_json(merged.to_json()).count.tolist() == [100] * 4
+
+
+def test_pelvis_rotation_is_wrapped_in_the_canonical_frame():
+    T = 4
+    q = np.zeros((T, 23), np.float32)
+    q[:, 2] = 3.1  # facing almost -x; a heading found elsewhere may read -3.18 (the same direction)
+    s = validate(Sequence(fps=30.0, joint_angles=q))
+    c = canonicalize(s, np.zeros((T, 2)), np.full(T, 3.1 - 2 * np.pi))
+    np.testing.assert_allclose(c.joint_angles[:, 2], 0.0, atol=1e-5)
