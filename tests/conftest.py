@@ -61,3 +61,21 @@ def tiny_config(**train) -> Config:
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return cfg
+
+
+def make_batch(corpus_path, cfg: Config, T: int = 16) -> dict:
+    """A collated batch of every other train sequence of a corpus; fills the model's channel vocabularies."""
+    from hdys.data import Normalizer, channel_vocabulary, collate
+    from hdys.features import window_features
+    from hdys.store import Corpus
+    corpus = Corpus(corpus_path)
+    stats = corpus.stats
+    cfg.model.muscle_names = channel_vocabulary(stats, "muscle_activation")
+    cfg.model.emg_names = channel_vocabulary(stats, "emg")
+    norm = Normalizer.from_stats(stats, cfg.model.muscle_names, cfg.model.emg_names)
+    feats = []
+    for e in corpus.entries(split="train")[::2]:
+        seq, before = corpus.read_window(e.sequence_id, 5, T)
+        feats.append(window_features(seq, 5, T, before))
+    vocab = {"muscle_activation": cfg.model.muscle_names, "emg": cfg.model.emg_names}
+    return collate(feats, norm, vocab, T)

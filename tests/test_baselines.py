@@ -4,11 +4,8 @@ import torch
 
 from conftest import tiny_config
 from hdys.config import Config
-from hdys.data import Normalizer, channel_vocabulary, collate
-from hdys.features import window_features
 from hdys.model import MODELS, build_model, parameter_counts
 from hdys.model.baselines import BASELINES, flatten_points, parameter_table, point_windows
-from hdys.store import Corpus
 
 # what each baseline reads and predicts (None: every representation / dynamics type)
 READS = {"imdys": {"markers", "keypoints"}, "mia": {"keypoints"}, "groundlink": {"smpl", "keypoints"}}
@@ -19,17 +16,8 @@ PREDICTS = {"imdys": {"torque_smpl", "torque_rajagopal", "grf"}, "mia": {"emg", 
 def _batch(corpus_path, cfg, T=16):
     """A batch of every dataset of the synthetic corpus, with a keypoint set (a copy of the markers) so
     that the keypoint-only baselines have an input."""
-    corpus = Corpus(corpus_path)
-    stats = corpus.stats
-    cfg.model.muscle_names = channel_vocabulary(stats, "muscle_activation")
-    cfg.model.emg_names = channel_vocabulary(stats, "emg")
-    norm = Normalizer.from_stats(stats, cfg.model.muscle_names, cfg.model.emg_names)
-    feats = []
-    for e in corpus.entries(split="train")[::2]:
-        seq, before = corpus.read_window(e.sequence_id, 5, T)
-        feats.append(window_features(seq, 5, T, before))
-    vocab = {"muscle_activation": cfg.model.muscle_names, "emg": cfg.model.emg_names}
-    batch = collate(feats, norm, vocab, T)
+    from conftest import make_batch
+    batch = make_batch(corpus_path, cfg, T)
     mk = batch["kin"]["markers"]
     valid = mk["valid"].clone()
     valid[:, :, -2:] = False  # some occluded keypoints

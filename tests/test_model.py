@@ -2,11 +2,8 @@ import pytest
 import torch
 
 from hdys.config import ABLATIONS, Config, apply_overrides
-from hdys.data import Normalizer, channel_vocabulary, collate
-from hdys.features import window_features
 from hdys.model import HDyS, parameter_counts
 from hdys.model.blocks import PointSetEncoder
-from hdys.store import Corpus
 
 
 def test_point_encoder_ignores_order_and_padding():
@@ -34,17 +31,8 @@ def test_default_parameter_count_matches_the_papers_scale():
 
 
 def _batch(corpus_path, cfg):
-    corpus = Corpus(corpus_path)
-    stats = corpus.stats
-    cfg.model.muscle_names = channel_vocabulary(stats, "muscle_activation")
-    cfg.model.emg_names = channel_vocabulary(stats, "emg")
-    norm = Normalizer.from_stats(stats, cfg.model.muscle_names, cfg.model.emg_names)
-    feats = []
-    for e in corpus.entries(split="train")[::2]:
-        seq, before = corpus.read_window(e.sequence_id, 5, 16)
-        feats.append(window_features(seq, 5, 16, before))
-    vocab = {"muscle_activation": cfg.model.muscle_names, "emg": cfg.model.emg_names}
-    return collate(feats, norm, vocab, 16)
+    from conftest import make_batch
+    return make_batch(corpus_path, cfg, 16)
 
 
 @pytest.mark.parametrize("variant", sorted(ABLATIONS))

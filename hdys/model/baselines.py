@@ -32,7 +32,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .blocks import MLP
-from .hdys import POINT_REPS, VECTOR_DIMS, _masked_l1, common, dynamics_dims
+from .hdys import POINT_REPS, VECTOR_DIMS, dynamics_dims, reconstruction_terms
 
 TORQUE_GRF = ("torque_smpl", "torque_rajagopal", "grf")
 MUSCLE = ("emg", "muscle_activation")
@@ -132,19 +132,7 @@ class Baseline(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         preds, _ = self._run(batch)
         logs: dict[str, float] = {}
-        terms: list[torch.Tensor] = []
-        for rep, rep_preds in preds.items():
-            idx = batch["kin"][rep]["idx"]
-            for dyn, target in batch["dyn"].items():
-                if dyn not in rep_preds:
-                    continue
-                ia, ib = common(idx, target["idx"])
-                if len(ia) == 0:
-                    continue
-                term = _masked_l1(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib])
-                if term is not None:
-                    terms.append(term)
-                    logs[f"id/{rep}->{dyn}"] = float(term.detach())
+        terms = reconstruction_terms(preds, batch, logs)
         if terms:
             loss = torch.stack(terms).sum()
         else:  # nothing this baseline can learn from in the batch: a zero that keeps the graph

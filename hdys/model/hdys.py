@@ -120,20 +120,8 @@ class HDyS(nn.Module):
         latents: list[tuple] = []  # (idx (n,), z (n, T/stride, D), frame stride)
 
         z_kin = self.encode(batch)
-        for rep, z in z_kin.items():
-            idx = batch["kin"][rep]["idx"]
-            latents.append((idx, z, 1))
-            preds = self.decode(z)
-            for dyn, target in batch["dyn"].items():
-                if dyn not in preds:
-                    continue
-                ia, ib = common(idx, target["idx"])
-                if len(ia) == 0:
-                    continue
-                term = _masked_l1(preds[dyn][ia], target["y"][ib], target["valid"][ib])
-                if term is not None:
-                    recon_terms.append(term)
-                    logs[f"id/{rep}->{dyn}"] = float(term.detach())
+        latents += [(batch["kin"][rep]["idx"], z, 1) for rep, z in z_kin.items()]
+        recon_terms += reconstruction_terms({rep: self.decode(z) for rep, z in z_kin.items()}, batch, logs)
 
         if cfg.use_fdae:
             recon_terms += self._forward_dynamics(batch, latents, logs)
@@ -205,6 +193,25 @@ class HDyS(nn.Module):
         if not terms:
             return latents[0][1].sum() * 0.0
         return torch.stack(terms).mean()
+
+
+def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict, logs: dict) -> list[torch.Tensor]:
+    """Eq. 2, dynamics part: masked L1 between each representation's predictions {rep: {dyn: (n, T, C)}}
+    and every dynamics target of the same windows; each term is also logged as ``id/<rep>-><dyn>``."""
+    terms = []
+    for rep, rep_preds in preds.items():
+        idx = batch["kin"][rep]["idx"]
+        for dyn, target in batch["dyn"].items():
+            if dyn not in rep_preds:
+                continue
+            ia, ib = common(idx, target["idx"])
+            if len(ia) == 0:
+                continue
+            term = _masked_l1(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib])
+            if term is not None:
+                terms.append(term)
+                logs[f"id/{rep}->{dyn}"] = float(term.detach())
+    return terms
 
 
 def z_kin_sum_zero(z_kin: dict[str, torch.Tensor]) -> torch.Tensor:
