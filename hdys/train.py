@@ -83,6 +83,13 @@ class Trainer:
             self._setup_logging()
         if self.world > 1:
             dist.barrier()
+        saved = None
+        if self.resume and (self.out / "config.json").exists():  # a resumed run keeps its own config
+            saved = Config.from_json(json.loads((self.out / "config.json").read_text()))
+            for k, v in vars(cfg.train).items():
+                if k in RESUME_OVERRIDABLE:
+                    setattr(saved.train, k, v)
+            cfg = self.cfg = saved
         self.corpora = [Corpus(p) for p in self.data]
         self.refs: dict[str, WindowRef] = {}
         self.by_dataset: dict[str, list[WindowRef]] = {}
@@ -106,13 +113,7 @@ class Trainer:
         if not self.refs:
             raise ValueError(f"no training sequences in {', '.join(self.data)}")
 
-        state = None
-        if self.resume and (self.out / "config.json").exists():
-            saved = Config.from_json(json.loads((self.out / "config.json").read_text()))
-            for k, v in vars(cfg.train).items():
-                if k in RESUME_OVERRIDABLE:
-                    setattr(saved.train, k, v)
-            cfg = self.cfg = saved
+        if saved is not None:
             self.norm = Normalizer.from_json(json.loads((self.out / "normalizer.json").read_text()))
         else:
             stats = merged_stats(self.corpora)

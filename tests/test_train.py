@@ -121,3 +121,16 @@ def test_dataset_selection_and_fractions(synth_corpus, tmp_path):
     bad.train.datasets = ["zzz"]
     with pytest.raises(ValueError, match="zzz"):
         train(bad, [str(synth_corpus)], tmp_path / "r2", progress=False)
+
+
+def test_resume_keeps_the_runs_own_dataset_selection(synth_corpus, tmp_path):
+    from hdys.train import Trainer
+    cfg = tiny_config(epochs=1)
+    cfg.train.datasets = ["a"]
+    train(cfg, [str(synth_corpus)], tmp_path / "r", progress=False)
+    tr = Trainer(tiny_config(epochs=2), [str(synth_corpus)], tmp_path / "r", resume=True, progress=False)
+    tr.setup()  # resumed with a default config on the command line
+    try:
+        assert set(tr.by_dataset) == {"a"} and tr.cfg.train.epochs == 2
+    finally:
+        tr.close()
