@@ -248,6 +248,9 @@ class Trainer:
                 signal.signal(signal.SIGTERM, previous)
         summary = {"steps": self.step, "epochs_done": self.epoch, "stopped_by": stop or "epochs",
                    "elapsed_s": self.elapsed}
+        if stop == "SIGTERM":  # the checkpoint is written; end the process as terminated (exit 143)
+            log.warning("terminated at step %d; checkpoint written, continue with --resume", self.step)
+            raise SystemExit(128 + signal.SIGTERM)
         if self.rank == 0:
             log.info("training finished: %s", summary)
             self._plot_curve(metrics_path)

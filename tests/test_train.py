@@ -134,3 +134,20 @@ def test_resume_keeps_the_runs_own_dataset_selection(synth_corpus, tmp_path):
         assert set(tr.by_dataset) == {"a"} and tr.cfg.train.epochs == 2
     finally:
         tr.close()
+
+
+def test_sigterm_checkpoints_and_exits(synth_corpus, tmp_path):
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(tiny_config(epochs=500, checkpoint_every=1000).to_json()))
+    proc = subprocess.Popen([sys.executable, "-m", "hdys.cli", "-q", "train", "--data", str(synth_corpus),
+                             "--out", str(tmp_path / "r"), "--config", str(cfg_path)],
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = tmp_path / "r" / "metrics.jsonl"
+    import time
+    deadline = time.time() + 120
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        time.sleep(0.2)
+    proc.send_signal(15)
+    assert proc.wait(timeout=120) == 143
+    state = json.loads((latest_checkpoint(tmp_path / "r") / "state.json").read_text())
+    assert state["step"] >= 2  # the finished steps are saved although checkpoint_every=1000
