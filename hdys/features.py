@@ -188,13 +188,6 @@ def canonicalize(seq: Sequence, origin: np.ndarray, heading: np.ndarray) -> Sequ
     return out
 
 
-def window_frame(seq: Sequence, centre: int) -> tuple[np.ndarray, np.ndarray]:
-    """(origin, heading) of the frame ``centre``, broadcast to every frame of ``seq``."""
-    root, heading = root_track(seq)
-    T = seq.num_frames
-    return np.repeat(root[centre][None], T, 0), np.full(T, heading[centre])
-
-
 # --------------------------------------------------------------------------------------------------
 # per-window model features
 
