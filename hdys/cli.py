@@ -38,15 +38,14 @@ def cmd_ingest(args) -> int:
     if args.format == "npz":
         sequences = sequences_from_npz([args.src], strict=args.strict, skipped=report)
     else:
-        from .formats import get_reader, read_source
+        from .formats import read_source
         options = {"mass_kg": args.mass_kg, "height_m": args.height_m, "amass_dir": args.amass,
                    "smpl_model": args.smpl_model, "up_axis": args.up_axis}
-        taken = set(get_reader(args.format).options)
-        given = {k: v for k, v in options.items() if v is not None}
-        ignored = sorted(set(given) - taken)
-        if ignored:
-            raise ValueError(f"format {args.format!r} takes no option(s) {ignored}; it takes {sorted(taken) or 'none'}")
-        sequences = read_source(args.format, args.src, strict=args.strict, fps=args.fps, report=report, **given)
+        try:  # an option the format does not take is refused before any file is read
+            sequences = read_source(args.format, args.src, strict=args.strict, fps=args.fps, report=report,
+                                    **{k: v for k, v in options.items() if v is not None})
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
     count = {"n": 0}
 
     def counted(seqs):

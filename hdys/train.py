@@ -91,7 +91,6 @@ class Trainer:
                     setattr(saved.train, k, v)
             cfg = self.cfg = saved
         self.corpora = [Corpus(p) for p in self.data]
-        self.refs: dict[str, WindowRef] = {}
         self.by_dataset: dict[str, list[WindowRef]] = {}
         tc = cfg.train
         for ci, corpus in enumerate(self.corpora):
@@ -99,7 +98,6 @@ class Trainer:
                 if tc.datasets and e.dataset not in tc.datasets:
                     continue
                 ref = WindowRef(f"{ci}:{e.sequence_id}", e.frames, ci, e.sequence_id)
-                self.refs[ref.sequence_id] = ref
                 self.by_dataset.setdefault(e.dataset, []).append(ref)
         missing = sorted(set(tc.datasets) - set(self.by_dataset))
         if missing:
@@ -109,7 +107,7 @@ class Trainer:
             if name not in self.by_dataset:
                 raise ValueError(f"train.fractions names dataset {name!r}, which is not being trained on")
             self.by_dataset[name] = subset(self.by_dataset[name], frac, tc.seed)
-        self.refs = {r.sequence_id: r for refs in self.by_dataset.values() for r in refs}
+        self.refs: dict[str, WindowRef] = {r.sequence_id: r for refs in self.by_dataset.values() for r in refs}
         if not self.refs:
             raise ValueError(f"no training sequences in {', '.join(self.data)}")
 
