@@ -110,8 +110,10 @@ def cmd_predict(args) -> int:
 def cmd_experiment(args) -> int:
     from .experiment import DEFAULT_BUDGETS, run_experiment
     budget = DEFAULT_BUDGETS[args.name] if args.budget is None else args.budget
+    if args.steps and args.budget is None:
+        budget = 0.0  # equal steps, no time cap unless asked for
     run_experiment(args.name, args.data.split(","), args.out, budget, progress=not args.quiet,
-                   base_overrides=args.overrides)
+                   base_overrides=args.overrides, steps=args.steps)
     print((Path(args.out) / args.name / "table.md").read_text())
     return 0
 
@@ -195,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
     s.add_argument("--out", required=True, help="output directory (re-running resumes)")
     s.add_argument("--budget", type=float, help="training minutes for the whole experiment, split evenly over "
-                                                "its variants (default: per experiment, table1 100)")
+                                                "its variants (default: per experiment, table1 100; "
+                                                "none with --steps)")
+    s.add_argument("--steps", type=int, default=0, help="train every variant for exactly this many optimiser "
+                                                       "steps (equal steps instead of equal time)")
     s.add_argument("overrides", nargs="*", help="section.field=value applied to every variant")
     s.set_defaults(func=cmd_experiment)
 

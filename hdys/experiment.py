@@ -5,7 +5,9 @@ make it (``train.datasets``, ``train.fractions``, ``model.arch``, ablation switc
 experiment starts from the same CPU-sized config (the quickstart's, changed by ``base_overrides``),
 the same seed and the same data, gets the same share of the time budget
 (``train.budget_minutes = budget / variants that train``, with an epoch count the budget always
-reaches first), trains into ``out/<experiment>/<variant>/run`` and is evaluated on the same test split
+reaches first) or, with ``steps``, the same number of optimiser steps (``train.max_steps``; the budget,
+if any, is then only a cap). Equal time is what a user with a fixed machine gets; equal steps separates
+the design choices from their cost per step and does not depend on how busy the machine is. Each variant trains into ``out/<experiment>/<variant>/run`` and is evaluated on the same test split
 into ``out/<experiment>/<variant>/eval.json``. Finished variants (an ``eval.json``) are skipped on a
 re-run; a variant with a checkpoint but no evaluation resumes its training.
 
@@ -288,13 +290,16 @@ def _run_variant(v: Variant, vdir: Path, data: list[str], overrides: list[str], 
 
 
 def run_experiment(name: str, data: list[str], out, budget_minutes: float, progress: bool = True,
-                   base_overrides: list[str] = ()) -> dict:
+                   base_overrides: list[str] = (), steps: int = 0) -> dict:
     """Run experiment ``name`` on the corpora ``data`` into ``out/<name>``; returns the results dict
-    (also written to ``out/<name>/results.json``, with ``table.md`` beside it)."""
+    (also written to ``out/<name>/results.json``, with ``table.md`` beside it). ``steps`` > 0 trains every
+    variant for exactly that many optimiser steps (``budget_minutes`` > 0 then caps each variant's share)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; known: {sorted(EXPERIMENTS)}")
     if budget_minutes < 0:
         raise ValueError(f"budget must be >= 0 minutes, got {budget_minutes}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
     data = [str(Path(p).resolve()) for p in data]
     root = Path(out)
     out_dir = root / name
@@ -306,8 +311,9 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float, progr
     results = {"experiment": name, "paper": exp.paper, "what": exp.what, "corpora": data,
                "base_overrides": list(base_overrides),
                "command": _command(["hdys", "experiment", name, "--data", ",".join(data), "--out", str(root),
-                                    "--budget", f"{budget_minutes:g}"]),
-               "corpus": asdict(info), "budget_minutes": budget_minutes, "device": _device_name()}
+                                    "--budget", f"{budget_minutes:g}", *(["--steps", str(steps)] if steps else [])]),
+               "corpus": asdict(info), "budget_minutes": budget_minutes, "steps_per_variant": steps,
+               "device": _device_name()}
     if name == "table7":
         results.update(budget_minutes=0.0, budget_per_variant_minutes=0.0, variants={}, params=_parameters(data, base))
         return _finish(results, out_dir, t0)
@@ -316,11 +322,13 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float, progr
     reused = {v.key: root / "table1" / v.key for v in vs
               if exp.reuse_table1 and (root / "table1" / v.key / "eval.json").exists()}
     trained = [v for v in vs if v.key not in reused]
-    if trained and budget_minutes <= 0:
-        raise ValueError(f"experiment {name} trains {len(trained)} variant(s); give it a budget > 0 minutes")
+    if trained and budget_minutes <= 0 and not steps:
+        raise ValueError(f"experiment {name} trains {len(trained)} variant(s); give it a budget > 0 minutes "
+                         "or a number of steps")
     per = budget_minutes / max(1, len(trained))
     results.update(budget_per_variant_minutes=per, variants_trained=len(trained), variants={})
-    overrides = [*quick_overrides(), f"train.budget_minutes={per:.6g}", *base_overrides]
+    overrides = [*quick_overrides(), f"train.budget_minutes={per:.6g}",
+                 *([f"train.max_steps={steps}"] if steps else []), *base_overrides]
     for i, v in enumerate(vs):
         log.info("[%d/%d] %s: %s", i + 1, len(vs), name, v.name)
         vdir = reused.get(v.key, out_dir / v.key)
@@ -404,8 +412,14 @@ def table_markdown(results: dict) -> str:
     else:
         n = results["variants_trained"]
         budgets = sorted({round(r["budget_minutes"], 4) for r in results["variants"].values()})
-        title = (f"{results['paper']} on {corpora}: {' / '.join(f'{b:.2f}' for b in budgets)} min of training "
-                 f"per variant ({n} trained here of {results['budget_minutes']:g} min in all"
+        per = " / ".join(f"{b:.2f}" for b in budgets)
+        if results.get("steps_per_variant"):
+            what = (f"{results['steps_per_variant']} optimiser steps per variant"
+                    + (f" (at most {per} min each)" if results["budget_minutes"] > 0 else "")
+                    + f" ({n} trained here")
+        else:
+            what = f"{per} min of training per variant ({n} trained here of {results['budget_minutes']:g} min in all"
+        title = (f"{results['paper']} on {corpora}: {what}"
                  + (", the others taken from table1" if n < len(results["variants"]) else "")
                  + "), same seed and test split")
         rows = results["rows"]

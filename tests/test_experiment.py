@@ -174,3 +174,16 @@ def test_claims_read_the_numbers():
     assert got["L_align helps"]["verdict"] == "does not hold"
     # no same-type dataset to drop for either target: not testable
     assert got["dropping a dataset hurts most where the dynamics types match (torque vs muscle)"]["verdict"].startswith("not")
+
+
+def test_equal_steps_trains_every_variant_for_the_same_number_of_steps(synth_corpus, tmp_path):
+    res = run_experiment("table9", [str(synth_corpus)], tmp_path, 0.0, progress=False,
+                         base_overrides=TINY[:-2], steps=3)
+    assert res["steps_per_variant"] == 3 and res["budget_per_variant_minutes"] == 0.0
+    for rec in res["variants"].values():
+        assert rec["training"]["steps"] == 3 and rec["training"]["stopped_by"] == "max_steps"
+        assert "train.max_steps=3" in rec["commands"][0]
+    md = (tmp_path / "table9" / "table.md").read_text()
+    assert "3 optimiser steps per variant" in md and "--steps 3" in md
+    with pytest.raises(ValueError, match="budget > 0 minutes or a number of steps"):
+        run_experiment("table9", [str(synth_corpus)], tmp_path / "b", 0.0, progress=False, base_overrides=TINY)
