@@ -30,7 +30,7 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
     The unexplained residual makes it drift by ``δq ≈ ∫₀ᴴ (H - s) M⁻¹ Q_res ds`` (reported as
     ``error_over_residual_prediction``: ~1 when the residual alone explains the drift). This is far
     more than ``½ (F_res / m) H²``: the joints keep their torques, so a residual moves the pelvis
-    against the limbs (a residual moment turns the ~10 kg pelvis about the hips). The tolerance is
+    against the limbs (a residual moment turns the light pelvis about the hips). The tolerance is
     the drift of the tolerated residual, per start frame: ``½ H² (σ(B_F) F_tol + σ(B_M) M_tol)``
     with ``F_tol`` = 10 % body weight (the residual check's tolerance), ``M_tol`` = ``F_tol`` x height
     (the moment's normalisation in the report), ``B_F``, ``B_M`` the root/joint rows of ``M⁻¹ Jᵀ`` at
