@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Iterator
 
 from ..schema import SchemaError, Sequence, validate
-from . import amass, c3d, imdy, mia, mint, opensim
+from . import amass, c3d, groundlink, imdy, mia, mint, opensim
 from .base import Context, FormatError, Reader, Unit, resample
 
 log = logging.getLogger(__name__)
 
 READERS: dict[str, Reader] = {r.name: r for r in (opensim.READER, c3d.READER, amass.READER, mia.READER, mint.READER,
-                                                  imdy.READER)}
+                                                  imdy.READER, groundlink.READER)}
 
 # What a broken file may raise inside a reader or a library it calls (ezc3d raises RuntimeError,
 # np.load ValueError/BadZipFile/EOFError, the text parsers FormatError, truncated pickles EOFError).
