@@ -20,7 +20,7 @@ Layout (``GRF/ProcessedData/``): ``S{1..7}/preprocessed/<trial>.pth`` (e.g.
 
 Mass: the subject's ``Weight`` in the nearest ``subjects.csv`` above the trial, else option
 ``mass_kg``, else the trial is skipped. Subject = the ``S<k>`` folder above the file (else the trial
-name's ``s00k`` prefix). Split: the HDyS protocol (fine-tune on subjects 1-6, evaluate on 7):
+name's ``s00k_`` prefix). Split: the HDyS protocol (fine-tune on subjects 1-6, evaluate on 7):
 ``S7`` -> "test", the others "train".
 
 ``.pth`` files are read with ``torch.load(weights_only=True)`` (tensors and plain containers only),
@@ -39,6 +39,7 @@ import numpy as np
 
 from ..schema import Sequence
 from .base import Context, FormatError, Reader, Unit, note, root_of, walk
+from .imdy import checked_array
 
 FPS = 250.0
 SUBJECTS_FILE = "subjects.csv"
@@ -81,17 +82,10 @@ def load(path: Path) -> dict:
     return {k: v.detach().double().numpy() if isinstance(v, torch.Tensor) else v for k, v in d.items()}
 
 
-def _array(d: dict, key: str, shape: tuple) -> np.ndarray:
+def _get(d: dict, key: str, shape: tuple, finite: bool = True) -> np.ndarray:
     if key not in d:
         raise FormatError(f"missing key {key!r} (has {sorted(map(str, d))})")
-    try:
-        a = np.asarray(d[key], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise FormatError(f"{key}: expected a numeric array, got {type(d[key]).__name__}") from None
-    if a.ndim != len(shape) or any(s is not None and n != s for n, s in zip(a.shape, shape)):
-        want = "(" + ", ".join(str(s) if s is not None else "F" for s in shape) + ")"
-        raise FormatError(f"{key}: expected shape {want}, got {a.shape}")
-    return a
+    return checked_array(d[key], key, shape, finite)
 
 
 @functools.lru_cache(maxsize=8)
@@ -108,14 +102,15 @@ def subjects(csv_path: Path) -> dict[str, dict]:
 
 
 def subject_of(path: Path) -> str:
-    for folder in path.parents:
+    for folder in list(path.parents)[:3]:  # S<k>/preprocessed/<trial>.pth, or S<k>/<trial>.pth
         m = SUBJECT_DIR.match(folder.name)
         if m:
             return f"S{int(m.group(1))}"
     m = SUBJECT_PREFIX.match(path.name)
     if m:
         return f"S{int(m.group(1))}"
-    raise FormatError("cannot tell the subject: no S<k> folder above the file and no s00<k>_ prefix in its name")
+    raise FormatError("cannot tell the subject: no S<k> folder just above the file and no s00<k>_ prefix in "
+                      "its name")
 
 
 def _number(row: dict, column: str, where: str) -> float | None:
@@ -146,7 +141,9 @@ def anthropometry(path: Path, root: Path, subject: str, ctx: Context) -> tuple[f
         why = ("no subjects.csv above the trial" if csv_path is None else
                f"subject {subject} not in {csv_path}" if row is None else f"{where}: empty Weight")
         raise FormatError(f"no body mass: {why}; give mass_kg (hdys ingest groundlink --mass-kg KG)")
-    return float(mass), (height / 100.0 if height is not None else None), csv_path
+    if height is not None and height > 3.0:  # GroundLink's Height is in cm
+        height /= 100.0
+    return float(mass), height, csv_path
 
 
 def find(src: Path) -> list[Unit]:
@@ -159,16 +156,13 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
         raise FormatError("a GroundLinkNet prediction file (has a 'prediction' key), not a recorded trial")
     subject = subject_of(unit.path)
     if "angles" not in d and "poses" in d:
-        d["angles"] = _array(d, "poses", (None, 23, 3))[:, 1:]
-    angles = _array(d, "angles", (None, 22, 3))
+        d["angles"] = _get(d, "poses", (None, 23, 3))[:, 1:]
+    angles = _get(d, "angles", (None, 22, 3))
     F = len(angles)
-    trans = _array(d, "trans", (F, 1, 3))[:, 0]
-    grf = _array(d, "GRF", (F, 2, 3))
-    cop_local = _array(d, "CoP", (F, 2, 3))
-    to_global = _array(d, "to_global", (F, 4, 4))
-    for key, x in (("angles", angles), ("trans", trans), ("to_global", to_global)):
-        if not np.isfinite(x).all():
-            raise FormatError(f"{key}: contains NaN/inf (first at index {tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])})")
+    trans = _get(d, "trans", (F, 1, 3))[:, 0]
+    grf = _get(d, "GRF", (F, 2, 3), finite=False)  # NaN: no label
+    cop_local = _get(d, "CoP", (F, 2, 3), finite=False)
+    to_global = _get(d, "to_global", (F, 4, 4))
     if np.nanmax(np.abs(grf), initial=0.0) > MAX_GRF_KN:
         raise FormatError(f"GRF: largest |force| is {np.nanmax(np.abs(grf)):.1f}; GroundLink stores kN "
                           f"(expected under {MAX_GRF_KN}); is this file already in N?")

@@ -155,6 +155,8 @@ def load_joblib(path: Path):
         kind = next((k for magic, k in COMPRESSED if head.startswith(magic)), None)
         if head.startswith(b"\x04\x22\x4d\x18"):
             raise FormatError("lz4-compressed joblib file: not supported (re-save it with compress='zlib' or none)")
+        if head.startswith(b"ZF"):
+            raise FormatError("joblib < 0.9.3 file format: not supported (re-save it with a current joblib)")
         if kind is None:
             return JoblibUnpickler(f).load()
         raw = f.read()
@@ -185,19 +187,21 @@ def _load(path: Path):
 # conversion
 
 
-def _array(x, key: str, shape: tuple) -> np.ndarray:
-    """x as float64 with ``shape`` (None = any size, the first is T); raises naming ``key``."""
+def checked_array(x, key: str, shape: tuple, finite: bool = True) -> np.ndarray:
+    """x as float64 of ``shape`` (an int is fixed, None is free: T first, then J); raises ``FormatError``
+    naming ``key`` on a wrong shape, no frames, or (with ``finite``) NaN/inf."""
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
         raise FormatError(f"{key}: expected a numeric array, got {type(x).__name__}") from None
     if a.ndim != len(shape) or any(s is not None and n != s for n, s in zip(a.shape, shape)):
-        want = "(" + ", ".join(str(s) if s is not None else "T" if i == 0 else "J" for i, s in enumerate(shape)) + ")"
-        raise FormatError(f"{key}: expected shape {want}, got {a.shape}")
+        want = ", ".join(str(s) if s is not None else "T" if i == 0 else "J" for i, s in enumerate(shape))
+        raise FormatError(f"{key}: expected shape ({want}), got {a.shape}")
     if len(a) == 0:
         raise FormatError(f"{key}: no frames")
-    if not np.isfinite(a).all():
-        raise FormatError(f"{key}: contains NaN/inf (first at index {tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])})")
+    bad = ~np.isfinite(a)
+    if finite and bad.any():
+        raise FormatError(f"{key}: contains NaN/inf (first at index {tuple(int(i) for i in np.argwhere(bad)[0])})")
     return a
 
 
@@ -206,7 +210,8 @@ def smpl_from_quaternions(rot: np.ndarray) -> np.ndarray:
     global orient, then each joint relative to its parent."""
     norm = np.linalg.norm(rot, axis=-1)
     if np.abs(norm - 1).max() > 1e-2:
-        raise FormatError(f"rot: expected unit quaternions (w, x, y, z), norms range {norm.min():.3g}..{norm.max():.3g}")
+        raise FormatError(f"rot: expected unit quaternions (w, x, y, z), norms range "
+                          f"{norm.min():.3g}..{norm.max():.3g}")
     T = len(rot)
     glob = Rotation.from_quat(rot[..., [1, 2, 3, 0]].reshape(-1, 4)) * PRE_ROTATION  # SMPL frames, (T*24,)
     mats = glob.as_matrix().reshape(T, 24, 3, 3)
@@ -264,15 +269,16 @@ def read_raw(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     counts = {k: len(v) for k, v in lists.items()}
     if len(set(counts.values())) != 1:
         raise FormatError(f"the lists have different numbers of sequences: {counts}")
-    notes = [] if "weight" in lists else [f"no weight.pkl: mass from option mass_kg or ImDy's default {DEFAULT_MASS_KG} kg"]
+    notes = [] if "weight" in lists else [
+        f"no weight.pkl: mass from option mass_kg or ImDy's default {DEFAULT_MASS_KG} kg"]
     split = _split(unit.path.name)
     for i in range(counts["pos"]):
         where = f"sequence {i}"
-        pos = _array(lists["pos"][i], f"pos.pkl[{i}]", (None, 24, 3))
+        pos = checked_array(lists["pos"][i], f"pos.pkl[{i}]", (None, 24, 3))
         T = len(pos)
-        rot = _array(lists["rot"][i], f"rot.pkl[{i}]", (T, 24, 4))
-        torque = _array(lists["torque"][i], f"torque.pkl[{i}]", (T, 24, 3))
-        grf = _array(lists["grf"][i], f"grf.pkl[{i}]", (T, 24, 3))
+        rot = checked_array(lists["rot"][i], f"rot.pkl[{i}]", (T, 24, 4))
+        torque = checked_array(lists["torque"][i], f"torque.pkl[{i}]", (T, 24, 3))
+        grf = checked_array(lists["grf"][i], f"grf.pkl[{i}]", (T, 24, 3))
         try:
             smpl_rot = smpl_from_quaternions(rot)
         except FormatError as exc:
@@ -294,11 +300,11 @@ def read_converted(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     missing = [k for k in ("qpos", "jpos", "torque", "grf") if k not in d]
     if missing:
         raise FormatError(f"missing key(s) {missing} (has {sorted(map(str, d))})")
-    qpos = _array(d["qpos"], "qpos", (None, 24, 3))
+    qpos = checked_array(d["qpos"], "qpos", (None, 24, 3))
     T = len(qpos)
-    jpos = _array(d["jpos"], "jpos", (T, None, 3))
-    torque = _array(d["torque"], "torque", (T, 24, 3))
-    grf = _array(d["grf"], "grf", (T, 24, 3))
+    jpos = checked_array(d["jpos"], "jpos", (T, None, 3))
+    torque = checked_array(d["torque"], "torque", (T, 24, 3))
+    grf = checked_array(d["grf"], "grf", (T, 24, 3))
     reasons = []
     J = jpos.shape[1]
     if J < 24:
@@ -315,7 +321,7 @@ def read_converted(unit: Unit, ctx: Context) -> Iterator[Sequence]:
                              f"{unit.root.name}/{unit.rel}")
     took = ["smpl", "keypoints", "torque_smpl", "grf"] + (["mass_kg"] if "weight" in d else [])
     if "mpos" in d:
-        seq.markers = _array(d["mpos"], "mpos", (T, len(MARKER_NAMES), 3))
+        seq.markers = checked_array(d["mpos"], "mpos", (T, len(MARKER_NAMES), 3))
         seq.marker_names = list(MARKER_NAMES)
         took.insert(0, "markers")
     else:

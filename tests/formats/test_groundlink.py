@@ -100,7 +100,7 @@ class _Evil:
 @pytest.mark.parametrize("case, message", [
     ("truncated", "not a readable torch .pth file"),
     ("code", "not a readable torch .pth file.*system"),
-    ("shape", r"angles: expected shape \(F, 22, 3\), got \(10, 21, 3\)"),
+    ("shape", r"angles: expected shape \(T, 22, 3\), got \(10, 21, 3\)"),
     ("missing", r"missing key 'CoP'"),
     ("nan_mass", r"column 'Weight' must be a positive number, got 'nan'"),
     ("unknown_subject", r"subject S9 not in .*subjects.csv"),
@@ -149,3 +149,9 @@ def test_cli_ingest_and_info(processed, tmp_path, capsys):
     assert main(["-q", "ingest", "groundlink", str(processed), "--out", str(tmp_path / "c2")]) == 0
     assert "broken.pth" in capsys.readouterr().err
     assert main(["-q", "ingest", "groundlink", str(processed), "--out", str(tmp_path / "c3"), "--strict"]) == 2
+
+
+def test_subject_from_trial_name(processed):
+    torch.save(trial(4)[0], processed / "s007_20220705_hopping_2.pth")  # no S<k> folder
+    (seq,) = read_source("groundlink", processed)
+    assert (seq.subject, seq.split, seq.mass_kg, seq.sequence_id) == ("S7", "test", 66.0, "S7/s007_20220705_hopping_2")

@@ -166,7 +166,8 @@ def test_raw_lists(tmp_path, joblib_dump):
         assert s.keypoint_names == list(SMPL_JOINT_NAMES) and s.markers is None
         np.testing.assert_allclose(s.torque_smpl, 0.5 * tq[:, 1:].reshape(-1, 69), atol=1e-6)
         np.testing.assert_allclose(s.grf[:, 0, 2], 400.0)
-    assert [r["path"].rsplit("/", 1)[1] for r in report] == ["pos.pkl", "rot.pkl", "torque.pkl", "grf.pkl", "weight.pkl"]
+    names = ["pos.pkl", "rot.pkl", "torque.pkl", "grf.pkl", "weight.pkl"]
+    assert [r["path"].rsplit("/", 1)[1] for r in report] == names
     assert report[1]["took"] == ["smpl"] and report[4]["took"] == ["mass_kg"]
     np.testing.assert_allclose(load_joblib(raw / "pos.pkl")[1], pos[1])  # the loader on its own
 
