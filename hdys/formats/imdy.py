@@ -63,6 +63,7 @@ DEFAULT_MASS_KG = 76.3284  # ImDy dataset.py, used where a sequence has no weigh
 TORQUE_PER_STORED = 0.5  # stored torque = sum of the two 60 Hz simulator steps of a 30 fps frame
 PRE_ROTATION = Rotation.from_quat([0.5, 0.5, 0.5, 0.5])  # (w, x, y, z) = (.5, .5, .5, .5); scipy is x, y, z, w
 FOOT_BODIES = ((7, 10), (8, 11))  # [left, right] = (ankle, foot) SMPL bodies
+OTHER_CONTACT_NOTE = "contact force on bodies other than the feet (hands, knees, ...) dropped"
 SPLIT = re.compile(r"(?:^|_)(train|test)$")
 
 # ImDy utils/marker_vids.py::smpl_opensim_markerset, in its order (names only).
@@ -108,7 +109,7 @@ class _ArrayWrapper:
         here = stream.tell()
         left = stream.seek(0, io.SEEK_END) - here
         stream.seek(here)
-        if size > left:
+        if not 0 <= size <= left:
             raise EOFError(f"file ends inside an array of shape {shape} ({left} of {size} bytes left)")
         data = stream.read(size)
         array = np.frombuffer(data, dtype=dtype)
@@ -221,12 +222,11 @@ def smpl_from_quaternions(rot: np.ndarray) -> np.ndarray:
     return Rotation.from_matrix(local.reshape(-1, 3, 3)).as_rotvec().reshape(T, 72)
 
 
-def feet_grf(grf: np.ndarray) -> tuple[np.ndarray, str]:
-    """grf (T, 24, 3) per SMPL body -> (T, 2, 3) [left, right] and a note on the force left out."""
+def feet_grf(grf: np.ndarray) -> tuple[np.ndarray, float]:
+    """grf (T, 24, 3) per SMPL body -> (T, 2, 3) [left, right], and the largest force (N) on another body."""
     feet = np.stack([grf[:, a] + grf[:, b] for a, b in FOOT_BODIES], axis=1)
     others = np.delete(grf, [i for pair in FOOT_BODIES for i in pair], axis=1)
-    worst = float(np.linalg.norm(others, axis=-1).max(initial=0.0))
-    return feet, (f"contact force on bodies other than the feet dropped (up to {worst:.1f} N)" if worst > 1e-6 else "")
+    return feet, float(np.linalg.norm(others, axis=-1).max(initial=0.0))
 
 
 def _mass(weight, ctx: Context, where: str) -> tuple[float, str]:
@@ -244,11 +244,12 @@ def _mass(weight, ctx: Context, where: str) -> tuple[float, str]:
 
 
 def _sequence(smpl, keypoints, names, parents, torque, grf, mass: float, split: str, sid: str) -> tuple[Sequence, str]:
-    feet, dropped = feet_grf(grf)
+    feet, other = feet_grf(grf)
     seq = Sequence(fps=FPS, sequence_id=sid, split=split, mass_kg=mass, smpl=smpl, keypoints=keypoints,
                    keypoint_names=list(names), keypoint_parents=np.asarray(parents),
                    torque_smpl=TORQUE_PER_STORED * torque[:, 1:].reshape(len(torque), 69), grf=feet)
-    return seq, dropped
+    seq.extra["grf_other_bodies_max_n"] = other
+    return seq, (OTHER_CONTACT_NOTE if other > 1e-6 else "")
 
 
 def _split(folder: str) -> str:

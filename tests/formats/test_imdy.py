@@ -13,9 +13,11 @@ import json
 import os
 import pickle
 import re
+import subprocess
 import sys
 import types
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,7 +133,8 @@ def test_converted_sequence(tmp_path, joblib_dump):
     np.testing.assert_allclose(s0.grf[:, 1], np.tile([0, 5.0, 250.0], (T, 1)))  # right = 8 + 11
     assert s1.keypoint_names == list(SMPL_JOINT_NAMES)  # plain 24 joints, from a zlib-compressed file
     assert [r["status"] for r in report] == ["ok", "ok"] and report[0]["took"][0] == "markers"
-    assert "default mass" in report[0]["reason"] and "other than the feet dropped (up to 40.0 N)" in report[0]["reason"]
+    assert "default mass" in report[0]["reason"] and "other than the feet" in report[0]["reason"]
+    assert s0.extra["grf_other_bodies_max_n"] == pytest.approx(40.0) and s1.extra["grf_other_bodies_max_n"] == 0
 
 
 def test_converted_mass_option(tmp_path, joblib_dump):
@@ -225,9 +228,11 @@ def test_cli_ingest_and_info(tmp_path, joblib_dump, capsys):
     joblib_dump(converted(1), tmp_path / "src" / "imdy_test" / "0.pkl")
     (tmp_path / "src" / "imdy_test" / "1.pkl").write_bytes(b"\x80\x04garbage")
     out = tmp_path / "corpus"
-    assert main(["-q", "ingest", "imdy", str(tmp_path / "src"), "--out", str(out)]) == 0
-    captured = capsys.readouterr()
-    assert "skipped" in captured.err and "1.pkl" in captured.err
+    proc = subprocess.run([sys.executable, "-m", "hdys.cli", "-q", "ingest", "imdy", str(tmp_path / "src"), "--out",
+                           str(out)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped" in proc.stderr and "1.pkl" in proc.stderr and "2 sequence(s) read, 1 file(s) skipped" in proc.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert {(s["sequence_id"], s["split"]) for s in manifest["sequences"]} == {
         ("src/imdy_train/0", "train"), ("src/imdy_test/0", "test")}
