@@ -243,7 +243,8 @@ def _mass(weight, ctx: Context, where: str) -> tuple[float, str]:
     return mass, ""
 
 
-def _sequence(smpl, keypoints, names, parents, torque, grf, mass: float, split: str, sid: str) -> tuple[Sequence, str]:
+def _sequence(smpl, keypoints, names, parents, torque, grf, mass: float, split: str,
+              sid: str) -> tuple[Sequence, str]:
     feet, other = feet_grf(grf)
     seq = Sequence(fps=FPS, sequence_id=sid, split=split, mass_kg=mass, smpl=smpl, keypoints=keypoints,
                    keypoint_names=list(names), keypoint_parents=np.asarray(parents),
