@@ -21,6 +21,8 @@ Formats and their options (``READERS``; an option not listed for a format is a `
 | ``amass`` | AMASS ``*_poses.npz`` (SMPL/SMPL-H/SMPL-X) and ``*_stageii.npz`` -> ``smpl`` | ``smpl_model`` (dir; keypoints via ``smplx`` if installed) |
 | ``mia`` | Muscles in Action clip folders -> keypoints (BODY_25), smpl, emg | ``mass_kg`` (else a nominal 70 kg, reported) |
 | ``mint`` | Muscles in Time folders: ``muscle_activations.pkl``, ``grf.pkl``, metadata CSV, joined with AMASS | ``amass_dir`` (required for any output), ``mass_kg`` |
+| ``imdy`` | ImDy raw ``raw_*/{pos,rot,torque,grf,weight}.pkl`` joblib lists, converted ``imdy_*/<i>.pkl`` -> smpl, keypoints, markers, torque_smpl, grf (restricted unpickler) | ``mass_kg`` (where no ``weight``; else ImDy's default 76.33 kg) |
+| ``groundlink`` | GroundLink ``S<k>/preprocessed/*.pth`` trials (torch weights-only) + ``subjects.csv`` -> smpl, grf, cop | ``mass_kg`` (subjects without a ``Weight``) |
 """
 from __future__ import annotations
 
@@ -31,12 +33,13 @@ from pathlib import Path
 from typing import Iterator
 
 from ..schema import SchemaError, Sequence, validate
-from . import amass, c3d, mia, mint, opensim
+from . import amass, c3d, groundlink, imdy, mia, mint, opensim
 from .base import Context, FormatError, Reader, Unit, resample
 
 log = logging.getLogger(__name__)
 
-READERS: dict[str, Reader] = {r.name: r for r in (opensim.READER, c3d.READER, amass.READER, mia.READER, mint.READER)}
+READERS: dict[str, Reader] = {r.name: r for r in (opensim.READER, c3d.READER, amass.READER, mia.READER, mint.READER,
+                                                  imdy.READER, groundlink.READER)}
 
 # What a broken file may raise inside a reader or a library it calls (ezc3d raises RuntimeError,
 # np.load ValueError/BadZipFile/EOFError, the text parsers FormatError, truncated pickles EOFError).
