@@ -14,8 +14,8 @@ the distal segments the same way in both models except ``mtp_angle``, whose myol
 (positive = toes down); hdys keeps OpenSim's sign (positive = toes up) and negates it here. The knee is a
 coupled joint: seven more DoFs per side (tibia translations and rotations, patella) follow ``knee_angle``
 through MuJoCo joint equalities ``y - y0 = sum_k c_k (x - x0)^k`` (``eq_data``). They are filled from those
-polynomials, so that the pose satisfies the model's own constraints, and the constraint solver (equality,
-limits, contact) is switched off: the model is used for kinematics only. With the coupling Jacobian
+polynomials, so that the pose satisfies the model's own constraints; only the position stages of MuJoCo
+run (kinematics, tendons, transmission), so no constraint force (equality, limit, contact) enters. With the coupling Jacobian
 ``C = d qpos / d q`` (nv x 14: the sign on the independent DoFs, the polynomial slopes on the dependent
 ones) the moment arms in hdys's coordinates are ``R = actuator_moment C`` (MuJoCo's ``actuator_moment``
 is ``d length / d qpos``; a pulling muscle has negative force, so ``R^T F`` is the joint torque) and the
@@ -55,13 +55,11 @@ from hdys.schema import RAJAGOPAL_COORDINATES
 LEG_COORDINATES = RAJAGOPAL_COORDINATES[6:20]  # the 14 muscle-actuated coordinates
 MYOLEGS_HEIGHT_M = 1.70  # stature of the generic Rajagopal 2016 model
 _REVERSED = ("mtp_angle_r", "mtp_angle_l")  # myolegs axis opposite to OpenSim's / hdys's
-_KINEMATICS_ONLY = (mujoco.mjtDisableBit.mjDSBL_EQUALITY | mujoco.mjtDisableBit.mjDSBL_CONTACT
-                    | mujoco.mjtDisableBit.mjDSBL_LIMIT | mujoco.mjtDisableBit.mjDSBL_CONSTRAINT)
 
 
 @dataclass(frozen=True)
 class MyoLegs:
-    """The loaded model (constraint solver disabled) and its index maps; N = 80 muscles."""
+    """The loaded model and its index maps; N = 80 muscles."""
 
     model: mujoco.MjModel
     muscle_names: tuple[str, ...]  # (N,) actuator order, OpenSim names
@@ -94,14 +92,13 @@ def _silenced():
 
 @lru_cache(maxsize=1)
 def load_myolegs() -> MyoLegs:
-    """Load ``myolegs`` once per process, for kinematics (equality, limit and contact solver off)."""
+    """Load ``myolegs`` once per process (shared: do not modify the model)."""
     try:
         import myo_sim
     except ImportError as e:  # pragma: no cover - a declared dependency
         raise ImportError("static optimisation needs myo-sim's myolegs model: pip install myo-sim==0.2.4") from e
     with _silenced():
         model = myo_sim.load_model("myolegs")
-    model.opt.disableflags |= _KINEMATICS_ONLY
     jid = [model.joint(n).id for n in LEG_COORDINATES]
     eq_joint = mujoco.mjtEq.mjEQ_JOINT
     deps = [e for e in range(model.neq) if model.eq_type[e] == eq_joint and model.eq_obj2id[e] >= 0]
@@ -171,7 +168,7 @@ def leg_muscle_terms(q: np.ndarray, qd: np.ndarray, height_m: float, mass_kg: fl
     moment = np.empty((nt, nu, len(LEG_COORDINATES)))
     gain, bias = np.empty((nt, nu)), np.empty((nt, nu))
     ones, zeros = np.ones(nu), np.zeros(nu)
-    for i in range(nt):
+    for i in range(nt):  # position stages only: no constraint (equality, limit, contact) is ever assembled
         data.qpos[:] = qpos[i]
         # the position stages that muscle lengths and moments need (mj_fwdPosition minus inertia/collisions)
         mujoco.mj_kinematics(m, data)

@@ -55,17 +55,12 @@ def test_coupled_pose_satisfies_the_model_equalities(legs):
     q, _ = random_poses(0, 6)
     qpos, _, _ = coupled_state(q)
     m, d = legs.model, mujoco.MjData(legs.model)
-    saved = m.opt.disableflags
-    m.opt.disableflags = 0
-    try:
-        for i in range(len(q)):
-            d.qpos[:] = qpos[i]
-            mujoco.mj_fwdPosition(m, d)
-            eq = d.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY
-            assert eq.sum() == m.neq == 14
-            assert np.abs(d.efc_pos[eq]).max() < 1e-12
-    finally:
-        m.opt.disableflags = saved
+    for i in range(len(q)):
+        d.qpos[:] = qpos[i]
+        mujoco.mj_fwdPosition(m, d)
+        eq = d.efc_type == mujoco.mjtConstraint.mjCNSTR_EQUALITY
+        assert eq.sum() == m.neq == 14
+        assert np.abs(d.efc_pos[eq]).max() < 1e-12
     assert np.allclose(qpos[:, legs.coord_qpos], q * legs.coord_sign)
 
 
