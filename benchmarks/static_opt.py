@@ -1,8 +1,9 @@
 """Static optimisation: the batched solver against the per-frame ``scipy.optimize.lsq_linear`` (BVLS)
 baseline, in one process on the same frames.
 
-A walk of the Rajagopal body with 52 muscles (``--frames`` frames at 50 fps) is prepared once (inverse
-dynamics and ``muscle_terms``: moment arms, gains, biases); then
+A walk of the Rajagopal body (``--frames`` frames at 50 fps) is prepared once (inverse dynamics on hdys's
+body and ``muscle_terms`` of the 80 myolegs muscles: moment arms, gains, biases; the model is loaded before
+the clock starts); then
 
 * solver only: ``solve_batched`` on all frames and ``solve_bvls`` on the first ``--baseline-frames`` of
   them (each the best of ``--repeats``), frames/s and ratio, plus agreement and KKT residuals on the
@@ -25,15 +26,17 @@ from hdys.physics import fixture
 from hdys.physics.bodies import rajagopal_body
 from hdys.physics.inverse import rajagopal_inverse
 from hdys.physics.motions import rajagopal_motion
+from hdys.physics.myolegs import load_myolegs
 from hdys.physics.static_opt import (kkt_residual, muscle_terms, reserve_optimal_torques, so_problem, solve_batched,
                                      solve_bvls, static_optimization)
 
 
 def solver_benchmark(frames: int, baseline_frames: int, repeats: int) -> None:
     rng = np.random.default_rng(0)
-    body = rajagopal_body(1.75, 72.0, with_muscles=True, rng=rng)
+    body = rajagopal_body(1.75, 72.0, rng=rng)
     q, qd, qdd = rajagopal_motion("walk", rng, body.coord_range, 0.95)(np.arange(frames) / 50.0)
     tau, _ = rajagopal_inverse(body, q, qd, qdd)
+    load_myolegs()
     t0 = time.perf_counter()
     moment, gain, bias = muscle_terms(body, q, qd)
     t_terms = time.perf_counter() - t0

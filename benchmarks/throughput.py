@@ -81,14 +81,16 @@ def inference_fps(corpus: Path, work: Path) -> dict[str, float]:
 
 
 def pipeline_fps(frames: int = 600) -> dict[str, float]:
-    """The label pipeline on one walking motion of the Rajagopal body with muscles."""
+    """The label pipeline on one walking motion of the Rajagopal body with the myolegs muscles."""
     from hdys.physics.bodies import rajagopal_body
     from hdys.physics.inverse import rajagopal_inverse
     from hdys.physics.motions import rajagopal_motion
+    from hdys.physics.myolegs import load_myolegs
     from hdys.physics.static_opt import static_optimization
 
     rng = np.random.default_rng(0)
-    body = rajagopal_body(1.75, 72.0, with_muscles=True, rng=rng)
+    body = rajagopal_body(1.75, 72.0, rng=rng)
+    load_myolegs()  # once per process, not timed
     motion = rajagopal_motion("walk", rng, body.coord_range, 0.95)
     q, qd, qdd = motion(np.arange(frames) / 100.0)
     t0 = time.perf_counter()

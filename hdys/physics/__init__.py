@@ -1,10 +1,11 @@
 """A small, physically exact corpus generator (the project's training fixture).
 
 Two MuJoCo bodies are built in code (:mod:`hdys.physics.bodies`): a simplified Rajagopal 2015 lower
-body (OpenSim coordinate names, optionally with lower-limb muscles) and an SMPL-topology humanoid.
-Smooth parametric motions with analytic derivatives (:mod:`hdys.physics.motions`) are pushed through
-MuJoCo inverse dynamics (:mod:`hdys.physics.inverse`), a real static optimisation
-(:mod:`hdys.physics.static_opt`) and an sEMG envelope model (:mod:`hdys.physics.emg`);
+body (OpenSim coordinate names) and an SMPL-topology humanoid. Smooth parametric motions with analytic
+derivatives (:mod:`hdys.physics.motions`) are pushed through MuJoCo inverse dynamics
+(:mod:`hdys.physics.inverse`), a real static optimisation with the 80 muscles of myo-sim's ``myolegs``
+model (:mod:`hdys.physics.myolegs`, :mod:`hdys.physics.static_opt`) and an sEMG envelope model
+(:mod:`hdys.physics.emg`);
 :func:`hdys.physics.fixture.make_fixture` assembles five domains of canonical ``Sequence`` records.
 
 There is no ground contact model: the free root (pelvis) carries the residual force, so labels are

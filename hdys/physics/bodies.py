@@ -22,7 +22,7 @@ angular velocity of the child in the child frame.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -130,40 +130,6 @@ RAJAGOPAL_KEYPOINTS = ("pelvis", "hip_r", "knee_r", "ankle_r", "subtalar_r", "mt
                        "hip_l", "knee_l", "ankle_l", "subtalar_l", "mtp_l", "lumbar", "neck", "head")
 RAJAGOPAL_KEYPOINT_PARENTS = (-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12)
 
-# Muscles per leg: name -> (max isometric force N for the 75.3 kg generic model, {dof: moment arm m}).
-# Forces rounded after Rajagopal et al. 2016 (IEEE TBME 63(10):2068-2079, model Rajagopal2015.osim),
-# moment arms are representative peak values (sign: d(length)/d(angle); a muscle producing a positive
-# torque about a coordinate shortens as it increases, i.e. has a negative coefficient).
-RAJAGOPAL_MUSCLES = {
-    "glmax1": (984.0, {"hip_flexion": 0.045, "hip_adduction": 0.030}),
-    "glmax2": (1406.0, {"hip_flexion": 0.060}),
-    "glmed1": (1093.0, {"hip_adduction": 0.050, "hip_flexion": -0.015, "hip_rotation": -0.015}),
-    "glmed3": (871.0, {"hip_adduction": 0.040, "hip_flexion": 0.020, "hip_rotation": 0.010}),
-    "piri": (1030.0, {"hip_rotation": 0.025, "hip_adduction": 0.010}),
-    "iliacus": (1073.0, {"hip_flexion": -0.040}),
-    "psoas": (1113.0, {"hip_flexion": -0.045, "hip_rotation": 0.005}),
-    "addlong": (917.0, {"hip_adduction": -0.050, "hip_flexion": -0.020}),
-    "addmagDist": (597.0, {"hip_adduction": -0.050, "hip_flexion": 0.030}),
-    "tfl": (411.0, {"hip_flexion": -0.040, "hip_adduction": 0.030, "hip_rotation": -0.010}),
-    "recfem": (2192.0, {"hip_flexion": -0.040, "knee_angle": 0.045}),
-    "vasint": (2256.0, {"knee_angle": 0.045}),
-    "vaslat": (5149.0, {"knee_angle": 0.045}),
-    "vasmed": (2748.0, {"knee_angle": 0.045}),
-    "bflh": (1313.0, {"hip_flexion": 0.060, "knee_angle": -0.030}),
-    "bfsh": (557.0, {"knee_angle": -0.025}),
-    "semimem": (2201.0, {"hip_flexion": 0.060, "knee_angle": -0.035, "hip_rotation": -0.005}),
-    "semiten": (591.0, {"hip_flexion": 0.060, "knee_angle": -0.040}),
-    "gasmed": (3116.0, {"knee_angle": -0.020, "ankle_angle": 0.050}),
-    "gaslat": (1575.0, {"knee_angle": -0.020, "ankle_angle": 0.045}),
-    "soleus": (6195.0, {"ankle_angle": 0.050}),
-    "tibant": (1227.0, {"ankle_angle": -0.040, "subtalar_angle": -0.020}),
-    "tibpost": (1588.0, {"ankle_angle": 0.010, "subtalar_angle": -0.020}),
-    "perlong": (1115.0, {"ankle_angle": 0.012, "subtalar_angle": 0.020}),
-    "edl": (603.0, {"ankle_angle": -0.035, "mtp_angle": -0.012}),
-    "fhl": (908.0, {"ankle_angle": 0.010, "mtp_angle": 0.012}),
-}
-RAJAGOPAL_GENERIC_MASS = 75.337  # kg
-
 
 @dataclass
 class RajagopalBody:
@@ -180,16 +146,15 @@ class RajagopalBody:
     keypoint_parents: np.ndarray  # (K,)
     keypoint_body: np.ndarray  # (K,) body id, or -1 where the keypoint is a site
     keypoint_site: np.ndarray  # (K,) site id, or -1
-    muscle_names: list[str] = field(default_factory=list)  # actuator order
 
 
-def rajagopal_body(height_m: float, mass_kg: float, with_muscles: bool = False,
-                   marker_noise_m: float = 0.0, rng: np.random.Generator | None = None) -> RajagopalBody:
+def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
+                   rng: np.random.Generator | None = None) -> RajagopalBody:
     """Build the simplified Rajagopal 2015 lower body for a subject.
 
     ``marker_noise_m``: standard deviation of subject-specific marker placement offsets (drawn from
-    ``rng``). With ``with_muscles`` the model gets ``len(RAJAGOPAL_MUSCLES)`` muscles per leg
-    (max isometric force scaled by ``(mass / 75.3 kg)^(2/3)``, moment arms by height).
+    ``rng``). The body has no muscles: static optimisation uses myo-sim's ``myolegs``
+    (:mod:`hdys.physics.myolegs`).
     """
     k = height_m / DE_LEVA_STATURE
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -286,10 +251,8 @@ def rajagopal_body(height_m: float, mass_kg: float, with_muscles: bool = False,
     pelvis_joints += "".join(f'<joint name="{n}" type="hinge" axis="{a}"/>' for n, a in
                              (("pelvis_tilt", "0 0 1"), ("pelvis_list", "1 0 0"), ("pelvis_rotation", "0 1 0")))
     neck_y, head_y = y_v - seg("head")[5], y_v - 0.5 * seg("head")[5]
-    actuators, tendons, muscle_names = _muscles_xml(k, mass_kg) if with_muscles else ("", "", [])
     xml = (
-        '<mujoco model="rajagopal_simplified"><compiler angle="radian" inertiafromgeom="false" autolimits="true">'
-        '<lengthrange mode="none"/></compiler>'
+        '<mujoco model="rajagopal_simplified"><compiler angle="radian" inertiafromgeom="false" autolimits="true"/>'
         '<option gravity="0 -9.81 0" timestep="0.002"><flag contact="disable"/></option>'
         '<default><geom contype="0" conaffinity="0" rgba="0.8 0.7 0.6 1"/><joint armature="0" damping="0"/></default>'
         '<worldbody><body name="pelvis" pos="0 0 0">'
@@ -300,7 +263,7 @@ def rajagopal_body(height_m: float, mass_kg: float, with_muscles: bool = False,
         f'<geom type="capsule" fromto="0 0.05 0 0 {neck_y:.4g} 0" size="{0.12 * k:.4g}"/>'
         f'<geom type="sphere" pos="0 {head_y:.4g} 0" size="{0.1 * k:.4g}"/>'
         f'<site name="kp_neck" pos="0 {neck_y:.5g} 0" size="0.01"/><site name="kp_head" pos="0 {head_y:.5g} 0" size="0.01"/>'
-        f'{mk("torso")}</body></body></worldbody>{tendons}{actuators}</mujoco>'
+        f'{mk("torso")}</body></body></worldbody></mujoco>'
     )
     model = mujoco.MjModel.from_xml_string(xml)
     coord_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in RAJAGOPAL_COORDINATES])
@@ -321,31 +284,7 @@ def rajagopal_body(height_m: float, mass_kg: float, with_muscles: bool = False,
         model=model, height_m=height_m, mass_kg=mass_kg, coord_qpos=coord_qpos, coord_range=coord_range,
         marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
         keypoint_names=list(RAJAGOPAL_KEYPOINTS), keypoint_parents=np.array(RAJAGOPAL_KEYPOINT_PARENTS),
-        keypoint_body=np.array(kp_body), keypoint_site=np.array(kp_site), muscle_names=muscle_names)
-
-
-def _muscles_xml(k: float, mass_kg: float) -> tuple[str, str, list[str]]:
-    """``<actuator>`` and ``<tendon>`` blocks for the leg muscles; returns (actuators, tendons, names)."""
-    fscale = (mass_kg / RAJAGOPAL_GENERIC_MASS) ** (2.0 / 3.0)
-    acts, tends, names = [], [], []
-    for side in ("r", "l"):
-        for base, (f0, arms) in RAJAGOPAL_MUSCLES.items():
-            name = f"{base}_{side}"
-            lo = hi = 0.0
-            for dof, arm in arms.items():
-                a, b = RAJAGOPAL_RANGES[dof]
-                lo += min(arm * k * a, arm * k * b)
-                hi += max(arm * k * a, arm * k * b)
-            common = f'name="{name}" force="{f0 * fscale:.6g}" lengthrange="{lo:.6g} {hi:.6g}" range="0.75 1.05"'
-            if len(arms) == 1:
-                (dof, arm), = arms.items()
-                acts.append(f'<muscle {common} joint="{dof}_{side}" gear="{arm * k:.6g}"/>')
-            else:
-                coefs = "".join(f'<joint joint="{d}_{side}" coef="{a * k:.6g}"/>' for d, a in arms.items())
-                tends.append(f'<fixed name="{name}_mtu">{coefs}</fixed>')
-                acts.append(f'<muscle {common} tendon="{name}_mtu"/>')
-            names.append(name)
-    return f"<actuator>{''.join(acts)}</actuator>", f"<tendon>{''.join(tends)}</tendon>", names
+        keypoint_body=np.array(kp_body), keypoint_site=np.array(kp_site))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 Model (per channel c, one recording):
 
-1. channel drive ``u_c(t)`` = mean activation of the muscles under the electrode (:data:`CHANNEL_MUSCLES`:
-   quadriceps = vasti + rectus femoris, hamstrings = biceps femoris + semimembranosus/-tendinosus,
-   gluteus = gluteus maximus + medius). The biceps channels of Muscles in Action do not exist on this
-   armless body and are omitted.
+1. channel drive ``u_c(t)`` = activation of the myolegs muscles under the electrode
+   (:data:`CHANNEL_MUSCLES`), averaged with weights proportional to their maximum isometric forces (the
+   surface signal grows with the active muscle cross-section): quadriceps = ``recfem``, ``vasint``,
+   ``vaslat``, ``vasmed``; hamstrings = ``bflh``, ``bfsh``, ``semimem``, ``semiten``; gluteus = the three
+   gluteus maximus parts ``glmax1``-``glmax3`` (the superficial muscle under a gluteal electrode; gluteus
+   medius is largely covered by it). The biceps channels of Muscles in Action need arm muscles, which the
+   legs-only model lacks (myo-sim's ``myoarms`` would provide them), and are omitted.
 2. electromechanical delay: EMG *leads* force, ``e(t) = u(t + delay)`` with delay ~ U(40, 60) ms per
    subject. :func:`advance` shifts a sampled signal by a fractional number of frames (linear
    interpolation, ends held); the fixture instead evaluates the activations exactly at ``t + delay``.
@@ -20,12 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hdys.physics.myolegs import load_myolegs
 from hdys.schema import MIA_EMG_CHANNELS
 
 CHANNEL_MUSCLES = {
     "quad": ("recfem", "vasint", "vaslat", "vasmed"),
     "ham": ("bflh", "bfsh", "semimem", "semiten"),
-    "glutt": ("glmax1", "glmax2", "glmed1", "glmed3"),
+    "glutt": ("glmax1", "glmax2", "glmax3"),
 }
 LEG_CHANNELS = tuple(c for c in MIA_EMG_CHANNELS if "bicep" not in c)  # 6 channels, MiA order
 
@@ -48,17 +52,31 @@ def sample_emg_params(rng: np.random.Generator, n_channels: int = len(LEG_CHANNE
                      baseline=rng.uniform(0.005, 0.02, n_channels), noise_sd=float(rng.uniform(0.05, 0.15)))
 
 
-def channel_drive(activation: np.ndarray, muscle_names: list[str],
-                  channels: tuple[str, ...] = LEG_CHANNELS) -> np.ndarray:
-    """Mean activation of the muscles under each channel: (T, N) -> (T, C)."""
+def channel_weights(muscle_names: list[str], channels: tuple[str, ...] = LEG_CHANNELS) -> np.ndarray:
+    """(C, N) weights of the muscles under each channel, proportional to the myolegs maximum isometric
+    forces and summing to one per channel."""
+    legs = load_myolegs()
+    f_max = dict(zip(legs.muscle_names, legs.max_isometric_force))
     index = {n: i for i, n in enumerate(muscle_names)}
-    cols = []
-    for ch in channels:
+    weights = np.zeros((len(channels), len(muscle_names)))
+    for c, ch in enumerate(channels):
         side = "r" if ch.startswith("right") else "l"
         group = ch.removeprefix("right").removeprefix("left")
-        idx = [index[f"{m}_{side}"] for m in CHANNEL_MUSCLES[group]]
-        cols.append(activation[:, idx].mean(axis=1))
-    return np.stack(cols, axis=1)
+        names = [f"{m}_{side}" for m in CHANNEL_MUSCLES[group]]
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise ValueError(f"EMG channel {ch!r} needs the muscles {missing}, which are not among the "
+                             f"activation's muscle names ({len(muscle_names)} names)")
+        for n in names:
+            weights[c, index[n]] = f_max[n]
+        weights[c] /= weights[c].sum()
+    return weights
+
+
+def channel_drive(activation: np.ndarray, muscle_names: list[str],
+                  channels: tuple[str, ...] = LEG_CHANNELS) -> np.ndarray:
+    """Force-weighted mean activation of the muscles under each channel: (T, N) -> (T, C)."""
+    return activation @ channel_weights(muscle_names, channels).T
 
 
 def advance(x: np.ndarray, fps: float, delay_s: float) -> np.ndarray:

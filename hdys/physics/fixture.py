@@ -4,8 +4,8 @@
 |---|---|---|---|---|
 | lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal, grf (+ cop, contact) |
 | sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl, grf (+ cop, contact) |
-| muscle | Rajagopal + muscles | 50 | markers, keypoints | muscle_activation (static optimisation) |
-| emg | Rajagopal + muscles | 30 | markers, noisy keypoints | emg (6 leg channels of Muscles in Action) |
+| muscle | Rajagopal + myolegs muscles | 50 | markers, keypoints | muscle_activation (80 myolegs muscles) |
+| emg | Rajagopal + myolegs muscles | 30 | markers, noisy keypoints | emg (6 leg channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
 
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
@@ -110,7 +110,7 @@ def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
     if smpl:
         body = smpl_body(height, mass, marker_noise_m=0.01, rng=rng)
     else:
-        body = rajagopal_body(height, mass, with_muscles=domain in ("muscle", "emg"), marker_noise_m=0.01, rng=rng)
+        body = rajagopal_body(height, mass, marker_noise_m=0.01, rng=rng)
     emg_params = emg_model.sample_emg_params(rng) if domain == "emg" else None
     lo, hi = cfg["so_duration"] if domain in ("muscle", "emg") else cfg["duration"]
     for j in range(cfg["sequences"]):
@@ -156,7 +156,7 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     elif domain == "muscle":
         tau, res = labels(q, qd, qdd)
         so = static_optimization(body, q, qd, tau)
-        seq.muscle_activation, seq.muscle_names = so.activation, list(body.muscle_names)
+        seq.muscle_activation, seq.muscle_names = so.activation, so.muscle_names
         _store_labels(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd), grf=False)
         seq.extra.update(reserve=so.reserve, torque_rajagopal=tau)
     elif domain == "emg":
@@ -164,9 +164,9 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         # those that static optimisation gives for the (exact) kinematics at t + delay.
         qs, qds, qdds = kin(t + emg_params.delay_s)
         tau_s, _ = labels(qs, qds, qdds)
-        act = static_optimization(body, qs, qds, tau_s).activation
-        seq.emg, seq.emg_names = emg_model.emg_from_activation(act, body.muscle_names, seq.fps, emg_params, rng,
-                                                               already_delayed=True)
+        so = static_optimization(body, qs, qds, tau_s)
+        seq.emg, seq.emg_names = emg_model.emg_from_activation(so.activation, so.muscle_names, seq.fps, emg_params,
+                                                               rng, already_delayed=True)
         seq.keypoints = keypoints + rng.normal(0.0, 0.015, keypoints.shape)  # video-like 2D-lifted noise
         seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s)
 

@@ -1,16 +1,19 @@
-"""Static optimisation (paper Eq. 1) on the Rajagopal body with muscles.
+"""Static optimisation (paper Eq. 1) with the 80 muscles of myo-sim's ``myolegs``.
 
-Per frame, with moment arms ``R`` (17 x N, from MuJoCo's ``actuator_moment``) and the muscle model
-``F_j = gain_j(l, v) a_j + bias_j(l)`` (MuJoCo's Hill-type FLV curves, ``mju_muscleGain``/``mju_muscleBias``;
-MuJoCo's sign convention makes pulling forces negative, ``R`` carries the matching signs), solve
+The torques come from inverse dynamics on hdys's Rajagopal body (17 non-root DoFs: 14 leg coordinates and
+3 lumbar ones); the muscles are those of ``myolegs`` (:mod:`hdys.physics.myolegs`: moment arms from
+MuJoCo's ``actuator_moment`` through the knee coupling, Hill-type force-length-velocity terms, scaled to
+the subject's height and mass). Per frame, with moment arms ``R`` (17 x N, zero rows for the lumbar DoFs,
+which have no muscles and are torque-driven as in Rajagopal's model) and the muscle model
+``F_j = gain_j(l, v) a_j + bias_j(l)`` (MuJoCo's sign convention makes pulling forces negative, ``R`` carries
+the matching signs), solve
 
     minimise  sum_j a_j^2 + sum_d (r_d / r_opt_d)^2
     s.t.      R (gain * a + bias) + r = tau,   0 <= a <= 1,
 
 where ``r`` are reserve torques (optimal torque ``r_opt``: 1 N m on muscle-actuated DoFs, i.e. heavily
-penalised; large on the lumbar DoFs, which have no muscles and are torque-driven as in Rajagopal's
-model). The reserves are unbounded and appear linearly, so substituting ``r = tau - R F(a)`` gives an
-equivalent bounded linear least-squares problem in ``a`` alone,
+penalised; large on the lumbar DoFs). The reserves are unbounded and appear linearly, so substituting
+``r = tau - R F(a)`` gives an equivalent bounded linear least-squares problem in ``a`` alone,
 
     minimise  ||a||^2 + ||A a - b||^2,  0 <= a <= 1,   A = R diag(gain) / r_opt,  b = (tau - R bias) / r_opt,
 
@@ -23,59 +26,47 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mujoco
 import numpy as np
 from scipy.optimize import lsq_linear
 
 from hdys.physics.bodies import RajagopalBody
-from hdys.physics.inverse import rajagopal_state, unconstrained
-from hdys.schema import RAJAGOPAL_TORQUE_DOFS
+from hdys.physics.myolegs import LEG_COORDINATES, leg_muscle_terms, load_myolegs
+from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS
 
 LUMBAR_RESERVE = 500.0  # N m: lumbar coordinates are torque-driven (no muscles), nearly free
 MUSCLE_DOF_RESERVE = 1.0  # N m: reserves on muscle-actuated DoFs cost like a fully active muscle per N m
+_LEG_ROWS = [RAJAGOPAL_TORQUE_DOFS.index(n) for n in LEG_COORDINATES]
+_LEG_COLS = [RAJAGOPAL_COORDINATES.index(n) for n in LEG_COORDINATES]
 
 
 @dataclass
 class StaticOptResult:
     """activation (T, N) in [0, 1]; reserve (T, 17) N m; residual (T, 17) N m (tau - R F - reserve);
-    force (T, N) muscle forces in N (MuJoCo sign: negative = pulling)."""
+    force (T, N) muscle forces in N (MuJoCo sign: negative = pulling); muscle_names (N,) OpenSim names."""
 
     activation: np.ndarray
     reserve: np.ndarray
     residual: np.ndarray
     force: np.ndarray
+    muscle_names: list[str]
+
+
+def muscle_names() -> list[str]:
+    """The N = 80 myolegs muscle names, in the column order of every activation array."""
+    return list(load_myolegs().muscle_names)
 
 
 def muscle_terms(body: RajagopalBody, q: np.ndarray, qd: np.ndarray):
-    """Moment arms and force-model terms along a trajectory (RAJAGOPAL_COORDINATES order, (T, 23)).
+    """Moment arms and force-model terms along a trajectory (RAJAGOPAL_COORDINATES order, (T, 23)) for the
+    subject of ``body`` (its height and mass scale the muscles).
 
-    Returns ``moment (T, 17, N)`` (d torque / d actuator force on the 17 non-root DoFs),
-    ``gain (T, N)`` and ``bias (T, N)`` such that the actuator force is ``gain * a + bias``.
+    Returns ``moment (T, 17, N)`` (d torque / d muscle force on the 17 non-root DoFs; zero on the lumbar
+    DoFs), ``gain (T, N)`` and ``bias (T, N)`` such that the muscle force is ``gain * a + bias``.
     """
-    model = body.model
-    data = mujoco.MjData(model)
-    nt, nu, nv = q.shape[0], model.nu, model.nv
-    qpos, qvel = rajagopal_state(body, q), rajagopal_state(body, qd)
-    dense = np.zeros((nu, nv))
-    moment = np.empty((nt, 17, nu))
-    gain, bias = np.empty((nt, nu)), np.empty((nt, nu))
-    dofs = body.coord_qpos[6:]
-    # per-muscle parameters extracted once (indexing the model's arrays inside the loop costs more than
-    # MuJoCo's gain/bias functions themselves)
-    params = [(model.actuator_lengthrange[j].copy(), float(model.actuator_acc0[j]),
-               model.actuator_gainprm[j, :9].copy(), model.actuator_biasprm[j, :9].copy()) for j in range(nu)]
-    muscle_gain, muscle_bias = mujoco.mju_muscleGain, mujoco.mju_muscleBias
-    with unconstrained(model):
-        for i in range(nt):
-            data.qpos[:], data.qvel[:] = qpos[i], qvel[i]
-            mujoco.mj_fwdPosition(model, data)
-            mujoco.mj_fwdVelocity(model, data)
-            mujoco.mju_sparse2dense(dense, data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
-                                    data.moment_colind)
-            moment[i] = dense[:, dofs].T
-            lengths, vels = data.actuator_length.tolist(), data.actuator_velocity.tolist()
-            gain[i] = [muscle_gain(ln, v, lr, acc0, gp) for ln, v, (lr, acc0, gp, _) in zip(lengths, vels, params)]
-            bias[i] = [muscle_bias(ln, lr, acc0, bp) for ln, (lr, acc0, _, bp) in zip(lengths, params)]
+    q, qd = np.asarray(q, float), np.asarray(qd, float)
+    moment_legs, gain, bias = leg_muscle_terms(q[:, _LEG_COLS], qd[:, _LEG_COLS], body.height_m, body.mass_kg)
+    moment = np.zeros((q.shape[0], len(RAJAGOPAL_TORQUE_DOFS), moment_legs.shape[2]))
+    moment[:, _LEG_ROWS] = moment_legs
     return moment, gain, bias
 
 
@@ -270,8 +261,6 @@ def static_optimization(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, tau:
 
     ``method="batched"`` (default) solves all frames at once (``solve_batched``); ``"bvls"`` is the
     per-frame ``scipy.optimize.lsq_linear`` reference. Both reach the same optimum."""
-    if body.model.nu == 0:
-        raise ValueError("static optimisation needs a body built with with_muscles=True")
     if method not in ("batched", "bvls"):
         raise ValueError(f"unknown static optimisation method {method!r}; expected 'batched' or 'bvls'")
     moment, gain, bias = muscle_terms(body, q, qd)
@@ -280,4 +269,4 @@ def static_optimization(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, tau:
     produced = np.einsum("tdn,tn->td", moment, force)
     reserve = tau - produced
     residual = tau - produced - reserve
-    return StaticOptResult(act, reserve, residual, force)
+    return StaticOptResult(act, reserve, residual, force, muscle_names())

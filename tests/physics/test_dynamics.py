@@ -5,7 +5,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from hdys.physics.bodies import RAJAGOPAL_MUSCLES, rajagopal_body, smpl_body
+from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import (inverse_dynamics, rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state,
                                   unconstrained)
@@ -18,7 +18,7 @@ G = 9.81
 
 @pytest.fixture(scope="module")
 def raj():
-    return rajagopal_body(1.78, 74.0, with_muscles=True)
+    return rajagopal_body(1.78, 74.0)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_bodies_mass_names_and_order(raj, smpl):
     assert smpl.model.body_mass.sum() == pytest.approx(63.0, rel=1e-5)
     names = [raj.model.joint(int(np.argwhere(raj.model.jnt_qposadr == a)[0, 0])).name for a in raj.coord_qpos]
     assert names == list(RAJAGOPAL_COORDINATES)
-    assert raj.model.nu == 2 * len(RAJAGOPAL_MUSCLES) and "recfem_r" in raj.muscle_names
+    assert raj.model.nu == 0  # muscles: myolegs (hdys.physics.myolegs)
     assert len(raj.marker_names) >= 20 and len(smpl.marker_names) >= 20
     assert [smpl.model.body(int(b)).name for b in smpl.body] == list(SMPL_JOINT_NAMES)
     assert smpl.model.nq == 7 + 23 * 4 and smpl.model.nv == 6 + 69

@@ -1,4 +1,4 @@
-"""Static optimisation and the sEMG envelope model."""
+"""Static optimisation with the myolegs muscles and the sEMG envelope model."""
 from __future__ import annotations
 
 import mujoco
@@ -7,68 +7,65 @@ import pytest
 
 from hdys.physics import emg
 from hdys.physics.bodies import rajagopal_body
-from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, unconstrained
+from hdys.physics.contact import rajagopal_contact_dynamics
+from hdys.physics.fixture import standing_pelvis_height
+from hdys.physics.inverse import rajagopal_inverse
+from hdys.physics.locomotion import planted_rajagopal
 from hdys.physics.motions import rajagopal_motion
-from hdys.physics.static_opt import muscle_terms, static_optimization
-from hdys.schema import MIA_EMG_CHANNELS, RAJAGOPAL_TORQUE_DOFS
+from hdys.physics.myolegs import LEG_COORDINATES, coupled_state, load_myolegs, subject_scale
+from hdys.physics.static_opt import static_optimization
+from hdys.schema import MIA_EMG_CHANNELS, RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS
 
 MUSCLED = [i for i, d in enumerate(RAJAGOPAL_TORQUE_DOFS) if not d.startswith("lumbar")]
+LEG_COLS = [RAJAGOPAL_COORDINATES.index(n) for n in LEG_COORDINATES]
 
 
 @pytest.fixture(scope="module")
 def body():
-    return rajagopal_body(1.74, 71.0, with_muscles=True)
+    return rajagopal_body(1.74, 71.0)
 
 
 @pytest.fixture(scope="module", params=["walk", "squat"])
 def solved(request, body):
-    rng = np.random.default_rng(7)
-    q, qd, qdd = rajagopal_motion(request.param, rng, body.coord_range, 1.0)(np.arange(120) / 50)
-    tau, _ = rajagopal_inverse(body, q, qd, qdd)
+    """A supported-pelvis walk, and a squat on the floor (torques from contact-aware inverse dynamics)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(100) / 50
+    if request.param == "walk":
+        q, qd, qdd = rajagopal_motion("walk", rng, body.coord_range, 1.0)(t)
+        tau, _ = rajagopal_inverse(body, q, qd, qdd)
+    else:
+        motion = rajagopal_motion("squat", rng, body.coord_range, standing_pelvis_height(body))
+        q, qd, qdd = planted_rajagopal(body, motion, 0.0, float(t[-1]), both_feet=True)(t)
+        tau, _ = rajagopal_contact_dynamics(body, q, qd, qdd)
     return q, qd, tau, static_optimization(body, q, qd, tau)
 
 
 def test_activations_bounded_and_torques_reproduced(body, solved):
     q, qd, tau, so = solved
-    assert so.activation.shape == (q.shape[0], body.model.nu)
+    assert so.activation.shape == (q.shape[0], 80) and so.muscle_names == list(load_myolegs().muscle_names)
     assert so.activation.min() >= 0.0 and so.activation.max() <= 1.0
-    assert so.activation.max() > 0.01  # the muscles do the work
+    assert so.activation.max() > 0.05  # the muscles do the work
     assert np.abs(so.residual).max() < 1e-9
     # reserves on muscle-driven DoFs are small against the torques they would replace
+    assert np.abs(tau[:, MUSCLED]).max() > 20.0
     assert np.abs(so.reserve[:, MUSCLED]).max() < 0.5
-    assert np.abs(so.reserve[:, MUSCLED]).max() < 0.05 * np.abs(tau[:, MUSCLED]).max()
+    assert np.abs(so.reserve[:, MUSCLED]).max() < 0.01 * np.abs(tau[:, MUSCLED]).max()
 
 
 def test_mujoco_muscles_driven_at_the_solution_produce_the_torques(body, solved):
-    """Independent of our R/F assembly: set act = a in MuJoCo, read qfrc_actuator."""
+    """Independent of our R/F assembly: set act = a in myolegs, run mj_forward, project MuJoCo's
+    qfrc_actuator onto the leg coordinates through the coupling and scale to the subject."""
     q, qd, tau, so = solved
-    m, d = body.model, mujoco.MjData(body.model)
-    qpos, qvel = rajagopal_state(body, q), rajagopal_state(body, qd)
-    with unconstrained(m):
-        for i in range(0, q.shape[0], 10):
-            d.qpos[:], d.qvel[:], d.act[:] = qpos[i], qvel[i], so.activation[i]
-            mujoco.mj_forward(m, d)
-            produced = d.qfrc_actuator[body.coord_qpos[6:]]
-            assert np.allclose(produced + so.reserve[i], tau[i], atol=1e-6)
-
-
-def test_moment_arms_match_length_derivatives(body):
-    """R = -dL/dq (a pulling muscle with negative force): finite differences of actuator_length."""
-    q = np.zeros((1, 23))
-    q[0, 6:] = 0.1
-    moment, gain, bias = muscle_terms(body, q, np.zeros_like(q))
-    m, d = body.model, mujoco.MjData(body.model)
-    h = 1e-6
-    for k, adr in enumerate(body.coord_qpos[6:]):
-        lengths = []
-        for s in (-h, h):
-            qq = rajagopal_state(body, q)[0]
-            qq[adr] += s
-            d.qpos[:] = qq
-            mujoco.mj_fwdPosition(m, d)
-            lengths.append(d.actuator_length.copy())
-        assert np.allclose(moment[0, k], (lengths[1] - lengths[0]) / (2 * h), atol=1e-7)
-    assert (gain < 0).all() and (bias <= 0).all()  # MuJoCo: pulling force is negative
+    legs = load_myolegs()
+    m, d = legs.model, mujoco.MjData(legs.model)
+    qpos, qvel, jac = coupled_state(q[:, LEG_COLS], qd[:, LEG_COLS])
+    k, force_scale = subject_scale(body.height_m, body.mass_kg)
+    for i in range(0, q.shape[0], 10):
+        d.qpos[:], d.qvel[:], d.act[:] = qpos[i], qvel[i], so.activation[i]
+        mujoco.mj_forward(m, d)
+        produced = k * force_scale * jac[i].T @ d.qfrc_actuator
+        assert np.allclose(produced + so.reserve[i, MUSCLED], tau[i, MUSCLED], atol=1e-6)
+        assert np.allclose(force_scale * d.actuator_force, so.force[i], atol=1e-6)
 
 
 def test_emg_delay_measurable_by_cross_correlation():
@@ -94,14 +91,33 @@ def test_emg_from_time_shifted_static_optimisation(body):
         q, qd, qdd = motion(t + shift)
         tau, _ = rajagopal_inverse(body, q, qd, qdd)
         acts.append(static_optimization(body, q, qd, tau).activation)
-    drive_now = emg.channel_drive(acts[0], body.muscle_names)
+    names = list(load_myolegs().muscle_names)
+    drive_now = emg.channel_drive(acts[0], names)
     params = emg.sample_emg_params(rng)
-    env, names = emg.emg_from_activation(acts[1], body.muscle_names, fps, params, rng, already_delayed=True)
-    assert names == list(MIA_EMG_CHANNELS[:6]) and env.shape == (400, 6) and (env >= 0).all()
-    drive_later = emg.channel_drive(acts[1], body.muscle_names)
+    env, channels = emg.emg_from_activation(acts[1], names, fps, params, rng, already_delayed=True)
+    assert channels == list(MIA_EMG_CHANNELS[:6]) and env.shape == (400, 6) and (env >= 0).all()
+    drive_later = emg.channel_drive(acts[1], names)
     shift = int(round(delay * fps))  # 10 frames: the shifted solution is the same solution, later
     assert np.allclose(drive_later[:-shift], drive_now[shift:], atol=1e-6)
     for c in range(6):
         if drive_now[:, c].std() > 1e-4:
             lead = emg.estimate_lead(drive_later[:, c], drive_now[:, c], fps)
             assert lead == pytest.approx(delay, abs=0.5 / fps)
+
+
+def test_emg_channels_weight_the_myolegs_muscles_by_strength():
+    legs = load_myolegs()
+    names = list(legs.muscle_names)
+    w = emg.channel_weights(names)
+    assert w.shape == (6, 80) and np.allclose(w.sum(1), 1.0) and (w >= 0).all()
+    f_max = dict(zip(names, legs.max_isometric_force))
+    quad = ["recfem_r", "vasint_r", "vaslat_r", "vasmed_r"]
+    act = np.zeros((1, 80))
+    act[0, names.index("vaslat_r")] = 1.0
+    drive = emg.channel_drive(act, names)
+    assert drive[0, 0] == pytest.approx(f_max["vaslat_r"] / sum(f_max[n] for n in quad))
+    assert (drive[0, 1:] == 0).all()  # only the right quadriceps channel sees vastus lateralis
+    glut = {names[j] for j in np.flatnonzero(w[emg.LEG_CHANNELS.index("leftglutt")])}
+    assert glut == {"glmax1_l", "glmax2_l", "glmax3_l"}
+    with pytest.raises(ValueError, match="rightham"):
+        emg.channel_weights([n for n in names if n != "bfsh_r"])

@@ -12,12 +12,12 @@ from hdys.physics.static_opt import (KKT_TOL, kkt_residual, muscle_terms, reserv
 from hdys.schema import RAJAGOPAL_TORQUE_DOFS
 
 MUSCLED = [i for i, d in enumerate(RAJAGOPAL_TORQUE_DOFS) if not d.startswith("lumbar")]
-N_MUSCLES = 52
+N_MUSCLES = 80  # as in myolegs
 
 
 @pytest.fixture(scope="module")
 def body():
-    return rajagopal_body(1.70, 66.0, with_muscles=True)
+    return rajagopal_body(1.70, 66.0)
 
 
 @pytest.fixture(scope="module", params=["walk", "squat", "run"])
