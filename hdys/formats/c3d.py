@@ -5,7 +5,9 @@
   (``meta_points.residuals``) marks an occluded sample -> NaN. Points that are model outputs, not
   markers, are left out: those listed in ``POINT:ANGLES/FORCES/MOMENTS/POWERS/SCALARS`` and unlabelled
   points (``*12``). Axes: C3D has no fixed convention; Vicon and Qualisys labs are z up, which is taken
-  as is (option ``up_axis="y"`` rotates a y-up lab, (x, y, z) -> (x, -z, y)).
+  as is (option ``up_axis="y"`` rotates a y-up lab, (x, y, z) -> (x, -z, y)). Names are mapped onto
+  the canonical vocabulary (``formats.markers``: ``Sub01:LASI`` -> ``LASI``; option
+  ``marker_names="keep"`` keeps them); names it does not know are kept and reported.
 * EMG: analog channels (``ANALOG:LABELS``, rate ``ANALOG:RATE``) whose label contains ``EMG`` or a
   muscle name become ``emg``: offset removed (channel mean), full-wave rectified, low-passed (4th-order
   zero-phase Butterworth, 6 Hz), then sampled at the marker frame times (linear). The envelope is in the
@@ -28,6 +30,7 @@ from scipy.signal import butter, filtfilt
 
 from ..schema import Sequence
 from .base import Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, root_of, rotate_points, walk
+from .markers import apply_option
 
 UNITS_TO_M = {"mm": 1e-3, "cm": 1e-2, "m": 1.0}
 NON_MARKER_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS")
@@ -119,6 +122,9 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     c = ezc3d.c3d(str(unit.path), extract_forceplat_data=False)
     names, xyz, rate = markers(c, up)
     took, dropped = ["markers"], []
+    names, reason = apply_option(names, ctx.get("marker_names"))
+    if reason:
+        dropped.append(reason)
     mass = ctx.get("mass_kg", (_param(c, "PROCESSING", "Bodymass") or [None])[0])
     seq = Sequence(fps=rate, sequence_id=f"{unit.root.name}/{unit.rel}", subject=_subject(c, unit),
                    markers=xyz, marker_names=names)
@@ -141,5 +147,5 @@ def _subject(c, unit: Unit) -> str:
     return str(names[0]).strip() if names else unit.path.parent.name
 
 
-READER = Reader(name="c3d", find=find, read=read, options=("mass_kg", "up_axis"),
+READER = Reader(name="c3d", find=find, read=read, options=("mass_kg", "up_axis", "marker_names"),
                 summary="C3D markers (mm -> m, residual < 0 -> NaN) and EMG envelopes; force plates reported")
