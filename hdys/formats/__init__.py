@@ -12,6 +12,10 @@ A corrupt, truncated or unexpected file is logged (``logging.warning`` naming th
 and skipped, or raises ``SchemaError`` naming the file with ``strict=True``. An "ok" record may still
 carry a reason: what was read but left out (e.g. dynamics without a body mass).
 
+``marker_names`` ("canonical", the default, or "keep"): lab marker labels mapped onto one vocabulary
+(``formats.markers``: Plug-in Gait names; ``Sub01:L.ASIS`` -> ``LASI``), names it does not know kept and
+reported. The model does not need names, but mixing labs and finding a foot's heel and toe does.
+
 ``workers`` > 1 reads units (files, clip folders, trials) in a process pool (``hdys.parallel``); the
 sequences, their order and the report are the same as with one worker. ``read_units`` is the same
 walk unit by unit (``UnitResult``: the unit, its sequences, its report records), with ``skip(unit)`` to
@@ -21,8 +25,8 @@ Formats and their options (``READERS``; an option not listed for a format is a `
 
 | format | reads | options |
 |---|---|---|
-| ``opensim`` | ``.trc`` markers, ``.mot``/``.sto`` coordinates, inverse-dynamics moments, static-optimisation activations, grouped into trials by file stem | ``mass_kg``, ``height_m`` (else a sidecar JSON) |
-| ``c3d`` | ``.c3d`` markers (POINT), EMG analog channels -> envelope; force plates reported | ``mass_kg``, ``up_axis`` ("z" default, or "y") |
+| ``opensim`` | ``.trc`` markers, ``.mot``/``.sto`` coordinates, inverse-dynamics moments, static-optimisation activations, grouped into trials by file stem | ``mass_kg``, ``height_m`` (else a sidecar JSON), ``marker_names`` |
+| ``c3d`` | ``.c3d`` markers (POINT), EMG analog channels -> envelope, force plates (types 2, 4) -> per-foot ``grf``/``cop``/``contact`` (``forceplates``) | ``mass_kg``, ``up_axis`` ("z" default, or "y"), ``marker_names`` |
 | ``amass`` | AMASS ``*_poses.npz`` (SMPL/SMPL-H/SMPL-X) and ``*_stageii.npz`` -> ``smpl`` | ``smpl_model`` (dir; keypoints via ``smplx`` if installed) |
 | ``mia`` | Muscles in Action clip folders -> keypoints (BODY_25), smpl, emg | ``mass_kg`` (else a nominal 70 kg, reported) |
 | ``npz`` | schema npz files (``hdys export``), as they are | none |
@@ -79,7 +83,11 @@ def read_source(fmt: str, src: str | Path, *, strict: bool = False, fps: float |
     """Validated sequences of the ``fmt`` files in ``src`` (see the module docstring).
 
     Bad arguments (unknown format or option, missing ``src``, non-positive ``fps``) raise at once; file
-    problems are reported per file as the returned iterator advances. ``workers`` > 1 reads units in
+    problems are reported per file as the returned iterator advances. ``marker_names`` ("canonical", the default, or "keep"): lab marker labels mapped onto one vocabulary
+(``formats.markers``: Plug-in Gait names; ``Sub01:L.ASIS`` -> ``LASI``), names it does not know kept and
+reported. The model does not need names, but mixing labs and finding a foot's heel and toe does.
+
+``workers`` > 1 reads units in
     that many processes; the sequences and the report are the same as with one.
     """
     units = read_units(fmt, src, strict=strict, fps=fps, workers=workers, **options)

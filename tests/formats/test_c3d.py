@@ -149,6 +149,9 @@ def test_force_plate_type4_units_and_reaction_sign(tmp_path, variant):
     np.testing.assert_allclose(seq.grf[5, 0], EXPECTED_GRF, atol=1e-3)
     np.testing.assert_allclose(seq.cop[5, 0], EXPECTED_COP, atol=1e-6)
     assert ("sign flipped" in report[0]["reason"]) == (variant.get("sign") == -1.0)
+    if variant.get("plate_type") == 4:  # ezc3d reads CAL_MATRIX the same way
+        ref = ezc3d.c3d(str(tmp_path / "a.c3d"), extract_forceplat_data=True)["data"]["platform"][0]
+        np.testing.assert_allclose(ref["center_of_pressure"][:, 5] / 1000.0, EXPECTED_COP, atol=1e-6)
 
 
 def test_still_foot_off_the_plates_is_unknown(tmp_path):
