@@ -58,7 +58,7 @@ READERS[npz.READER.name] = npz.READER  # hdys' own exchange format (hdys export)
 READ_ERRORS = (SchemaError, OSError, ValueError, EOFError, KeyError, IndexError, RuntimeError,
                pickle.UnpicklingError, zipfile.BadZipFile, UnicodeDecodeError)
 
-__all__ = ["READERS", "Reader", "FormatError", "UnitResult", "read_source", "read_units", "resample"]
+__all__ = ["READERS", "Reader", "FormatError", "Unit", "UnitResult", "read_source", "read_units", "resample"]
 
 
 def get_reader(fmt: str) -> Reader:

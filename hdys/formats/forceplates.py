@@ -80,7 +80,8 @@ def _analog_units(c) -> list[str]:
 def plate_forces(c, n_frames: int, point_rate: float, point_scale: float, up_axis: str) -> tuple[list[PlateForce], list[str]]:
     """The force plates of an ezc3d ``c`` at the point frames; second value: reasons for the report
     (plates skipped, signs flipped). ``point_scale``: metres per POINT unit."""
-    used = int((_value(c, "USED") if _value(c, "USED") is not None else [0])[0])
+    used_value = _value(c, "USED")
+    used = int(used_value.reshape(-1)[0]) if used_value is not None else 0
     if used <= 0:
         return [], []
     analogs = np.asarray(c["data"]["analogs"], np.float64)  # (1, A, S)
