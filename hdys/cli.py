@@ -33,35 +33,21 @@ def cmd_export(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from .store import sequences_from_npz, write_corpus
-    report: list[dict] = []
-    if args.format == "npz":
-        sequences = sequences_from_npz([args.src], strict=args.strict, skipped=report)
-    else:
-        from .formats import read_source
-        options = {"mass_kg": args.mass_kg, "height_m": args.height_m, "amass_dir": args.amass,
-                   "smpl_model": args.smpl_model, "up_axis": args.up_axis}
-        try:  # an option the format does not take is refused before any file is read
-            sequences = read_source(args.format, args.src, strict=args.strict, fps=args.fps, report=report,
-                                    **{k: v for k, v in options.items() if v is not None})
-        except TypeError as exc:
-            raise ValueError(str(exc)) from None
-    count = {"n": 0}
-
-    def counted(seqs):
-        for seq in seqs:
-            count["n"] += 1
-            yield seq
-
-    corpus = write_corpus(args.out, counted(sequences), strict=args.strict, test_fraction=args.test_fraction,
-                          seed=args.seed, progress=not args.quiet)
-    skipped = [r for r in report if r.get("status", "skipped") == "skipped"]
-    for r in skipped:
+    from .ingest import REPORT, ingest
+    from .store import Corpus
+    options = {"mass_kg": args.mass_kg, "height_m": args.height_m, "amass_dir": args.amass,
+               "smpl_model": args.smpl_model, "up_axis": args.up_axis, "marker_names": args.marker_names}
+    try:  # an option the format does not take is refused before any file is read
+        summary = ingest(args.format, args.src, args.out, workers=args.workers, strict=args.strict, fps=args.fps,
+                         test_fraction=args.test_fraction, seed=args.seed, progress=not args.quiet, **options)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    for r in summary["skipped"]:
         print(f"skipped {r.get('path')}: {r.get('reason')}", file=sys.stderr)
-    (Path(args.out) / "ingest_report.json").write_text(json.dumps(report, indent=1, default=str))
-    print(corpus.info_table())
-    print(f"{count['n']} sequence(s) read, {len(skipped)} file(s) skipped; per-file report in "
-          f"{Path(args.out) / 'ingest_report.json'}")
+    print(Corpus(args.out).info_table())
+    print(f"{summary['sequences']} sequence(s) read from {summary['units_read']} unit(s), "
+          f"{len(summary['skipped'])} file(s) skipped, {summary['units_resumed']} unit(s) already ingested; "
+          f"per-file report in {Path(args.out) / REPORT}")
     return 0
 
 
@@ -143,10 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .formats import READERS
     s = sub.add_parser("ingest", help="build a corpus from dataset files (AMASS, MiA, MinT, OpenSim, C3D, ImDy, "
-                                      "GroundLink, npz)")
-    s.add_argument("format", choices=["npz", *sorted(READERS)], help="source format")
+                                      "GroundLink, npz); parallel and resumable")
+    s.add_argument("format", choices=sorted(READERS), help="source format")
     s.add_argument("src", help="a file or a directory of files")
-    s.add_argument("--out", required=True, help="corpus directory (appended to if it exists)")
+    s.add_argument("--out", required=True, help="corpus directory (appended to if it exists; files already "
+                                                "ingested into it, per its ingest_report.json, are not read again)")
+    s.add_argument("--workers", type=int, default=1, help="processes reading files (same corpus as with 1)")
     s.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
     s.add_argument("--fps", type=float, help="resample to this frame rate")
     s.add_argument("--mass-kg", type=float, help="body mass where the files do not give one")
@@ -154,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--amass", help="AMASS root to join Muscles in Time activations with their motions (mint)")
     s.add_argument("--smpl-model", help="SMPL model directory for keypoints via smplx (amass)")
     s.add_argument("--up-axis", choices=["z", "y"], help="vertical axis of the lab (c3d; default z)")
+    s.add_argument("--marker-names", choices=["canonical", "keep"],
+                   help="c3d, opensim: map marker names onto hdys' vocabulary (default canonical; unmapped "
+                        "names are kept and reported) or keep the file's names")
     s.add_argument("--test-fraction", type=float, default=0.2, help="fraction of subjects held out")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_ingest)

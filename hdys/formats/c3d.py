@@ -5,16 +5,19 @@
   (``meta_points.residuals``) marks an occluded sample -> NaN. Points that are model outputs, not
   markers, are left out: those listed in ``POINT:ANGLES/FORCES/MOMENTS/POWERS/SCALARS`` and unlabelled
   points (``*12``). Axes: C3D has no fixed convention; Vicon and Qualisys labs are z up, which is taken
-  as is (option ``up_axis="y"`` rotates a y-up lab, (x, y, z) -> (x, -z, y)).
+  as is (option ``up_axis="y"`` rotates a y-up lab, (x, y, z) -> (x, -z, y)). Names are mapped onto
+  the canonical vocabulary (``formats.markers``: ``Sub01:LASI`` -> ``LASI``; option
+  ``marker_names="keep"`` keeps them); names it does not know are kept and reported.
 * EMG: analog channels (``ANALOG:LABELS``, rate ``ANALOG:RATE``) whose label contains ``EMG`` or a
   muscle name become ``emg``: offset removed (channel mean), full-wave rectified, low-passed (4th-order
   zero-phase Butterworth, 6 Hz), then sampled at the marker frame times (linear). The envelope is in the
   units of the analog values as ezc3d returns them ("arbitrary positive units" in the schema).
-* Force plates (``FORCE_PLATFORM:USED``) are counted and reported, not converted to ``grf`` (that needs
-  the plate corners, calibration and a foot assignment).
+* Force plates (types 2 and 4) become per-foot ``grf`` (N, on the subject), ``cop`` (m) and ``contact``,
+  each plate contact given to the foot whose heel/toe markers are nearest its centre of pressure
+  (``formats.forceplates``); plates or contacts that cannot be used are reported.
 
-EMG is dynamics, so it needs a body mass: option ``mass_kg``, else ``PROCESSING:Bodymass`` (Vicon);
-without either the EMG is dropped and the report says so. Subject: ``SUBJECTS:NAMES`` if set, else the
+EMG and GRF are dynamics, so they need a body mass: option ``mass_kg``, else ``PROCESSING:Bodymass`` (Vicon);
+without either they are dropped and the report says so. Subject: ``SUBJECTS:NAMES`` if set, else the
 folder name.
 """
 from __future__ import annotations
@@ -28,6 +31,8 @@ from scipy.signal import butter, filtfilt
 
 from ..schema import Sequence
 from .base import Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, root_of, rotate_points, walk
+from .forceplates import assign_feet, plate_forces
+from .markers import apply_option
 
 UNITS_TO_M = {"mm": 1e-3, "cm": 1e-2, "m": 1.0}
 NON_MARKER_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS")
@@ -66,6 +71,14 @@ def envelope(x: np.ndarray, rate: float, t_out: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, None)
 
 
+def point_scale(c) -> float:
+    """Metres per POINT unit (POINT:UNITS, mm when absent)."""
+    unit = str((_param(c, "POINT", "UNITS") or ["mm"])[0]).strip().lower()
+    if unit not in UNITS_TO_M:
+        raise FormatError(f"POINT:UNITS {unit!r} not understood (expected mm, cm or m)")
+    return UNITS_TO_M[unit]
+
+
 def markers(c, path_up: str) -> tuple[list[str], np.ndarray, float]:
     labels = _labels(c, "POINT")
     pts = np.asarray(c["data"]["points"], np.float64)  # (4, M, T)
@@ -73,13 +86,10 @@ def markers(c, path_up: str) -> tuple[list[str], np.ndarray, float]:
         raise FormatError(f"unexpected point array shape {pts.shape}")
     if len(labels) < pts.shape[1]:
         raise FormatError(f"POINT:LABELS has {len(labels)} labels for {pts.shape[1]} points")
-    unit = str((_param(c, "POINT", "UNITS") or ["mm"])[0]).strip().lower()
-    if unit not in UNITS_TO_M:
-        raise FormatError(f"POINT:UNITS {unit!r} not understood (expected mm, cm or m)")
     rate = float(_param(c, "POINT", "RATE", [0])[0])
     if not rate > 0:
         raise FormatError(f"POINT:RATE {rate!r} is not a frame rate")
-    xyz = pts[:3].transpose(2, 1, 0) * UNITS_TO_M[unit]  # (T, M, 3)
+    xyz = pts[:3].transpose(2, 1, 0) * point_scale(c)  # (T, M, 3)
     res = np.asarray(c["data"]["meta_points"]["residuals"])  # (1, M, T)
     if res.size:
         xyz[res[0].T < 0] = np.nan
@@ -119,6 +129,9 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     c = ezc3d.c3d(str(unit.path), extract_forceplat_data=False)
     names, xyz, rate = markers(c, up)
     took, dropped = ["markers"], []
+    names, reason = apply_option(names, ctx.get("marker_names"))
+    if reason:
+        dropped.append(reason)
     mass = ctx.get("mass_kg", (_param(c, "PROCESSING", "Bodymass") or [None])[0])
     seq = Sequence(fps=rate, sequence_id=f"{unit.root.name}/{unit.rel}", subject=_subject(c, unit),
                    markers=xyz, marker_names=names)
@@ -128,12 +141,33 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     elif e is not None:
         seq.emg_names, seq.emg, seq.mass_kg = e[0], e[1], float(mass)
         took.append("emg")
-    plates = int((_param(c, "FORCE_PLATFORM", "USED") or [0])[0] or 0)
-    if plates:
-        dropped.append(f"{plates} force plate(s) present, not converted to grf")
     if not names:
         raise FormatError("no labelled markers in POINT")
+    feet = ground_reaction(c, names, xyz, rate, up, dropped)
+    if feet is not None and mass is None:
+        dropped.append("force plates dropped: no body mass (option mass_kg or PROCESSING:Bodymass)")
+    elif feet is not None:
+        seq.grf, seq.cop, seq.contact = feet
+        seq.mass_kg = float(mass)
+        took.append("grf")
     yield note(seq, {unit.path: took}, {unit.path: "; ".join(dropped)} if dropped else None)
+
+
+def ground_reaction(c, names: list[str], xyz: np.ndarray, rate: float, up: str,
+                    dropped: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per-foot (grf, cop, contact) from the force plates (``formats.forceplates``), or None when the
+    file has none or none could be used; what was left out and why is appended to ``dropped``."""
+    try:
+        plates, reasons = plate_forces(c, len(xyz), rate, point_scale(c), up)
+        dropped.extend(reasons)
+        if not plates:
+            return None
+        grf, cop, contact, reasons = assign_feet(plates, names, xyz, rate)
+    except FormatError as exc:
+        dropped.append(f"force plates not converted: {exc}")
+        return None
+    dropped.extend(reasons)
+    return grf, cop, contact
 
 
 def _subject(c, unit: Unit) -> str:
@@ -141,5 +175,5 @@ def _subject(c, unit: Unit) -> str:
     return str(names[0]).strip() if names else unit.path.parent.name
 
 
-READER = Reader(name="c3d", find=find, read=read, options=("mass_kg", "up_axis"),
-                summary="C3D markers (mm -> m, residual < 0 -> NaN) and EMG envelopes; force plates reported")
+READER = Reader(name="c3d", find=find, read=read, options=("mass_kg", "up_axis", "marker_names"),
+                summary="C3D markers (mm -> m, residual < 0 -> NaN), EMG envelopes, per-foot GRF/CoP from force plates")

@@ -27,6 +27,9 @@ the file's folder, or its parent when the folder is an output folder (``IK``, ``
 ``SO``, ... as in AddBiomechanics exports). The coordinates (else the markers) set the time base; the
 other tables are interpolated onto it (NaN outside their time span).
 
+Marker names are mapped onto the canonical vocabulary (``formats.markers``; option
+``marker_names="keep"`` keeps the file's names); names it does not know are kept and reported.
+
 Body mass (needed for dynamics): option ``mass_kg``, else a sidecar JSON (``<trial>.json``,
 ``subject.json`` or AddBiomechanics' ``_subject.json`` in the subject folder; keys ``mass_kg`` or
 ``massKg``, ``height_m`` or ``heightM``, optional ``subject``). Without a mass, torques and activations
@@ -46,6 +49,7 @@ import numpy as np
 from ..schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS, Sequence
 from .base import (Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, resample_to_times, root_of,
                    rotate_points, uniform_rate, walk)
+from .markers import apply_option
 
 SUFFIXES = (".trc", ".mot", ".sto")
 OUTPUT_FOLDERS = {"ik", "id", "markerdata", "so", "kinematics", "dynamics", "results", "markers",
@@ -245,6 +249,9 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
         try:
             if p.suffix.lower() == ".trc":
                 names, t, xyz = read_trc(p)
+                names, reason = apply_option(names, ctx.get("marker_names"))
+                if reason:
+                    dropped[p] = reason
                 kin["markers"] = (p, t, (names, xyz))
                 continue
             table = read_table(p)
@@ -304,5 +311,5 @@ def _rel(path: Path, root: Path) -> str:
     return "" if rel == "." else rel
 
 
-READER = Reader(name="opensim", find=find, read=read, options=("mass_kg", "height_m"),
+READER = Reader(name="opensim", find=find, read=read, options=("mass_kg", "height_m", "marker_names"),
                 summary="OpenSim .trc markers and .mot/.sto coordinates, inverse dynamics, activations")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from tqdm import tqdm
 
+from ..parallel import imap_ordered
 from ..store import Corpus, write_corpus
 from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
 
@@ -81,9 +81,8 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
             write_corpus(out, list(pending), seed=seed, progress=False)
             pending.clear()
 
-    pool = mp.get_context("spawn").Pool(workers) if workers > 1 and len(todo) > 1 else None
+    results = imap_ordered(_run_job, todo, workers)
     try:
-        results = pool.imap(_run_job, todo) if pool else map(_run_job, todo)
         for k, (_, _, seqs) in enumerate(results, 1):
             pending.extend(seqs)
             bar.update(1)
@@ -92,8 +91,7 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
         flush()
     finally:
         bar.close()
-        if pool is not None:
-            pool.terminate()
+        results.close()
     _stamp(out, preset, seed, (i, n))
     summary = {"corpus": str(out), "preset": preset, "seed": seed, "shard": f"{i}/{n}",
                "generated_subjects": len(todo), "skipped_subjects": len(jobs) - len(todo),

@@ -233,7 +233,7 @@ def test_cli_ingest_and_info(tmp_path, joblib_dump, capsys):
                           env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))
     assert proc.returncode == 0, proc.stderr
     assert "skipped" in proc.stderr and "1.pkl" in proc.stderr
-    assert "2 sequence(s) read, 1 file(s) skipped" in proc.stdout
+    assert "2 sequence(s) read from" in proc.stdout and "1 file(s) skipped" in proc.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert {(s["sequence_id"], s["split"]) for s in manifest["sequences"]} == {
         ("src/imdy_train/0", "train"), ("src/imdy_test/0", "test")}
