@@ -16,6 +16,7 @@ Formats and their options (``READERS``; an option not listed for a format is a `
 
 | format | reads | options |
 |---|---|---|
+| ``addbiomechanics`` | AddBiomechanics ``.b3d`` (nimblephysics): Rajagopal joint angles, torques, GRF/CoP/contact per foot, markers, joint centres; missing-GRF frames NaN | ``mass_kg`` (where the file has none) |
 | ``opensim`` | ``.trc`` markers, ``.mot``/``.sto`` coordinates, inverse-dynamics moments, static-optimisation activations, grouped into trials by file stem | ``mass_kg``, ``height_m`` (else a sidecar JSON) |
 | ``c3d`` | ``.c3d`` markers (POINT), EMG analog channels -> envelope; force plates reported | ``mass_kg``, ``up_axis`` ("z" default, or "y") |
 | ``amass`` | AMASS ``*_poses.npz`` (SMPL/SMPL-H/SMPL-X) and ``*_stageii.npz`` -> ``smpl`` | ``smpl_model`` (dir; keypoints via ``smplx`` if installed) |
@@ -31,12 +32,13 @@ from pathlib import Path
 from typing import Iterator
 
 from ..schema import SchemaError, Sequence, validate
-from . import amass, c3d, mia, mint, opensim
+from . import addbiomechanics, amass, c3d, mia, mint, opensim
 from .base import Context, FormatError, Reader, Unit, resample
 
 log = logging.getLogger(__name__)
 
-READERS: dict[str, Reader] = {r.name: r for r in (opensim.READER, c3d.READER, amass.READER, mia.READER, mint.READER)}
+READERS: dict[str, Reader] = {r.name: r for r in (opensim.READER, c3d.READER, amass.READER, mia.READER, mint.READER,
+                                                  addbiomechanics.READER)}
 
 # What a broken file may raise inside a reader or a library it calls (ezc3d raises RuntimeError,
 # np.load ValueError/BadZipFile/EOFError, the text parsers FormatError, truncated pickles EOFError).
