@@ -200,3 +200,10 @@ def test_cli_ingest_keeps_missing_grf_frames_unlabelled(b3d, tmp_path):
     (tmp_path / "src" / "z.b3d").write_bytes(b"\x00" * 100)
     done = subprocess.run(cmd + ["--out", str(tmp_path / "c2"), "--strict"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and "z.b3d" in done.stderr
+
+
+def test_missing_nimblephysics_names_the_install_command(b3d, monkeypatch):
+    monkeypatch.setitem(sys.modules, "nimblephysics", None)  # import nimblephysics -> ImportError
+    with pytest.raises(SchemaError, match=r"P002_split1.b3d: reading .b3d needs nimblephysics \(pip install "
+                                          r"nimblephysics==0.10.52.1"):
+        list(read_source("addbiomechanics", b3d[0], strict=True))
