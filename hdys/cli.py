@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_export)
 
     from .formats import READERS
-    s = sub.add_parser("ingest", help="build a corpus from dataset files (AMASS, MiA, MinT, OpenSim, C3D, ImDy, "
-                                      "GroundLink, npz); parallel and resumable")
+    s = sub.add_parser("ingest", help="build a corpus from dataset files (AddBiomechanics, AMASS, MiA, "
+                                      "MinT, OpenSim, C3D, ImDy, GroundLink, npz); parallel and resumable")
     s.add_argument("format", choices=sorted(READERS), help="source format")
     s.add_argument("src", help="a file or a directory of files")
     s.add_argument("--out", required=True, help="corpus directory (appended to if it exists; files already "

@@ -25,6 +25,7 @@ Formats and their options (``READERS``; an option not listed for a format is a `
 
 | format | reads | options |
 |---|---|---|
+| ``addbiomechanics`` | AddBiomechanics ``.b3d`` (nimblephysics): Rajagopal joint angles, torques, GRF/CoP/contact per foot, markers, joint centres; missing-GRF frames NaN | ``mass_kg`` (where the file has none) |
 | ``opensim`` | ``.trc`` markers, ``.mot``/``.sto`` coordinates, inverse-dynamics moments, static-optimisation activations, grouped into trials by file stem | ``mass_kg``, ``height_m`` (else a sidecar JSON), ``marker_names`` |
 | ``c3d`` | ``.c3d`` markers (POINT), EMG analog channels -> envelope, force plates (types 2, 4) -> per-foot ``grf``/``cop``/``contact`` (``forceplates``) | ``mass_kg``, ``up_axis`` ("z" default, or "y"), ``marker_names`` |
 | ``amass`` | AMASS ``*_poses.npz`` (SMPL/SMPL-H/SMPL-X) and ``*_stageii.npz`` -> ``smpl`` | ``smpl_model`` (dir; keypoints via ``smplx`` if installed) |
@@ -47,13 +48,13 @@ from tqdm import tqdm
 
 from ..parallel import imap_ordered
 from ..schema import SchemaError, Sequence, validate
-from . import amass, c3d, groundlink, imdy, mia, mint, npz, opensim
+from . import addbiomechanics, amass, c3d, groundlink, imdy, mia, mint, npz, opensim
 from .base import Context, FormatError, Reader, Unit, resample
 
 log = logging.getLogger(__name__)
 
 READERS: dict[str, Reader] = {r.name: r for r in (opensim.READER, c3d.READER, amass.READER, mia.READER, mint.READER,
-                                                  imdy.READER, groundlink.READER)}
+                                                  imdy.READER, groundlink.READER, addbiomechanics.READER)}
 READERS[npz.READER.name] = npz.READER  # hdys' own exchange format (hdys export)
 
 # What a broken file may raise inside a reader or a library it calls (ezc3d raises RuntimeError,
