@@ -70,8 +70,8 @@ from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import sole_points
 from hdys.physics.motions import SmplTrajectory
 from hdys.physics.static_opt import static_optimization
-from hdys.schema import (NAME_KEYS, RAJAGOPAL_COORDINATES, RAJAGOPAL_TRANSLATIONS, SMPL_JOINT_NAMES, SMPL_PARENTS,
-                         Sequence)
+from hdys.schema import (NAME_KEYS, RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS,
+                         SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence)
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,8 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
         if want & {"muscles", "emg"}:
             so = static_optimization(body, q, qd, tau)
             out.extra["reserve"] = so.reserve
-            row["rajagopal"]["reserve_rms_nm"] = float(np.sqrt(np.mean(so.reserve ** 2)))
+            muscle_dofs = [i for i, n in enumerate(RAJAGOPAL_TORQUE_DOFS) if not n.startswith("lumbar")]
+            row["rajagopal"]["reserve_rms_nm_muscle_dofs"] = float(np.sqrt(np.mean(so.reserve[:, muscle_dofs] ** 2)))
             if "muscles" in want:
                 labels["muscle_activation"], labels["muscle_names"] = so.activation, list(body.muscle_names)
             if "emg" in want:

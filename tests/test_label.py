@@ -86,7 +86,8 @@ def test_fixture_labels_recovered_from_stripped_corpus(tmp_path):
     rows = json.loads((tmp_path / "out" / "label_report.json").read_text())["sequences"]
     assert {r["status"] for r in rows} == {"labelled"} and all(r["mass_source"] == "sequence" for r in rows)
     # resumed: nothing left to label, the input corpus untouched
-    assert label_corpus(tmp_path / "in", tmp_path / "out", progress=False, validate=False)["already_in_out"] == len(truth)
+    again = label_corpus(tmp_path / "in", tmp_path / "out", progress=False, validate=False)
+    assert again["already_in_out"] == len(truth) and again["labelled"] == 0
     assert not any({"torque_smpl", "torque_rajagopal", "grf"} & set(e.representations)
                    for e in Corpus(tmp_path / "in").entries())
 
@@ -153,6 +154,15 @@ def test_default_mass_is_reported():
     seq.mass_kg = seq.height_m = None
     out, row = label_sequence(seq)
     assert out.mass_kg == DEFAULT_MASS_KG and row["mass_source"] == "default"
+
+
+def test_height_estimated_from_smpl_keypoints():
+    kin = make_fixture("tiny", domains=("kin",))[0]  # SMPL joints of a body of known height
+    truth = kin.height_m
+    kin.mass_kg = kin.height_m = None
+    out, row = label_sequence(kin, LabelOptions(mass_kg=60.0))
+    assert row["height_source"] == "keypoints" and out.height_m == pytest.approx(truth, abs=0.01)
+    assert (out.mass_kg, row["mass_source"]) == (60.0, "option")
 
 
 def test_bad_sequences_reported_and_copied(tmp_path):
