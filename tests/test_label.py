@@ -149,6 +149,33 @@ def test_cli_amass_standing_end_to_end(tmp_path):
     assert [(r["mass_source"], r["height_source"]) for r in rows] == [("option", "default")] * 2
 
 
+def test_opensim_standing_on_a_raised_floor(tmp_path):
+    """OpenSim IK coordinates (.mot, degrees) of quiet standing 5 cm above the lab origin: the floor is
+    found, the GRF carries the body weight and the CoP lies on that floor, between the feet."""
+    from hdys.formats import read_source
+    body = rajagopal_body(1.75, 70.0)
+    n = 60
+    q = np.zeros((n, 23))
+    q[:, RAJAGOPAL_COORDINATES.index("pelvis_ty")] = standing_pelvis_height(body) + 0.05
+    q[:, RAJAGOPAL_COORDINATES.index("pelvis_tx")] = 0.4
+    deg = q.copy()
+    rot = [i for i, c in enumerate(RAJAGOPAL_COORDINATES) if not c.startswith("pelvis_t")]
+    deg[:, rot] = np.rad2deg(q[:, rot])
+    rows = ["\t".join(f"{v:.8f}" for v in [i / 100.0, *r]) for i, r in enumerate(deg)]
+    path = tmp_path / "subj" / "stand_ik.mot"
+    path.parent.mkdir()
+    path.write_text("\n".join(["Coordinates", "version=1", f"nRows={n}", "nColumns=24", "inDegrees=yes", "endheader",
+                               "\t".join(["time", *RAJAGOPAL_COORDINATES]), *rows]) + "\n")
+    (seq,) = read_source("opensim", tmp_path, mass_kg=70.0, height_m=1.75)
+    out, row = label_sequence(seq)
+    assert row["rajagopal"]["floor_z"] == pytest.approx(0.05, abs=1e-3)
+    np.testing.assert_allclose(out.grf[..., 2].sum(1), 70.0 * G, rtol=0.02)
+    assert out.contact.all() and np.abs(out.torque_rajagopal).max() < 0.1 * 70.0 * G
+    cop = out.cop
+    np.testing.assert_allclose(cop[..., 2], 0.05, atol=1e-3)
+    assert np.all(np.abs(cop[..., 0] - 0.4) < 0.25)  # under the feet (world x = pelvis_tx)
+
+
 def test_default_mass_is_reported():
     seq, _, _ = smpl_squat(fps=50.0, seconds=1.0)
     seq.mass_kg = seq.height_m = None
