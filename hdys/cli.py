@@ -83,7 +83,7 @@ def cmd_label(args) -> int:
     if not any(picked.values()):
         picked["torques"] = True
     opts = LabelOptions(**picked, mass_kg=args.mass_kg, height_m=args.height_m, cutoff_hz=args.cutoff_hz,
-                        floor_z=args.floor_z, overwrite=args.overwrite)
+                        floor_z=args.floor_z, overwrite=args.overwrite, ik=args.ik)
     summary = label_corpus(args.corpus, args.out, opts, strict=args.strict, workers=args.workers,
                            progress=not args.quiet, validate=not args.no_validate)
     print(Corpus(args.out).info_table())
@@ -202,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                 "differentiation (0: none; default 6)")
     s.add_argument("--floor-z", type=float, help="floor height in m (default: estimated per sequence)")
     s.add_argument("--overwrite", action="store_true", help="replace labels a sequence already has")
+    s.add_argument("--ik", action="store_true", help="markers-only sequences: fit Rajagopal joint angles to the "
+                                                     "markers named as in the body's marker set first")
     s.add_argument("--strict", action="store_true", help="stop at the first sequence that cannot be labelled")
     s.add_argument("--workers", type=int, default=1, help="processes")
     s.add_argument("--no-validate", action="store_true", help="skip the physics checks (validation.json)")

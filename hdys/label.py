@@ -38,9 +38,13 @@ Per sequence:
    electromechanical delay 50 ms, envelope time constant 25 ms, unit gain, baseline 0.01, no noise
    (the middle of the generator's per-subject ranges; a deterministic label).
 
+Markers only: with ``ik``, Rajagopal joint angles are first fitted to the markers named as in the body's
+marker set (:func:`hdys.physics.ik.marker_ik`), written as the sequence's ``joint_angles`` and labelled as
+above (the fit's marker RMS is reported); without it such sequences are not labelled.
+
 Labels a sequence already has are kept unless ``overwrite``. A sequence that cannot be labelled
-(markers or keypoints only: an inverse-kinematics fit is needed first; too short; NaN in its
-kinematics; the physics failed) is reported and copied unchanged (or stops the run with ``strict``).
+(markers without ``ik``, or keypoints only: an inverse-kinematics fit is needed first; too short; NaN in
+its kinematics; the physics failed) is reported and copied unchanged (or stops the run with ``strict``).
 
 The corpus cannot store the solver's state, so the physics checks of
 :func:`hdys.physics.validation.validate_corpus_physics` run during labelling, on the labelled
@@ -66,6 +70,7 @@ from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
 from hdys.physics.contact import (G, ContactDynamics, rajagopal_contact_dynamics, rajagopal_feet,
                                   smpl_contact_dynamics, smpl_feet)
+from hdys.physics.ik import marker_ik
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import sole_points
 from hdys.physics.motions import SmplTrajectory
@@ -97,7 +102,8 @@ class LabelError(ValueError):
 @dataclass(frozen=True)
 class LabelOptions:
     """What to label and how. ``mass_kg``/``height_m`` are used where a sequence has none;
-    ``floor_z`` None = estimated per sequence; ``cutoff_hz`` 0 = no smoothing."""
+    ``floor_z`` None = estimated per sequence; ``cutoff_hz`` 0 = no smoothing; ``ik``: fit joint angles
+    to the markers of sequences without smpl or joint_angles."""
 
     torques: bool = True
     muscles: bool = False
@@ -107,6 +113,7 @@ class LabelOptions:
     cutoff_hz: float = CUTOFF_HZ
     floor_z: float | None = None
     overwrite: bool = False
+    ik: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -241,14 +248,16 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
     want = {k for k in LABELS if getattr(opts, k)}
     if not want:
         raise ValueError("nothing to label: ask for at least one of torques, muscles, emg")
-    if seq.smpl is None and seq.joint_angles is None:
+    use_ik = seq.smpl is None and seq.joint_angles is None and opts.ik and seq.markers is not None
+    if seq.smpl is None and seq.joint_angles is None and not use_ik:
         have = ", ".join(seq.kinematics) or "none"
         raise LabelError(f"sequence {sid!r}: no smpl or joint_angles (kinematics: {have}); an inverse-kinematics "
-                         "fit to the Rajagopal or SMPL body is needed first (not done by hdys label)")
+                         "fit is needed first" + (" (ik: fits markers named as in the Rajagopal body's marker set)"
+                                                  if seq.markers is not None else " (from markers: not present)"))
     if seq.num_frames < MIN_FRAMES:
         raise LabelError(f"sequence {sid!r}: {seq.num_frames} frame(s); at least {MIN_FRAMES} are needed to "
                          "differentiate the kinematics")
-    if seq.joint_angles is None and want <= {"muscles", "emg"}:
+    if seq.joint_angles is None and not use_ik and want <= {"muscles", "emg"}:
         raise LabelError(f"sequence {sid!r}: muscles and EMG need Rajagopal joint_angles (the SMPL body has no "
                          "muscles); only torques and ground forces can be labelled from smpl")
     for key in ("smpl", "joint_angles"):
@@ -259,6 +268,15 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
     row: dict = {"sequence_id": sid, "dataset": seq.dataset, "frames": seq.num_frames, "fps": float(seq.fps),
                  "mass_kg": mass, "mass_source": msrc, "height_m": height, "height_source": hsrc,
                  "cutoff_hz": opts.cutoff_hz, "notes": []}
+    joint_angles = seq.joint_angles
+    if use_ik:
+        try:
+            joint_angles, rms, used = marker_ik(_rajagopal(height, mass, False), seq.marker_names, seq.markers)
+        except ValueError as exc:
+            raise LabelError(f"sequence {sid!r}: markers: {exc}") from None
+        out.joint_angles, out.joint_angle_names = joint_angles.astype(np.float32), list(RAJAGOPAL_COORDINATES)
+        row["ik"] = {"markers": used, "rms_m_mean": float(np.nanmean(rms)), "rms_m_max": float(np.nanmax(rms)),
+                     "frames_interpolated": int(np.isnan(rms).sum())}
     labels: dict[str, np.ndarray | list] = {}
     ground = None
     if seq.smpl is not None and "torques" in want:
@@ -273,9 +291,9 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
         labels["torque_smpl"] = tau
         ground = (res, smpl_state(body, traj)[:2], floor)
         row["smpl"] = {"floor_z": floor, **_figures(res, mass, height)}
-    if seq.joint_angles is not None:
+    if joint_angles is not None:
         body = _rajagopal(height, mass, bool(want & {"muscles", "emg"}))
-        q, qd, qdd = rajagopal_kinematics(seq.joint_angles, seq.fps, opts.cutoff_hz)
+        q, qd, qdd = rajagopal_kinematics(joint_angles, seq.fps, opts.cutoff_hz)
         feet = rajagopal_feet(body)
         floor = opts.floor_z if opts.floor_z is not None else floor_height(
             sole_points(body.model, feet, rajagopal_state(body, q)))
@@ -320,7 +338,7 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
         written.append(key)
     if kept:
         row["notes"].append(f"kept the sequence's own {', '.join(kept)} (overwrite to replace)")
-    row["labels"] = written
+    row["labels"] = (["joint_angles"] if use_ik else []) + written
     return out, row
 
 

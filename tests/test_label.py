@@ -21,7 +21,8 @@ from hdys.label import DEFAULT_MASS_KG, LabelError, LabelOptions, label_corpus, 
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.emg import LEG_CHANNELS
-from hdys.physics.fixture import make_fixture, smpl_standing_height, standing_pelvis_height
+from hdys.physics.fixture import make_fixture, rajagopal_points, smpl_standing_height, standing_pelvis_height
+from hdys.physics.ik import marker_ik
 from hdys.physics.locomotion import planted_rajagopal, planted_smpl
 from hdys.physics.motions import rajagopal_motion, smpl_motion
 from hdys.physics.static_opt import static_optimization
@@ -176,6 +177,27 @@ def test_opensim_standing_on_a_raised_floor(tmp_path):
     assert np.all(np.abs(cop[..., 0] - 0.4) < 0.25)  # under the feet (world x = pelvis_tx)
 
 
+def test_marker_ik_exact_and_labels_markers_only_sequences():
+    body = rajagopal_body(1.70, 65.0)
+    motion = rajagopal_motion("walk", np.random.default_rng(3), body.coord_range, standing_pelvis_height(body))
+    q = motion(np.arange(60) / 100.0)[0]
+    markers = rajagopal_points(body, q)[0]
+    markers[10:20, 3] = np.nan  # an occluded marker
+    fit, rms, used = marker_ik(body, body.marker_names, markers)
+    np.testing.assert_allclose(fit, q, atol=1e-5)  # noise-free markers of the same body: exact
+    assert np.nanmax(rms) < 1e-6 and len(used) == len(body.marker_names)
+    seq = make_fixture("tiny", domains=("muscle",))[0]  # markers + keypoints (placement noise 1 cm)
+    seq = dataclasses.replace(seq, muscle_activation=None, muscle_names=None)
+    with pytest.raises(LabelError, match="inverse-kinematics fit is needed first"):
+        label_sequence(seq)
+    out, row = label_sequence(seq, LabelOptions(ik=True, muscles=True))
+    assert row["labels"][:2] == ["joint_angles", "torque_rajagopal"] and out.muscle_activation is not None
+    assert out.joint_angles.shape == (seq.num_frames, 23) and 0.005 < row["ik"]["rms_m_mean"] < 0.03
+    few = dataclasses.replace(seq, markers=seq.markers[:, :5], marker_names=seq.marker_names[:5])
+    with pytest.raises(LabelError, match="only 5 marker name"):
+        label_sequence(few, LabelOptions(ik=True))
+
+
 def test_default_mass_is_reported():
     seq, _, _ = smpl_squat(fps=50.0, seconds=1.0)
     seq.mass_kg = seq.height_m = None
@@ -201,7 +223,7 @@ def test_bad_sequences_reported_and_copied(tmp_path):
     summary = label_corpus(tmp_path / "in", tmp_path / "out", progress=False, validate=False)
     assert (summary["labelled"], summary["skipped"]) == (1, 2)
     rows = {r["sequence_id"]: r for r in json.loads((tmp_path / "out" / "label_report.json").read_text())["sequences"]}
-    assert "an inverse-kinematics fit" in rows["markers-only"]["reason"]
+    assert "an inverse-kinematics fit is needed first (ik:" in rows["markers-only"]["reason"]
     assert "3 frame(s)" in rows["short"]["reason"]
     out = Corpus(tmp_path / "out")
     assert len(out) == 3 and out.entry("markers-only").representations == ("markers", "keypoints")
