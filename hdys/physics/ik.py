@@ -4,8 +4,8 @@ Markers are matched to the body's marker set by name (Plug-in Gait-like names: `
 ``RHEE``, ...; see :mod:`hdys.physics.bodies`); others are ignored. Per frame, a damped Gauss-Newton
 (Levenberg-Marquardt) iteration minimises ``Σ_m ||s_m(q) - x_m||²`` over the visible matched markers,
 with ``s_m`` the model's marker sites and their Jacobians from MuJoCo (``mj_jacSite``); the
-coordinates other than the pelvis translation and heading are clipped to their ranges after each step and every frame starts from the previous
-frame's solution. The first frame starts from the neutral pose placed on the markers' centroid for
+coordinates other than the pelvis translation and heading are clipped to their ranges after each step,
+and every frame starts from the previous frame's solution. The first frame starts from the neutral pose placed on the markers' centroid for
 :data:`HEADINGS` headings and keeps the best fit.
 
 The model's marker positions are generic (scaled with height), so markers placed differently on the
