@@ -90,6 +90,7 @@ EMG_PARAMS = emg_model.EmgParams(delay_s=0.05, tau_s=0.025, gain=np.ones(len(emg
 LABELS = ("torques", "muscles", "emg")
 _ROT_COLS = [i for i, n in enumerate(RAJAGOPAL_COORDINATES) if n not in RAJAGOPAL_TRANSLATIONS]
 _PELVIS_TY = RAJAGOPAL_COORDINATES.index("pelvis_ty")
+_HEADING = RAJAGOPAL_COORDINATES.index("pelvis_rotation")
 _NAMES_OF = {array_key: names_key for names_key, (array_key, _) in NAME_KEYS.items()}
 VALIDATION_EXTRAS = ("mj_qpos", "mj_qvel", "root_residual", "contact_residual", "contact_point_force", "reserve",
                      "torque_rajagopal")
@@ -274,7 +275,9 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
             joint_angles, rms, used = marker_ik(_rajagopal(height, mass, False), seq.marker_names, seq.markers)
         except ValueError as exc:
             raise LabelError(f"sequence {sid!r}: markers: {exc}") from None
-        out.joint_angles, out.joint_angle_names = joint_angles.astype(np.float32), list(RAJAGOPAL_COORDINATES)
+        stored = joint_angles.copy()
+        stored[:, _HEADING] = np.angle(np.exp(1j * stored[:, _HEADING]))  # (-pi, pi], as the corpus keeps it
+        out.joint_angles, out.joint_angle_names = stored.astype(np.float32), list(RAJAGOPAL_COORDINATES)
         row["ik"] = {"markers": used, "rms_m_mean": float(np.nanmean(rms)), "rms_m_max": float(np.nanmax(rms)),
                      "frames_interpolated": int(np.isnan(rms).sum())}
     labels: dict[str, np.ndarray | list] = {}
