@@ -91,6 +91,7 @@ LABELS = ("torques", "muscles", "emg")
 _ROT_COLS = [i for i, n in enumerate(RAJAGOPAL_COORDINATES) if n not in RAJAGOPAL_TRANSLATIONS]
 _PELVIS_TY = RAJAGOPAL_COORDINATES.index("pelvis_ty")
 _HEADING = RAJAGOPAL_COORDINATES.index("pelvis_rotation")
+_MUSCLE_DOFS = [i for i, n in enumerate(RAJAGOPAL_TORQUE_DOFS) if not n.startswith("lumbar")]  # lumbar: torque-driven
 _NAMES_OF = {array_key: names_key for names_key, (array_key, _) in NAME_KEYS.items()}
 VALIDATION_EXTRAS = ("mj_qpos", "mj_qvel", "root_residual", "contact_residual", "contact_point_force", "reserve",
                      "torque_rajagopal")
@@ -242,6 +243,25 @@ def _figures(res: ContactDynamics, mass: float, height: float) -> dict:
             "contact_solver_residual_mean": float(res.solver_residual.mean())}
 
 
+def _smpl_dynamics(body: SmplBody, traj: SmplTrajectory, floor_z: float | None):
+    """Contact-aware ID of an SMPL trajectory on the floor at ``floor_z`` (None: estimated); returns
+    ``(torque (T, 69), ContactDynamics, (qpos, qvel), floor)``; the trajectory is shifted onto z = 0."""
+    floor = floor_z if floor_z is not None else floor_height(
+        sole_points(body.model, smpl_feet(body), smpl_state(body, traj)[0]))
+    traj.pos[:, 2] -= floor
+    tau, res = smpl_contact_dynamics(body, traj)
+    return tau, res, smpl_state(body, traj)[:2], floor
+
+
+def _rajagopal_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, floor_z: float | None):
+    """As :func:`_smpl_dynamics` for Rajagopal coordinates (``q`` is shifted in place; OpenSim y is up)."""
+    floor = floor_z if floor_z is not None else floor_height(
+        sole_points(body.model, rajagopal_feet(body), rajagopal_state(body, q)))
+    q[:, _PELVIS_TY] -= floor
+    tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
+    return tau, res, (rajagopal_state(body, q), rajagopal_state(body, qd)), floor
+
+
 def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[Sequence, dict]:
     """The labelled copy of ``seq`` (its ``extra`` holds the solver state the physics checks need) and a
     report row. Raises :class:`LabelError` when nothing requested can be labelled."""
@@ -285,32 +305,23 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
     if seq.smpl is not None and "torques" in want:
         body = _smpl(height, mass)
         j0 = np.asarray(seq.extra.get("smpl_transl_origin", body.pelvis_j0), float)
-        traj = smpl_kinematics(seq.smpl, seq.fps, j0, opts.cutoff_hz)
-        feet = smpl_feet(body)
-        floor = opts.floor_z if opts.floor_z is not None else floor_height(
-            sole_points(body.model, feet, smpl_state(body, traj)[0]))
-        traj.pos[:, 2] -= floor
-        tau, res = smpl_contact_dynamics(body, traj)
+        tau, res, state, floor = _smpl_dynamics(body, smpl_kinematics(seq.smpl, seq.fps, j0, opts.cutoff_hz),
+                                                opts.floor_z)
         labels["torque_smpl"] = tau
-        ground = (res, smpl_state(body, traj)[:2], floor)
+        ground = (res, state, floor)
         row["smpl"] = {"floor_z": floor, **_figures(res, mass, height)}
     if joint_angles is not None:
         body = _rajagopal(height, mass, bool(want & {"muscles", "emg"}))
         q, qd, qdd = rajagopal_kinematics(joint_angles, seq.fps, opts.cutoff_hz)
-        feet = rajagopal_feet(body)
-        floor = opts.floor_z if opts.floor_z is not None else floor_height(
-            sole_points(body.model, feet, rajagopal_state(body, q)))
-        q[:, _PELVIS_TY] -= floor  # OpenSim y is up
-        tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
+        tau, res, state, floor = _rajagopal_dynamics(body, q, qd, qdd, opts.floor_z)
         labels["torque_rajagopal"] = tau
-        ground = (res, (rajagopal_state(body, q), rajagopal_state(body, qd)), floor)
+        ground = (res, state, floor)
         row["rajagopal"] = {"floor_z": floor, **_figures(res, mass, height)}
         out.extra["torque_rajagopal"] = tau
         if want & {"muscles", "emg"}:
             so = static_optimization(body, q, qd, tau)
             out.extra["reserve"] = so.reserve
-            muscle_dofs = [i for i, n in enumerate(RAJAGOPAL_TORQUE_DOFS) if not n.startswith("lumbar")]
-            row["rajagopal"]["reserve_rms_nm_muscle_dofs"] = float(np.sqrt(np.mean(so.reserve[:, muscle_dofs] ** 2)))
+            row["rajagopal"]["reserve_rms_nm_muscle_dofs"] = float(np.sqrt(np.mean(so.reserve[:, _MUSCLE_DOFS] ** 2)))
             if "muscles" in want:
                 labels["muscle_activation"], labels["muscle_names"] = so.activation, list(body.muscle_names)
             if "emg" in want:
