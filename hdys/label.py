@@ -435,7 +435,7 @@ def label_corpus(src: str | Path, out: str | Path, opts: LabelOptions = LabelOpt
     write_corpus(out, labelled(), strict=strict, progress=False)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("labelled", "unchanged", "skipped")}
     summary = {"source": str(src), "out": str(out), "already_in_out": len(done), **counts,
-               "options": {k: v for k, v in dataclasses.asdict(opts).items()},
+               "options": dataclasses.asdict(opts),
                "defaults_used": {"mass_kg": sum(r.get("mass_source") == "default" for r in rows),
                                  "height_m": sum(r.get("height_source") == "default" for r in rows)}}
     if validate:
@@ -460,8 +460,8 @@ def _light(seq: Sequence) -> Sequence:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    from hdys.checkpoint import write_json
-    write_json(path, json.loads(json.dumps(obj, default=_jsonable)))
+    from hdys.store import _atomic_write_json
+    _atomic_write_json(path, json.loads(json.dumps(obj, default=_jsonable)))
 
 
 def _jsonable(x):
