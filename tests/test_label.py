@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from hdys.cli import main
-from hdys.label import DEFAULT_MASS_KG, LabelError, LabelOptions, label_corpus, label_sequence
+from hdys.label import DEFAULT_MASS_KG, LabelError, LabelOptions, label_corpus, label_sequence, smooth
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.emg import LEG_CHANNELS
@@ -61,6 +61,24 @@ def rajagopal_squat(fps: float = 100.0, seconds: float = 1.5):
     seq = Sequence(fps=fps, sequence_id="rsquat", dataset="lab", subject="s1", mass_kg=65.0, height_m=1.70,
                    joint_angles=q, joint_angle_names=list(RAJAGOPAL_COORDINATES))
     return seq, body, (q, qd, tau, res)
+
+
+def test_smoothing_transfer_and_derivatives():
+    fps = 100.0
+    t = np.arange(400) / fps
+    mid = slice(100, 300)
+
+    def gain(f: float) -> float:
+        x = np.sin(2 * np.pi * f * t)
+        return float(np.std(smooth(x, fps, 6.0)[0][mid]) / np.std(x[mid]))
+
+    assert gain(1.0) == pytest.approx(1.0, abs=0.01)
+    assert gain(6.0) == pytest.approx(0.5, abs=0.02)  # -6 dB at the cut-off
+    assert gain(15.0) < 0.05
+    x, xd, xdd = smooth(np.sin(2 * np.pi * t)[:, None], fps, 6.0)
+    w = 2 * np.pi
+    np.testing.assert_allclose(xd[mid, 0], w * np.cos(w * t[mid]), atol=0.02 * w)
+    np.testing.assert_allclose(xdd[mid, 0], -w * w * np.sin(w * t[mid]), atol=0.03 * w * w)
 
 
 def test_fixture_labels_recovered_from_stripped_corpus(tmp_path):
