@@ -62,6 +62,28 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_label(args) -> int:
+    from .label import LabelOptions, label_corpus
+    from .store import Corpus
+    picked = {k: getattr(args, k) for k in ("torques", "muscles", "emg")}
+    if not any(picked.values()):
+        picked["torques"] = True
+    opts = LabelOptions(**picked, mass_kg=args.mass_kg, height_m=args.height_m, cutoff_hz=args.cutoff_hz,
+                        floor_z=args.floor_z, overwrite=args.overwrite, ik=args.ik)
+    summary = label_corpus(args.corpus, args.out, opts, strict=args.strict, workers=args.workers,
+                           progress=not args.quiet, validate=not args.no_validate)
+    print(Corpus(args.out).info_table())
+    print(f"{summary['labelled']} sequence(s) labelled, {summary['unchanged']} unchanged, {summary['skipped']} "
+          f"not labelled (copied as they are); report in {Path(args.out) / 'label_report.json'}")
+    if summary["defaults_used"]["mass_kg"] or summary["defaults_used"]["height_m"]:
+        print(f"default body size used: mass {summary['defaults_used']['mass_kg']}, height "
+              f"{summary['defaults_used']['height_m']} sequence(s) (set --mass-kg / --height-m)")
+    if "validation_passed" in summary:
+        print(f"physics checks {'passed' if summary['validation_passed'] else 'FAILED'}: "
+              f"{Path(args.out) / 'validation.json'}")
+    return 0
+
+
 def _config(args):
     from .config import load_config
     return load_config(args.config, args.overrides)
@@ -158,6 +180,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shard", help="I/N: generate only shard I of N (each shard into its own --out)")
     s.add_argument("--no-validate", action="store_true", help="skip the physics checks (validation.json)")
     s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("label", help="physics labels (torques, GRF, muscle activations, EMG) for a corpus' "
+                                     "smpl / joint_angles kinematics, written to a new corpus")
+    s.add_argument("corpus", help="input corpus (not modified)")
+    s.add_argument("--out", required=True, help="output corpus (resumed if it exists)")
+    s.add_argument("--torques", action="store_true", help="joint torques, GRF, CoP, contact (the default)")
+    s.add_argument("--muscles", action="store_true", help="muscle activations by static optimisation "
+                                                          "(joint_angles only)")
+    s.add_argument("--emg", action="store_true", help="6-channel leg EMG envelopes (joint_angles only)")
+    s.add_argument("--mass-kg", type=float, help="body mass where a sequence has none (default 70)")
+    s.add_argument("--height-m", type=float, help="height where a sequence has none (default: from SMPL "
+                                                  "keypoints, else 1.70)")
+    s.add_argument("--cutoff-hz", type=float, default=6.0, help="low-pass cut-off of the kinematics before "
+                                                                "differentiation (0: none; default 6)")
+    s.add_argument("--floor-z", type=float, help="floor height in m (default: estimated per sequence)")
+    s.add_argument("--overwrite", action="store_true", help="replace labels a sequence already has")
+    s.add_argument("--ik", action="store_true", help="markers-only sequences: fit Rajagopal joint angles to the "
+                                                     "markers named as in the body's marker set first")
+    s.add_argument("--strict", action="store_true", help="stop at the first sequence that cannot be labelled")
+    s.add_argument("--workers", type=int, default=1, help="processes")
+    s.add_argument("--no-validate", action="store_true", help="skip the physics checks (validation.json)")
+    s.set_defaults(func=cmd_label)
 
     s = sub.add_parser("train", help="train HDyS on one or more corpora")
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
