@@ -10,7 +10,7 @@ Shape legend: T frames, M markers, K keypoints, N muscles, C EMG channels.
 | fps | scalar | 1/s |
 | mass_kg, height_m | scalar | kg, m |
 | markers, marker_names | (T,M,3), (M,) | m, NaN = occluded |
-| keypoints, keypoint_names, keypoint_parents | (T,K,3), (K,), (K,) | m, parent index (-1 = root) |
+| keypoints, keypoint_names, keypoint_parents | (T,K,3), (K,), (K,) | m, parent index (-1 = root), no cycles |
 | joint_angles, joint_angle_names | (T,23), (23,) | rad (pelvis_tx/ty/tz in m), OpenSim definitions |
 | smpl | (T,75) | root translation m (3), global orient (3), 23 joints axis-angle (69), rad |
 | torque_rajagopal | (T,17) | N m, the 17 non-root Rajagopal DoFs |
@@ -21,6 +21,10 @@ Shape legend: T frames, M markers, K keypoints, N muscles, C EMG channels.
 
 NaN in a dynamics array marks a frame without a label (e.g. a gap); such frames are masked out of
 losses and metrics. NaN in ``markers`` or ``keypoints`` marks an occluded point.
+
+Keypoints may follow any tree; the named ones (``KEYPOINT_TREES``: SMPL-24, Rajagopal joint centres,
+COCO-17, OpenPose BODY_25) keep their convention's own index order, and ``keypoint_subtree`` gives the
+part of a tree that a body or a source has. Marker sets are free: names say which marker it is.
 """
 from __future__ import annotations
 
