@@ -10,7 +10,7 @@ Shape legend: T frames, M markers, K keypoints, N muscles, C EMG channels.
 | fps | scalar | 1/s |
 | mass_kg, height_m | scalar | kg, m |
 | markers, marker_names | (T,M,3), (M,) | m, NaN = occluded |
-| keypoints, keypoint_names, keypoint_parents | (T,K,3), (K,), (K,) | m, parent index (-1 = root) |
+| keypoints, keypoint_names, keypoint_parents | (T,K,3), (K,), (K,) | m, parent index (-1 = root), no cycles |
 | joint_angles, joint_angle_names | (T,23), (23,) | rad (pelvis_tx/ty/tz in m), OpenSim definitions |
 | smpl | (T,75) | root translation m (3), global orient (3), 23 joints axis-angle (69), rad |
 | torque_rajagopal | (T,17) | N m, the 17 non-root Rajagopal DoFs |
@@ -21,6 +21,10 @@ Shape legend: T frames, M markers, K keypoints, N muscles, C EMG channels.
 
 NaN in a dynamics array marks a frame without a label (e.g. a gap); such frames are masked out of
 losses and metrics. NaN in ``markers`` or ``keypoints`` marks an occluded point.
+
+Keypoints may follow any tree; the named ones (``KEYPOINT_TREES``: SMPL-24, Rajagopal joint centres,
+COCO-17, OpenPose BODY_25) keep their convention's own index order, and ``keypoint_subtree`` gives the
+part of a tree that a body or a source has. Marker sets are free: names say which marker it is.
 """
 from __future__ import annotations
 
@@ -82,11 +86,70 @@ SMPL_PARAM_NAMES = (
 )
 SMPL_TORQUE_NAMES = SMPL_PARAM_NAMES[6:]  # 69
 
+# Keypoint trees: names and parent indices (-1 = root) in each convention's own index order. Parents need
+# not precede their children (the OpenPose and COCO orders do not); a valid tree has no cycle.
+# Rajagopal joint centres (as AddBiomechanics exports them) plus neck and head centre.
+RAJAGOPAL_KEYPOINTS = ("pelvis", "hip_r", "knee_r", "ankle_r", "subtalar_r", "mtp_r",
+                       "hip_l", "knee_l", "ankle_l", "subtalar_l", "mtp_l", "lumbar", "neck", "head")
+RAJAGOPAL_KEYPOINT_PARENTS = (-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12)
+# COCO-17 (Lin et al. 2014, person keypoints). COCO defines a skeleton graph, not a tree; these parents are
+# a spanning tree of its edges rooted at the left hip (COCO has no pelvis point).
+COCO17_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+    "right_knee", "left_ankle", "right_ankle",
+)
+COCO17_PARENTS = (1, 3, 4, 5, 6, 11, 12, 5, 6, 7, 8, -1, 11, 11, 12, 13, 14)
+# OpenPose BODY_25 (Cao et al. 2019), OpenPose's index order and limb pairs, root MidHip.
+BODY25_NAMES = (
+    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
+    "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe", "LSmallToe",
+    "LHeel", "RBigToe", "RSmallToe", "RHeel",
+)
+BODY25_PARENTS = (1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11)
+KEYPOINT_TREES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    "smpl24": (SMPL_JOINT_NAMES, SMPL_PARENTS),
+    "rajagopal": (RAJAGOPAL_KEYPOINTS, RAJAGOPAL_KEYPOINT_PARENTS),
+    "coco17": (COCO17_NAMES, COCO17_PARENTS),
+    "body25": (BODY25_NAMES, BODY25_PARENTS),
+}
+
 # Muscles in Action's 8 sEMG channels, in the dataset's order.
 MIA_EMG_CHANNELS = (
     "rightquad", "leftquad", "rightham", "leftham", "rightglutt", "leftglutt", "leftbicep", "rightbicep",
 )
 FEET = ("left", "right")
+
+
+def keypoint_subtree(tree: str, keep) -> tuple[list[str], list[int]]:
+    """The keypoints of ``KEYPOINT_TREES[tree]`` that are in ``keep``, in the tree's order, with parent
+    indices into that subset: a dropped parent is replaced by its nearest kept ancestor (-1 if none)."""
+    if tree not in KEYPOINT_TREES:
+        raise ValueError(f"unknown keypoint tree {tree!r}; expected one of {sorted(KEYPOINT_TREES)}")
+    names, parents = KEYPOINT_TREES[tree]
+    keep = set(keep)
+    idx = [i for i, n in enumerate(names) if n in keep]
+    new = {old: j for j, old in enumerate(idx)}
+    out = []
+    for i in idx:
+        p = parents[i]
+        while p >= 0 and p not in new:
+            p = parents[p]
+        out.append(new[p] if p >= 0 else -1)
+    return [names[i] for i in idx], out
+
+
+def keypoint_cycle(parents) -> list[int]:
+    """Indices on a parent cycle (empty for a valid forest); ``parents`` must already be in [-1, K)."""
+    parents = [int(p) for p in parents]
+    for i in range(len(parents)):
+        seen, j = [], i
+        while j >= 0 and j not in seen:
+            seen.append(j)
+            j = parents[j]
+        if j >= 0:
+            return seen[seen.index(j):]
+    return []
 
 
 @dataclass(frozen=True)
@@ -248,6 +311,10 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
             fail("keypoint_parents", f"expected ({k},) integer parent indices, got {parents.dtype} {parents.shape}")
         if ((parents < -1) | (parents >= k)).any():
             fail("keypoint_parents", f"parent indices must be -1 or in [0, {k}), got {parents.tolist()}")
+        cycle = keypoint_cycle(parents)
+        if cycle:
+            fail("keypoint_parents", f"keypoints {[seq.keypoint_names[i] for i in cycle]} (indices {cycle}) form a "
+                                     "parent cycle; every keypoint must lead to a root (parent -1)")
         seq.keypoint_parents = parents.astype(np.int64)
     if seq.dynamics and seq.mass_kg is None:
         fail("mass_kg", f"required where dynamics are present ({', '.join(seq.dynamics)})")

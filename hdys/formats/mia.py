@@ -29,18 +29,12 @@ from typing import Iterator
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..schema import MIA_EMG_CHANNELS, Sequence
+from ..schema import BODY25_NAMES, BODY25_PARENTS, MIA_EMG_CHANNELS, Sequence
 from .base import Context, FormatError, Reader, Unit, note, root_of, rotate_points, walk
 
 FPS = 30.0
 NOMINAL_MASS_KG = 70.0
 CAMERA_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-BODY25_NAMES = (
-    "Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
-    "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe", "LSmallToe",
-    "LHeel", "RBigToe", "RSmallToe", "RHeel",
-)
-BODY25_PARENTS = (1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11)
 FILES = ("emgvalues.npy", "emgvaluesstd.npy", "joints3d.npy", "pose.npy")
 SUBJECT = re.compile(r"^Subject\d+$", re.IGNORECASE)
 

@@ -19,15 +19,26 @@ SMPL: z-up world, gravity (0, 0, -9.81); bodies are laid out in the SMPL rest fr
 person's left, z forward) and the root's free joint carries the global orientation (an upright pose
 therefore has a root rotation of +90 deg about x, as in AMASS). Ball-joint velocities are MuJoCo's:
 angular velocity of the child in the child frame.
+
+Markers and keypoints are MuJoCo sites fixed to bodies, positions scaled with the body. Markers are a
+named lab set, Vicon Plug-in Gait names extended with the CGM2.3/2.4 and Oxford-foot-model markers
+(45 on the armless Rajagopal body, 49 on the SMPL humanoid, which also carries the Plug-in Gait arm
+markers); each subject draws its own placement offsets (``marker_noise_m``), so markers are rigid on
+their bodies but differ between subjects. Keypoints are landmark sites (joint centres, eyes, ears,
+nose, toe tips, heels) read in the trees of ``schema.KEYPOINT_TREES``: each body offers its own tree
+(Rajagopal joint centres, SMPL-24 joints) plus COCO-17 and BODY_25 (``RajagopalBody.keypoints``,
+``SmplBody.keypoints``); on the armless Rajagopal body these keep the points it has (no elbows or
+wrists; shoulders are glenohumeral centres on the torso). Keypoints carry no placement noise.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
-from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS
+from hdys.schema import KEYPOINT_TREES, RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, keypoint_subtree
 
 DE_LEVA_STATURE = 1.741  # m, male reference stature of de Leva 1996
 # name: (mass %, CoM % from proximal end, r_sagittal %, r_transverse %, r_longitudinal %, length m)
@@ -85,6 +96,67 @@ def _mirror_axis(axis) -> tuple[float, float, float]:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Markers and keypoints (shared by both bodies)
+
+Points = dict[str, tuple[str, tuple[float, float, float]]]  # name -> (body, position in the body, reference size)
+
+
+def _mirrored(points: Points, rename_point, rename_body, axis: int) -> Points:
+    """``points`` (one side) and their mirror images: point and body renamed, coordinate ``axis`` negated."""
+    out = dict(points)
+    for name, (body, pos) in points.items():
+        p = list(pos)
+        p[axis] = -p[axis]
+        out[rename_point(name)] = (rename_body(body), tuple(p))
+    return out
+
+
+def _sites_xml(points: Points, body: str, scale: float, prefix: str = "", noise_m: float = 0.0,
+               rng: np.random.Generator | None = None) -> str:
+    """``<site>`` elements for the ``points`` on ``body``, positions scaled, plus N(0, noise_m) offsets."""
+    out = []
+    for name, (b, pos) in points.items():
+        if b == body:
+            p = np.asarray(pos) * scale + (noise_m * rng.standard_normal(3) if noise_m else 0.0)
+            out.append(f'<site name="{prefix}{name}" pos="{_v(p)}" size="0.008"/>')
+    return "".join(out)
+
+
+def landmark_of(tree: str, name: str) -> str:
+    """The body landmark a keypoint of ``KEYPOINT_TREES[tree]`` stands for, in the SMPL/COCO vocabulary
+    (``left_knee``, ``nose``, ``mid_hip``, ...): Rajagopal ``knee_l`` and BODY_25 ``LKnee`` -> ``left_knee``."""
+    if tree == "rajagopal":
+        base, _, side = name.partition("_")
+        return f"{'right' if side == 'r' else 'left'}_{base}" if side else name
+    if tree == "body25":
+        if name in ("Nose", "Neck", "MidHip"):
+            return {"Nose": "nose", "Neck": "neck", "MidHip": "mid_hip"}[name]
+        part = re.sub(r"(?<!^)([A-Z])", r"_\1", name[1:]).lower()  # BigToe -> big_toe
+        return f"{'right' if name[0] == 'R' else 'left'}_{part}"
+    return name  # smpl24 and coco17 use the vocabulary
+
+
+@dataclass(frozen=True)
+class KeypointTree:
+    """One keypoint convention on a body: the names the body has (tree order), parents among them, sites."""
+
+    names: list[str]
+    parents: np.ndarray  # (K,) index into names, -1 = root
+    site: np.ndarray  # (K,) MuJoCo site ids (landmark sites named "kp_<landmark>")
+
+
+def _keypoint_trees(model: mujoco.MjModel, trees: tuple[str, ...], landmarks: Points) -> dict[str, KeypointTree]:
+    """Each tree restricted to the landmarks the body has (a missing parent -> its nearest kept ancestor)."""
+    out = {}
+    for tree in trees:
+        have = [n for n in KEYPOINT_TREES[tree][0] if landmark_of(tree, n) in landmarks]
+        names, parents = keypoint_subtree(tree, have)
+        out[tree] = KeypointTree(names=names, parents=np.array(parents),
+                                 site=np.array([model.site("kp_" + landmark_of(tree, n)).id for n in names]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
 # Rajagopal lower body
 
 # Joint ranges (rad); pelvis translations in m. Close to the Rajagopal 2015 model's coordinate ranges.
@@ -109,26 +181,53 @@ _SUBTALAR = (-0.049, -0.042, 0.008)  # in talus
 _MTP = (0.179, -0.002, 0.001)  # in calcn
 _VERTEX_ABOVE_LUMBAR = 0.655  # stature - standing pelvis height (~1.006) - lumbar height
 
-# Lab markers: name -> (body, position in body at reference size); right side, mirrored for left.
-_LEG_MARKERS = {
-    "THI": ("femur", (0.010, -0.250, 0.075)), "KNE": ("femur", (0.000, -0.417, 0.050)),
-    "MKN": ("femur", (0.000, -0.417, -0.050)), "TIB": ("tibia", (0.015, -0.250, 0.050)),
-    "ANK": ("tibia", (-0.005, -0.430, 0.040)), "MED": ("tibia", (0.005, -0.425, -0.035)),
-    "HEE": ("calcn", (-0.020, 0.030, 0.000)), "5MT": ("calcn", (0.150, 0.010, 0.045)),
-    "TOE": ("toes", (0.045, 0.005, -0.010)),
+# Lab markers (positions at reference size). Names: Vicon Plug-in Gait (full body less the arms, which this
+# model lacks: head FHD/BHD, trunk C7 T10 CLAV STRN RBAK, acromion SHO, pelvis ASI/PSI, legs THI KNE TIB ANK
+# HEE TOE with TOE on the 2nd metatarsal head) extended as in the Conventional Gait Model 2.3/2.4 (Leboeuf
+# et al. 2019, Gait & Posture 69; pyCGM2): anterior thigh/tibia THAP THAD TIAP TIAD, medial epicondyle KNM,
+# medial malleolus MED, 1st/5th metatarsal heads FMH VMH; and the hallux HLX of the Oxford foot model.
+# Positions are own estimates on the segment surfaces. "R" entries mirror to "L" (z -> -z).
+_RAJAGOPAL_MARKERS = {
+    "RASI": ("pelvis", (0.005, 0.005, 0.125)), "RPSI": ("pelvis", (-0.155, 0.020, 0.045)),
+    "RSHO": ("torso", (-0.020, 0.345, 0.195)),
+    "RFHD": ("torso", (0.080, 0.610, 0.050)), "RBHD": ("torso", (-0.080, 0.590, 0.050)),
+    "RTHI": ("femur_r", (0.010, -0.250, 0.075)), "RTHAP": ("femur_r", (0.070, -0.120, 0.035)),
+    "RTHAD": ("femur_r", (0.065, -0.320, 0.025)),
+    "RKNE": ("femur_r", (0.000, -0.417, 0.050)), "RKNM": ("femur_r", (0.000, -0.417, -0.050)),
+    "RTIB": ("tibia_r", (0.015, -0.250, 0.050)), "RTIAP": ("tibia_r", (0.045, -0.100, 0.010)),
+    "RTIAD": ("tibia_r", (0.035, -0.300, 0.005)),
+    "RANK": ("tibia_r", (-0.005, -0.430, 0.040)), "RMED": ("tibia_r", (0.005, -0.425, -0.035)),
+    "RHEE": ("calcn_r", (-0.035, 0.010, 0.000)), "RTOE": ("calcn_r", (0.170, 0.012, -0.010)),
+    "RFMH": ("calcn_r", (0.165, -0.005, -0.040)), "RVMH": ("calcn_r", (0.140, -0.005, 0.045)),
+    "RHLX": ("toes_r", (0.040, 0.005, -0.025)),
 }
-_CENTRE_MARKERS = {
-    "RASI": ("pelvis", (0.005, 0.005, 0.125)), "LASI": ("pelvis", (0.005, 0.005, -0.125)),
-    "RPSI": ("pelvis", (-0.155, 0.020, 0.045)), "LPSI": ("pelvis", (-0.155, 0.020, -0.045)),
-    "C7": ("torso", (-0.080, 0.410, 0.0)), "CLAV": ("torso", (0.050, 0.370, 0.0)),
-    "STRN": ("torso", (0.095, 0.190, 0.0)), "T10": ("torso", (-0.120, 0.190, 0.0)),
-    "RSHO": ("torso", (-0.020, 0.370, 0.175)), "LSHO": ("torso", (-0.020, 0.370, -0.175)),
-    "RFHD": ("torso", (0.080, 0.610, 0.050)), "LFHD": ("torso", (0.080, 0.610, -0.050)),
-    "RBHD": ("torso", (-0.080, 0.590, 0.050)), "LBHD": ("torso", (-0.080, 0.590, -0.050)),
+_RAJAGOPAL_MIDLINE_MARKERS = {  # RBAK (right scapula) is one-sided on purpose, as in Plug-in Gait
+    "C7": ("torso", (-0.080, 0.410, 0.0)), "T10": ("torso", (-0.120, 0.190, 0.0)),
+    "CLAV": ("torso", (0.050, 0.345, 0.0)), "STRN": ("torso", (0.095, 0.190, 0.0)),
+    "RBAK": ("torso", (-0.110, 0.290, 0.090)),
 }
-RAJAGOPAL_KEYPOINTS = ("pelvis", "hip_r", "knee_r", "ankle_r", "subtalar_r", "mtp_r",
-                       "hip_l", "knee_l", "ankle_l", "subtalar_l", "mtp_l", "lumbar", "neck", "head")
-RAJAGOPAL_KEYPOINT_PARENTS = (-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12)
+_NECK_Y = _VERTEX_ABOVE_LUMBAR - DE_LEVA_MALE["head"][5]  # C7 level, in the torso (lumbar) frame
+_HEAD_Y = _VERTEX_ABOVE_LUMBAR - 0.5 * DE_LEVA_MALE["head"][5]  # head centre
+# Keypoint landmarks: joint centres at body origins, face points around the head centre, the glenohumeral
+# centre on the torso, heel and toe tips; "right_" entries mirror to "left_".
+_RAJAGOPAL_LANDMARKS = {
+    "right_hip": ("femur_r", (0, 0, 0)), "right_knee": ("tibia_r", (0, 0, 0)), "right_ankle": ("talus_r", (0, 0, 0)),
+    "right_subtalar": ("calcn_r", (0, 0, 0)), "right_mtp": ("toes_r", (0, 0, 0)),
+    "right_heel": ("calcn_r", (-0.030, -0.020, 0.0)), "right_big_toe": ("toes_r", (0.060, -0.010, -0.025)),
+    "right_small_toe": ("toes_r", (0.030, -0.012, 0.035)), "right_shoulder": ("torso", (-0.020, 0.310, 0.175)),
+    "right_eye": ("torso", (0.085, _HEAD_Y, 0.032)), "right_ear": ("torso", (-0.005, _HEAD_Y - 0.010, 0.072)),
+}
+_RAJAGOPAL_MIDLINE_LANDMARKS = {
+    "pelvis": ("pelvis", (0, 0, 0)), "mid_hip": ("pelvis", (_HIP[0], _HIP[1], 0.0)), "lumbar": ("torso", (0, 0, 0)),
+    "neck": ("torso", (0.0, _NECK_Y, 0.0)), "head": ("torso", (0.0, _HEAD_Y, 0.0)),
+    "nose": ("torso", (0.110, _HEAD_Y - 0.035, 0.0)),
+}
+RAJAGOPAL_TREES = ("rajagopal", "coco17", "body25")  # keypoint trees built on the Rajagopal body (no arms)
+
+
+def _left_body(body: str) -> str:
+    return body[:-2] + "_l" if body.endswith("_r") else body
+
 
 
 @dataclass
@@ -142,10 +241,7 @@ class RajagopalBody:
     coord_range: np.ndarray  # (23, 2) joint range per coordinate
     marker_names: list[str]
     marker_site: np.ndarray  # (M,) site ids
-    keypoint_names: list[str]
-    keypoint_parents: np.ndarray  # (K,)
-    keypoint_body: np.ndarray  # (K,) body id, or -1 where the keypoint is a site
-    keypoint_site: np.ndarray  # (K,) site id, or -1
+    keypoints: dict[str, KeypointTree]  # RAJAGOPAL_TREES, each with the points this armless body has
 
 
 def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
@@ -164,17 +260,13 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         return pm / 100 * mass_kg, pc / 100, rs / 100, rt / 100, rl / 100, ln * k
 
     def mk(body: str) -> str:
-        out = []
-        for name, (b, pos) in markers.items():
-            if b == body:
-                p = np.asarray(pos) * k + marker_noise_m * rng.standard_normal(3)
-                out.append(f'<site name="{name}" pos="{_v(p)}" size="0.008"/>')
-        return "".join(out)
+        """Marker sites (with the subject's placement offsets) and keypoint landmark sites of ``body``."""
+        return (_sites_xml(markers, body, k, noise_m=marker_noise_m, rng=rng)
+                + _sites_xml(landmarks, body, k, prefix="kp_"))
 
-    markers = dict(_CENTRE_MARKERS)
-    for side, sgn in (("r", 1.0), ("l", -1.0)):
-        for suffix, (b, pos) in _LEG_MARKERS.items():
-            markers[f"{side.upper()}{suffix}"] = (f"{b}_{side}", (pos[0], pos[1], sgn * pos[2]))
+    markers = {**_RAJAGOPAL_MIDLINE_MARKERS, **_mirrored(_RAJAGOPAL_MARKERS, lambda n: "L" + n[1:], _left_body, 2)}
+    landmarks = {**_RAJAGOPAL_MIDLINE_LANDMARKS,
+                 **_mirrored(_RAJAGOPAL_LANDMARKS, lambda n: n.replace("right_", "left_"), _left_body, 2)}
 
     # pelvis: de Leva lower trunk, CoM between omphalion and mid-hip
     m, pc, rs, rt, rl, ln = seg("lower_trunk")
@@ -229,7 +321,7 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
             f'<geom type="capsule" fromto="0 0 0 0 {-ls:.5g} 0" size="{0.75 * r:.4g}"/>{mk(f"tibia_{side}")}'
             f'<body name="talus_{side}" pos="0 {-ls:.6g} 0">'
             f'{_inertial_xml(FOOT_SPLIT["talus"] * mf, (0, 0, 0), FOOT_SPLIT["talus"] * mf * foot_i * 0.05)}'
-            f'{jnt("ankle_angle")}'
+            f'{jnt("ankle_angle")}{mk(f"talus_{side}")}'
             f'<body name="calcn_{side}" pos="{_v(sub)}">'
             f'{_inertial_xml(FOOT_SPLIT["calcn"] * mf, foot_com, FOOT_SPLIT["calcn"] * mf * foot_i)}'
             f'{jnt("subtalar_angle")}'
@@ -262,29 +354,16 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         f'<body name="torso" pos="{_v(lumbar)}">{torso_inertial}{lum}'
         f'<geom type="capsule" fromto="0 0.05 0 0 {neck_y:.4g} 0" size="{0.12 * k:.4g}"/>'
         f'<geom type="sphere" pos="0 {head_y:.4g} 0" size="{0.1 * k:.4g}"/>'
-        f'<site name="kp_neck" pos="0 {neck_y:.5g} 0" size="0.01"/><site name="kp_head" pos="0 {head_y:.5g} 0" size="0.01"/>'
         f'{mk("torso")}</body></body></worldbody></mujoco>'
     )
     model = mujoco.MjModel.from_xml_string(xml)
     coord_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in RAJAGOPAL_COORDINATES])
     coord_range = np.array([RAJAGOPAL_RANGES[n.removesuffix("_r").removesuffix("_l")] for n in RAJAGOPAL_COORDINATES])
-    kp_body, kp_site = [], []
-    body_of = {"pelvis": "pelvis", "hip": "femur", "knee": "tibia", "ankle": "talus", "subtalar": "calcn",
-               "mtp": "toes", "lumbar": "torso"}
-    for name in RAJAGOPAL_KEYPOINTS:
-        if name in ("neck", "head"):
-            kp_body.append(-1)
-            kp_site.append(model.site(f"kp_{name}").id)
-        else:
-            base, _, side = name.partition("_")
-            kp_body.append(model.body(body_of[base] + (f"_{side}" if side else "")).id)
-            kp_site.append(-1)
     names = list(markers)
     return RajagopalBody(
         model=model, height_m=height_m, mass_kg=mass_kg, coord_qpos=coord_qpos, coord_range=coord_range,
         marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
-        keypoint_names=list(RAJAGOPAL_KEYPOINTS), keypoint_parents=np.array(RAJAGOPAL_KEYPOINT_PARENTS),
-        keypoint_body=np.array(kp_body), keypoint_site=np.array(kp_site))
+        keypoints=_keypoint_trees(model, RAJAGOPAL_TREES, landmarks))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -312,20 +391,45 @@ _SMPL_SEGMENTS = {
     "collar": ("upper_trunk", 0.04, "shoulder"), "shoulder": ("upper_arm", 1.0, "elbow"),
     "elbow": ("forearm", 1.0, "wrist"), "wrist": ("hand", 0.6, "hand"), "hand": ("hand", 0.4, (0.08, -0.01, 0.0)),
 }
-# name -> (body, position in the body's rest frame at reference height); "L"-prefixed entries mirror to "R".
+# Lab markers in the body's rest frame at reference height: the full Vicon Plug-in Gait set (head, trunk,
+# arms UPA ELB FRM WRA WRB FIN, pelvis, legs) with the CGM2 medial and forefoot additions and the hallux as
+# on the Rajagopal body (see there). Own positions; the knee epicondyles ride on the thigh and the malleoli
+# on the shank. "L" entries (x > 0) mirror to "R".
 _SMPL_MARKERS = {
-    "LASI": ("pelvis", (0.115, 0.030, 0.100)), "LPSI": ("pelvis", (0.050, 0.060, -0.090)),
-    "LTHI": ("left_hip", (0.090, -0.200, 0.030)), "LKNE": ("left_knee", (0.055, 0.0, 0.0)),
-    "LTIB": ("left_knee", (0.050, -0.200, 0.030)), "LANK": ("left_ankle", (0.045, 0.0, -0.010)),
-    "LHEE": ("left_ankle", (0.0, -0.050, -0.060)), "LTOE": ("left_foot", (0.0, 0.0, 0.050)),
+    "LFHD": ("head", (0.070, 0.070, 0.080)), "LBHD": ("head", (0.070, 0.070, -0.080)),
     "LSHO": ("left_collar", (0.110, 0.070, -0.010)), "LUPA": ("left_shoulder", (0.130, 0.0, -0.040)),
     "LELB": ("left_elbow", (0.0, 0.0, -0.040)), "LFRM": ("left_elbow", (0.130, 0.0, -0.030)),
     "LWRA": ("left_wrist", (0.0, 0.0, 0.030)), "LWRB": ("left_wrist", (0.0, 0.0, -0.030)),
-    "LFIN": ("left_hand", (0.070, 0.0, 0.0)), "LFHD": ("head", (0.070, 0.080, 0.080)),
-    "LBHD": ("head", (0.070, 0.080, -0.080)),
-    "C7": ("spine3", (0.0, 0.200, -0.070)), "CLAV": ("spine3", (0.0, 0.180, 0.060)),
-    "STRN": ("spine2", (0.0, 0.050, 0.120)), "T10": ("spine2", (0.0, 0.050, -0.120)),
+    "LFIN": ("left_hand", (0.070, 0.0, 0.0)),
+    "LASI": ("pelvis", (0.115, 0.030, 0.100)), "LPSI": ("pelvis", (0.050, 0.060, -0.090)),
+    "LTHI": ("left_hip", (0.090, -0.200, 0.030)),
+    "LKNE": ("left_hip", (0.090, -0.380, 0.005)), "LKNM": ("left_hip", (-0.010, -0.380, 0.005)),
+    "LTIB": ("left_knee", (0.050, -0.200, 0.030)),
+    "LANK": ("left_knee", (0.030, -0.405, -0.040)), "LMED": ("left_knee", (-0.048, -0.400, -0.030)),
+    "LHEE": ("left_ankle", (0.0, -0.050, -0.070)), "LTOE": ("left_ankle", (0.020, -0.045, 0.105)),
+    "LFMH": ("left_ankle", (-0.010, -0.065, 0.110)), "LVMH": ("left_ankle", (0.065, -0.070, 0.080)),
+    "LHLX": ("left_foot", (-0.015, -0.010, 0.035)),
 }
+_SMPL_MIDLINE_MARKERS = {
+    "C7": ("spine3", (0.0, 0.200, -0.070)), "T10": ("spine2", (0.0, 0.050, -0.120)),
+    "CLAV": ("spine3", (0.0, 0.180, 0.060)), "STRN": ("spine2", (0.0, 0.050, 0.120)),
+    "RBAK": ("spine3", (-0.075, 0.090, -0.110)),
+}
+# Keypoint landmarks besides the 24 joints (at their body origins); "left_" entries mirror to "right_".
+_SMPL_LANDMARKS = {
+    "left_eye": ("head", (0.032, 0.020, 0.095)), "left_ear": ("head", (0.072, 0.0, 0.005)),
+    "left_heel": ("left_ankle", (0.0, -0.080, -0.060)), "left_big_toe": ("left_foot", (-0.020, -0.015, 0.065)),
+    "left_small_toe": ("left_foot", (0.035, -0.020, 0.035)),
+}
+_SMPL_MIDLINE_LANDMARKS = {
+    "nose": ("head", (0.0, -0.015, 0.120)), "mid_hip": ("pelvis", (0.0, -0.090, 0.0)),
+    **{j: (j, (0.0, 0.0, 0.0)) for j in SMPL_JOINT_NAMES},
+}
+SMPL_TREES = ("smpl24", "coco17", "body25")  # keypoint trees built on the SMPL humanoid
+
+
+def _right_body(body: str) -> str:
+    return body.replace("left_", "right_")
 
 
 @dataclass
@@ -341,6 +445,7 @@ class SmplBody:
     body: np.ndarray  # (24,) body id per SMPL joint
     marker_names: list[str]
     marker_site: np.ndarray  # (M,)
+    keypoints: dict[str, KeypointTree]  # SMPL_TREES
 
 
 def _smpl_offsets(s: float) -> dict[str, np.ndarray]:
@@ -360,11 +465,9 @@ def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
     off = _smpl_offsets(s)
     children = {n: [c for c, p in zip(SMPL_JOINT_NAMES, SMPL_PARENTS) if p >= 0 and SMPL_JOINT_NAMES[p] == n]
                 for n in SMPL_JOINT_NAMES}
-    markers = {}
-    for name, (b, pos) in _SMPL_MARKERS.items():
-        markers[name] = (b, pos)
-        if name.startswith("L"):  # mirror to the right side
-            markers["R" + name[1:]] = (b.replace("left_", "right_"), (-pos[0], pos[1], pos[2]))
+    markers = {**_SMPL_MIDLINE_MARKERS, **_mirrored(_SMPL_MARKERS, lambda n: "R" + n[1:], _right_body, 0)}
+    landmarks = {**_SMPL_MIDLINE_LANDMARKS,
+                 **_mirrored(_SMPL_LANDMARKS, lambda n: n.replace("left_", "right_"), _right_body, 0)}
 
     def inertial(name: str) -> str:
         if name == "pelvis":
@@ -399,9 +502,8 @@ def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         joint = '<freejoint name="root"/>' if name == "pelvis" else f'<joint name="{name}" type="ball"/>'
         geoms = "".join(f'<geom type="capsule" fromto="0 0 0 {_v(off[c])}" size="{0.035 * s:.4g}"/>'
                         for c in children[name] if np.linalg.norm(off[c]) > 1e-3)
-        sites = "".join(
-            f'<site name="{mn}" pos="{_v(np.asarray(p) * s + marker_noise_m * rng.standard_normal(3))}" size="0.008"/>'
-            for mn, (b, p) in markers.items() if b == name)
+        sites = (_sites_xml(markers, name, s, noise_m=marker_noise_m, rng=rng)
+                 + _sites_xml(landmarks, name, s, prefix="kp_"))
         kids = "".join(build(c) for c in children[name])
         return f'<body name="{name}" pos="{_v(pos)}">{inertial(name)}{joint}{geoms}{sites}{kids}</body>'
 
@@ -419,4 +521,5 @@ def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         joint_qpos=np.array([model.jnt_qposadr[j] for j in jids]),
         joint_dof=np.array([model.jnt_dofadr[j] for j in jids]),
         body=np.array([model.body(n).id for n in SMPL_JOINT_NAMES]),
-        marker_names=names, marker_site=np.array([model.site(n).id for n in names]))
+        marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
+        keypoints=_keypoint_trees(model, SMPL_TREES, landmarks))

@@ -8,6 +8,11 @@
 | emg | Rajagopal + myolegs muscles | 30 | markers, noisy keypoints | emg (6 leg channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
 
+Markers are the body's lab marker set (:mod:`hdys.physics.bodies`); the keypoint tree follows the dataset
+each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab`` (AddBiomechanics), SMPL-24
+joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` and OpenPose BODY_25 for ``emg`` (Muscles in Action),
+the last two without the elbows and wrists the Rajagopal body lacks.
+
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
@@ -39,10 +44,13 @@ from hdys.physics.locomotion import planted_rajagopal, planted_smpl
 from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
                                   smpl_trajectory)
 from hdys.physics.static_opt import static_optimization
-from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence, validate
+from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
 DOMAINS = ("lab", "sim", "muscle", "emg", "kin")
 FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0}
+# keypoint tree per domain, as in the datasets mirrored (``schema.KEYPOINT_TREES``; on the armless Rajagopal
+# body, COCO-17 and BODY_25 keep the points it has, parents re-linked over the missing elbows and wrists)
+KEYPOINT_TREE = {"lab": "rajagopal", "sim": "smpl24", "muscle": "coco17", "emg": "body25", "kin": "smpl24"}
 # subjects per domain, sequences per subject, duration range (s), and for the two SO domains a shorter one
 PRESETS = {
     "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
@@ -142,10 +150,11 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         """(torques, ContactDynamics) on the floor, or (torques, root residual) with the pelvis supported."""
         return rajagopal_contact_dynamics(body, q, qd, qdd) if ground else rajagopal_inverse(body, q, qd, qdd)
 
-    markers, keypoints = rajagopal_points(body, q)
+    tree = KEYPOINT_TREE[domain]
+    markers, keypoints = rajagopal_points(body, q, tree)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
-    seq.keypoints, seq.keypoint_names = keypoints, list(body.keypoint_names)
-    seq.keypoint_parents = body.keypoint_parents.copy()
+    seq.keypoints, seq.keypoint_names = keypoints, list(body.keypoints[tree].names)
+    seq.keypoint_parents = body.keypoints[tree].parents.copy()
     seq.extra["ground_contact"] = ground
     if domain == "lab":
         tau, res = labels(q, qd, qdd)
@@ -199,21 +208,24 @@ def standing_pelvis_height(body: RajagopalBody) -> float:
     return float(-data.xpos[calcn, 1] + 0.03 * body.height_m / 1.741)
 
 
-def rajagopal_points(body: RajagopalBody, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Markers (T, M, 3) and keypoints (T, K, 3) in the z-up world for coordinates q (T, 23)."""
-    model, data = body.model, mujoco.MjData(body.model)
-    qpos = rajagopal_state(body, q)
-    nt = q.shape[0]
-    markers = np.empty((nt, len(body.marker_site), 3))
-    keypoints = np.empty((nt, len(body.keypoint_body), 3))
-    on_body = body.keypoint_body >= 0
-    for i in range(nt):
+def rajagopal_points(body: RajagopalBody, q: np.ndarray, tree: str = "rajagopal") -> tuple[np.ndarray, np.ndarray]:
+    """Markers (T, M, 3) and the keypoints of ``body.keypoints[tree]`` (T, K, 3) in the z-up world for
+    coordinates q (T, 23)."""
+    markers, keypoints = _site_tracks(body.model, rajagopal_state(body, q), body.marker_site,
+                                      body.keypoints[tree].site)
+    return markers @ OSIM_TO_ZUP.T, keypoints @ OSIM_TO_ZUP.T
+
+
+def _site_tracks(model: mujoco.MjModel, qpos: np.ndarray, *sites: np.ndarray) -> list[np.ndarray]:
+    """World positions (T, len(ids), 3) of each group of site ids over the states qpos (T, nq)."""
+    data = mujoco.MjData(model)
+    out = [np.empty((qpos.shape[0], len(ids), 3)) for ids in sites]
+    for i in range(qpos.shape[0]):
         data.qpos[:] = qpos[i]
         mujoco.mj_kinematics(model, data)
-        markers[i] = data.site_xpos[body.marker_site]
-        keypoints[i, on_body] = data.xpos[body.keypoint_body[on_body]]
-        keypoints[i, ~on_body] = data.site_xpos[body.keypoint_site[~on_body]]
-    return markers @ OSIM_TO_ZUP.T, keypoints @ OSIM_TO_ZUP.T
+        for track, ids in zip(out, sites):
+            track[i] = data.site_xpos[ids]
+    return out
 
 
 def _occlude(markers: np.ndarray, rng: np.random.Generator, p: float = 0.3) -> None:
@@ -237,18 +249,12 @@ def smpl_standing_height(body: SmplBody) -> float:
     return float(-data.xpos[foot, 2] + 0.03 * body.height_m / 1.70)
 
 
-def smpl_points(body: SmplBody, traj: SmplTrajectory) -> tuple[np.ndarray, np.ndarray]:
-    """Markers (T, M, 3) and the 24 joint positions (T, 24, 3), world z up."""
-    model, data = body.model, mujoco.MjData(body.model)
+def smpl_points(body: SmplBody, traj: SmplTrajectory, tree: str = "smpl24") -> tuple[np.ndarray, np.ndarray]:
+    """Markers (T, M, 3) and the keypoints of ``body.keypoints[tree]`` (T, K, 3; for smpl24 the 24 joint
+    positions), world z up."""
     qpos, _, _ = smpl_state(body, traj)
-    nt = qpos.shape[0]
-    markers, joints = np.empty((nt, len(body.marker_site), 3)), np.empty((nt, 24, 3))
-    for i in range(nt):
-        data.qpos[:] = qpos[i]
-        mujoco.mj_kinematics(model, data)
-        markers[i] = data.site_xpos[body.marker_site]
-        joints[i] = data.xpos[body.body]
-    return markers, joints
+    markers, keypoints = _site_tracks(body.model, qpos, body.marker_site, body.keypoints[tree].site)
+    return markers, keypoints
 
 
 def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.random.Generator,
@@ -261,10 +267,11 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
     seq.extra["ground_contact"] = ground
     traj = planted_smpl(body, motion, float(t[0]), float(t[-1]), both_feet=True)(t) if ground \
         else smpl_trajectory(motion, t)
-    markers, joints = smpl_points(body, traj)
+    tree = KEYPOINT_TREE[seq.dataset]
+    markers, keypoints = smpl_points(body, traj, tree)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
-    seq.keypoints, seq.keypoint_names = joints, list(SMPL_JOINT_NAMES)
-    seq.keypoint_parents = np.array(SMPL_PARENTS)
+    seq.keypoints, seq.keypoint_names = keypoints, list(body.keypoints[tree].names)
+    seq.keypoint_parents = body.keypoints[tree].parents.copy()
     seq.smpl = traj.smpl_params(body.pelvis_j0)
     seq.extra["smpl_transl_origin"] = body.pelvis_j0.copy()
     if with_torque:

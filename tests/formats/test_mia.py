@@ -6,8 +6,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hdys.formats import read_source
-from hdys.formats.mia import BODY25_NAMES
-from hdys.schema import MIA_EMG_CHANNELS, SchemaError
+from hdys.schema import BODY25_NAMES, MIA_EMG_CHANNELS, SchemaError
 
 T = 30
 

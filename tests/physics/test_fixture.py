@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from hdys.physics.bodies import RAJAGOPAL_RANGES
-from hdys.physics.fixture import DOMAINS, GROUND_CONTACT, make_fixture
-from hdys.schema import (MIA_EMG_CHANNELS, RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SchemaError, Sequence,
-                         validate)
+from hdys.physics.fixture import DOMAINS, GROUND_CONTACT, KEYPOINT_TREE, make_fixture
+from hdys.schema import (BODY25_NAMES, COCO17_NAMES, KEYPOINT_TREES, MIA_EMG_CHANNELS, RAJAGOPAL_COORDINATES,
+                         RAJAGOPAL_KEYPOINTS, SMPL_JOINT_NAMES, SchemaError, Sequence, keypoint_subtree, validate)
 
 EXPECTED = {
     "lab": ({"markers", "keypoints", "joint_angles"}, {"torque_rajagopal", "grf"}, 100.0),
@@ -48,6 +48,23 @@ def test_every_sequence_validates_and_ids_are_unique(tiny):
     assert len({s.subject for s in tiny}) == len(DOMAINS) * 3
 
 
+def test_keypoint_tree_per_domain(tiny):
+    """lab: Rajagopal joint centres (AddBiomechanics), sim/kin: SMPL-24, muscle: COCO-17, emg: BODY_25 (Muscles
+    in Action); the last two on the armless Rajagopal body, without elbows and wrists."""
+    armless_coco = [n for n in COCO17_NAMES if not n.endswith(("elbow", "wrist"))]
+    armless_body25 = [n for n in BODY25_NAMES if not n.endswith(("Elbow", "Wrist"))]
+    expected = {"lab": list(RAJAGOPAL_KEYPOINTS), "sim": list(SMPL_JOINT_NAMES), "kin": list(SMPL_JOINT_NAMES),
+                "muscle": armless_coco, "emg": armless_body25}
+    for s in tiny:
+        names = expected[s.dataset]
+        assert s.keypoint_names == names and s.keypoints.shape[1] == len(names)
+        np.testing.assert_array_equal(s.keypoint_parents, keypoint_subtree(KEYPOINT_TREE[s.dataset], names)[1])
+        assert set(names) <= set(KEYPOINT_TREES[KEYPOINT_TREE[s.dataset]][0])
+    by = {s.dataset: s for s in tiny}
+    assert by["emg"].keypoint_names[int(np.argmax(by["emg"].keypoint_parents == -1))] == "MidHip"
+    assert len(by["lab"].marker_names) == len(by["muscle"].marker_names) == 45 and len(by["sim"].marker_names) == 49
+
+
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_domain_contents(tiny, domain):
     kin, dyn, fps = EXPECTED[domain]
@@ -59,7 +76,7 @@ def test_domain_contents(tiny, domain):
         expected_dyn = dyn if on_ground else dyn - {"grf"}  # supported-pelvis motions carry no GRF
         assert set(s.kinematics) == kin and set(s.dynamics) == expected_dyn and s.fps == fps
         assert 1.0 <= s.num_frames / s.fps <= 2.0 + 1e-6
-        assert s.markers.shape[1] >= 20 and len(s.marker_names) == s.markers.shape[1]
+        assert s.markers.shape[1] >= 39 and len(s.marker_names) == s.markers.shape[1]
         # z-up world, feet near the floor, head near the stature
         z = s.markers[..., 2]
         assert -0.2 < np.nanmin(z) < 0.15 and 0.75 * s.height_m < np.nanmax(z) < 1.1 * s.height_m
