@@ -35,7 +35,7 @@ from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
-from hdys.physics.locomotion import planted_rajagopal, planted_smpl
+from hdys.physics.locomotion import ground_rajagopal, ground_smpl
 from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
                                   smpl_trajectory)
 from hdys.physics.static_opt import static_optimization
@@ -135,7 +135,7 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     motion = rajagopal_motion(kind, rng, body.coord_range, standing_pelvis_height(body))
     delay = emg_params.delay_s if domain == "emg" else 0.0
     ground = kind in GROUND_CONTACT
-    kin = planted_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay, both_feet=True) if ground else motion
+    kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay) if ground else motion
     q, qd, qdd = kin(t)
 
     def labels(q, qd, qdd):
@@ -259,7 +259,7 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
         motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
     ground = kind in GROUND_CONTACT
     seq.extra["ground_contact"] = ground
-    traj = planted_smpl(body, motion, float(t[0]), float(t[-1]), both_feet=True)(t) if ground \
+    traj = ground_smpl(body, motion, float(t[0]), float(t[-1]))(t) if ground \
         else smpl_trajectory(motion, t)
     markers, joints = smpl_points(body, traj)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
