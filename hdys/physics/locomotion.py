@@ -25,7 +25,7 @@ as a planner for a walking robot would:
    ``p`` that rolls from heel to toe of the stance foot and passes to the leading foot during double
    support (smootherstep weights). The pendulum is solved as a two-point boundary value problem on a
    grid padded by ``LIPM_PAD_S`` (the boundary error decays as ``exp(-t / sqrt(h/g))``).
-3. **Vertical.** Quasi-static motions keep the generator's pelvis height; walking lowers the pelvis by
+3. **Vertical.** Quasi-static motions lower the pelvis by ``STATIC_DEPTH`` of the generator's drop; walking lowers the pelvis by
    ``WALK_DROP`` (knees never fully extended) and oscillates it at the step frequency with the
    generator's amplitude (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF
    peaks of about 1.1-1.3 body weights (Winter D.A. 2009, *Biomechanics and Motor Control of Human
@@ -46,7 +46,7 @@ from typing import Callable
 
 import mujoco
 import numpy as np
-from scipy.interpolate import make_interp_spline
+from scipy.interpolate import CubicSpline, make_interp_spline
 from scipy.linalg import solve_banded
 from scipy.spatial.transform import Rotation
 
@@ -56,7 +56,7 @@ from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.motions import Fourier, SmplTrajectory, smpl_trajectory
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-FINE_HZ = 100.0
+FINE_HZ = 50.0
 PAD_S = 0.15
 LIPM_PAD_S = 1.5
 HEEL_STRIKE_PITCH = 0.35  # rad, toes up at heel strike
@@ -68,9 +68,10 @@ BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4
 ORIENT_FREE = 0.01  # weight of the swing foot's orientation in mid-swing (its angles follow the generator)
 FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over the footprint
 WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
-STEP_RANGE = (0.28, 0.34)  # step length / stature
+STEP_RANGE = (0.27, 0.32)  # step length / stature
+STATIC_DEPTH = 0.55
 REG = 1e-4  # (m / rad)^2
-IK_ITER, IK_TOL = 30, 1e-7
+IK_ITER, IK_TOL = 12, 1e-6
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -220,14 +221,16 @@ def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
 
 def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     """Both feet flat on fixed footprints under the mean pelvis position; COM over the feet' centre;
-    pelvis height from the generator."""
-    tmpl = foot_template(rig, motion.mean)[0]
+    pelvis lowered by ``STATIC_DEPTH`` times the generator's drop below the standing height (flat feet
+    limit the ankle's dorsiflexion, hence the depth)."""
+    tmpl, stand_z, _ = foot_template(rig, motion.mean)
     origin = _zup_translation(rig, motion.mean)
     pts = tmpl @ _rz(np.array(motion.mean[rig.yaw] + rig.yaw_offset)).T
     pts[..., :2] += origin[:2]
     q = motion(t)[0]
     com = np.broadcast_to(pts[..., :2].reshape(-1, 2).mean(0), (t.shape[0], 2))
-    return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), _zup_translation(rig, q)[:, 2], com.copy(),
+    z = stand_z - STATIC_DEPTH * np.maximum(stand_z - _zup_translation(rig, q)[:, 2], 0.0)
+    return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), z, com.copy(),
                 np.ones((t.shape[0], 2)))
 
 
@@ -327,22 +330,27 @@ def lipm(p: np.ndarray, dt: float, h: float) -> np.ndarray:
 # Inverse kinematics and the resulting trajectory
 
 
-def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, passes: int = 2) -> np.ndarray:
+def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, coarse: int = 2) -> np.ndarray:
     """qpos (T, nq) putting the sole points on ``plan.points`` and the COM on ``plan.com_xy``; the legs are
     regularised towards (and the rest of the body equals) the generator coordinates ``q_ref`` (T, D).
 
-    Each pass solves the legs frame by frame for a given pelvis position; the pelvis's horizontal position
-    is the COM target minus the COM's offset from the pelvis, taken from the previous pass (first: the
-    reference pose), so the pelvis path is as smooth as the targets."""
+    Each pass solves the legs frame by frame for a given pelvis position, whose horizontal position is the
+    COM target minus the COM's offset from the pelvis. The first pass (every ``coarse``-th frame) takes
+    that offset from the reference pose, the second (every frame) from the first pass's solution
+    (interpolated), so the pelvis path is as smooth as the targets."""
     ref = rig.to_qpos(q_ref)
-    sol = ref.copy()
-    root = np.zeros((ref.shape[0], 3))
+    n = ref.shape[0]
+    root = np.zeros((n, 3))
     root[:, 2] = plan.pelvis_z
-    for _ in range(passes):
-        offset = com_offset(rig, sol)
-        root[:, :2] = plan.com_xy - offset
-        sol[:, rig.trans_qpos] = root @ rig.to_zup
-        sol = _legs(rig, plan, ref, sol)
+    idx = np.unique(np.r_[np.arange(0, n, coarse), n - 1])
+    offset = com_offset(rig, ref[idx])
+    for sel in (idx, np.arange(n)):
+        root[:, :2] = plan.com_xy - CubicSpline(plan.t[idx], offset)(plan.t)
+        sol = ref[sel].copy()
+        sol[:, rig.trans_qpos] = root[sel] @ rig.to_zup
+        sol = _legs(rig, plan, ref, sol, sel)
+        if sel is idx:
+            offset = com_offset(rig, sol)
     return sol
 
 
@@ -358,9 +366,9 @@ def com_offset(rig: Rig, qpos: np.ndarray) -> np.ndarray:
     return out
 
 
-def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray) -> np.ndarray:
+def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Damped Gauss-Newton on the leg joints of each frame of ``start`` (root and upper body fixed),
-    warm-started from the previous frame's legs. Residual rows: each foot's centroid (weight 1) and its
+    warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row. Residual rows: each foot's centroid (weight 1) and its
     points about the centroid (weight ``plan.orient_weight``)."""
     model, feet = rig.model, rig.feet
     data = mujoco.MjData(model)
@@ -370,11 +378,12 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray) -> np.ndarra
     jac = np.zeros((3, model.nv))
     dv = np.zeros(model.nv)
     jp = np.empty((2, 4, 3, nl))
+    step = np.empty(nl)
     out = start.copy()
-    for i in range(start.shape[0]):
-        q = out[i]
-        if i:
-            q[rig.leg_qpos] = out[i - 1, rig.leg_qpos]
+    for row, i in enumerate(frames):
+        q = out[row]
+        if row:
+            q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
         w = np.sqrt(plan.orient_weight[i])[:, None, None]
         for _ in range(IK_ITER):
             data.qpos[:] = q
@@ -390,7 +399,9 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray) -> np.ndarra
             r = np.concatenate([ec.reshape(-1), (w * (e - ec[:, None])).reshape(-1)])
             j = np.concatenate([jc.reshape(-1, nl), (w[..., None] * (jp - jc[:, None])).reshape(-1, nl)])
             mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
-            step = np.linalg.solve(j.T @ j + REG * np.eye(nl), j.T @ r - REG * dv[legs])
+            normal = j.T @ j + REG * np.eye(nl)
+            mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
+            mujoco.mju_cholSolve(step, normal, j.T @ r - REG * dv[legs])
             dv[:] = 0.0
             dv[legs] = step
             mujoco.mj_integratePos(model, q, dv, 1.0)
