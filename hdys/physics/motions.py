@@ -33,7 +33,7 @@ class Fourier:
     phase: np.ndarray
     # gait timing of cyclic locomotion, or None: {"freq": Hz, "duty": stance fraction of the cycle,
     # "shift": {"left": c, "right": c}} where a leg's cycle fraction since heel strike is
-    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to pick the stance foot)
+    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to time the footprints)
     gait: dict | None = None
 
     def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
+import os
 import time
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
             write_corpus(out, list(pending), seed=seed, progress=False)
             pending.clear()
 
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the spawned workers already
+        os.environ.setdefault(var, "1")  # run in parallel; threaded BLAS on their tiny systems only contends
     pool = mp.get_context("spawn").Pool(workers) if workers > 1 and len(todo) > 1 else None
     try:
         results = pool.imap(_run_job, todo) if pool else map(_run_job, todo)
