@@ -67,11 +67,12 @@ CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot (at 3/7 of 
 BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4
 ORIENT_FREE = 0.01  # weight of the swing foot's orientation in mid-swing (its angles follow the generator)
 FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over the footprint
+SWING_WARP = 1.4  # swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late, with the body
 WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
 STEP_RANGE = (0.27, 0.32)  # step length / stature
 STATIC_DEPTH = 0.55
 REG = 1e-4  # (m / rad)^2
-IK_ITER, IK_TOL = 12, 1e-6
+IK_ITER, IK_TOL = 12, 1e-5
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -285,7 +286,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         a_st, psi_st = pose(n, alpha, np.where((u < FOOT_FLAT)[:, None], heel[side], toe[side]))
         a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
         a_hs, psi_hs = pose(n + 1, np.full_like(u, -HEEL_STRIKE_PITCH), heel[side])
-        sig = smootherstep((u - duty) / (1 - duty))
+        sig = smootherstep(np.clip((u - duty) / (1 - duty), 0, 1) ** SWING_WARP)
         su = np.clip((u - duty) / (1 - duty), 0, 1)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
@@ -379,6 +380,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     dv = np.zeros(model.nv)
     jp = np.empty((2, 4, 3, nl))
     step = np.empty(nl)
+    damp = REG * np.eye(nl)
     out = start.copy()
     for row, i in enumerate(frames):
         q = out[row]
@@ -395,11 +397,11 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                     mujoco.mj_jac(model, data, jac, None, pts[f, p], feet.body[f, p])
                     jp[f, p] = jac[:, legs]
             e = target[i] - pts  # (2, 4, 3)
-            ec, jc = e.mean(1), jp.mean(1)
+            ec, jc = e.sum(1) * 0.25, jp.sum(1) * 0.25
             r = np.concatenate([ec.reshape(-1), (w * (e - ec[:, None])).reshape(-1)])
             j = np.concatenate([jc.reshape(-1, nl), (w[..., None] * (jp - jc[:, None])).reshape(-1, nl)])
             mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
-            normal = j.T @ j + REG * np.eye(nl)
+            normal = j.T @ j + damp
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
             mujoco.mju_cholSolve(step, normal, j.T @ r - REG * dv[legs])
             dv[:] = 0.0
