@@ -11,7 +11,7 @@
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
-* motions on the ground (``GROUND_CONTACT``: walking, squat, sit-to-stand, standing): kinematics from a
+* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, squat, sit-to-stand, standing): kinematics from a
   foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
   (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
   legs; labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
@@ -174,7 +174,7 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
 
 # Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); running and the
 # SMPL "free" motion keep supported-pelvis labels (exact inverse dynamics, no GRF).
-GROUND_CONTACT = ("walk", "squat", "sit_to_stand", "stand")
+GROUND_CONTACT = ("walk", "turn", "squat", "sit_to_stand", "stand")
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:

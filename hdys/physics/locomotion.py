@@ -25,19 +25,22 @@ as a planner for a walking robot would:
    ``p`` that rolls from heel to toe of the stance foot and passes to the leading foot during double
    support (smootherstep weights). The pendulum is solved as a two-point boundary value problem on a
    grid padded by ``LIPM_PAD_S`` (the boundary error decays as ``exp(-t / sqrt(h/g))``).
-3. **Vertical.** Quasi-static motions lower the pelvis by ``STATIC_DEPTH`` of the generator's drop; walking lowers the pelvis by
-   ``WALK_DROP`` (knees never fully extended) and oscillates it at the step frequency with the
-   generator's amplitude (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF
-   peaks of about 1.1-1.3 body weights (Winter D.A. 2009, *Biomechanics and Motor Control of Human
+3. **Vertical.** Quasi-static motions keep the pelvis ``STATIC_BEND`` below its standing height and
+   lower it by ``STATIC_DEPTH`` of the generator's drop; walking lowers the pelvis by ``WALK_DROP``
+   (knees never fully extended) and oscillates it at the step frequency with the generator's amplitude
+   (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF peaks of about 1.1-1.4
+   body weights (normative 1.0-1.3: Winter D.A. 2009, *Biomechanics and Motor Control of Human
    Movement*, 4th ed., Wiley).
 4. **Leg IK.** On a ``FINE_HZ`` grid (padded by ``PAD_S``) each frame solves the leg joints (Rajagopal:
    hip 3, knee, ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) by damped Gauss-Newton on the
    MuJoCo model (``mj_kinematics``/``mj_comPos``/``mj_jac`` of the eight sole points), minimising
    ``|sole points - plan|^2 + REG |q_leg - q_generator|^2`` (the generator's angles regularise the
-   redundancy), warm-started from the previous frame, with the pelvis translated each iteration by the
-   remaining COM error. Hinge joints are clipped to their limits. The solved angles and the pelvis
-   translation are interpolated by quintic splines, whose derivatives give consistent velocities and
-   accelerations; all other coordinates keep the generator's analytic values.
+   redundancy), warm-started from the previous frame. The pelvis's horizontal position is the COM target
+   minus the COM's offset from the pelvis, taken from a first pass on every second frame (offset from
+   the reference pose) for the second, full pass. Hinge joints are clipped to their limits less
+   ``LIMIT_MARGIN``. The solved angles and the pelvis translation are interpolated by quintic splines,
+   whose derivatives give consistent velocities and accelerations; all other coordinates keep the
+   generator's analytic values (toe joints: their mean).
 """
 from __future__ import annotations
 
@@ -65,14 +68,15 @@ FOOT_FLAT = 0.08  # cycle fraction at which the heel rocker ends
 HEEL_OFF = 0.32  # cycle fraction at which the heel starts to rise
 CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot (at 3/7 of the swing)
 BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4
-ORIENT_FREE = 0.01  # weight of the swing foot's orientation in mid-swing (its angles follow the generator)
 FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over the footprint
 SWING_WARP = 1.4  # swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late, with the body
 WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
 STEP_RANGE = (0.27, 0.32)  # step length / stature
-STATIC_DEPTH = 0.55
+STATIC_DEPTH = 0.45
+STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
-IK_ITER, IK_TOL = 12, 1e-5
+IK_ITER, IK_TOL = 20, 1e-9
+LIMIT_MARGIN = 0.005  # rad kept from the hinge limits, so the splines' overshoot stays inside
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -206,14 +210,12 @@ def foot_template(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, float, floa
 
 @dataclass
 class Plan:
-    """Targets on a time grid ``t`` (T,): sole points (T, 2, 4, 3), pelvis height (T,), COM xy (T, 2), and
-    the weight (T, 2) of each foot's orientation (its points about their centroid) in the IK."""
+    """Targets on a time grid ``t`` (T,): sole points (T, 2, 4, 3), pelvis height (T,), COM xy (T, 2)."""
 
     t: np.ndarray
     points: np.ndarray
     pelvis_z: np.ndarray
     com_xy: np.ndarray
-    orient_weight: np.ndarray
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -222,17 +224,17 @@ def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
 
 def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     """Both feet flat on fixed footprints under the mean pelvis position; COM over the feet' centre;
-    pelvis lowered by ``STATIC_DEPTH`` times the generator's drop below the standing height (flat feet
-    limit the ankle's dorsiflexion, hence the depth)."""
+    pelvis ``STATIC_BEND`` below the standing height (the knee's IK singularity) and further by
+    ``STATIC_DEPTH`` times the generator's drop (flat feet limit the ankle's dorsiflexion)."""
     tmpl, stand_z, _ = foot_template(rig, motion.mean)
     origin = _zup_translation(rig, motion.mean)
     pts = tmpl @ _rz(np.array(motion.mean[rig.yaw] + rig.yaw_offset)).T
     pts[..., :2] += origin[:2]
     q = motion(t)[0]
     com = np.broadcast_to(pts[..., :2].reshape(-1, 2).mean(0), (t.shape[0], 2))
-    z = stand_z - STATIC_DEPTH * np.maximum(stand_z - _zup_translation(rig, q)[:, 2], 0.0)
-    return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), z, com.copy(),
-                np.ones((t.shape[0], 2)))
+    drop = np.maximum(stand_z - _zup_translation(rig, q)[:, 2], 0.0)
+    z = stand_z - STATIC_BEND * rig.height_m / 1.75 - STATIC_DEPTH * drop
+    return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), z, com.copy())
 
 
 def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
@@ -263,7 +265,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     n_pad = int(round(LIPM_PAD_S / dt))
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
     pts = np.zeros((tl.shape[0], 2, 4, 3))
-    weight, zmp, orient = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2)), np.ones((tl.shape[0], 2))
+    weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
     for side, name in enumerate(("left", "right")):
         s = f * tl + gait["shift"][name] / (2 * np.pi)
         n = np.floor(s)
@@ -290,8 +292,6 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         su = np.clip((u - duty) / (1 - duty), 0, 1)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
-        orient[:, side] = np.where(stance, 1.0, 1.0 - (1 - ORIENT_FREE) * smootherstep(su / 0.25)
-                                   * smootherstep((1 - su) / 0.25))
         alpha_sw = TOE_OFF_PITCH + (-HEEL_STRIKE_PITCH - TOE_OFF_PITCH) * sig
         psi_sw = psi_to + (psi_hs - psi_to) * sig
         a = np.where(stance[:, None], a_st, a_sw)
@@ -312,7 +312,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     amp = float(np.abs(motion.amp[rig.trans, 1] @ rig.to_zup[2]))  # generator's 2nd-harmonic pelvis bob
     z = z0 + amp * np.cos(4 * np.pi * (sl - duty / 2))
     keep = slice(n_pad, n_pad + t.shape[0])
-    return Plan(t, pts[keep], z[keep], com[keep], orient[keep])
+    return Plan(t, pts[keep], z[keep], com[keep])
 
 
 def lipm(p: np.ndarray, dt: float, h: float) -> np.ndarray:
@@ -369,8 +369,7 @@ def com_offset(rig: Rig, qpos: np.ndarray) -> np.ndarray:
 
 def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Damped Gauss-Newton on the leg joints of each frame of ``start`` (root and upper body fixed),
-    warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row. Residual rows: each foot's centroid (weight 1) and its
-    points about the centroid (weight ``plan.orient_weight``)."""
+    warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row."""
     model, feet = rig.model, rig.feet
     data = mujoco.MjData(model)
     target = plan.points @ rig.to_zup  # model world
@@ -386,7 +385,6 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
         q = out[row]
         if row:
             q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-        w = np.sqrt(plan.orient_weight[i])[:, None, None]
         for _ in range(IK_ITER):
             data.qpos[:] = q
             mujoco.mj_kinematics(model, data)
@@ -396,10 +394,8 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 for p in range(4):
                     mujoco.mj_jac(model, data, jac, None, pts[f, p], feet.body[f, p])
                     jp[f, p] = jac[:, legs]
-            e = target[i] - pts  # (2, 4, 3)
-            ec, jc = e.sum(1) * 0.25, jp.sum(1) * 0.25
-            r = np.concatenate([ec.reshape(-1), (w * (e - ec[:, None])).reshape(-1)])
-            j = np.concatenate([jc.reshape(-1, nl), (w[..., None] * (jp - jc[:, None])).reshape(-1, nl)])
+            r = (target[i] - pts).reshape(-1)
+            j = jp.reshape(-1, nl)
             mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
             normal = j.T @ j + damp
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
@@ -409,7 +405,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             mujoco.mj_integratePos(model, q, dv, 1.0)
             if rig.limits is not None:
                 adr, lo, hi = rig.limits
-                q[adr] = np.clip(q[adr], lo, hi)
+                q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
             if np.abs(step).max() < IK_TOL:
                 break
     return out

@@ -57,7 +57,7 @@ def test_quiet_standing_grf_equals_body_weight():
         assert rep[body]["residual_force_pct_bw_max"] < 0.1
 
 
-@pytest.mark.parametrize("kind", ["walk", "squat", "sit_to_stand"])
+@pytest.mark.parametrize("kind", ["walk", "turn", "squat", "sit_to_stand"])
 def test_feet_on_the_floor_without_sliding(raj, kind):
     q, _, _, _, res, ground = _raj_labels(raj, kind)
     z = res.point_pos[..., 2]
@@ -70,11 +70,14 @@ def test_feet_on_the_floor_without_sliding(raj, kind):
     mg = raj.mass_kg * G
     residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
     assert residual.mean() < 0.05 and np.percentile(residual, 95) < 0.15
-    if kind == "walk":  # progression at a walking speed, both feet alternate
+    if kind in ("walk", "turn"):  # progression at a walking speed, both feet alternate
         r = ground.plan.com_xy
-        speed = np.linalg.norm(r[-1] - r[0]) / (ground.t_fine[-1] - ground.t_fine[0])
+        speed = np.linalg.norm(np.diff(r, axis=0), axis=1).sum() / (ground.t_fine[-1] - ground.t_fine[0])
         assert 0.7 < speed < 1.9
         assert (~res.contact).any(axis=0).all() and res.contact.any(axis=1).all()
+        d0, d1 = r[30] - r[0], r[-1] - r[-31]  # direction of travel at the start and at the end
+        turned = np.arccos(np.clip(d0 @ d1 / np.linalg.norm(d0) / np.linalg.norm(d1), -1, 1))
+        assert (turned > 0.4) if kind == "turn" else (turned < 0.1)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
