@@ -11,8 +11,8 @@
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
-* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, squat, sit-to-stand, standing): kinematics from a
-  foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
+* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, squat, sit-to-stand,
+  standing): kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
   (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
   legs; labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
   forces inside friction cones explain the root wrench, torques (and, through static optimisation,

@@ -7,17 +7,20 @@ as a planner for a walking robot would:
 1. **Foot plan** (z-up world). Each foot is a rigid sole (the four contact points of
    :mod:`hdys.physics.contact`, in their neutral-pose layout ``template``; the toe joints are held at the
    generator's mean angle). Quasi-static motions (squat, sit-to-stand, standing) keep both feet flat on
-   one footprint each. Walking puts footprints along the path of travel: the cycle ``n`` footprint of a
-   foot is its neutral-pose place under the pelvis reference at that foot's mid-stance (step length
-   ``speed / (2 f)``, clipped to 0.33-0.43 of the stature). In stance the foot is stationary apart from
-   a heel rocker (toes up by ``HEEL_STRIKE_PITCH`` at heel strike, rolling flat about the heel points
-   by ``FOOT_FLAT`` of the cycle) and a toe rocker (heel rising about the toe points from ``HEEL_OFF`` to
-   toe-off, up to ``TOE_OFF_PITCH``); the pitch follows a quintic smootherstep, so the pivot points
-   never move and the foot's velocity and acceleration vanish at heel strike and toe-off. In swing the
-   foot's rigid pose (translation, pitch) moves from the toe-off pose to the next heel-strike pose
-   along a quintic minimum-jerk blend (zero velocity and acceleration at both ends) with a
-   ``64 s^3 (1 - s)^3`` clearance bump of ``CLEARANCE``. Gait timing (stride frequency, duty factor,
-   per-leg phase) is the generator's (``Fourier.gait``).
+   one footprint each. Walking (``turn``: along a circle, the heading turning at the generator's rate)
+   puts footprints along the path of travel: the cycle ``n`` footprint of a foot is its neutral-pose
+   place relative to the COM reference (constant speed along the heading) at ``FOOTPRINT_PHASE`` of
+   that foot's cycle (step length ``speed / (2 f)`` clipped to ``STEP_RANGE`` of the stature, so the
+   legs reach). In stance the foot is stationary apart from a heel rocker (toes up by
+   ``HEEL_STRIKE_PITCH`` at heel strike, rolling flat about the heel points by ``FOOT_FLAT`` of the
+   cycle) and a toe rocker (heel rising about the foremost toe point from ``HEEL_OFF`` to toe-off, up to
+   ``TOE_OFF_PITCH``); the pitch follows a quintic smootherstep, so the pivot points never move and the
+   foot's velocity and acceleration vanish at heel strike and toe-off. In swing the foot's rigid pose
+   (translation, pitch, heading) moves from the toe-off pose to the next heel-strike pose along
+   ``smootherstep(s ** SWING_WARP)`` (zero velocity and acceleration at both ends; the warp makes the
+   foot reach forward late, as the body arrives) plus a ``s^3 (1 - s)^4`` clearance bump peaking at
+   ``CLEARANCE``. Gait timing (stride frequency, duty factor, per-leg phase) is the generator's
+   (``Fourier.gait``).
 2. **Balance.** The pelvis's horizontal position is chosen so that the whole-body centre of mass (COM)
    follows a target: over the centre of the feet for quasi-static motions; for walking the COM of a
    linear inverted pendulum ``x - (h/g) x'' = p`` (Kajita S. et al. 2003, "Biped walking pattern
@@ -72,7 +75,7 @@ FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over 
 SWING_WARP = 1.4  # swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late, with the body
 WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
 STEP_RANGE = (0.27, 0.32)  # step length / stature
-STATIC_DEPTH = 0.45
+STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 20, 1e-9
@@ -181,8 +184,8 @@ def smpl_rig(body: SmplBody) -> Rig:
         xyzw = np.concatenate([wxyz[..., 1:], wxyz[..., :1]], -1).reshape(-1, 4)
         return Rotation.from_quat(xyzw).as_euler("XYZ").reshape(qpos.shape[0], -1)  # R = Rx Ry Rz
 
-    return Rig(body.model, smpl_feet(body), to_qpos, read, cols, np.arange(3), np.arange(3), np.eye(3), dofs, qadr, None,
-               3, -np.pi / 2, np.array(feet_cols), body.height_m)
+    return Rig(body.model, smpl_feet(body), to_qpos, read, cols, np.arange(3), np.arange(3), np.eye(3), dofs, qadr,
+               None, 3, -np.pi / 2, np.array(feet_cols), body.height_m)
 
 
 # ---------------------------------------------------------------------------------------------------

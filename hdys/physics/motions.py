@@ -334,9 +334,9 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
     heading = u(-np.pi, np.pi)
     direction = np.array([np.sin(heading), -np.cos(heading)])  # world xy of the body's forward (+z)
-    f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "squat": u(0.25, 0.45), "free": u(0.2, 0.5)}[kind] if kind in SMPL_KINDS else None
-    if f is None:
+    if kind not in SMPL_KINDS:
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
+    f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "squat": u(0.25, 0.45), "free": u(0.2, 0.5)}[kind]
     b = _Builder(names, f)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
