@@ -80,12 +80,12 @@ def test_feet_on_the_floor_without_sliding(raj, kind):
         assert (turned > 0.4) if kind == "turn" else (turned < 0.1)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_walking_vertical_grf_peaks(raj, smpl, seed):
-    _, _, _, _, res, _ = _raj_labels(raj, "walk", seed=seed)
+@pytest.mark.parametrize("kind, seed", [("walk", 1), ("walk", 2), ("turn", 1)])
+def test_walking_vertical_grf_peaks(raj, smpl, kind, seed):
+    _, _, _, _, res, _ = _raj_labels(raj, kind, seed=seed)
     peaks = res.grf[..., 2].max(0) / (raj.mass_kg * G)
     assert ((peaks > 0.9) & (peaks < 1.6)).all(), peaks
-    motion = smpl_motion("walk", np.random.default_rng(seed), smpl_standing_height(smpl))
+    motion = smpl_motion(kind, np.random.default_rng(seed), smpl_standing_height(smpl))
     t = np.arange(75) / 30
     _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
     peaks = res.grf[..., 2].max(0) / (smpl.mass_kg * G)
