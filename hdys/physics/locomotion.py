@@ -39,7 +39,7 @@ as a planner for a walking robot would:
    MuJoCo model (``mj_kinematics``/``mj_comPos``/``mj_jac`` of the eight sole points), minimising
    ``|sole points - plan|^2 + REG |q_leg - q_generator|^2`` (the generator's angles regularise the
    redundancy), warm-started from the previous frame. The pelvis's horizontal position is the COM target
-   minus the COM's offset from the pelvis, taken from a first pass on every second frame (offset from
+   minus the COM's offset from the pelvis, taken from a first pass on every fourth frame (offset from
    the reference pose) for the second, full pass. Hinge joints are clipped to their limits less
    ``LIMIT_MARGIN``. The solved angles and the pelvis translation are interpolated by quintic splines,
    whose derivatives give consistent velocities and accelerations; all other coordinates keep the
@@ -78,7 +78,7 @@ STEP_RANGE = (0.27, 0.32)  # step length / stature
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
-IK_ITER, IK_TOL = 20, 1e-9
+IK_ITER, IK_TOL = 15, 1e-7
 LIMIT_MARGIN = 0.005  # rad kept from the hinge limits, so the splines' overshoot stays inside
 
 
@@ -334,7 +334,7 @@ def lipm(p: np.ndarray, dt: float, h: float) -> np.ndarray:
 # Inverse kinematics and the resulting trajectory
 
 
-def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, coarse: int = 2) -> np.ndarray:
+def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, coarse: int = 4) -> np.ndarray:
     """qpos (T, nq) putting the sole points on ``plan.points`` and the COM on ``plan.com_xy``; the legs are
     regularised towards (and the rest of the body equals) the generator coordinates ``q_ref`` (T, D).
 
