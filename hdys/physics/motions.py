@@ -138,6 +138,9 @@ def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray
     return float(c[0]), np.hypot(a, b), np.arctan2(b, a)
 
 
+TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
+
+
 def _turn_rate(kind: str, rng: np.random.Generator) -> float:
     """Heading rate (rad/s) of a walk along a circle (``turn``: 0.3-0.6 rad/s either way), else 0. The
     walking path itself is planned by :mod:`hdys.physics.locomotion` along the heading."""
@@ -188,7 +191,11 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
             b.set(f"mtp_angle_{side}", 0.05, [(sg * 0.05, 1, p0 + ph())])
         b.set("pelvis_tilt", u(-0.15, 0.0), [(0.04 * s, 2, ph())])
         b.set("pelvis_list", 0.0, [(0.06 * s, 1, ph())])
-        b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())], slope=_turn_rate(kind, rng))
+        rate = _turn_rate(kind, rng)
+        if rate:  # the heading coordinate stays inside its +-pi range for TURN_SECONDS
+            lo, hi = -np.pi + 0.3, np.pi - 0.3 - TURN_SECONDS * abs(rate)
+            heading = float(np.sign(rate) * (lo + (heading + np.pi) / (2 * np.pi) * (hi - lo)))
+        b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())], slope=rate)
         b.set("pelvis_tx", u(-1, 1), [(0.02, 2, ph())], slope=speed * np.cos(heading))
         b.set("pelvis_tz", u(-1, 1), [(0.03, 1, ph())], slope=-speed * np.sin(heading))
         b.set("pelvis_ty", pelvis_height - (0.06 if run else 0.02), [((0.05 if run else 0.02) * s, 2, ph())])
