@@ -378,9 +378,9 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     target = plan.points @ rig.to_zup  # model world
     legs = rig.leg_dofs
     nl = legs.shape[0]
-    jac = np.zeros((3, model.nv))
+    jac = np.zeros((24, model.nv))  # rows: 8 points x (x, y, z), each block written by mj_jac in place
     dv = np.zeros(model.nv)
-    jp = np.empty((2, 4, 3, nl))
+    blocks = [(jac[3 * k:3 * k + 3], int(b)) for k, b in enumerate(feet.body.reshape(-1))]
     step = np.empty(nl)
     damp = REG * np.eye(nl)
     out = start.copy()
@@ -393,12 +393,10 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             mujoco.mj_kinematics(model, data)
             mujoco.mj_comPos(model, data)
             pts = _points(data, feet)
-            for f in range(2):
-                for p in range(4):
-                    mujoco.mj_jac(model, data, jac, None, pts[f, p], feet.body[f, p])
-                    jp[f, p] = jac[:, legs]
+            for (block, body), point in zip(blocks, pts.reshape(-1, 3)):
+                mujoco.mj_jac(model, data, block, None, point, body)
             r = (target[i] - pts).reshape(-1)
-            j = jp.reshape(-1, nl)
+            j = jac[:, legs]
             mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
             normal = j.T @ j + damp
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
