@@ -291,8 +291,8 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         a_st, psi_st = pose(n, alpha, np.where((u < FOOT_FLAT)[:, None], heel[side], toe[side]))
         a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
         a_hs, psi_hs = pose(n + 1, np.full_like(u, -HEEL_STRIKE_PITCH), heel[side])
-        sig = smootherstep(np.clip((u - duty) / (1 - duty), 0, 1) ** SWING_WARP)
-        su = np.clip((u - duty) / (1 - duty), 0, 1)
+        su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
+        sig = smootherstep(su ** SWING_WARP)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
         alpha_sw = TOE_OFF_PITCH + (-HEEL_STRIKE_PITCH - TOE_OFF_PITCH) * sig
