@@ -183,7 +183,7 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
             # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
             mujoco.mj_jac(model, data, jacp, jacr, data.xpos[feet.root_body], feet.root_body)
             j6 = np.concatenate([jacp[:, root], jacr[:, root]])
-            fm = np.linalg.solve(j6.T, res)
+            fm = _solve6(j6, res)
             wrench[i] = np.concatenate([rot @ fm[:3], rot @ fm[3:]])
     contact = active.any(-1)
     grf = force.sum(2)
@@ -194,6 +194,16 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     cop[tot <= 1e-9] = np.nan
     return ContactDynamics(qfrc, qfrc_c, qfrc - qfrc_c, pos, vel, force, active, contact, grf, cop, wrench,
                            solver_res)
+
+
+def _solve6(j6: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """``x`` with ``j6ᵀ x = res`` through the normal equations and MuJoCo's Cholesky: a per-frame 6x6
+    solve without LAPACK, whose thread start-up dominates such small systems on a busy machine."""
+    normal = j6 @ j6.T
+    mujoco.mju_cholFactor(normal, 0.0)
+    out = np.empty(6)
+    mujoco.mju_cholSolve(out, normal, j6 @ res)
+    return out
 
 
 def rajagopal_contact_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray,

@@ -16,14 +16,15 @@ the last two without the elbows and wrists the Rajagopal body lacks.
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
-* motions on the ground (``GROUND_CONTACT``: squat, sit-to-stand, standing): the root translation is
-  solved so that both feet stand on the floor without sliding (:mod:`hdys.physics.locomotion`) and
-  labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
+* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, squat, sit-to-stand,
+  standing): kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
+  (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
+  legs; labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
   forces inside friction cones explain the root wrench, torques (and, through static optimisation,
   activations and EMG) are computed with them; ``grf``, ``cop``, ``contact`` are exported;
-* walking, running and free motions: the pelvis is externally supported (no ground model; the root
-  carries the residual, ``extra["root_residual_generalized"]``), no GRF. Planted-foot gait with the
-  current joint-angle generator gives implausible root accelerations at every change of support. ``Sequence.extra`` keeps the quality
+* running and SMPL's free motion: the pelvis is externally supported (no ground model; the root
+  carries the residual, ``extra["root_residual_generalized"]``), no GRF: their generators have flight
+  phases or arbitrary poses that the foot planner does not plan yet. ``Sequence.extra`` keeps the quality
 figures and the state for the physics checks of :mod:`hdys.physics.validation`: ``root_residual``
 (T, 6) world force N and moment N m the ground cannot explain, ``contact_residual`` (T,) the contact
 solver's relative residual, ``contact_point_force`` (T, 2, 4, 3), ``mj_qpos``/``mj_qvel`` (MuJoCo
@@ -40,7 +41,7 @@ from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
-from hdys.physics.locomotion import planted_rajagopal, planted_smpl
+from hdys.physics.locomotion import ground_rajagopal, ground_smpl
 from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
                                   smpl_trajectory)
 from hdys.physics.static_opt import static_optimization
@@ -143,7 +144,7 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     motion = rajagopal_motion(kind, rng, body.coord_range, standing_pelvis_height(body))
     delay = emg_params.delay_s if domain == "emg" else 0.0
     ground = kind in GROUND_CONTACT
-    kin = planted_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay, both_feet=True) if ground else motion
+    kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay) if ground else motion
     q, qd, qdd = kin(t)
 
     def labels(q, qd, qdd):
@@ -180,12 +181,9 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s)
 
 
-BOTH_FEET = ("squat", "sit_to_stand", "stand")  # motions with both feet planted throughout
-# Motions labelled with ground contact. Walking, running and free motions are not: planting their feet
-# by moving the pelvis makes the root accelerate implausibly at every change of support (walking GRF
-# peaks of 6-13 body weights), so until the gait generator is dynamically consistent they keep the
-# supported-pelvis labels (exact inverse dynamics, no GRF).
-GROUND_CONTACT = BOTH_FEET
+# Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); running and the
+# SMPL "free" motion keep supported-pelvis labels (exact inverse dynamics, no GRF).
+GROUND_CONTACT = ("walk", "turn", "squat", "sit_to_stand", "stand")
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:
@@ -265,7 +263,7 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
         motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
     ground = kind in GROUND_CONTACT
     seq.extra["ground_contact"] = ground
-    traj = planted_smpl(body, motion, float(t[0]), float(t[-1]), both_feet=True)(t) if ground \
+    traj = ground_smpl(body, motion, float(t[0]), float(t[-1]))(t) if ground \
         else smpl_trajectory(motion, t)
     tree = KEYPOINT_TREE[seq.dataset]
     markers, keypoints = smpl_points(body, traj, tree)

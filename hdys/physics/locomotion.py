@@ -1,53 +1,85 @@
-"""Planted-foot kinematics: the root translation that makes a body stand and walk on the floor.
+"""Motions on the ground: a foot plan, a balanced pelvis plan and leg inverse kinematics.
 
-The motion generators of :mod:`hdys.physics.motions` prescribe joint angles (and the root's
-orientation) analytically; the root *translation* they carry is only a prior. Here it is replaced by
-the translation for which the feet stand on the floor (z = 0) without sliding:
+The generators of :mod:`hdys.physics.motions` prescribe joint angles analytically; on their own they do
+not keep a stance foot still. For motions on the ground the kinematics are built the other way round,
+as a planner for a walking robot would:
 
-1. On a fine time grid (``FINE_HZ``, padded by ``PAD_S`` on both sides) the contact points of both feet
-   (:mod:`hdys.physics.contact`) are placed by forward kinematics (``mj_kinematics``) with the root
-   translation set to zero: ``p_i(t) = r(t) + d_i(t)``.
-2. Stance weights ``w_f``: for cyclic locomotion from the gait phase (``Fourier.gait``: stance from
-   heel strike to toe-off, smoothstep blends 4 % of a cycle wide, so double support blends both
-   feet); ``both_feet=True`` (squats, sit-to-stand, standing): both always 1; otherwise from the
-   height of each foot's lowest point: 1 below ``STANCE_LOW`` (1 cm), 0 above ``STANCE_HIGH`` (4 cm).
-3. Vertical: the stance-weighted lowest points of the stance feet touch the floor, and no sole point
-   of either foot goes below it: ``r_z = max(-Σ_f w_f min_i d_fi,z / Σ_f w_f, -min_fi d_fi,z)``
-   (without gait timing: the lowest sole point of either foot touches the floor).
-4. Horizontal: the material sole points of a stance foot must not move: ``r_xy' = -Σ_f w_f c_f'`` /
-   ``Σ_f w_f``, where ``c_f' = Σ_i a_i d_i'/Σ_i a_i`` averages the point velocities with weights
-   ``a_i = exp(-(z_i - z_min)/1 cm)`` favouring the lowest points (a foot rolling over its heel or its
-   toes keeps those still). A small weight ``EPS`` on the prior's velocity carries flight phases.
-   ``r_xy`` integrates this from the prior's position at the start of the grid.
-5. The root trajectory is low-pass filtered with a cubic smoothing spline of cut-off ``CUTOFF_HZ``
-   (6 Hz, the usual cut-off for gait kinematics, Winter D.A. 2009, *Biomechanics and Motor Control of
-   Human Movement*, 4th ed., Wiley, ch. 3), whose first and second derivatives give consistent root
-   velocity and acceleration. Joint angles keep their analytic derivatives.
-
-Where a stance foot's legs are not consistent with a stationary double support (both feet on the floor
-while the leg angles move them relative to each other), both feet slide by half of that relative
-motion; the tests bound this slide.
+1. **Foot plan** (z-up world). Each foot is a rigid sole (the four contact points of
+   :mod:`hdys.physics.contact`, in their neutral-pose layout ``template``; the toe joints are held at the
+   generator's mean angle). Quasi-static motions (squat, sit-to-stand, standing) keep both feet flat on
+   one footprint each. Walking (``turn``: along a circle, the heading turning at the generator's rate)
+   puts footprints along the path of travel: the cycle ``n`` footprint of a foot is its neutral-pose
+   place relative to the COM reference (constant speed along the heading) at ``FOOTPRINT_PHASE`` of
+   that foot's cycle (step length ``speed / (2 f)`` clipped to ``STEP_RANGE`` of the stature, so the
+   legs reach). In stance the foot is stationary apart from a heel rocker (toes up by
+   ``HEEL_STRIKE_PITCH`` at heel strike, rolling flat about the heel points by ``FOOT_FLAT`` of the
+   cycle) and a toe rocker (heel rising about the foremost toe point from ``HEEL_OFF`` to toe-off, up to
+   ``TOE_OFF_PITCH``); the pitch follows a quintic smootherstep, so the pivot points never move and the
+   foot's velocity and acceleration vanish at heel strike and toe-off. In swing the foot's rigid pose
+   (translation, pitch, heading) moves from the toe-off pose to the next heel-strike pose along
+   ``smootherstep(s ** SWING_WARP)`` (zero velocity and acceleration at both ends; the warp makes the
+   foot reach forward late, as the body arrives) plus a ``s^3 (1 - s)^4`` clearance bump peaking at
+   ``CLEARANCE``. Gait timing (stride frequency, duty factor, per-leg phase) is the generator's
+   (``Fourier.gait``).
+2. **Balance.** The pelvis's horizontal position is chosen so that the whole-body centre of mass (COM)
+   follows a target: over the centre of the feet for quasi-static motions; for walking the COM of a
+   linear inverted pendulum ``x - (h/g) x'' = p`` (Kajita S. et al. 2003, "Biped walking pattern
+   generation by using preview control of zero-moment point", ICRA) for a reference zero-moment point
+   ``p`` that rolls from heel to toe of the stance foot and passes to the leading foot during double
+   support (smootherstep weights). The pendulum is solved as a two-point boundary value problem on a
+   grid padded by ``LIPM_PAD_S`` (the boundary error decays as ``exp(-t / sqrt(h/g))``).
+3. **Vertical.** Quasi-static motions keep the pelvis ``STATIC_BEND`` below its standing height and
+   lower it by ``STATIC_DEPTH`` of the generator's drop; walking lowers the pelvis by ``WALK_DROP``
+   (knees never fully extended) and oscillates it at the step frequency with the generator's amplitude
+   (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF peaks of about 1.1-1.4
+   body weights (normative 1.0-1.3: Winter D.A. 2009, *Biomechanics and Motor Control of Human
+   Movement*, 4th ed., Wiley).
+4. **Leg IK.** On a ``FINE_HZ`` grid (padded by ``PAD_S``) each frame solves the leg joints (Rajagopal:
+   hip 3, knee, ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) by damped Gauss-Newton on the
+   MuJoCo model (``mj_kinematics``/``mj_comPos``/``mj_jac`` of the eight sole points), minimising
+   ``|sole points - plan|^2 + REG |q_leg - q_generator|^2`` (the generator's angles regularise the
+   redundancy), warm-started from the previous frame. The pelvis's horizontal position is the COM target
+   minus the COM's offset from the pelvis, taken from a first pass on every fourth frame (offset from
+   the reference pose) for the second, full pass. Hinge joints are clipped to their limits less
+   ``LIMIT_MARGIN``. The solved angles and the pelvis translation are interpolated by quintic splines,
+   whose derivatives give consistent velocities and accelerations; all other coordinates keep the
+   generator's analytic values (toe joints: their mean).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import mujoco
 import numpy as np
-from scipy.interpolate import make_smoothing_spline
+from scipy.interpolate import CubicSpline, make_interp_spline
+from scipy.linalg import solve_banded
+from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import RajagopalBody, SmplBody
-from hdys.physics.contact import FootModel, OSIM_TO_ZUP, rajagopal_feet, smpl_feet
+from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, rajagopal_feet, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.motions import Fourier, SmplTrajectory, smpl_trajectory
-from hdys.schema import RAJAGOPAL_COORDINATES
+from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-FINE_HZ = 200.0
-PAD_S = 0.4
-CUTOFF_HZ = 6.0
-STANCE_LOW, STANCE_HIGH = 0.01, 0.04  # m
-EPS = 1e-3
-_TRANS = [RAJAGOPAL_COORDINATES.index(n) for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")]
+FINE_HZ = 50.0
+PAD_S = 0.15
+LIPM_PAD_S = 1.5
+HEEL_STRIKE_PITCH = 0.35  # rad, toes up at heel strike
+TOE_OFF_PITCH = 0.7  # rad, heel up at toe-off
+FOOT_FLAT = 0.08  # cycle fraction at which the heel rocker ends
+HEEL_OFF = 0.32  # cycle fraction at which the heel starts to rise
+CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot (at 3/7 of the swing)
+BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4
+FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over the footprint
+SWING_WARP = 1.4  # swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late, with the body
+WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
+STEP_RANGE = (0.27, 0.32)  # step length / stature
+STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
+STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
+REG = 1e-4  # (m / rad)^2
+IK_ITER, IK_TOL = 15, 1e-7
+LIMIT_MARGIN = 0.005  # rad kept from the hinge limits, so the splines' overshoot stays inside
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -57,119 +89,374 @@ def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.
     for i in range(qpos.shape[0]):
         data.qpos[:] = qpos[i]
         mujoco.mj_kinematics(model, data)
-        xm = data.xmat[feet.body].reshape(2, 4, 3, 3)
-        out[i] = data.xpos[feet.body] + np.einsum("fpab,fpb->fpa", xm, feet.local)
+        out[i] = _points(data, feet)
     return out @ feet.to_zup.T
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def _points(data: mujoco.MjData, feet: FootModel) -> np.ndarray:
+    xm = data.xmat[feet.body].reshape(2, 4, 3, 3)
+    return data.xpos[feet.body] + np.einsum("fpab,fpb->fpa", xm, feet.local)
+
+
+def smootherstep(x: np.ndarray) -> np.ndarray:
+    """Quintic 0 -> 1 on [0, 1] with zero first and second derivatives at both ends."""
     x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
+    return x ** 3 * (10 - 15 * x + 6 * x * x)
 
 
-def stance_weights(gait: dict, t: np.ndarray, blend: float = 0.04) -> np.ndarray:
-    """(T, 2) stance weights [left, right] from the gait timing of a cyclic motion (``Fourier.gait``):
-    1 during stance (cycle fraction in [0, duty]), 0 in swing, smoothstep ramps ``blend`` cycles wide
-    centred on heel strike and toe-off."""
-    out = np.empty((t.shape[0], 2))
-    for i, side in enumerate(("left", "right")):
-        s = np.mod(gait["freq"] * t + gait["shift"][side] / (2 * np.pi) + 0.5, 1.0) - 0.5  # in [-0.5, 0.5)
-        on = _smoothstep((s + blend / 2) / blend)
-        s2 = np.mod(s - gait["duty"] + 0.5, 1.0) - 0.5  # relative to toe-off
-        off = 1.0 - _smoothstep((s2 + blend / 2) / blend)
-        out[:, i] = np.where(s < gait["duty"] / 2, on, off) if gait["duty"] < 1 else 1.0
+def _rz(a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    out = np.zeros(np.shape(a) + (3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1], out[..., 2, 2] = c, -s, s, c, 1.0
     return out
 
 
-class RootPlanter:
-    """Solves and smooths the root translation (z-up world) on ``[t_start, t_end]``.
+def _ry(a: np.ndarray) -> np.ndarray:
+    """Rotation about the foot's lateral (+y, left) axis: positive angles tip the toes down."""
+    c, s = np.cos(a), np.sin(a)
+    out = np.zeros(np.shape(a) + (3, 3))
+    out[..., 0, 0], out[..., 0, 2], out[..., 2, 0], out[..., 2, 2], out[..., 1, 1] = c, s, -s, c, 1.0
+    return out
 
-    ``relative_points(t)`` -> (T, 2, 4, 3) sole points with the root translation zeroed;
-    ``prior(t)`` -> (r, r') (T, 3) each, the motion's own root translation (z-up)."""
 
-    def __init__(self, relative_points: Callable, prior: Callable, t_start: float, t_end: float,
-                 both_feet: bool, gait: dict | None = None, cutoff_hz: float = CUTOFF_HZ):
+# ---------------------------------------------------------------------------------------------------
+# The two bodies, seen by the planner
+
+
+@dataclass
+class Rig:
+    """What the planner needs of a body. Generator coordinates are a :class:`Fourier`'s columns.
+
+    ``to_qpos``: generator coordinates (T, D) -> MuJoCo qpos (T, nq); ``read``: qpos (T, nq) -> the
+    values of ``solved`` columns (T, C); ``trans``: generator columns of the root translation, expressed
+    in the model world (``to_zup`` rotates it to the z-up world); ``leg_dofs``/``leg_qpos``: DoF and qpos
+    addresses of the solved joints; ``limits``: (qpos address, lo, hi) of hinge joints to clip, or None;
+    ``trans_qpos``: their qpos addresses (model world x, y, z);
+    ``yaw``/``yaw_offset``: the facing direction in the z-up world is ``q[yaw] + yaw_offset``;
+    ``fixed``: columns held at their mean (toes: the sole is rigid)."""
+
+    model: mujoco.MjModel
+    feet: FootModel
+    to_qpos: Callable[[np.ndarray], np.ndarray]
+    read: Callable[[np.ndarray], np.ndarray]
+    solved: np.ndarray
+    trans: np.ndarray
+    trans_qpos: np.ndarray
+    to_zup: np.ndarray
+    leg_dofs: np.ndarray
+    leg_qpos: np.ndarray
+    limits: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    yaw: int
+    yaw_offset: float
+    fixed: np.ndarray
+    height_m: float
+
+
+_RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
+
+
+def rajagopal_rig(body: RajagopalBody) -> Rig:
+    names = list(RAJAGOPAL_COORDINATES)
+    cols = np.array([names.index(f"{n}_{s}") for s in ("l", "r") for n in _RAJ_LEG])
+    addr = body.coord_qpos[cols]
+    trans = np.array([names.index(n) for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")])
+    return Rig(body.model, rajagopal_feet(body), lambda q: rajagopal_state(body, q), lambda qp: qp[:, addr], cols,
+               trans, body.coord_qpos[trans], OSIM_TO_ZUP.copy(),
+               addr, addr, (addr, body.coord_range[cols, 0], body.coord_range[cols, 1]),
+               names.index("pelvis_rotation"), 0.0, np.array([names.index("mtp_angle_l"), names.index("mtp_angle_r")]),
+               body.height_m)
+
+
+def smpl_rig(body: SmplBody) -> Rig:
+    legs = [SMPL_JOINT_NAMES.index(f"{s}_{j}") - 1 for s in ("left", "right") for j in ("hip", "knee", "ankle")]
+    cols = np.array([6 + 3 * j + a for j in legs for a in range(3)])
+    dofs = np.concatenate([body.joint_dof[j] + (np.arange(1) if k % 3 == 1 else np.arange(3))
+                           for k, j in enumerate(legs)])  # the knee flexes about x only
+    qadr = np.concatenate([body.joint_qpos[j] + np.arange(4) for j in legs])
+    feet_cols = [6 + 3 * (SMPL_JOINT_NAMES.index(f"{s}_foot") - 1) + a for s in ("left", "right") for a in range(3)]
+
+    def to_qpos(q: np.ndarray) -> np.ndarray:
+        zero = np.zeros_like(q)
+        return smpl_state(body, smpl_trajectory(lambda _t: (q, zero, zero), np.zeros(q.shape[0])))[0]
+
+    def read(qpos: np.ndarray) -> np.ndarray:
+        wxyz = np.stack([qpos[:, body.joint_qpos[j]:body.joint_qpos[j] + 4] for j in legs], 1)  # (T, 6, 4)
+        xyzw = np.concatenate([wxyz[..., 1:], wxyz[..., :1]], -1).reshape(-1, 4)
+        return Rotation.from_quat(xyzw).as_euler("XYZ").reshape(qpos.shape[0], -1)  # R = Rx Ry Rz
+
+    return Rig(body.model, smpl_feet(body), to_qpos, read, cols, np.arange(3), np.arange(3), np.eye(3), dofs, qadr,
+               None, 3, -np.pi / 2, np.array(feet_cols), body.height_m)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Plans
+
+
+def foot_template(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The neutral pose (joint angles zero, toes at ``q_mean``): its sole points (2, 4, 3) in the facing
+    frame (x forward, y left, horizontally relative to the whole-body COM; z above the lowest sole
+    point), the pelvis height and the COM height above the floor."""
+    q = np.zeros_like(q_mean)
+    q[rig.fixed] = q_mean[rig.fixed]
+    data = mujoco.MjData(rig.model)
+    data.qpos[:] = rig.to_qpos(q[None])[0]
+    mujoco.mj_kinematics(rig.model, data)
+    mujoco.mj_comPos(rig.model, data)
+    unturn = _rz(np.array(-rig.yaw_offset)) @ rig.to_zup
+    pts = _points(data, rig.feet) @ unturn.T
+    com = unturn @ data.subtree_com[0]
+    low = pts[..., 2].min()
+    pts[..., 2] -= low
+    pts[..., :2] -= com[:2]
+    return pts, float(-low), float(com[2] - low)
+
+
+@dataclass
+class Plan:
+    """Targets on a time grid ``t`` (T,): sole points (T, 2, 4, 3), pelvis height (T,), COM xy (T, 2)."""
+
+    t: np.ndarray
+    points: np.ndarray
+    pelvis_z: np.ndarray
+    com_xy: np.ndarray
+
+
+def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
+    return q[..., rig.trans] @ rig.to_zup.T
+
+
+def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
+    """Both feet flat on fixed footprints under the mean pelvis position; COM over the feet' centre;
+    pelvis ``STATIC_BEND`` below the standing height (the knee's IK singularity) and further by
+    ``STATIC_DEPTH`` times the generator's drop (flat feet limit the ankle's dorsiflexion)."""
+    tmpl, stand_z, _ = foot_template(rig, motion.mean)
+    origin = _zup_translation(rig, motion.mean)
+    pts = tmpl @ _rz(np.array(motion.mean[rig.yaw] + rig.yaw_offset)).T
+    pts[..., :2] += origin[:2]
+    q = motion(t)[0]
+    com = np.broadcast_to(pts[..., :2].reshape(-1, 2).mean(0), (t.shape[0], 2))
+    drop = np.maximum(stand_z - _zup_translation(rig, q)[:, 2], 0.0)
+    z = stand_z - STATIC_BEND * rig.height_m / 1.75 - STATIC_DEPTH * drop
+    return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), z, com.copy())
+
+
+def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
+    """Footprints, swing paths, ZMP-balanced COM and pelvis height for the generator's gait (see the module
+    docstring). ``t`` must be a uniform grid."""
+    gait = motion.gait
+    f, duty = gait["freq"], gait["duty"]
+    tmpl, stand_z, com_z = foot_template(rig, motion.mean)
+    k = rig.height_m / 1.75
+    speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
+    step = float(np.clip(speed / (2 * f), STEP_RANGE[0] * rig.height_m, STEP_RANGE[1] * rig.height_m))
+    speed = 2 * f * step
+    yaw0, turn = motion.mean[rig.yaw] + rig.yaw_offset, motion.slope[rig.yaw]
+    p0 = _zup_translation(rig, motion.mean)[:2]
+
+    def facing(tt):
+        return yaw0 + turn * tt
+
+    def path(tt):  # COM reference: constant speed along the facing direction
+        if abs(turn) < 1e-9:
+            return p0 + speed * np.stack([np.cos(yaw0) * tt, np.sin(yaw0) * tt], -1)
+        a = facing(tt)
+        return p0 + speed / turn * np.stack([np.sin(a) - np.sin(yaw0), np.cos(yaw0) - np.cos(a)], -1)
+
+    heel = tmpl[:, :2].mean(1)  # (2, 3) pivots in the facing frame: heel line, foremost toe point
+    toe = tmpl[np.arange(2), 2 + np.argmax(tmpl[:, 2:, 0], axis=1)]
+    dt = t[1] - t[0]
+    n_pad = int(round(LIPM_PAD_S / dt))
+    tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
+    pts = np.zeros((tl.shape[0], 2, 4, 3))
+    weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
+    for side, name in enumerate(("left", "right")):
+        s = f * tl + gait["shift"][name] / (2 * np.pi)
+        n = np.floor(s)
+        u = s - n
+
+        def footprint(cycle):
+            tm = (cycle + FOOTPRINT_PHASE - gait["shift"][name] / (2 * np.pi)) / f
+            return np.concatenate([path(tm), np.zeros(tm.shape + (1,))], -1), facing(tm)
+
+        def pose(cycle, alpha, pivot):
+            """(A, psi): world = A + Rz(psi) Ry(alpha) template for the footprint rolled about ``pivot``."""
+            o, psi = footprint(cycle)
+            pivot = np.broadcast_to(pivot, o.shape)
+            a = o + np.einsum("tab,tb->ta", _rz(psi), pivot - np.einsum("tab,tb->ta", _ry(alpha), pivot))
+            return a, psi
+
+        stance = u < duty
+        alpha = np.where(u < FOOT_FLAT, -HEEL_STRIKE_PITCH * (1 - smootherstep(u / FOOT_FLAT)),
+                         TOE_OFF_PITCH * smootherstep((u - HEEL_OFF) / (duty - HEEL_OFF)))
+        a_st, psi_st = pose(n, alpha, np.where((u < FOOT_FLAT)[:, None], heel[side], toe[side]))
+        a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
+        a_hs, psi_hs = pose(n + 1, np.full_like(u, -HEEL_STRIKE_PITCH), heel[side])
+        su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
+        sig = smootherstep(su ** SWING_WARP)
+        a_sw = a_to + (a_hs - a_to) * sig[:, None]
+        a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
+        alpha_sw = TOE_OFF_PITCH + (-HEEL_STRIKE_PITCH - TOE_OFF_PITCH) * sig
+        psi_sw = psi_to + (psi_hs - psi_to) * sig
+        a = np.where(stance[:, None], a_st, a_sw)
+        rot = _rz(np.where(stance, psi_st, psi_sw)) @ _ry(np.where(stance, alpha, alpha_sw))
+        pts[:, side] = a[:, None] + np.einsum("tab,pb->tpa", rot, tmpl[side])
+        ds = duty - 0.5  # double support at each end of stance
+        weight[:, side] = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)), 0.0)
+        o, psi = footprint(n)
+        local = heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
+        zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
+    p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
+    lead = int(np.argmax(weight.sum(0)))
+    p = np.where((weight.sum(1) > 1e-9)[:, None], p, zmp[:, lead])
+    z0 = stand_z - WALK_DROP * k
+    h = com_z - WALK_DROP * k
+    com = lipm(p, dt, h)
+    sl = f * tl + gait["shift"]["left"] / (2 * np.pi)
+    amp = float(np.abs(motion.amp[rig.trans, 1] @ rig.to_zup[2]))  # generator's 2nd-harmonic pelvis bob
+    z = z0 + amp * np.cos(4 * np.pi * (sl - duty / 2))
+    keep = slice(n_pad, n_pad + t.shape[0])
+    return Plan(t, pts[keep], z[keep], com[keep])
+
+
+def lipm(p: np.ndarray, dt: float, h: float) -> np.ndarray:
+    """COM (N, 2) of the linear inverted pendulum ``x - (h/g) x'' = p`` for a ZMP ``p`` (N, 2) on a
+    uniform grid, with the COM over the ZMP at both ends (central differences, banded solve)."""
+    n = p.shape[0]
+    c = h / (G * dt * dt)
+    ab = np.zeros((3, n))
+    ab[0, 1:], ab[1], ab[2, :-1] = -c, 1 + 2 * c, -c
+    ab[1, 0] = ab[1, -1] = 1.0
+    ab[0, 1] = ab[2, -2] = 0.0
+    return solve_banded((1, 1), ab, p)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Inverse kinematics and the resulting trajectory
+
+
+def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, coarse: int = 4) -> np.ndarray:
+    """qpos (T, nq) putting the sole points on ``plan.points`` and the COM on ``plan.com_xy``; the legs are
+    regularised towards (and the rest of the body equals) the generator coordinates ``q_ref`` (T, D).
+
+    Each pass solves the legs frame by frame for a given pelvis position, whose horizontal position is the
+    COM target minus the COM's offset from the pelvis. The first pass (every ``coarse``-th frame) takes
+    that offset from the reference pose, the second (every frame) from the first pass's solution
+    (interpolated), so the pelvis path is as smooth as the targets."""
+    ref = rig.to_qpos(q_ref)
+    n = ref.shape[0]
+    root = np.zeros((n, 3))
+    root[:, 2] = plan.pelvis_z
+    idx = np.unique(np.r_[np.arange(0, n, coarse), n - 1])
+    offset = com_offset(rig, ref[idx])
+    for sel in (idx, np.arange(n)):
+        root[:, :2] = plan.com_xy - CubicSpline(plan.t[idx], offset)(plan.t)
+        sol = ref[sel].copy()
+        sol[:, rig.trans_qpos] = root[sel] @ rig.to_zup
+        sol = _legs(rig, plan, ref, sol, sel)
+        if sel is idx:
+            offset = com_offset(rig, sol)
+    return sol
+
+
+def com_offset(rig: Rig, qpos: np.ndarray) -> np.ndarray:
+    """(T, 2) horizontal offset of the whole-body COM from the root translation, z-up world."""
+    data = mujoco.MjData(rig.model)
+    out = np.empty((qpos.shape[0], 2))
+    for i in range(qpos.shape[0]):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(rig.model, data)
+        mujoco.mj_comPos(rig.model, data)
+        out[i] = (rig.to_zup @ (data.subtree_com[0] - qpos[i, rig.trans_qpos]))[:2]
+    return out
+
+
+def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Damped Gauss-Newton on the leg joints of each frame of ``start`` (root and upper body fixed),
+    warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row."""
+    model, feet = rig.model, rig.feet
+    data = mujoco.MjData(model)
+    target = plan.points @ rig.to_zup  # model world
+    legs = rig.leg_dofs
+    nl = legs.shape[0]
+    jac = np.zeros((24, model.nv))  # rows: 8 points x (x, y, z), each block written by mj_jac in place
+    dv = np.zeros(model.nv)
+    blocks = [(jac[3 * k:3 * k + 3], int(b)) for k, b in enumerate(feet.body.reshape(-1))]
+    step = np.empty(nl)
+    damp = REG * np.eye(nl)
+    out = start.copy()
+    for row, i in enumerate(frames):
+        q = out[row]
+        if row:
+            q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
+        for _ in range(IK_ITER):
+            data.qpos[:] = q
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            pts = _points(data, feet)
+            for (block, body), point in zip(blocks, pts.reshape(-1, 3)):
+                mujoco.mj_jac(model, data, block, None, point, body)
+            r = (target[i] - pts).reshape(-1)
+            j = jac[:, legs]
+            mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
+            normal = j.T @ j + damp
+            mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
+            mujoco.mju_cholSolve(step, normal, j.T @ r - REG * dv[legs])
+            dv[:] = 0.0
+            dv[legs] = step
+            mujoco.mj_integratePos(model, q, dv, 1.0)
+            if rig.limits is not None:
+                adr, lo, hi = rig.limits
+                q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
+            if np.abs(step).max() < IK_TOL:
+                break
+    return out
+
+
+class GroundMotion:
+    """``t -> (q, qd, qdd)`` in generator coordinates for a motion on the ground over ``[t_start, t_end]``:
+    the solved leg columns and the root translation are quintic splines through the IK solution on the
+    fine grid, the toe columns are held at their mean, every other column is the generator's."""
+
+    def __init__(self, rig: Rig, motion: Fourier, t_start: float, t_end: float):
         h = 1.0 / FINE_HZ
         tf = np.arange(np.floor((t_start - PAD_S) / h), np.ceil((t_end + PAD_S) / h) + 1) * h
-        d = relative_points(tf)
-        r_prior, v_prior = prior(tf)
-        z = d[..., 2]
-        rz = -z.min(axis=(1, 2))
-        foot_low = z.min(-1) + rz[:, None]  # (T, 2) height of each foot's lowest point
-        if both_feet:
-            w = np.ones_like(foot_low)
-        elif gait is not None:
-            w_phase = stance_weights(gait, tf)
-            w, rz_floor = w_phase, rz
-            for _ in range(3):  # stance feet (weighted) on the floor, no sole point below it
-                rz_stance = -(w * z.min(-1)).sum(1) / np.maximum(w.sum(1), 1e-9)
-                rz = np.where(w.sum(1) > 1e-6, np.maximum(rz_stance, rz_floor), rz_floor)
-                foot_low = z.min(-1) + rz[:, None]  # a stance foot the legs lift off the floor does not count
-                w = w_phase * (1.0 - _smoothstep((foot_low - STANCE_LOW) / (STANCE_HIGH - STANCE_LOW)))
-        else:
-            w = 1.0 - _smoothstep((foot_low - STANCE_LOW) / (STANCE_HIGH - STANCE_LOW))
-        a = np.exp(-(z - z.min(-1, keepdims=True)) / 0.01)  # (T, 2, 4)
-        dv = np.gradient(d[..., :2], h, axis=0)  # (T, 2, 4, 2)
-        c_vel = (a[..., None] * dv).sum(2) / a.sum(2)[..., None]  # (T, 2, 2)
-        v_xy = (-(w[..., None] * c_vel).sum(1) + EPS * v_prior[:, :2]) / (w.sum(1) + EPS)[:, None]
-        r_xy = r_prior[0, :2] + np.concatenate([np.zeros((1, 2)), np.cumsum(0.5 * h * (v_xy[1:] + v_xy[:-1]), 0)])
-        r = np.concatenate([r_xy, rz[:, None]], axis=1)
-        lam = h / (2 * np.pi * cutoff_hz) ** 4  # transfer 1 / (1 + (lam/h) w^4): -6 dB at the cut-off
-        self.splines = [make_smoothing_spline(tf, r[:, c], lam=lam) for c in range(3)]
-        self.t_fine, self.weights, self.raw = tf, w, r
+        self.motion, self.rig = motion, rig
+        self.plan = walk_plan(rig, motion, tf) if motion.gait is not None else static_plan(rig, motion, tf)
+        q_ref = self._reference(tf)[0]
+        qpos = solve_ik(rig, self.plan, q_ref)
+        trans = qpos[:, rig.trans_qpos]
+        self.cols = np.concatenate([rig.solved, rig.trans])
+        self.spline = make_interp_spline(tf, np.concatenate([rig.read(qpos), trans], 1), k=5)
+        self.qpos = qpos
+        self.t_fine = tf
 
-    def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Root position, velocity, acceleration (T, 3) each, z-up world."""
-        return tuple(np.stack([s.derivative(n)(t) if n else s(t) for s in self.splines], axis=1)
-                     for n in range(3))
-
-
-def planted_rajagopal(body: RajagopalBody, motion: Fourier, t_start: float, t_end: float,
-                      both_feet: bool) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """A function ``t -> (q, qd, qdd)`` (T, 23) of the motion with planted feet on ``[t_start, t_end]``."""
-    feet = rajagopal_feet(body)
-
-    def relative(t):
-        q = motion(t)[0]
-        q[:, _TRANS] = 0.0
-        return sole_points(body.model, feet, rajagopal_state(body, q))
-
-    def prior(t):
-        q, qd, _ = motion(t)
-        return q[:, _TRANS] @ OSIM_TO_ZUP.T, qd[:, _TRANS] @ OSIM_TO_ZUP.T
-
-    planter = RootPlanter(relative, prior, t_start, t_end, both_feet, gait=motion.gait)
-
-    def evaluate(t: np.ndarray):
-        q, qd, qdd = motion(t)
-        r, rd, rdd = planter(t)
-        q[:, _TRANS], qd[:, _TRANS], qdd[:, _TRANS] = r @ OSIM_TO_ZUP, rd @ OSIM_TO_ZUP, rdd @ OSIM_TO_ZUP
+    def _reference(self, t: np.ndarray):
+        q, qd, qdd = self.motion(t)
+        q[:, self.rig.fixed] = self.motion.mean[self.rig.fixed]
+        qd[:, self.rig.fixed] = qdd[:, self.rig.fixed] = 0.0
         return q, qd, qdd
 
-    evaluate.planter = planter
-    return evaluate
+    def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q, qd, qdd = self._reference(t)
+        for n, arr in enumerate((q, qd, qdd)):
+            arr[:, self.cols] = self.spline.derivative(n)(t) if n else self.spline(t)
+        return q, qd, qdd
 
 
-def planted_smpl(body: SmplBody, motion: Fourier, t_start: float, t_end: float,
-                 both_feet: bool) -> Callable[[np.ndarray], SmplTrajectory]:
-    """A function ``t -> SmplTrajectory`` of the SMPL motion with planted feet on ``[t_start, t_end]``."""
-    feet = smpl_feet(body)
+def ground_rajagopal(body: RajagopalBody, motion: Fourier, t_start: float,
+                     t_end: float) -> GroundMotion:
+    """The Rajagopal motion on the ground (walking if ``motion.gait``, else both feet planted):
+    ``t -> (q, qd, qdd)`` (T, 23) each."""
+    return GroundMotion(rajagopal_rig(body), motion, t_start, t_end)
 
-    def relative(t):
-        traj = smpl_trajectory(motion, t)
-        traj.pos = np.zeros_like(traj.pos)
-        return sole_points(body.model, feet, smpl_state(body, traj)[0])
 
-    def prior(t):
-        q, qd, _ = motion(t)
-        return q[:, :3], qd[:, :3]
-
-    planter = RootPlanter(relative, prior, t_start, t_end, both_feet, gait=motion.gait)
+def ground_smpl(body: SmplBody, motion: Fourier, t_start: float,
+                t_end: float) -> Callable[[np.ndarray], SmplTrajectory]:
+    """The SMPL motion on the ground: ``t -> SmplTrajectory``; ``.ground`` is the :class:`GroundMotion`."""
+    ground = GroundMotion(smpl_rig(body), motion, t_start, t_end)
 
     def evaluate(t: np.ndarray) -> SmplTrajectory:
-        traj = smpl_trajectory(motion, t)
-        traj.pos, traj.vel, traj.acc = planter(t)
-        return traj
+        return smpl_trajectory(ground, t)
 
-    evaluate.planter = planter
+    evaluate.ground = ground
     return evaluate

@@ -18,8 +18,8 @@ from scipy.spatial.transform import Rotation
 
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-RAJAGOPAL_KINDS = ("walk", "run", "squat", "sit_to_stand")
-SMPL_KINDS = ("walk", "squat", "free")
+RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand")
+SMPL_KINDS = ("walk", "turn", "squat", "free")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Fourier:
     phase: np.ndarray
     # gait timing of cyclic locomotion, or None: {"freq": Hz, "duty": stance fraction of the cycle,
     # "shift": {"left": c, "right": c}} where a leg's cycle fraction since heel strike is
-    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to pick the stance foot)
+    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to time the footprints)
     gait: dict | None = None
 
     def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,6 +138,15 @@ def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray
     return float(c[0]), np.hypot(a, b), np.arctan2(b, a)
 
 
+TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
+
+
+def _turn_rate(kind: str, rng: np.random.Generator) -> float:
+    """Heading rate (rad/s) of a walk along a circle (``turn``: 0.3-0.6 rad/s either way), else 0. The
+    walking path itself is planned by :mod:`hdys.physics.locomotion` along the heading."""
+    return float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.6)) if kind == "turn" else 0.0
+
+
 def _gait_terms(kind: str, joint: str, scale: float, cycle_shift: float, sign: float = 1.0, jitter: float = 0.0):
     """(mean, terms) for :meth:`_Builder.set`: the leg's cycle starts at ``cycle_shift`` (rad of the first
     harmonic; harmonic h is shifted by h times it), amplitudes scaled by ``scale``, sign flipped by ``sign``."""
@@ -159,8 +168,9 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
     ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
     heading = u(-np.pi, np.pi)
-    if kind in ("walk", "run"):
+    if kind in ("walk", "turn", "run"):
         run = kind == "run"
+        curves = "run" if run else "walk"
         f = u(1.25, 1.5) if run else u(0.8, 1.0)  # stride frequency (Hz)
         b = _Builder(names, f)
         s = u(0.75, 1.15)
@@ -171,17 +181,21 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
             sg = s * g
             jit = ph() / 3
             shift[{"r": "right", "l": "left"}[side]] = p0 + jit
-            b.set(f"hip_flexion_{side}", *_gait_terms(kind, "hip", sg, p0, jitter=jit))
+            b.set(f"hip_flexion_{side}", *_gait_terms(curves, "hip", sg, p0, jitter=jit))
             b.set(f"hip_adduction_{side}", u(-0.05, 0.05), [(sg * 0.07, 1, p0 + np.pi / 2 + ph())])
             b.set(f"hip_rotation_{side}", u(-0.1, 0.1), [(sg * 0.08, 1, p0 + ph())])
-            b.set(f"knee_angle_{side}", *_gait_terms(kind, "knee", sg, p0, jitter=jit))
-            mean, terms = _gait_terms(kind, "ankle", sg, p0, jitter=jit)
+            b.set(f"knee_angle_{side}", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
+            mean, terms = _gait_terms(curves, "ankle", sg, p0, jitter=jit)
             b.set(f"ankle_angle_{side}", mean + u(-0.05, 0.05), terms)
             b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(sg * 0.08, 1, p0 + ph())])
             b.set(f"mtp_angle_{side}", 0.05, [(sg * 0.05, 1, p0 + ph())])
         b.set("pelvis_tilt", u(-0.15, 0.0), [(0.04 * s, 2, ph())])
         b.set("pelvis_list", 0.0, [(0.06 * s, 1, ph())])
-        b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())])
+        rate = _turn_rate(kind, rng)
+        if rate:  # the heading coordinate stays inside its +-pi range for TURN_SECONDS
+            lo, hi = -np.pi + 0.3, np.pi - 0.3 - TURN_SECONDS * abs(rate)
+            heading = float(np.sign(rate) * (lo + (heading + np.pi) / (2 * np.pi) * (hi - lo)))
+        b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())], slope=rate)
         b.set("pelvis_tx", u(-1, 1), [(0.02, 2, ph())], slope=speed * np.cos(heading))
         b.set("pelvis_tz", u(-1, 1), [(0.03, 1, ph())], slope=-speed * np.sin(heading))
         b.set("pelvis_ty", pelvis_height - (0.06 if run else 0.02), [((0.05 if run else 0.02) * s, 2, ph())])
@@ -217,8 +231,8 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS}")
     ranges = np.asarray(ranges, float)
     out = b.build(ranges[:, 0], ranges[:, 1])
-    if kind in ("walk", "run"):
-        out.gait = {"freq": f, "duty": GAIT_DUTY[kind], "shift": shift}
+    if kind in ("walk", "turn", "run"):
+        out.gait = {"freq": f, "duty": GAIT_DUTY[curves], "shift": shift}
     return out
 
 
@@ -327,15 +341,15 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
     heading = u(-np.pi, np.pi)
     direction = np.array([np.sin(heading), -np.cos(heading)])  # world xy of the body's forward (+z)
-    f = {"walk": u(0.8, 1.0), "squat": u(0.25, 0.45), "free": u(0.2, 0.5)}[kind] if kind in SMPL_KINDS else None
-    if f is None:
+    if kind not in SMPL_KINDS:
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
+    f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "squat": u(0.25, 0.45), "free": u(0.2, 0.5)}[kind]
     b = _Builder(names, f)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
         b.set(f"{side}_elbow_y", -sx * u(0.2, 0.4))
     b.set("yaw", heading)
-    if kind == "walk":
+    if kind in ("walk", "turn"):
         s, asym, speed = u(0.75, 1.15), u(-0.12, 0.12), u(1.0, 1.5)
         shift = {}
         for side, sx, p0, g in (("left", 1.0, 0.0, 1 + asym), ("right", -1.0, np.pi, 1 - asym)):
@@ -351,7 +365,7 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         b.set("spine1_y", 0.0, [(0.08 * s, 1, ph())])
         b.set("pitch", u(0.0, 0.1), [(0.03 * s, 2, ph())])
         b.set("roll", 0.0, [(0.05 * s, 1, ph())])
-        b.set("yaw", heading, [(0.08 * s, 1, ph())])
+        b.set("yaw", heading, [(0.08 * s, 1, ph())], slope=_turn_rate(kind, rng))
         for i in range(2):
             b.set(("px", "py")[i], u(-1, 1), [(0.02, 2, ph())], slope=speed * direction[i])
         b.set("pz", pelvis_height - 0.02, [(0.02 * s, 2, ph())])
@@ -384,6 +398,6 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     lo = np.concatenate([np.full(6, -1e3), lim[:, 0]])
     hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
     out = b.build(lo, hi)
-    if kind == "walk":
+    if kind in ("walk", "turn"):
         out.gait = {"freq": f, "duty": GAIT_DUTY["walk"], "shift": shift}
     return out

@@ -81,7 +81,7 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
             write_corpus(out, list(pending), seed=seed, progress=False)
             pending.clear()
 
-    results = imap_ordered(_run_job, todo, workers)
+    results = imap_ordered(_run_job, todo, workers, single_thread_blas=True)
     try:
         for k, (_, _, seqs) in enumerate(results, 1):
             pending.extend(seqs)

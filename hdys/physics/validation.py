@@ -268,10 +268,10 @@ def residual_drift(model, feet, qpos, res_gen: np.ndarray, fps: float, start: in
 
 
 def standing_check(height_m: float = 1.75, mass_kg: float = 75.0, seconds: float = 1.0, fps: float = 100.0) -> dict:
-    """Quiet standing (neutral pose, both feet planted) through planting + contact-aware ID, both bodies:
+    """Quiet standing (neutral pose, both feet planted) through the foot planner + contact-aware ID, both bodies:
     vertical GRF / body weight, residual force in % BW, and whether both feet are in contact."""
     from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
-    from hdys.physics.locomotion import planted_rajagopal, planted_smpl
+    from hdys.physics.locomotion import ground_rajagopal, ground_smpl
     from hdys.physics.motions import Fourier
 
     t = np.arange(int(seconds * fps)) / fps
@@ -281,14 +281,14 @@ def standing_check(height_m: float = 1.75, mass_kg: float = 75.0, seconds: float
     mean = np.zeros(23)
     mean[4] = standing_pelvis_height(raj)
     still = Fourier(mean, np.zeros(23), np.zeros((23, 1)), np.ones((23, 1)), np.zeros((23, 1)))
-    q, qd, qdd = planted_rajagopal(raj, still, 0.0, t[-1], both_feet=True)(t)
+    q, qd, qdd = ground_rajagopal(raj, still, 0.0, t[-1])(t)
     _, res = rajagopal_contact_dynamics(raj, q, qd, qdd)
     out["rajagopal"] = res
     smpl = smpl_body(height_m, mass_kg)
     mean = np.zeros(75)
     mean[2] = smpl_standing_height(smpl)
     still = Fourier(mean, np.zeros(75), np.zeros((75, 1)), np.ones((75, 1)), np.zeros((75, 1)))
-    traj = planted_smpl(smpl, still, 0.0, t[-1], both_feet=True)(t)
+    traj = ground_smpl(smpl, still, 0.0, t[-1])(t)
     _, res = smpl_contact_dynamics(smpl, traj)
     out["smpl"] = res
     report = {}

@@ -9,8 +9,8 @@ from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import (inverse_dynamics, rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state,
                                   unconstrained)
-from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, euler_chain, rajagopal_motion, smpl_euler_limits,
-                                  smpl_motion, smpl_trajectory)
+from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, TURN_SECONDS, euler_chain, rajagopal_motion,
+                                  smpl_euler_limits, smpl_motion, smpl_trajectory)
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 G = 9.81
@@ -44,7 +44,8 @@ def test_bodies_mass_names_and_order(raj, smpl):
 def test_rajagopal_motion_within_limits(raj, kind):
     rng = np.random.default_rng(1)
     for _ in range(5):
-        q, _, _ = rajagopal_motion(kind, rng, raj.coord_range, 1.0)(np.linspace(0, 20, 4001))
+        t_end = TURN_SECONDS if kind == "turn" else 20.0  # a turn's heading leaves +-pi after that
+        q, _, _ = rajagopal_motion(kind, rng, raj.coord_range, 1.0)(np.linspace(0, t_end, 4001))
         rot = [i for i, n in enumerate(RAJAGOPAL_COORDINATES) if n not in ("pelvis_tx", "pelvis_tz")]
         assert (q[:, rot] >= raj.coord_range[rot, 0]).all() and (q[:, rot] <= raj.coord_range[rot, 1]).all()
 

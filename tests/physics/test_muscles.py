@@ -10,7 +10,7 @@ from hdys.physics.bodies import rajagopal_body
 from hdys.physics.contact import rajagopal_contact_dynamics
 from hdys.physics.fixture import standing_pelvis_height
 from hdys.physics.inverse import rajagopal_inverse
-from hdys.physics.locomotion import planted_rajagopal
+from hdys.physics.locomotion import ground_rajagopal
 from hdys.physics.motions import rajagopal_motion
 from hdys.physics.myolegs import LEG_COORDINATES, coupled_state, load_myolegs, subject_scale
 from hdys.physics.static_opt import static_optimization
@@ -35,7 +35,7 @@ def solved(request, body):
         tau, _ = rajagopal_inverse(body, q, qd, qdd)
     else:
         motion = rajagopal_motion("squat", rng, body.coord_range, standing_pelvis_height(body))
-        q, qd, qdd = planted_rajagopal(body, motion, 0.0, float(t[-1]), both_feet=True)(t)
+        q, qd, qdd = ground_rajagopal(body, motion, 0.0, float(t[-1]))(t)
         tau, _ = rajagopal_contact_dynamics(body, q, qd, qdd)
     return q, qd, tau, static_optimization(body, q, qd, tau)
 
