@@ -1,5 +1,5 @@
 """AMASS reader: *_poses.npz (SMPL-H) and *_stageii.npz (SMPL-X) -> smpl (T, 75), subject, fps; SMPL keypoints
-through smplx from a synthetic SMPL model file, checked against independent forward kinematics.
+through smplx from a synthetic SMPL model file, checked against independent forward kinematics."""
 from __future__ import annotations
 
 import pickle
