@@ -1,11 +1,15 @@
-"""AMASS reader: *_poses.npz (SMPL-H) and *_stageii.npz (SMPL-X) -> smpl (T, 75), subject, fps."""
+"""AMASS reader: *_poses.npz (SMPL-H) and *_stageii.npz (SMPL-X) -> smpl (T, 75), subject, fps; SMPL keypoints
+through smplx from a synthetic SMPL model file, checked against independent forward kinematics."""
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from hdys.formats import read_source
-from hdys.schema import SchemaError
+from hdys.schema import SMPL_JOINT_NAMES, SMPL_PARENTS, SchemaError
 
 T = 12
 
@@ -84,3 +88,74 @@ def test_malformed(tmp_path, problem):
     assert report[0]["status"] == "skipped" and "a_poses.npz" in report[0]["reason"]
     with pytest.raises(SchemaError, match="a_poses.npz"):
         list(read_source("amass", tmp_path, strict=True))
+
+
+# A synthetic SMPL model in the layout smplx loads (``<dir>/smpl/SMPL_<GENDER>.pkl``, a latin1-readable
+# pickle of arrays). It has SMPL's 6890 vertices because smplx also picks extra joints from fixed SMPL
+# vertex ids (up to 6787); they are clustered around 24 joints (z up, metres) so that the mean-of-cluster
+# J_regressor gives those joints exactly.
+REST = np.array([
+    [0, 0, .95], [.09, 0, .88], [-.09, 0, .88], [0, 0, 1.05], [.10, 0, .50], [-.10, 0, .50], [0, 0, 1.18],
+    [.10, 0, .08], [-.10, 0, .08], [0, 0, 1.25], [.10, .12, 0], [-.10, .12, 0], [0, 0, 1.45], [.07, 0, 1.38],
+    [-.07, 0, 1.38], [0, 0, 1.55], [.18, 0, 1.40], [-.18, 0, 1.40], [.45, 0, 1.40], [-.45, 0, 1.40],
+    [.70, 0, 1.40], [-.70, 0, 1.40], [.78, 0, 1.40], [-.78, 0, 1.40]])  # (24, 3), SMPL joint order
+SHAPE = np.random.default_rng(2).normal(0, 0.01, (24, 3, 10))  # per-joint shift per beta, m
+
+
+def write_smpl_model(folder, gender="NEUTRAL"):
+    v = 6890
+    cluster = np.arange(v) % 24
+    offsets = np.random.default_rng(3).normal(0, 0.03, (v, 3))
+    for k in range(24):
+        offsets[cluster == k] -= offsets[cluster == k].mean(axis=0)  # each cluster's mean = its joint
+    onehot = np.eye(24)[cluster]  # (V, 24)
+    model = dict(v_template=REST[cluster] + offsets, shapedirs=SHAPE[cluster],
+                 posedirs=np.zeros((v, 3, 207), np.float32), J_regressor=(onehot / onehot.sum(axis=0)).T,
+                 weights=onehot, kintree_table=np.array([SMPL_PARENTS, range(24)]),
+                 f=np.arange(v - v % 3).reshape(-1, 3))
+    (folder / "smpl").mkdir(parents=True)
+    with open(folder / "smpl" / f"SMPL_{gender}.pkl", "wb") as f:
+        pickle.dump(model, f, protocol=2)
+
+
+def forward_kinematics(poses, trans, rest):
+    """(T, 24, 3) joints: each joint's rest offset from its parent turned by the parent's global rotation."""
+    out = np.zeros((len(poses), 24, 3))
+    for t, (pose, tr) in enumerate(zip(poses.reshape(len(poses), 24, 3), trans)):
+        rot = [None] * 24
+        for k, p in enumerate(SMPL_PARENTS):
+            local = Rotation.from_rotvec(pose[k])
+            rot[k] = local if p < 0 else rot[p] * local
+            out[t, k] = rest[k] + tr if p < 0 else out[t, p] + rot[p].apply(rest[k] - rest[p])
+    return out
+
+
+def test_keypoints_from_smpl_model(tmp_path):
+    pytest.importorskip("smplx")
+    write_smpl_model(tmp_path / "models")
+    poses = np.zeros((4, 72))
+    poses[1, 4 * 3] = np.pi / 2  # frame 1: left knee 90 deg about x
+    poses[2:] = np.random.default_rng(4).normal(0, 0.3, (2, 72))  # frames 2, 3: any pose
+    trans = np.array([[0, 0, 0], [1, 2, 0.5], [0, 0, 0], [-0.3, 0.1, 0.2]])
+    betas = np.zeros(16)
+    betas[:3] = [1.0, -2.0, 0.5]  # SMPL uses the first 10
+    (tmp_path / "s").mkdir()
+    np.savez(tmp_path / "s" / "a_poses.npz", poses=poses, trans=trans, betas=betas, gender=np.array("neutral"),
+             mocap_framerate=np.array(30.0))
+    report = []
+    (seq,) = read_source("amass", tmp_path / "s", smpl_model=tmp_path / "models", report=report)
+    assert report[0]["took"] == ["smpl", "keypoints"]
+    assert seq.keypoints.shape == (4, 24, 3) and seq.keypoint_names == list(SMPL_JOINT_NAMES)
+    assert seq.keypoint_parents.tolist() == list(SMPL_PARENTS)
+    rest = REST + SHAPE[..., :10] @ betas[:10]  # the shaped joints
+    kp = seq.keypoints
+    np.testing.assert_allclose(kp[0], rest, atol=1e-5)  # zero pose, no translation: the rest joints
+    knee, ankle, foot = 4, 7, 10
+    np.testing.assert_allclose(np.delete(kp[1], [ankle, foot], axis=0), np.delete(rest, [ankle, foot], axis=0)
+                               + trans[1], atol=1e-5)  # only the knee's children move
+    shin = kp[1, ankle] - kp[1, knee]  # rest shin points down (-z); +90 deg about x turns it to +y
+    np.testing.assert_allclose(shin, Rotation.from_rotvec([np.pi / 2, 0, 0]).apply(rest[ankle] - rest[knee]),
+                               atol=1e-5)
+    assert shin[1] > 0.3 and abs(shin[2]) < 0.05  # now about horizontal (betas tilt the rest shin a little)
+    np.testing.assert_allclose(kp, forward_kinematics(poses, trans, rest), atol=1e-5)  # metres, z up
+    assert (kp[0, 15, 2] - kp[0, 0, 2]) > 0.5  # head above pelvis: not turned to y up
