@@ -25,14 +25,14 @@ Formats and their options (``READERS``; an option not listed for a format is a `
 
 | format | reads | options |
 |---|---|---|
-| ``addbiomechanics`` | AddBiomechanics ``.b3d`` (nimblephysics): Rajagopal joint angles, torques, GRF/CoP/contact per foot, markers, joint centres; missing-GRF frames NaN | ``mass_kg`` (where the file has none) |
+| ``addbiomechanics`` | AddBiomechanics ``.b3d`` (nimblephysics): Rajagopal joint angles, torques, GRF/CoP/contact per foot, markers, joint centres; missing-GRF frames NaN | ``mass_kg`` (where the file has none), ``marker_names`` |
 | ``opensim`` | ``.trc`` markers, ``.mot``/``.sto`` coordinates, inverse-dynamics moments, static-optimisation activations, grouped into trials by file stem | ``mass_kg``, ``height_m`` (else a sidecar JSON), ``marker_names`` |
 | ``c3d`` | ``.c3d`` markers (POINT), EMG analog channels -> envelope, force plates (types 2, 4) -> per-foot ``grf``/``cop``/``contact`` (``forceplates``) | ``mass_kg``, ``up_axis`` ("z" default, or "y"), ``marker_names`` |
 | ``amass`` | AMASS ``*_poses.npz`` (SMPL/SMPL-H/SMPL-X) and ``*_stageii.npz`` -> ``smpl`` | ``smpl_model`` (dir; keypoints via ``smplx`` if installed) |
 | ``mia`` | Muscles in Action clip folders -> keypoints (BODY_25), smpl, emg | ``mass_kg`` (else a nominal 70 kg, reported) |
 | ``npz`` | schema npz files (``hdys export``), as they are | none |
 | ``mint`` | Muscles in Time folders: ``muscle_activations.pkl``, ``grf.pkl``, metadata CSV, joined with AMASS | ``amass_dir`` (required for any output), ``mass_kg`` |
-| ``imdy`` | ImDy raw ``raw_*/{pos,rot,torque,grf,weight}.pkl`` joblib lists, converted ``imdy_*/<i>.pkl`` -> smpl, keypoints, markers, torque_smpl, grf (restricted unpickler) | ``mass_kg`` (where no ``weight``; else ImDy's default 76.33 kg) |
+| ``imdy`` | ImDy raw ``raw_*/{pos,rot,torque,grf,weight}.pkl`` joblib lists, converted ``imdy_*/<i>.pkl`` -> smpl, keypoints, markers, torque_smpl, grf (restricted unpickler) | ``mass_kg`` (where no ``weight``; else ImDy's default 76.33 kg), ``marker_names`` |
 | ``groundlink`` | GroundLink ``S<k>/preprocessed/*.pth`` trials (torch weights-only) + ``subjects.csv`` -> smpl, grf, cop | ``mass_kg`` (subjects without a ``Weight``) |
 """
 from __future__ import annotations

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..schema import FEET, RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, Sequence
 from .base import Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, root_of, rotate_points, walk
+from .markers import apply_option
 
 INSTALL = "pip install nimblephysics==0.10.52.1"
 CHUNK = 1000  # frames per readFrames call: nimblephysics' Frame objects are large
@@ -243,7 +244,10 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
         seq.extra["b3d_pass"] = arr.pass_type
         took = ["joint_angles", "keypoints"]
         if arr.marker_names:
-            seq.markers, seq.marker_names = rotate_points(arr.markers, Y_UP_TO_Z_UP), arr.marker_names
+            seq.markers = rotate_points(arr.markers, Y_UP_TO_Z_UP)
+            seq.marker_names, mapped = apply_option(list(arr.marker_names), ctx.get("marker_names"))
+            if mapped and mapped not in file_notes:
+                file_notes.append(mapped)
             took.append("markers")
         reason = _dynamics(seq, arr, subject.getMissingGRF(trial), ok_flag, tau_idx, feet, mass)
         took += [k for k in DYNAMICS_KEYS if getattr(seq, k) is not None]
@@ -287,6 +291,6 @@ def _dynamics(seq: Sequence, arr: TrialArrays, flags, ok_flag, tau_idx: list[int
     return " and ".join(parts) + " -> NaN torque, grf and cop (contact False)" if parts else ""
 
 
-READER = Reader(name="addbiomechanics", find=find, read=read, options=("mass_kg",),
+READER = Reader(name="addbiomechanics", find=find, read=read, options=("mass_kg", "marker_names"),
                 summary="AddBiomechanics .b3d (nimblephysics): Rajagopal angles, torques, GRF/CoP, markers, "
                         "joint centres")

@@ -54,6 +54,7 @@ from scipy.spatial.transform import Rotation
 
 from ..schema import SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence
 from .base import Context, FormatError, Reader, Unit, note, root_of, walk
+from .markers import apply_option
 from .mint import SafeUnpickler, _numpy
 
 FPS = 30.0
@@ -324,7 +325,8 @@ def read_converted(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     took = ["smpl", "keypoints", "torque_smpl", "grf"] + (["mass_kg"] if "weight" in d else [])
     if "mpos" in d:
         seq.markers = checked_array(d["mpos"], "mpos", (T, len(MARKER_NAMES), 3))
-        seq.marker_names = list(MARKER_NAMES)
+        seq.marker_names, mapped = apply_option(list(MARKER_NAMES), ctx.get("marker_names"))
+        reasons.append(mapped)
         took.insert(0, "markers")
     else:
         reasons.append("no mpos: no markers")
@@ -349,6 +351,6 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
     return read_raw(unit, ctx) if unit.path.is_dir() else read_converted(unit, ctx)
 
 
-READER = Reader(name="imdy", find=find, read=read, options=("mass_kg",),
+READER = Reader(name="imdy", find=find, read=read, options=("mass_kg", "marker_names"),
                 summary="ImDy raw joblib lists or converted per-sequence pickles (safe unpickler) -> smpl, "
                         "keypoints, markers, torque_smpl, grf")

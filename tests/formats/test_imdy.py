@@ -26,6 +26,7 @@ from scipy.spatial.transform import Rotation
 from hdys.cli import main
 from hdys.formats import read_source
 from hdys.formats.imdy import DEFAULT_MASS_KG, MARKER_NAMES, load_joblib
+from hdys.formats.markers import map_marker_names
 from hdys.schema import SMPL_JOINT_NAMES, SMPL_PARENTS, SchemaError
 
 T = 8
@@ -126,7 +127,11 @@ def test_converted_sequence(tmp_path, joblib_dump):
     assert s0.keypoint_names[:24] == list(SMPL_JOINT_NAMES) and s0.keypoint_names[24] == "nose"
     assert s0.keypoint_names[-1] == "right_pinky" and s0.keypoint_parents[-1] == 23
     np.testing.assert_allclose(s0.keypoints, d["jpos"], atol=1e-6)
-    assert s0.marker_names == list(MARKER_NAMES) and len(MARKER_NAMES) == 66 and s0.marker_names[-1] == "lpinky"
+    # ImDy's own names mapped onto the Plug-in Gait vocabulary (e.g. RIWR -> RWRA); marker_names="keep" keeps them
+    assert len(MARKER_NAMES) == 66 and len(set(s0.marker_names)) == 66 and "RWRA" in s0.marker_names
+    assert s0.marker_names == map_marker_names(list(MARKER_NAMES)).names
+    kept = next(read_source("imdy", tmp_path, marker_names="keep"))
+    assert kept.marker_names == list(MARKER_NAMES) and kept.marker_names[-1] == "lpinky"
     np.testing.assert_allclose(s0.markers, d["mpos"], atol=1e-6)
     np.testing.assert_allclose(s0.torque_smpl, 0.5 * d["torque"][:, 1:].reshape(T, 69), atol=1e-6)
     np.testing.assert_allclose(s0.grf[:, 0], np.tile([10.0, 0, 400.0], (T, 1)))  # left = ankle 7 + foot 10
