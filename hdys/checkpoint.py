@@ -21,16 +21,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import Config
+from .store import atomic_write_json
 
 
 class CheckpointError(ValueError):
     pass
-
-
-def write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -58,11 +53,11 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, opt: torch
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
     tensors, meta = _optimizer_tensors(opt)
     save_file(tensors, tmp / "optimizer.safetensors")
-    write_json(tmp / "state.json", {**state, "step": step, "optimizer": meta})
+    atomic_write_json(tmp / "state.json", {**state, "step": step, "optimizer": meta})
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    write_json(ckpt_root / "latest.json", {"step": step, "dir": name})
+    atomic_write_json(ckpt_root / "latest.json", {"step": step, "dir": name})
     old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p != final)
     for p in old[: max(0, len(old) - (keep - 1))]:
         shutil.rmtree(p, ignore_errors=True)

@@ -13,7 +13,8 @@ import numpy as np
 from tqdm import tqdm
 
 from . import metrics as M
-from .checkpoint import load_run, write_json
+from .checkpoint import load_run
+from .store import atomic_write_json
 from .data import average_over_representations, predict_sequence
 from .schema import Sequence
 from .store import Corpus
@@ -87,7 +88,7 @@ def evaluate(run_dir: str | Path, corpora: list[str], out: str | Path | None = N
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_json(out, report)
+        atomic_write_json(out, report)
         from .report import markdown_table
         out.with_suffix(".md").write_text(markdown_table({"HDyS": report["results"]}, "HDyS on " +
                                                          ", ".join(Path(c).name for c in corpora)) + "\n")

@@ -27,7 +27,7 @@ import logging
 from pathlib import Path
 
 from .formats import Unit, read_units
-from .store import MANIFEST, _atomic_write_json, write_corpus
+from .store import MANIFEST, atomic_write_json, write_corpus
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def ingest(fmt: str, src, out, *, workers: int = 1, strict: bool = False, fps: f
             write_corpus(out, pending, strict=strict, test_fraction=test_fraction, seed=seed, progress=False)
         for r in pending_records:
             old[r["path"]] = r  # an updated path keeps its place
-        _atomic_write_json(out / REPORT, list(old.values()))
+        atomic_write_json(out / REPORT, list(old.values()))
         pending.clear()
         pending_records.clear()
 

@@ -460,8 +460,8 @@ def _light(seq: Sequence) -> Sequence:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    from hdys.store import _atomic_write_json
-    _atomic_write_json(path, json.loads(json.dumps(obj, default=_jsonable)))
+    from hdys.store import atomic_write_json
+    atomic_write_json(path, json.loads(json.dumps(obj, default=_jsonable)))
 
 
 def _jsonable(x):

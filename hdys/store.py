@@ -131,7 +131,9 @@ def _stats_from_json(d: dict) -> dict[str, RunningStats]:
     return {k: RunningStats.from_json(v) for k, v in d.items()}
 
 
-def _atomic_write_json(path: Path, obj: dict) -> None:
+def atomic_write_json(path: Path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename, so a reader (or an
+    interrupted run) sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=1, ensure_ascii=False)
@@ -364,7 +366,7 @@ def write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 0
         "stats": _stats_to_json(stats),
         "skipped": skipped,
     }
-    _atomic_write_json(out / MANIFEST, manifest)
+    atomic_write_json(out / MANIFEST, manifest)
 
     corpus = Corpus(out)
     n_new = len(new_entries)

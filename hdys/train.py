@@ -21,12 +21,12 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_json
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
 from .features import window_features
 from .model import build_model, parameter_counts
-from .store import Corpus, merged_stats
+from .store import Corpus, atomic_write_json, merged_stats
 
 log = logging.getLogger("hdys.train")
 RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads"}
@@ -133,8 +133,8 @@ class Trainer:
             self.step, self.elapsed = state["step"], state.get("elapsed_s", 0.0)
             log.info("resumed from %s (epoch %d, batch %d, step %d)", ckpt, self.epoch, self.batch_index, self.step)
         if self.rank == 0:
-            write_json(self.out / "config.json", cfg.to_json())
-            write_json(self.out / "normalizer.json", self.norm.to_json())
+            atomic_write_json(self.out / "config.json", cfg.to_json())
+            atomic_write_json(self.out / "normalizer.json", self.norm.to_json())
             counts = parameter_counts(self.model)
             log.info("model parameters: %s, total %d", counts, sum(counts.values()))
             log.info("training on %s: %s", ", ".join(self.data),

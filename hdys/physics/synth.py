@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..parallel import imap_ordered
-from ..store import Corpus, write_corpus
+from ..store import Corpus, atomic_write_json, write_corpus
 from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
 
 log = logging.getLogger("hdys.synth")
@@ -104,13 +104,12 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
 
 def _stamp(out: Path, preset: str, seed: int, shard: tuple[int, int]) -> None:
     """Record the generator settings in the manifest (so that a re-run cannot mix presets)."""
-    from ..checkpoint import write_json
     path = out / "manifest.json"
     if not path.exists():  # nothing was generated (an empty shard)
         return
     manifest = json.loads(path.read_text())
     manifest["synth"] = {"preset": preset, "seed": seed, "shard": f"{shard[0]}/{shard[1]}"}
-    write_json(path, manifest)
+    atomic_write_json(path, manifest)
 
 
 def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[str, int]],
@@ -121,7 +120,6 @@ def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[st
     run on a sample of ``subjects_per_domain`` subjects per domain, regenerated here (generation is
     deterministic, so they are the corpus' own sequences); value checks (activations in [0, 1]) run on
     every sequence of the corpus as stored."""
-    from ..checkpoint import write_json
     from .validation import validate_corpus_physics
     sample: dict[str, list[int]] = {}
     for d, s in jobs:
@@ -140,6 +138,6 @@ def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[st
     corpus.close()
     report["all_sequences"] = {"activation_out_of_range": bad, "passed": not bad}
     report["passed"] = bool(report["passed"] and not bad)
-    write_json(Path(out) / "validation.json", report)
+    atomic_write_json(Path(out) / "validation.json", report)
     log.info("physics validation %s: %s", "passed" if report["passed"] else "FAILED", Path(out) / "validation.json")
     return report
