@@ -30,6 +30,25 @@ class FormatError(SchemaError):
     """A source file is corrupt, truncated or not in the expected layout."""
 
 
+
+# numpy's array-building functions, the only classes a restricted unpickler of array data may resolve
+# (under numpy<2 and numpy>=2 module spellings); see mint.SafeUnpickler and imdy.JoblibUnpickler
+NUMPY_ARRAY_CLASSES = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "dtype"), ("numpy", "ndarray")})
+
+
+def numpy_array_class(module: str, name: str):
+    """The numpy object a pickle names by (module, name) if it is in ``NUMPY_ARRAY_CLASSES``, else None."""
+    if (module, name) not in NUMPY_ARRAY_CLASSES:
+        return None
+    import numpy.core.multiarray as ma  # noqa: PLC0415 - numpy<2 spelling; numpy 2 keeps an alias
+    import numpy.core.numeric as nu  # noqa: PLC0415
+    return {"_reconstruct": ma._reconstruct, "scalar": ma.scalar, "_frombuffer": nu._frombuffer,
+            "dtype": np.dtype, "ndarray": np.ndarray}[name]
+
 @dataclass(frozen=True)
 class Unit:
     """One unit of work: ``path`` names it in reports; ``files`` are all the files it reads."""

@@ -33,9 +33,9 @@ official split and is kept. ImDy has no subject ids.
 
 Safety: joblib files are pickles (optionally zlib/gzip/bz2/xz/lzma-compressed) in which each numpy
 array is a ``NumpyArrayWrapper`` record followed by the array's raw bytes. ``load_joblib`` reads them
-with a restricted unpickler that allows numpy's array reconstruction (as ``mint.SafeUnpickler``) and
-the wrapper record, which it replaces by an inert stand-in; anything else raises, so no code in a
-file is ever executed. joblib itself is not needed.
+with a restricted unpickler that allows numpy's array reconstruction (``base.NUMPY_ARRAY_CLASSES``, as
+``mint.SafeUnpickler``) and the wrapper record, which it replaces by an inert stand-in; anything else
+raises, so no code in a file is ever executed. joblib itself is not needed.
 """
 from __future__ import annotations
 
@@ -53,9 +53,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..schema import SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence
-from .base import Context, FormatError, Reader, Unit, note, root_of, walk
+from .base import NUMPY_ARRAY_CLASSES, Context, FormatError, Reader, Unit, note, numpy_array_class, root_of, walk
 from .markers import apply_option
-from .mint import SafeUnpickler, _numpy
 
 FPS = 30.0
 RAW_FILES = ("pos.pkl", "rot.pkl", "torque.pkl", "grf.pkl", "weight.pkl")
@@ -132,8 +131,8 @@ class JoblibUnpickler(pickle._Unpickler):  # the pure-Python unpickler: BUILD ca
     def find_class(self, module: str, name: str):
         if (module, name) in self.WRAPPERS:
             return _ArrayWrapper
-        if (module, name) in SafeUnpickler.NUMPY:
-            return _numpy(name)
+        if (module, name) in NUMPY_ARRAY_CLASSES:
+            return numpy_array_class(module, name)
         if (module, name) == ("_codecs", "encode"):  # bytes in protocol 0-2 pickles
             return codecs.encode
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (not a numpy array building block)")

@@ -38,8 +38,8 @@ import numpy as np
 
 from ..schema import Sequence
 from . import amass
-from .base import (Context, FormatError, Reader, SMPL_ROTATION_SLICE, Unit, Y_UP_TO_Z_UP, interp_linear,
-                   interp_rotvec, note, root_of, rotate_points, walk)
+from .base import (NUMPY_ARRAY_CLASSES, Context, FormatError, Reader, SMPL_ROTATION_SLICE, Unit, Y_UP_TO_Z_UP,
+                   interp_linear, interp_rotvec, note, numpy_array_class, root_of, rotate_points, walk)
 
 FPS = 50.0
 ACTIVATIONS, GRF = "muscle_activations.pkl", "grf.pkl"
@@ -68,13 +68,6 @@ PANDAS_NAMES = ("DataFrame", "BlockManager", "SingleBlockManager", "_unpickle_bl
 _STUBS = {name: type(name, (_Stub,), {"kind": name}) for name in PANDAS_NAMES}
 
 
-def _numpy(name: str):
-    import numpy.core.multiarray as ma  # noqa: PLC0415 - numpy<2 spelling; numpy 2 keeps an alias
-    import numpy.core.numeric as nu  # noqa: PLC0415
-    return {"_reconstruct": ma._reconstruct, "scalar": ma.scalar, "_frombuffer": nu._frombuffer,
-            "dtype": np.dtype, "ndarray": np.ndarray}[name]
-
-
 def _reconstructor(cls, base, state):  # copyreg._reconstructor for protocol 0/1 pickles, stubs only
     if not (isinstance(cls, type) and issubclass(cls, _Stub)):
         raise pickle.UnpicklingError(f"refusing to reconstruct {cls!r}")
@@ -86,15 +79,12 @@ class SafeUnpickler(pickle.Unpickler):
     old protocols), ``copyreg._reconstructor`` (stand-ins only) and pandas stand-ins. Anything else
     (``os.system``, ``builtins.eval``, ...) raises ``UnpicklingError``."""
 
-    NUMPY = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-             ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-             ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-             ("numpy", "dtype"), ("numpy", "ndarray")}
+    NUMPY = NUMPY_ARRAY_CLASSES
 
     def find_class(self, module: str, name: str):
         module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)  # protocol < 3 names
         if (module, name) in self.NUMPY:
-            return _numpy(name)
+            return numpy_array_class(module, name)
         if (module, name) == ("builtins", "slice"):
             return slice
         if (module, name) == ("builtins", "object"):  # the base argument of copyreg._reconstructor
