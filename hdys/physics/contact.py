@@ -11,7 +11,9 @@ geometry of :mod:`hdys.physics.bodies` (Rajagopal: ``calcn``/``toes``; SMPL: ``*
 
 **Contact detection.** A point is *active* when its height above the floor (z = 0) is below
 ``CONTACT_HEIGHT`` (3 cm) and its speed below ``CONTACT_SPEED`` (0.6 m/s); a foot is in contact when
-one of its points is active. Heel strike and toe-off roll the foot about its heel or its toes, so
+one of its points is active and the foot carries more than ``CONTACT_LOAD`` (2 %) of body weight (the
+20 N-like threshold of force-plate contact labels: a foot hovering slowly just above the floor, as in the
+flight phase of a run, carries no force and is not in contact). Heel strike and toe-off roll the foot about its heel or its toes, so
 single points of a rolling foot are active while the others move. Only active points carry force.
 
 **Ground reaction forces.** Per frame, each active point force lies in a linearised Coulomb cone (a
@@ -48,6 +50,7 @@ from hdys.physics.motions import SmplTrajectory
 MU = 0.8  # friction coefficient (shoe on floor)
 CONTACT_HEIGHT = 0.03  # m: a point lower than this may be in contact
 CONTACT_SPEED = 0.6  # m/s: ... and slower than this
+CONTACT_LOAD = 0.02  # body weights: a foot in contact carries more normal force than this
 REGULARISER = 1e-4  # alpha, in (body weights)^2
 G = 9.81
 FOOT_POINTS = ("heel_medial", "heel_lateral", "toe_medial", "toe_lateral")
@@ -185,10 +188,10 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
             j6 = np.concatenate([jacp[:, root], jacr[:, root]])
             fm = _solve6(j6, res)
             wrench[i] = np.concatenate([rot @ fm[:3], rot @ fm[3:]])
-    contact = active.any(-1)
     grf = force.sum(2)
     fn = force[..., 2]
     tot = fn.sum(-1)
+    contact = active.any(-1) & (tot > CONTACT_LOAD * mass_kg * G)
     with np.errstate(invalid="ignore", divide="ignore"):
         cop = np.einsum("tfp,tfpx->tfx", fn, pos) / tot[..., None]
     cop[tot <= 1e-9] = np.nan

@@ -16,15 +16,16 @@ the last two without the elbows and wrists the Rajagopal body lacks.
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
-* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, squat, sit-to-stand,
-  standing): kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
+* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, running (jogging, with
+  flight phases), squat, sit-to-stand, standing, and for the SMPL body arm raises and biceps curls):
+  kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
   (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
   legs; labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
   forces inside friction cones explain the root wrench, torques (and, through static optimisation,
   activations and EMG) are computed with them; ``grf``, ``cop``, ``contact`` are exported;
-* running and SMPL's free motion: the pelvis is externally supported (no ground model; the root
-  carries the residual, ``extra["root_residual_generalized"]``), no GRF: their generators have flight
-  phases or arbitrary poses that the foot planner does not plan yet. ``Sequence.extra`` keeps the quality
+* SMPL's free motion: the pelvis is externally supported (no ground model; the root carries the
+  residual, ``extra["root_residual_generalized"]``), no GRF: its arbitrary poses are not planned on the
+  feet. ``Sequence.extra`` keeps the quality
 figures and the state for the physics checks of :mod:`hdys.physics.validation`: ``root_residual``
 (T, 6) world force N and moment N m the ground cannot explain, ``contact_residual`` (T,) the contact
 solver's relative residual, ``contact_point_force`` (T, 2, 4, 3), ``mj_qpos``/``mj_qvel`` (MuJoCo
@@ -181,9 +182,9 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s)
 
 
-# Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); running and the
-# SMPL "free" motion keep supported-pelvis labels (exact inverse dynamics, no GRF).
-GROUND_CONTACT = ("walk", "turn", "squat", "sit_to_stand", "stand")
+# Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); the SMPL "free"
+# motion keeps supported-pelvis labels (exact inverse dynamics, no GRF).
+GROUND_CONTACT = ("walk", "turn", "run", "squat", "sit_to_stand", "stand", "arm_raise", "curl")
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:

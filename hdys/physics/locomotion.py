@@ -44,6 +44,15 @@ as a planner for a walking robot would:
    ``LIMIT_MARGIN``. The solved angles and the pelvis translation are interpolated by quintic splines,
    whose derivatives give consistent velocities and accelerations; all other coordinates keep the
    generator's analytic values (toe joints: their mean).
+5. **Running** (duty factor below one half: ``Fourier.gait["duty"]`` 0.38). The same foot plan with
+   the running constants (``RUN_*``: shorter heel rocker, heel rising from ``RUN_HEEL_OFF`` of stance,
+   footprints nearer the line of travel, a higher swing, jogging step lengths so the legs reach). Each
+   leg's vertical force is a half sine over its stance (:func:`running_bounce`), zero in flight; the COM
+   height follows from it exactly (``z'' = F/m - g``: ballistic in flight), the horizontal COM from the
+   pendulum ``x'' = (F / (m z)) (x - p)`` (:func:`pendulum`; the ground force points from the centre of
+   pressure through the COM, no force in flight). The IK then solves the pelvis height for the COM
+   height as well (``Plan.com_z``), with ``COM_PASSES`` extra passes, so that the body is ballistic in
+   flight (root residual below 0.1 body weight there) and the stance forces peak at about 2.1 body weights.
 """
 from __future__ import annotations
 
@@ -75,11 +84,21 @@ FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over 
 SWING_WARP = 1.4  # swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late, with the body
 WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
 STEP_RANGE = (0.27, 0.32)  # step length / stature
+WALK_DUTY = 0.6  # the duty factor FOOT_FLAT is given for; other gaits scale it by duty / 0.6
+# running (duty factor < 0.5: a flight phase between the stances)
+RUN_STEP_RANGE = (0.28, 0.36)  # step length / stature (jogging, about 1.3-1.9 m/s at 1.75 m: the legs reach)
+RUN_CLEARANCE = 0.09  # m at 1.75 m stature: the running swing foot rises higher
+RUN_NARROW = 0.04  # m at 1.75 m stature: each footprint this much nearer the line of travel than in walking
+RUN_DROP = 0.04  # m at 1.75 m stature: COM height at the flight apex below the neutral pose's
+RUN_HEEL_STRIKE_PITCH = 0.2  # rad: a flatter foot strike
+RUN_FOOTPRINT = 0.4  # stance fraction at which the COM passes over the footprint
+RUN_HEEL_OFF = 0.25  # stance fraction at which the running heel starts to rise (the ankle's dorsiflexion limit)
+COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
-LIMIT_MARGIN = 0.005  # rad kept from the hinge limits, so the splines' overshoot stays inside
+LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -213,12 +232,14 @@ def foot_template(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, float, floa
 
 @dataclass
 class Plan:
-    """Targets on a time grid ``t`` (T,): sole points (T, 2, 4, 3), pelvis height (T,), COM xy (T, 2)."""
+    """Targets on a time grid ``t`` (T,): sole points (T, 2, 4, 3), pelvis height (T,), COM xy (T, 2);
+    ``com_z`` (T,), if given, is the COM height the pelvis height is then solved for (running)."""
 
     t: np.ndarray
     points: np.ndarray
     pelvis_z: np.ndarray
     com_xy: np.ndarray
+    com_z: np.ndarray | None = None
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -245,10 +266,18 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     docstring). ``t`` must be a uniform grid."""
     gait = motion.gait
     f, duty = gait["freq"], gait["duty"]
+    run = duty < 0.5
     tmpl, stand_z, com_z = foot_template(rig, motion.mean)
     k = rig.height_m / 1.75
+    if run:  # footprints nearer the line of travel
+        tmpl[..., 1] -= np.array([1.0, -1.0])[:, None] * RUN_NARROW * k
+    foot_flat = FOOT_FLAT * duty / WALK_DUTY
+    heel_off = RUN_HEEL_OFF * duty if run else HEEL_OFF
+    footprint_phase = RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE
+    strike = RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH
+    lo, hi = RUN_STEP_RANGE if run else STEP_RANGE
     speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
-    step = float(np.clip(speed / (2 * f), STEP_RANGE[0] * rig.height_m, STEP_RANGE[1] * rig.height_m))
+    step = float(np.clip(speed / (2 * f), lo * rig.height_m, hi * rig.height_m))
     speed = 2 * f * step
     yaw0, turn = motion.mean[rig.yaw] + rig.yaw_offset, motion.slope[rig.yaw]
     p0 = _zup_translation(rig, motion.mean)[:2]
@@ -275,7 +304,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         u = s - n
 
         def footprint(cycle):
-            tm = (cycle + FOOTPRINT_PHASE - gait["shift"][name] / (2 * np.pi)) / f
+            tm = (cycle + footprint_phase - gait["shift"][name] / (2 * np.pi)) / f
             return np.concatenate([path(tm), np.zeros(tm.shape + (1,))], -1), facing(tm)
 
         def pose(cycle, alpha, pivot):
@@ -286,48 +315,88 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             return a, psi
 
         stance = u < duty
-        alpha = np.where(u < FOOT_FLAT, -HEEL_STRIKE_PITCH * (1 - smootherstep(u / FOOT_FLAT)),
-                         TOE_OFF_PITCH * smootherstep((u - HEEL_OFF) / (duty - HEEL_OFF)))
-        a_st, psi_st = pose(n, alpha, np.where((u < FOOT_FLAT)[:, None], heel[side], toe[side]))
+        alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
+                         TOE_OFF_PITCH * smootherstep((u - heel_off) / (duty - heel_off)))
+        a_st, psi_st = pose(n, alpha, np.where((u < foot_flat)[:, None], heel[side], toe[side]))
         a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
-        a_hs, psi_hs = pose(n + 1, np.full_like(u, -HEEL_STRIKE_PITCH), heel[side])
+        a_hs, psi_hs = pose(n + 1, np.full_like(u, -strike), heel[side])
         su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
         sig = smootherstep(su ** SWING_WARP)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
-        a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
-        alpha_sw = TOE_OFF_PITCH + (-HEEL_STRIKE_PITCH - TOE_OFF_PITCH) * sig
+        a_sw[:, 2] += (RUN_CLEARANCE if run else CLEARANCE) * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
+        alpha_sw = TOE_OFF_PITCH + (-strike - TOE_OFF_PITCH) * sig
         psi_sw = psi_to + (psi_hs - psi_to) * sig
         a = np.where(stance[:, None], a_st, a_sw)
         rot = _rz(np.where(stance, psi_st, psi_sw)) @ _ry(np.where(stance, alpha, alpha_sw))
         pts[:, side] = a[:, None] + np.einsum("tab,pb->tpa", rot, tmpl[side])
-        ds = duty - 0.5  # double support at each end of stance
-        weight[:, side] = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)), 0.0)
+        if run:  # the leg's share of the vertical force: a half sine over its stance
+            weight[:, side] = np.where(stance, np.sin(np.pi * np.clip(u / duty, 0, 1)), 0.0)
+        else:
+            ds = duty - 0.5  # double support at each end of stance
+            weight[:, side] = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)),
+                                       0.0)
         o, psi = footprint(n)
         local = heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
         zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
     p = np.where((weight.sum(1) > 1e-9)[:, None], p, zmp[:, lead])
+    keep = slice(n_pad, n_pad + t.shape[0])
+    if run:
+        zeta, zeta_dd = running_bounce(f, duty, [gait["shift"][s] for s in ("left", "right")], tl)
+        h = com_z - RUN_DROP * k + zeta - zeta.max()
+        com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
+        return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
     z0 = stand_z - WALK_DROP * k
     h = com_z - WALK_DROP * k
     com = lipm(p, dt, h)
     sl = f * tl + gait["shift"]["left"] / (2 * np.pi)
     amp = float(np.abs(motion.amp[rig.trans, 1] @ rig.to_zup[2]))  # generator's 2nd-harmonic pelvis bob
     z = z0 + amp * np.cos(4 * np.pi * (sl - duty / 2))
-    keep = slice(n_pad, n_pad + t.shape[0])
     return Plan(t, pts[keep], z[keep], com[keep])
+
+
+def running_bounce(f: float, duty: float, shifts, t: np.ndarray, samples: int = 4096):
+    """The COM's vertical excursion (and its second derivative) of a run: each leg's vertical force is a
+    half sine over its stance with the impulse that holds the body up over a stride (peak
+    ``pi / (4 duty)`` body weights: 2.1 at duty 0.38, as measured in slow running; Cavanagh P.R. &
+    Lafortune M.A. 1980, "Ground reaction forces in distance running", J Biomech 13:397-406), none in
+    flight. ``zeta'' = g (force / body weight - 1)`` is integrated exactly per stride through its Fourier
+    series (periodic, zero mean). ``shifts``: each leg's cycle offset (rad), as in ``Fourier.gait``."""
+    u = np.arange(samples) / samples
+    acc = G * (np.pi / (4 * duty) * np.where(u < duty, np.sin(np.pi * u / duty), 0.0) - 0.5)  # one leg
+    spec = np.fft.rfft(acc)
+    h = np.arange(spec.shape[0])
+    z_spec = np.zeros_like(spec)
+    z_spec[1:] = -spec[1:] / (2 * np.pi * h[1:] * f) ** 2
+    zeta_cycle = np.fft.irfft(z_spec, samples)
+    zeta, zeta_dd = np.zeros_like(t), np.zeros_like(t)
+    for c in shifts:
+        s = np.mod(f * t + c / (2 * np.pi), 1.0) * samples
+        zeta += np.interp(s, np.arange(samples + 1), np.r_[zeta_cycle, zeta_cycle[0]])
+        zeta_dd += np.interp(s, np.arange(samples + 1), np.r_[acc, acc[0]])
+    return zeta, zeta_dd
+
+
+def pendulum(p: np.ndarray, w: np.ndarray, dt: float, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """COM (N, 2) with ``x'' = w (x - p)`` on a uniform grid (the ground force points from the centre of
+    pressure ``p`` (N, 2) through the COM; ``w`` (N,) = vertical force / (mass COM height), zero in
+    flight), ``x`` fixed to ``start`` and ``end`` at the two ends (central differences, banded solve)."""
+    n = p.shape[0]
+    c = w * dt * dt
+    ab = np.zeros((3, n))
+    ab[0, 1:], ab[1], ab[2, :-1] = -1.0, 2.0 + c, -1.0
+    ab[1, 0] = ab[1, -1] = 1.0
+    ab[0, 1] = ab[2, -2] = 0.0
+    rhs = c[:, None] * np.where(np.isfinite(p), p, 0.0)
+    rhs[0], rhs[-1] = start, end
+    return solve_banded((1, 1), ab, rhs)
 
 
 def lipm(p: np.ndarray, dt: float, h: float) -> np.ndarray:
     """COM (N, 2) of the linear inverted pendulum ``x - (h/g) x'' = p`` for a ZMP ``p`` (N, 2) on a
-    uniform grid, with the COM over the ZMP at both ends (central differences, banded solve)."""
-    n = p.shape[0]
-    c = h / (G * dt * dt)
-    ab = np.zeros((3, n))
-    ab[0, 1:], ab[1], ab[2, :-1] = -c, 1 + 2 * c, -c
-    ab[1, 0] = ab[1, -1] = 1.0
-    ab[0, 1] = ab[2, -2] = 0.0
-    return solve_banded((1, 1), ab, p)
+    uniform grid, with the COM over the ZMP at both ends."""
+    return pendulum(p, np.full(p.shape[0], G / h), dt, p[0], p[-1])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -338,35 +407,42 @@ def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, coarse: int = 4) -> np.nda
     """qpos (T, nq) putting the sole points on ``plan.points`` and the COM on ``plan.com_xy``; the legs are
     regularised towards (and the rest of the body equals) the generator coordinates ``q_ref`` (T, D).
 
-    Each pass solves the legs frame by frame for a given pelvis position, whose horizontal position is the
-    COM target minus the COM's offset from the pelvis. The first pass (every ``coarse``-th frame) takes
-    that offset from the reference pose, the second (every frame) from the first pass's solution
-    (interpolated), so the pelvis path is as smooth as the targets."""
+    Each pass solves the legs frame by frame for a given pelvis position, whose horizontal position (and,
+    with ``plan.com_z``, height) is the COM target minus the COM's offset from the pelvis. The first pass
+    (every ``coarse``-th frame) takes that offset from the reference pose, the second (every frame) from the
+    first pass's solution (interpolated), so the pelvis path is as smooth as the targets. A plan with
+    ``com_z`` (running: the COM must follow its ballistic flight exactly) gets ``COM_PASSES`` more passes,
+    each taking the offset from the previous pass's solution frame by frame."""
     ref = rig.to_qpos(q_ref)
     n = ref.shape[0]
     root = np.zeros((n, 3))
     root[:, 2] = plan.pelvis_z
     idx = np.unique(np.r_[np.arange(0, n, coarse), n - 1])
-    offset = com_offset(rig, ref[idx])
-    for sel in (idx, np.arange(n)):
-        root[:, :2] = plan.com_xy - CubicSpline(plan.t[idx], offset)(plan.t)
+    off = CubicSpline(plan.t[idx], com_offset(rig, ref[idx]))(plan.t)
+    passes = [idx] + [np.arange(n)] * (1 + (COM_PASSES if plan.com_z is not None else 0))
+    for k, sel in enumerate(passes):
+        root[:, :2] = plan.com_xy - off[:, :2]
+        if plan.com_z is not None:
+            root[:, 2] = plan.com_z - off[:, 2]
         sol = ref[sel].copy()
         sol[:, rig.trans_qpos] = root[sel] @ rig.to_zup
         sol = _legs(rig, plan, ref, sol, sel)
-        if sel is idx:
-            offset = com_offset(rig, sol)
+        if k + 1 < len(passes):
+            off = com_offset(rig, sol)
+            if k == 0:
+                off = CubicSpline(plan.t[idx], off)(plan.t)
     return sol
 
 
 def com_offset(rig: Rig, qpos: np.ndarray) -> np.ndarray:
-    """(T, 2) horizontal offset of the whole-body COM from the root translation, z-up world."""
+    """(T, 3) offset of the whole-body COM from the root translation, z-up world."""
     data = mujoco.MjData(rig.model)
-    out = np.empty((qpos.shape[0], 2))
+    out = np.empty((qpos.shape[0], 3))
     for i in range(qpos.shape[0]):
         data.qpos[:] = qpos[i]
         mujoco.mj_kinematics(rig.model, data)
         mujoco.mj_comPos(rig.model, data)
-        out[i] = (rig.to_zup @ (data.subtree_com[0] - qpos[i, rig.trans_qpos]))[:2]
+        out[i] = rig.to_zup @ (data.subtree_com[0] - qpos[i, rig.trans_qpos])
     return out
 
 

@@ -19,7 +19,7 @@ from scipy.spatial.transform import Rotation
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand")
-SMPL_KINDS = ("walk", "turn", "squat", "free")
+SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl")
 
 
 @dataclass
@@ -343,25 +343,29 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     direction = np.array([np.sin(heading), -np.cos(heading)])  # world xy of the body's forward (+z)
     if kind not in SMPL_KINDS:
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
-    f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "squat": u(0.25, 0.45), "free": u(0.2, 0.5)}[kind]
+    f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
+         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}[kind]
     b = _Builder(names, f)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
         b.set(f"{side}_elbow_y", -sx * u(0.2, 0.4))
     b.set("yaw", heading)
-    if kind in ("walk", "turn"):
-        s, asym, speed = u(0.75, 1.15), u(-0.12, 0.12), u(1.0, 1.5)
+    if kind in ("walk", "turn", "run"):
+        curves = "run" if kind == "run" else "walk"
+        s, asym, speed = u(0.75, 1.15), u(-0.12, 0.12), (u(2.0, 3.0) if kind == "run" else u(1.0, 1.5))
         shift = {}
         for side, sx, p0, g in (("left", 1.0, 0.0, 1 + asym), ("right", -1.0, np.pi, 1 - asym)):
             sg = s * g
             jit = ph() / 3
             shift[side] = p0 + jit
             # SMPL x rotations: hip flexion and ankle dorsiflexion are negative, knee flexion positive
-            b.set(f"{side}_hip_x", *_gait_terms("walk", "hip", sg, p0, sign=-1.0, jitter=jit))
-            b.set(f"{side}_knee_x", *_gait_terms("walk", "knee", sg, p0, jitter=jit))
-            b.set(f"{side}_ankle_x", *_gait_terms("walk", "ankle", sg, p0, sign=-1.0, jitter=jit))
+            b.set(f"{side}_hip_x", *_gait_terms(curves, "hip", sg, p0, sign=-1.0, jitter=jit))
+            b.set(f"{side}_knee_x", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
+            b.set(f"{side}_ankle_x", *_gait_terms(curves, "ankle", sg, p0, sign=-1.0, jitter=jit))
             b.set(f"{side}_hip_z", 0.0, [(sx * 0.06 * sg, 1, p0 + ph())])
             b.set(f"{side}_shoulder_x", 0.0, [(0.35 * sg, 1, p0 + ph())])  # opposite to the same-side hip
+            if kind == "run":  # elbows bent about 80 degrees
+                b.set(f"{side}_elbow_y", -sx * u(1.2, 1.5), [(-sx * 0.15 * sg, 1, p0 + ph())])
         b.set("spine1_y", 0.0, [(0.08 * s, 1, ph())])
         b.set("pitch", u(0.0, 0.1), [(0.03 * s, 2, ph())])
         b.set("roll", 0.0, [(0.05 * s, 1, ph())])
@@ -381,6 +385,25 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         b.set("pz", pelvis_height - 0.2 * d, [(0.2 * d, 1, np.pi / 2)])
         b.set("px", u(-1, 1), [(0.05 * d * direction[0], 1, np.pi / 2)])
         b.set("py", u(-1, 1), [(0.05 * d * direction[1], 1, np.pi / 2)])
+    elif kind in ("arm_raise", "curl"):  # standing still; both arms (in phase or alternating)
+        alternate = rng.uniform() < 0.5
+        front = rng.uniform() < 0.5  # arm_raise: forward flexion, else lateral abduction
+        for side, sx in (("left", 1.0), ("right", -1.0)):
+            p0 = -np.pi / 2 + (np.pi if alternate and side == "right" else 0.0)  # sin(p0) = -1: arm down
+            if kind == "curl":  # elbow flexion from the relaxed ~0.3 rad to 1.5-1.9 rad, upper arm still
+                top = u(1.5, 1.9)
+                b.set(f"{side}_elbow_y", -sx * (0.3 + top) / 2, [(-sx * (top - 0.3) / 2, 1, p0 + ph() / 3)])
+                b.set(f"{side}_shoulder_x", u(-0.15, 0.0), [(0.05, 1, p0 + ph())])
+            elif front:  # the lowered arm swings forward to horizontal or a little below
+                top = u(1.1, 1.45)
+                b.set(f"{side}_shoulder_x", -top / 2, [(-top / 2, 1, p0 + ph() / 3)])
+            else:  # lateral raise from hanging (-1.2) to horizontal or above (up to +0.35)
+                top = u(0.0, 0.35)
+                b.set(f"{side}_shoulder_z", sx * (top - 1.2) / 2, [(sx * (top + 1.2) / 2, 1, p0 + ph() / 3)])
+        b.set("spine1_x", u(-0.05, 0.05), [(0.02, 1, ph())])
+        b.set("pz", pelvis_height - 0.01, [(0.003, 1, ph())])
+        b.set("px", u(-1, 1))
+        b.set("py", u(-1, 1))
     else:  # free: random smooth motion of every joint inside its limits, standing in place
         lim = smpl_euler_limits()
         for i, name in enumerate(names[6:]):
@@ -398,6 +421,6 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     lo = np.concatenate([np.full(6, -1e3), lim[:, 0]])
     hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
     out = b.build(lo, hi)
-    if kind in ("walk", "turn"):
-        out.gait = {"freq": f, "duty": GAIT_DUTY["walk"], "shift": shift}
+    if kind in ("walk", "turn", "run"):
+        out.gait = {"freq": f, "duty": GAIT_DUTY[curves], "shift": shift}
     return out

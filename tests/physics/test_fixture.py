@@ -33,7 +33,7 @@ def tiny(timed_tiny):
 
 
 def test_tiny_is_fast(timed_tiny):
-    assert timed_tiny[1] < 5.0
+    assert timed_tiny[1] < 15.0  # a guard for CI time (about 3 s on a quiet 2-core machine)
 
 
 def test_every_sequence_validates_and_ids_are_unique(tiny):
