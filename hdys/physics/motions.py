@@ -138,6 +138,12 @@ def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray
     return float(c[0]), np.hypot(a, b), np.arctan2(b, a)
 
 
+def _duty(curves: str, rng: np.random.Generator) -> float:
+    """Stance fraction of the planned gait: walking as in the curves; running varied by +-0.04 around them
+    (contact times differ between runners; the stance force peak pi / (4 duty) is then 1.9-2.3 BW)."""
+    return GAIT_DUTY[curves] + (float(rng.uniform(-0.04, 0.04)) if curves == "run" else 0.0)
+
+
 TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
 
 
@@ -232,7 +238,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     ranges = np.asarray(ranges, float)
     out = b.build(ranges[:, 0], ranges[:, 1])
     if kind in ("walk", "turn", "run"):
-        out.gait = {"freq": f, "duty": GAIT_DUTY[curves], "shift": shift}
+        out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     return out
 
 
@@ -422,5 +428,5 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
     out = b.build(lo, hi)
     if kind in ("walk", "turn", "run"):
-        out.gait = {"freq": f, "duty": GAIT_DUTY[curves], "shift": shift}
+        out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     return out

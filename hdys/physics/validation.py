@@ -6,7 +6,8 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
 * ``residual``: the root force (and moment) the ground forces cannot explain, in % of body weight
   (moment: % of body weight x height), mean / 95th percentile / max over frames;
 * ``walking_grf_peak``: per walking sequence and foot, the peak vertical GRF in body weights
-  (normative walking: about 1.0-1.3 BW, e.g. Winter 2009);
+  (normative walking: about 1.0-1.3 BW, e.g. Winter 2009); ``running_grf_peak`` the same for running
+  (slow running: about 2-3 BW, Cavanagh P.R. & Lafortune M.A. 1980, J Biomech 13:397-406);
 * ``stance_slide``: per contact run of a sole point, its largest horizontal displacement (m);
 * ``activation`` / ``reserve``: range of the static-optimisation activations and reserve torques;
 * ``forward``: from recorded states, forward-simulate ``k = round(HORIZON_S * fps)`` frames (RK4,
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 TOLERANCES = {
     "residual_force_mean_pct_bw": 10.0,  # mean root residual force, % body weight
     "walking_grf_peak_median_bw": (0.9, 1.6),  # tolerant range around the normative 1.0-1.3
+    "running_grf_peak_median_bw": (1.8, 3.0),  # slow running: about 2-3 (Cavanagh & Lafortune 1980)
     "stance_slide_p95_m": 0.02,
     "activation_range": (0.0, 1.0),
     "reserve_rms_nm": 5.0,
@@ -358,13 +360,14 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                                    [s.extra["contact_residual"] for s in with_state])),
                                "passed": ok}
             checks.append(ok)
-        walks = [s for s in seqs if s.grf is not None and s.extra.get("motion") == "walk"]
-        if walks:
-            peaks = [s.grf[:, f, 2].max() / (s.mass_kg * G) for s in walks for f in range(2) if s.contact[:, f].any()]
-            lo, hi = TOLERANCES["walking_grf_peak_median_bw"]
-            ok = bool(peaks) and lo <= float(np.median(peaks)) <= hi
-            rep["walking_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
-            checks.append(ok)
+        for motion, name in (("walk", "walking"), ("run", "running")):
+            gait = [s for s in seqs if s.grf is not None and s.extra.get("motion") == motion]
+            if gait:
+                peaks = [s.grf[:, f, 2].max() / (s.mass_kg * G) for s in gait for f in range(2) if s.contact[:, f].any()]
+                lo, hi = TOLERANCES[f"{name}_grf_peak_median_bw"]
+                ok = bool(peaks) and lo <= float(np.median(peaks)) <= hi
+                rep[f"{name}_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
+                checks.append(ok)
         if seqs[0].muscle_activation is not None:
             a = np.concatenate([s.muscle_activation.ravel() for s in seqs])
             lo, hi = TOLERANCES["activation_range"]
