@@ -53,6 +53,12 @@ as a planner for a walking robot would:
    pressure through the COM, no force in flight). The IK then solves the pelvis height for the COM
    height as well (``Plan.com_z``), with ``COM_PASSES`` extra passes, so that the body is ballistic in
    flight (root residual below 0.1 body weight there) and the stance forces peak at about 2.1 body weights.
+6. **Hops in place** (``Fourier.gait["hop"]``: ``jump``, rebound hopping, and ``jumping_jack``, whose
+   feet land ``spread`` further apart on every other hop): both legs on one cycle, no progression, the
+   vertical force of both legs a half sine (peak ``pi / (2 duty)``, about 3 body weights), the feet on
+   the forefoot all stance (heels ``HOP_PITCH`` up, raised further by the push-off from ``HOP_PUSH`` of
+   stance, the centre of pressure under the toes), the COM at touchdown ``HOP_DROP`` below standing and
+   the feet rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight).
 """
 from __future__ import annotations
 
@@ -93,6 +99,10 @@ RUN_DROP = 0.04  # m at 1.75 m stature: COM height at the flight apex below the 
 RUN_HEEL_STRIKE_PITCH = 0.2  # rad: a flatter foot strike
 RUN_FOOTPRINT = 0.4  # stance fraction at which the COM passes over the footprint
 RUN_HEEL_OFF = 0.25  # stance fraction at which the running heel starts to rise (the ankle's dorsiflexion limit)
+HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take-off below the neutral pose's
+HOP_PITCH = 0.3  # rad: hopping feet land and stay on the forefoot, heels this much up
+HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to TOE_OFF_PITCH
+HOP_EASE = 0.3  # fraction of the flight over which the hopping feet ease into (and out of) the COM's rise
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
@@ -266,19 +276,21 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     docstring). ``t`` must be a uniform grid."""
     gait = motion.gait
     f, duty = gait["freq"], gait["duty"]
-    run = duty < 0.5
+    hop = bool(gait.get("hop", False))  # both legs together, in place
+    run = hop or duty < 0.5  # flight phases
     tmpl, stand_z, com_z = foot_template(rig, motion.mean)
     k = rig.height_m / 1.75
-    if run:  # footprints nearer the line of travel
+    if run and not hop:  # footprints nearer the line of travel
         tmpl[..., 1] -= np.array([1.0, -1.0])[:, None] * RUN_NARROW * k
     foot_flat = FOOT_FLAT * duty / WALK_DUTY
-    heel_off = RUN_HEEL_OFF * duty if run else HEEL_OFF
+    heel_off = (HOP_PUSH if hop else RUN_HEEL_OFF) * duty if run else HEEL_OFF
     footprint_phase = RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE
     strike = RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH
     lo, hi = RUN_STEP_RANGE if run else STEP_RANGE
     speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
     step = float(np.clip(speed / (2 * f), lo * rig.height_m, hi * rig.height_m))
-    speed = 2 * f * step
+    speed = 0.0 if hop else 2 * f * step
+    spread = float(gait.get("spread", 0.0)) * k  # jumping jack: feet this much further apart on every other hop
     yaw0, turn = motion.mean[rig.yaw] + rig.yaw_offset, motion.slope[rig.yaw]
     p0 = _zup_translation(rig, motion.mean)[:2]
 
@@ -298,6 +310,14 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
     pts = np.zeros((tl.shape[0], 2, 4, 3))
     weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
+    if run:  # COM height (flight phases: from the stance forces)
+        shifts = [gait["shift"][s] for s in ("left", "right")]
+        zeta, zeta_dd = running_bounce(f, duty, shifts, tl)
+        if hop:  # at touchdown and take-off the legs are extended a little less than in standing
+            td = running_bounce(f, duty, shifts, np.array([-shifts[0] / (2 * np.pi * f)]))[0][0]
+            h_com = com_z - HOP_DROP * k + zeta - td
+        else:
+            h_com = com_z - RUN_DROP * k + zeta - zeta.max()
     for side, name in enumerate(("left", "right")):
         s = f * tl + gait["shift"][name] / (2 * np.pi)
         n = np.floor(s)
@@ -305,7 +325,11 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
 
         def footprint(cycle):
             tm = (cycle + footprint_phase - gait["shift"][name] / (2 * np.pi)) / f
-            return np.concatenate([path(tm), np.zeros(tm.shape + (1,))], -1), facing(tm)
+            at = np.concatenate([path(tm), np.zeros(tm.shape + (1,))], -1)
+            if spread:  # even hops land apart, odd ones together
+                out = (1 - side * 2) * spread / 2 * (np.mod(cycle, 2) == 0)
+                at[..., :2] += out[..., None] * np.stack([-np.sin(facing(tm)), np.cos(facing(tm))], -1)
+            return at, facing(tm)
 
         def pose(cycle, alpha, pivot):
             """(A, psi): world = A + Rz(psi) Ry(alpha) template for the footprint rolled about ``pivot``."""
@@ -315,16 +339,25 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             return a, psi
 
         stance = u < duty
-        alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
+        if hop:  # on the forefoot all stance, heels up; the push-off raises them further
+            alpha = HOP_PITCH + (TOE_OFF_PITCH - HOP_PITCH) * smootherstep((u - heel_off) / (duty - heel_off))
+            land, land_pivot = HOP_PITCH, toe[side]
+        else:
+            alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
                          TOE_OFF_PITCH * smootherstep((u - heel_off) / (duty - heel_off)))
-        a_st, psi_st = pose(n, alpha, np.where((u < foot_flat)[:, None], heel[side], toe[side]))
+            land, land_pivot = -strike, heel[side]
+        a_st, psi_st = pose(n, alpha, np.where((u < foot_flat)[:, None] & (not hop), heel[side], toe[side]))
         a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
-        a_hs, psi_hs = pose(n + 1, np.full_like(u, -strike), heel[side])
+        a_hs, psi_hs = pose(n + 1, np.full_like(u, land), land_pivot)
         su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
         sig = smootherstep(su ** SWING_WARP)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
-        a_sw[:, 2] += (RUN_CLEARANCE if run else CLEARANCE) * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
-        alpha_sw = TOE_OFF_PITCH + (-strike - TOE_OFF_PITCH) * sig
+        if hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
+            a_sw[:, 2] += (h_com - h_com.min(initial=np.inf, where=~stance)) * smootherstep(
+                np.clip(np.minimum(su, 1 - su) / HOP_EASE, 0, 1))
+        else:
+            a_sw[:, 2] += (RUN_CLEARANCE if run else CLEARANCE) * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
+        alpha_sw = TOE_OFF_PITCH + (land - TOE_OFF_PITCH) * sig
         psi_sw = psi_to + (psi_hs - psi_to) * sig
         a = np.where(stance[:, None], a_st, a_sw)
         rot = _rz(np.where(stance, psi_st, psi_sw)) @ _ry(np.where(stance, alpha, alpha_sw))
@@ -336,15 +369,14 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             weight[:, side] = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)),
                                        0.0)
         o, psi = footprint(n)
-        local = heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
+        local = toe[side] + 0 * u[:, None] if hop else heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
         zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
     p = np.where((weight.sum(1) > 1e-9)[:, None], p, zmp[:, lead])
     keep = slice(n_pad, n_pad + t.shape[0])
     if run:
-        zeta, zeta_dd = running_bounce(f, duty, [gait["shift"][s] for s in ("left", "right")], tl)
-        h = com_z - RUN_DROP * k + zeta - zeta.max()
+        h = h_com
         com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
         return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
     z0 = stand_z - WALK_DROP * k

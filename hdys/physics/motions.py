@@ -18,8 +18,8 @@ from scipy.spatial.transform import Rotation
 
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand")
-SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl")
+RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "jumping_jack")
+SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "jumping_jack")
 
 
 @dataclass
@@ -33,7 +33,8 @@ class Fourier:
     phase: np.ndarray
     # gait timing of cyclic locomotion, or None: {"freq": Hz, "duty": stance fraction of the cycle,
     # "shift": {"left": c, "right": c}} where a leg's cycle fraction since heel strike is
-    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to time the footprints)
+    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to time the footprints); hops in place add
+    # "hop": True and "spread" (m at 1.75 m stature: jumping jacks land apart on every other hop)
     gait: dict | None = None
 
     def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,6 +145,31 @@ def _duty(curves: str, rng: np.random.Generator) -> float:
     return GAIT_DUTY[curves] + (float(rng.uniform(-0.04, 0.04)) if curves == "run" else 0.0)
 
 
+JACK_SPREAD = 0.3  # m at 1.75 m stature: how much further apart the feet land on a jumping jack's "apart" hop
+
+
+def _hop(rng: np.random.Generator, jack: bool) -> dict:
+    """Timing of two-footed hopping in place (``jump``, 2.2-2.6 hops/s) or of jumping jacks (2.0-2.4
+    hops/s): hop frequency (Hz), stance fraction (0.45-0.55: about 0.2-0.27 s on the ground and in the
+    air each, as in repeated rebound hops) and the legs' common cycle offset (rad). The builder's base frequency is the hop
+    frequency, halved for a jack (apart and together are one cycle)."""
+    f = float(rng.uniform(2.0, 2.4) if jack else rng.uniform(2.2, 2.6))
+    return {"freq": f, "duty": float(rng.uniform(0.45, 0.55)), "c": float(rng.uniform(-np.pi, np.pi)),
+            "base": f / 2 if jack else f, "harmonic": 2 if jack else 1}
+
+
+def _hop_phases(h: dict) -> tuple[float, float]:
+    """(phase of the hop harmonic peaking at mid-stance, phase of the jack's first harmonic peaking at the
+    middle of the "apart" stances) for ``amp sin(omega t + phase)`` terms."""
+    return h["c"] - np.pi * h["duty"] + np.pi / 2, np.pi / 2 + h["c"] / 2 - np.pi * h["duty"] / 2
+
+
+def _hop_gait(h: dict, jack: bool) -> dict:
+    """``Fourier.gait`` of hops: both legs on one cycle, ``hop`` (in place), ``spread`` (m at 1.75 m stature)."""
+    return {"freq": h["freq"], "duty": h["duty"], "shift": {"left": h["c"], "right": h["c"]}, "hop": True,
+            "spread": JACK_SPREAD if jack else 0.0}
+
+
 TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
 
 
@@ -233,10 +259,32 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         b.set("lumbar_extension", -0.2 * d, [(0.2 * d, 1, np.pi / 2)])
         b.set("lumbar_bending", 0.0, [(0.03, 1, ph())])
         b.set("lumbar_rotation", 0.0, [(0.04, 1, ph())])
+    elif kind in ("jump", "jumping_jack"):  # legs flex most at mid-stance; a jack abducts on the "apart" hops
+        jack = kind == "jumping_jack"
+        hop = _hop(rng, jack)
+        b = _Builder(names, hop["base"])
+        mid, apart = _hop_phases(hop)
+        hh = hop["harmonic"]
+        for side in ("r", "l"):
+            b.set(f"hip_flexion_{side}", u(0.25, 0.4), [(u(0.2, 0.3), hh, mid)])
+            b.set(f"knee_angle_{side}", u(0.4, 0.6), [(u(0.3, 0.4), hh, mid)])
+            b.set(f"ankle_angle_{side}", u(0.0, 0.1), [(0.15, hh, mid)])
+            b.set(f"hip_adduction_{side}", -0.12 if jack else u(-0.05, 0.0), [(-0.12, 1, apart)] if jack else [])
+            b.set(f"hip_rotation_{side}", u(-0.1, 0.1))
+            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
+            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
+        b.set("pelvis_tilt", u(-0.15, -0.05), [(0.05, hh, mid)])
+        b.set("pelvis_rotation", heading)
+        b.set("pelvis_tx", u(-1, 1))
+        b.set("pelvis_tz", u(-1, 1))
+        b.set("pelvis_ty", pelvis_height - 0.05)
+        b.set("lumbar_extension", u(-0.15, 0.0), [(0.05, hh, mid)])
     else:
         raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS}")
     ranges = np.asarray(ranges, float)
     out = b.build(ranges[:, 0], ranges[:, 1])
+    if kind in ("jump", "jumping_jack"):
+        out.gait = _hop_gait(hop, kind == "jumping_jack")
     if kind in ("walk", "turn", "run"):
         out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     return out
@@ -349,8 +397,9 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     direction = np.array([np.sin(heading), -np.cos(heading)])  # world xy of the body's forward (+z)
     if kind not in SMPL_KINDS:
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
+    hop = _hop(rng, kind == "jumping_jack") if kind in ("jump", "jumping_jack") else None
     f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
-         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}[kind]
+         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or hop["base"]
     b = _Builder(names, f)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
@@ -410,6 +459,24 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         b.set("pz", pelvis_height - 0.01, [(0.003, 1, ph())])
         b.set("px", u(-1, 1))
         b.set("py", u(-1, 1))
+    elif hop is not None:  # hopping in place / jumping jacks (timing: _hop; the feet: the foot planner)
+        jack = kind == "jumping_jack"
+        mid, apart = _hop_phases(hop)
+        hh = hop["harmonic"]
+        for side, sx in (("left", 1.0), ("right", -1.0)):
+            b.set(f"{side}_hip_x", -u(0.25, 0.4), [(-u(0.2, 0.3), hh, mid)])
+            b.set(f"{side}_knee_x", u(0.4, 0.6), [(u(0.3, 0.4), hh, mid)])
+            b.set(f"{side}_ankle_x", -u(0.0, 0.1), [(-0.15, hh, mid)])
+            if jack:  # legs apart and arms overhead together (lateral raise from hanging to 0.3-0.45 rad up)
+                b.set(f"{side}_hip_z", sx * 0.12, [(sx * 0.12, 1, apart)])
+                top = u(0.3, 0.45)
+                b.set(f"{side}_shoulder_z", sx * (top - 1.2) / 2, [(sx * (top + 1.2) / 2, 1, apart)])
+            else:  # arms swing forward with the push-off
+                b.set(f"{side}_shoulder_x", -0.3, [(-0.3, hh, mid + np.pi / 2)])
+        b.set("spine1_x", u(0.0, 0.1), [(0.05, hh, mid)])
+        b.set("pz", pelvis_height - 0.05)
+        b.set("px", u(-1, 1))
+        b.set("py", u(-1, 1))
     else:  # free: random smooth motion of every joint inside its limits, standing in place
         lim = smpl_euler_limits()
         for i, name in enumerate(names[6:]):
@@ -429,4 +496,6 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     out = b.build(lo, hi)
     if kind in ("walk", "turn", "run"):
         out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
+    elif hop is not None:
+        out.gait = _hop_gait(hop, kind == "jumping_jack")
     return out

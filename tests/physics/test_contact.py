@@ -119,6 +119,33 @@ def test_running_has_flight_phases_and_running_forces(raj, smpl, seed):
     assert acc.min() > -G - 0.5  # the planned COM never falls faster than gravity
 
 
+@pytest.mark.parametrize("kind", ["jump", "jumping_jack"])
+def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
+    q, _, _, _, res, _ = _raj_labels(raj, kind, seed=1)
+    mg = raj.mass_kg * G
+    fz = res.grf[..., 2].sum(1) / mg
+    assert 2.5 < fz.max() < 4.5  # rebound hopping: about 3 body weights
+    flight = ~res.contact.any(axis=1)
+    assert 0.3 < flight.mean() < 0.6
+    assert (res.contact[:, 0] == res.contact[:, 1]).mean() > 0.9  # both feet at once (loads cross 2 % BW apart)
+    heels = res.point_pos[:, :, :2, 2].min(-1)
+    assert heels[res.contact.all(axis=1)].min() > 0.005  # on the forefoot: the heels stay up in stance
+    residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
+    assert residual.mean() < 0.1 and residual[flight].mean() < 0.05
+    slides = _slides(res)
+    assert np.percentile(slides, 95) < 0.02
+    lo, hi = raj.coord_range[6:, 0], raj.coord_range[6:, 1]
+    assert (q[:, 6:] >= lo - 1e-3).all() and (q[:, 6:] <= hi + 1e-3).all()
+    width = np.linalg.norm(res.point_pos[:, 0, 2, :2] - res.point_pos[:, 1, 2, :2], axis=1)
+    assert (np.ptp(width) > 0.2) if kind == "jumping_jack" else (np.ptp(width) < 0.01)  # apart and together
+    motion = smpl_motion(kind, np.random.default_rng(1), smpl_standing_height(smpl))
+    t = np.arange(75) / 30
+    _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+    mg = smpl.mass_kg * G
+    assert 2.5 < res.grf[..., 2].sum(1).max() / mg < 4.5 and (~res.contact.any(axis=1)).mean() > 0.3
+    assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.1
+
+
 def test_running_bounce_integrates_the_force_profile():
     f, duty, shifts = 1.4, 0.38, (0.1, 0.1 + np.pi)
     t = np.arange(0, 5 / f, 1e-3)  # five strides
