@@ -59,6 +59,9 @@ as a planner for a walking robot would:
    the forefoot all stance (heels ``HOP_PITCH`` up, raised further by the push-off from ``HOP_PUSH`` of
    stance, the centre of pressure under the toes), the COM at touchdown ``HOP_DROP`` below standing and
    the feet rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight).
+7. **Kicks and lunges** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one foot on a
+   slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the COM,
+   from the same LIPM as walking, is over the supporting foot in single support).
 """
 from __future__ import annotations
 
@@ -103,6 +106,10 @@ HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take
 HOP_PITCH = 0.3  # rad: hopping feet land and stay on the forefoot, heels this much up
 HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to TOE_OFF_PITCH
 HOP_EASE = 0.3  # fraction of the flight over which the hopping feet ease into (and out of) the COM's rise
+KICK_REACH = 0.45  # m at 1.75 m stature: how far forward the kicking foot travels (and 0.6 of it up)
+LUNGE_CLEARANCE = 0.05  # m at 1.75 m stature: lift of the stepping foot in a lunge
+LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is forward
+LUNGE_SLACK = 0.08  # m at 1.75 m stature: extra pelvis drop while the feet are apart (knees never straight)
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
@@ -269,6 +276,76 @@ def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     drop = np.maximum(stand_z - _zup_translation(rig, q)[:, 2], 0.0)
     z = stand_z - STATIC_BEND * rig.height_m / 1.75 - STATIC_DEPTH * drop
     return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), z, com.copy())
+
+
+def _window(u: np.ndarray, a: float, b: float) -> np.ndarray:
+    """0 before ``a``, 1 after ``b``, a smootherstep in between (u, a, b: cycle fractions)."""
+    return smootherstep(np.clip((u - a) / (b - a), 0.0, 1.0))
+
+
+def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
+    """Discrete foot moves on a cycle of ``motion.gait["freq"]`` (``gait["steps"]``): ``"kick"`` (the
+    ``gait["side"]`` foot leaves the floor after the weight has shifted onto the other foot, swings
+    forward and up by ``KICK_REACH`` and back onto its footprint) or ``"lunge"`` (the lead foot steps
+    forward ``gait["length"]`` with the rear heel rising about its toes by up to ``LUNGE_HEEL``, the pelvis
+    drops a further ``gait["depth"]`` and rises, the lead foot steps back; while the feet are apart the pelvis
+    is low enough for both legs to reach them from the COM, ``LUNGE_SLACK`` lower still). The cycle starts at
+    ``gait["shift"]`` (rad). The feet are flat unless stated; the COM follows the LIPM of a zero-moment
+    point that moves between the feet' centres with their weights (the moving foot's weight is zero
+    whenever it is off the floor)."""
+    gait = motion.gait
+    f, side = gait["freq"], int(gait["side"])
+    tmpl, stand_z, com_z = foot_template(rig, motion.mean)
+    k = rig.height_m / 1.75
+    yaw = motion.mean[rig.yaw] + rig.yaw_offset
+    rot = _rz(np.array(yaw))
+    origin = _zup_translation(rig, motion.mean)
+    dt = t[1] - t[0]
+    n_pad = int(round(LIPM_PAD_S / dt))
+    tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt
+    u = np.mod(f * tl + gait["shift"] / (2 * np.pi), 1.0)
+    fwd = rot @ np.array([1.0, 0.0, 0.0])
+    pts = np.broadcast_to(tmpl @ rot.T, (tl.shape[0], 2, 4, 3)).copy()
+    pts[..., :2] += origin[:2]
+    weight = np.ones((tl.shape[0], 2))
+    drop = np.zeros(tl.shape[0])
+    if gait["steps"] == "kick":
+        unload = _window(u, 0.0, 0.2) - _window(u, 0.75, 0.95)  # weight off the kicking foot, and back
+        swing = np.clip((u - 0.25) / 0.45, 0.0, 1.0)
+        bump = np.sin(np.pi * swing) ** 2  # out and back, zero velocity at both ends
+        reach = np.array(gait.get("reach", (KICK_REACH, 0.6 * KICK_REACH))) * k
+        pts[:, side] += (bump * reach[0])[:, None, None] * fwd + (bump * reach[1])[:, None, None] * np.array([0, 0, 1.0])
+        weight[:, side] = 1.0 - unload
+        drop[:] = 0.0
+    elif gait["steps"] == "lunge":
+        length, depth = gait["length"] * k, gait["depth"] * k
+        out = _window(u, 0.1, 0.3) - _window(u, 0.7, 0.9)  # lead foot position: 0 home, 1 forward
+        lift = np.sin(np.pi * np.clip((u - 0.1) / 0.2, 0, 1)) ** 2 + np.sin(np.pi * np.clip((u - 0.7) / 0.2, 0, 1)) ** 2
+        pts[:, side] += (out * length)[:, None, None] * fwd + (lift * LUNGE_CLEARANCE * k)[:, None, None] * np.array(
+            [0, 0, 1.0])
+        moving = ((u > 0.1) & (u < 0.3)) | ((u > 0.7) & (u < 0.9))
+        unload = _window(u, 0.0, 0.1) - _window(u, 0.3, 0.4) + _window(u, 0.6, 0.7) - _window(u, 0.9, 1.0)
+        weight[:, side] = np.where(moving, 0.0, 1.0 - unload)
+        down = np.sin(np.pi * np.clip((u - 0.4) / 0.2, 0, 1)) ** 2
+        drop = depth * down
+        rear = 1 - side  # the rear heel rises about the rear foot's foremost toe point as the body lowers
+        pivot = tmpl[rear, 2 + int(np.argmax(tmpl[rear, 2:, 0]))]
+        local = np.einsum("tab,pb->tpa", _ry(LUNGE_HEEL * np.maximum(out, down)), tmpl[rear] - pivot) + pivot
+        pts[:, rear] = local @ rot.T
+        pts[:, rear, :, :2] += origin[:2]
+    else:
+        raise ValueError(f"unknown step plan {gait['steps']!r}")
+    centre = pts[..., :2].mean(2)  # (T, 2, 2) foot centres
+    p = (weight[..., None] * centre).sum(1) / weight.sum(1)[:, None]
+    h = com_z - STATIC_BEND * k
+    com = lipm(p, dt, h)
+    # feet apart fore and aft (lunge): the pelvis is low enough for the legs to reach the feet from the COM
+    reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
+    need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
+        np.clip(reach / (0.3 * k), 0.0, 1.0))
+    z = stand_z - STATIC_BEND * k - drop - (need if gait["steps"] == "lunge" else 0.0)  # a sum stays smooth
+    keep = slice(n_pad, n_pad + t.shape[0])
+    return Plan(t, pts[keep], z[keep], com[keep])
 
 
 def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
@@ -529,7 +606,12 @@ class GroundMotion:
         h = 1.0 / FINE_HZ
         tf = np.arange(np.floor((t_start - PAD_S) / h), np.ceil((t_end + PAD_S) / h) + 1) * h
         self.motion, self.rig = motion, rig
-        self.plan = walk_plan(rig, motion, tf) if motion.gait is not None else static_plan(rig, motion, tf)
+        if motion.gait is None:
+            self.plan = static_plan(rig, motion, tf)
+        elif "steps" in motion.gait:
+            self.plan = steps_plan(rig, motion, tf)
+        else:
+            self.plan = walk_plan(rig, motion, tf)
         q_ref = self._reference(tf)[0]
         qpos = solve_ik(rig, self.plan, q_ref)
         trans = qpos[:, rig.trans_qpos]

@@ -18,8 +18,8 @@ from scipy.spatial.transform import Rotation
 
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "jumping_jack")
-SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "jumping_jack")
+RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "jumping_jack", "kick", "lunge")
+SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "jumping_jack", "kick", "lunge")
 
 
 @dataclass
@@ -170,6 +170,25 @@ def _hop_gait(h: dict, jack: bool) -> dict:
             "spread": JACK_SPREAD if jack else 0.0}
 
 
+def _steps(kind: str, rng: np.random.Generator) -> dict:
+    """``Fourier.gait`` of a kick (0.4-0.6 per s) or a lunge (0.25-0.35 per s) for the step planner of
+    :mod:`hdys.physics.locomotion`: moving foot (0 left, 1 right), cycle offset, and the kick's reach
+    forward and up or the lunge's step length and pelvis drop below the feet-apart stance (m at 1.75 m
+    stature)."""
+    g = {"steps": kind, "side": int(rng.integers(2)), "shift": float(rng.uniform(-np.pi, np.pi))}
+    if kind == "kick":
+        g.update(freq=float(rng.uniform(0.4, 0.6)), reach=(float(rng.uniform(0.35, 0.5)), float(rng.uniform(0.2, 0.35))))
+    else:
+        g.update(freq=float(rng.uniform(0.25, 0.35)), length=float(rng.uniform(0.5, 0.7)),
+                 depth=float(rng.uniform(0.12, 0.2)))
+    return g
+
+
+def _peak_phase(g: dict, u_peak: float) -> float:
+    """Phase of ``sin(2 pi freq t + phase)`` peaking at cycle fraction ``u_peak`` of a step plan."""
+    return np.pi / 2 + g["shift"] - 2 * np.pi * u_peak
+
+
 TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
 
 
@@ -279,12 +298,36 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         b.set("pelvis_tz", u(-1, 1))
         b.set("pelvis_ty", pelvis_height - 0.05)
         b.set("lumbar_extension", u(-0.15, 0.0), [(0.05, hh, mid)])
+    elif kind in ("kick", "lunge"):  # reference angles only: the step planner moves the feet
+        steps = _steps(kind, rng)
+        b = _Builder(names, steps["freq"])
+        mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
+        for i, side in enumerate(("l", "r")):
+            moving = i == steps["side"]
+            if kind == "kick":
+                b.set(f"hip_flexion_{side}", 0.35 if moving else 0.05, [(0.35, 1, mid)] if moving else [])
+                b.set(f"knee_angle_{side}", 0.3 if moving else 0.1, [(0.2, 1, mid + np.pi)] if moving else [])
+            else:
+                b.set(f"hip_flexion_{side}", 0.4 if moving else 0.0, [(0.4 if moving else 0.1, 1, mid)])
+                b.set(f"knee_angle_{side}", 0.6, [(0.6, 1, mid)])
+            b.set(f"ankle_angle_{side}", u(0.0, 0.1))
+            b.set(f"hip_adduction_{side}", u(-0.05, 0.0))
+            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
+            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
+        b.set("pelvis_tilt", u(-0.1, 0.0))
+        b.set("pelvis_rotation", heading)
+        b.set("pelvis_tx", u(-1, 1))
+        b.set("pelvis_tz", u(-1, 1))
+        b.set("pelvis_ty", pelvis_height - 0.02)
+        b.set("lumbar_extension", u(-0.1, 0.0))
     else:
         raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS}")
     ranges = np.asarray(ranges, float)
     out = b.build(ranges[:, 0], ranges[:, 1])
     if kind in ("jump", "jumping_jack"):
         out.gait = _hop_gait(hop, kind == "jumping_jack")
+    elif kind in ("kick", "lunge"):
+        out.gait = steps
     if kind in ("walk", "turn", "run"):
         out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     return out
@@ -398,8 +441,9 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     if kind not in SMPL_KINDS:
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
     hop = _hop(rng, kind == "jumping_jack") if kind in ("jump", "jumping_jack") else None
+    steps = _steps(kind, rng) if kind in ("kick", "lunge") else None
     f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
-         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or hop["base"]
+         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (hop["base"] if hop else steps["freq"])
     b = _Builder(names, f)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
@@ -477,6 +521,20 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         b.set("pz", pelvis_height - 0.05)
         b.set("px", u(-1, 1))
         b.set("py", u(-1, 1))
+    elif steps is not None:  # reference angles only: the step planner moves the feet
+        mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
+        for i, side in enumerate(("left", "right")):
+            moving = i == steps["side"]
+            if kind == "kick":
+                b.set(f"{side}_hip_x", -0.35 if moving else -0.05, [(-0.35, 1, mid)] if moving else [])
+                b.set(f"{side}_knee_x", 0.3 if moving else 0.1, [(0.2, 1, mid + np.pi)] if moving else [])
+            else:
+                b.set(f"{side}_hip_x", -0.4 if moving else 0.0, [(-0.4 if moving else -0.1, 1, mid)])
+                b.set(f"{side}_knee_x", 0.6, [(0.6, 1, mid)])
+        b.set("spine1_x", u(0.0, 0.1))
+        b.set("pz", pelvis_height - 0.02)
+        b.set("px", u(-1, 1))
+        b.set("py", u(-1, 1))
     else:  # free: random smooth motion of every joint inside its limits, standing in place
         lim = smpl_euler_limits()
         for i, name in enumerate(names[6:]):
@@ -498,4 +556,6 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     elif hop is not None:
         out.gait = _hop_gait(hop, kind == "jumping_jack")
+    elif steps is not None:
+        out.gait = steps
     return out

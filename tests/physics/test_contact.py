@@ -41,7 +41,8 @@ def _slides(res):
     out = []
     for f in range(2):
         for p in range(4):
-            flag = np.concatenate([[0], res.active[:, f, p].astype(int), [0]])
+            loaded = np.linalg.norm(res.point_force[:, f, p], axis=-1) > 1e-6  # as validation.json counts
+            flag = np.concatenate([[0], loaded.astype(int), [0]])
             d = np.diff(flag)
             for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
                 xy = res.point_pos[a:b, f, p, :2]
@@ -144,6 +145,37 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     mg = smpl.mass_kg * G
     assert 2.5 < res.grf[..., 2].sum(1).max() / mg < 4.5 and (~res.contact.any(axis=1)).mean() > 0.3
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.1
+
+
+@pytest.mark.parametrize("kind", ["kick", "lunge"])
+def test_kicks_and_lunges_step_off_and_back(raj, smpl, kind):
+    q, _, _, _, res, ground = _raj_labels(raj, kind, seed=4, seconds=4.0)
+    mg = raj.mass_kg * G
+    side = ground.motion.gait["side"]
+    single = res.contact[:, 1 - side] & ~res.contact[:, side]
+    assert single.mean() > 0.2 and res.contact[:, 1 - side].all()  # the other foot never leaves the floor
+    residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
+    assert residual.mean() < 0.03 and np.percentile(_slides(res), 95) < 0.03
+    lo, hi = raj.coord_range[6:, 0], raj.coord_range[6:, 1]
+    assert (q[:, 6:] >= lo - 1e-3).all() and (q[:, 6:] <= hi + 1e-3).all()
+    moving = res.point_pos[:, side].mean(1)  # (T, 3) centre of the moving foot
+    heading = ground.motion.mean[ground.rig.yaw] + ground.rig.yaw_offset
+    fwd = np.array([np.cos(heading), np.sin(heading)])
+    ahead = (moving[:, :2] - moving[0, :2]) @ fwd
+    if kind == "kick":
+        assert np.ptp(moving[:, 2]) > 0.15 and np.ptp(ahead) > 0.25  # up and forward
+        assert np.abs(res.grf[..., 2].sum(1) / mg - 1.0).max() < 0.15  # a slow kick: the weight is carried
+    else:
+        assert np.ptp(ahead) > 0.4  # a long step forward and back
+        pelvis_z = ground.plan.pelvis_z
+        assert np.ptp(pelvis_z) > 0.15  # the body lowers
+        heel = res.point_pos[:, 1 - side, :2, 2].min(1)
+        assert heel.max() > 0.05  # the rear heel rises about the toes
+    motion = smpl_motion(kind, np.random.default_rng(4), smpl_standing_height(smpl))
+    t = np.arange(120) / 30
+    _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+    assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / (smpl.mass_kg * G) < 0.03
+    assert (res.contact.sum(1) == 1).mean() > 0.2
 
 
 def test_running_bounce_integrates_the_force_profile():
