@@ -106,6 +106,7 @@ HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take
 HOP_PITCH = 0.3  # rad: hopping feet land and stay on the forefoot, heels this much up
 HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to TOE_OFF_PITCH
 HOP_EASE = 0.3  # fraction of the flight over which the hopping feet ease into (and out of) the COM's rise
+STEP_BEND = 0.04  # m at 1.75 m stature: pelvis below standing in kicks and lunges (a supporting knee never locks)
 KICK_REACH = 0.45  # m at 1.75 m stature: how far forward the kicking foot travels (and 0.6 of it up)
 LUNGE_CLEARANCE = 0.05  # m at 1.75 m stature: lift of the stepping foot in a lunge
 LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is forward
@@ -115,7 +116,12 @@ STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis d
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
+IK_ITER_COLD = 200  # iterations for the first frame of a pass (no previous frame to start from)
 LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
+# soft limits: inside SOFT_ZONE (rad) of a hinge limit a penalty SOFT_WEIGHT (m^2 / rad^2) pushes back, so
+# a leg that cannot reach its target (a knee straightening at heel strike) saturates smoothly instead of
+# bouncing off the hard clip (kinks in the angles are spikes in the torques)
+SOFT_ZONE, SOFT_WEIGHT = 0.1, 0.01
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -337,13 +343,13 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         raise ValueError(f"unknown step plan {gait['steps']!r}")
     centre = pts[..., :2].mean(2)  # (T, 2, 2) foot centres
     p = (weight[..., None] * centre).sum(1) / weight.sum(1)[:, None]
-    h = com_z - STATIC_BEND * k
+    h = com_z - STEP_BEND * k
     com = lipm(p, dt, h)
     # feet apart fore and aft (lunge): the pelvis is low enough for the legs to reach the feet from the COM
     reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
     need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
         np.clip(reach / (0.3 * k), 0.0, 1.0))
-    z = stand_z - STATIC_BEND * k - drop - (need if gait["steps"] == "lunge" else 0.0)  # a sum stays smooth
+    z = stand_z - STEP_BEND * k - drop - (need if gait["steps"] == "lunge" else 0.0)  # a sum stays smooth
     keep = slice(n_pad, n_pad + t.shape[0])
     return Plan(t, pts[keep], z[keep], com[keep])
 
@@ -573,7 +579,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
         q = out[row]
         if row:
             q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-        for _ in range(IK_ITER):
+        for _ in range(IK_ITER if row else IK_ITER_COLD):  # the first frame starts cold, from the reference
             data.qpos[:] = q
             mujoco.mj_kinematics(model, data)
             mujoco.mj_comPos(model, data)
@@ -584,8 +590,15 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             j = jac[:, legs]
             mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
             normal = j.T @ j + damp
+            rhs = j.T @ r - REG * dv[legs]
+            if rig.limits is not None:  # soft limits: a quadratic penalty inside SOFT_ZONE of each bound
+                adr, lo, hi = rig.limits
+                below = np.maximum(lo + SOFT_ZONE - q[adr], 0.0)
+                above = np.maximum(q[adr] - hi + SOFT_ZONE, 0.0)
+                normal[np.diag_indices(nl)] += SOFT_WEIGHT * ((below > 0) | (above > 0))
+                rhs += SOFT_WEIGHT * (below - above)
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
-            mujoco.mju_cholSolve(step, normal, j.T @ r - REG * dv[legs])
+            mujoco.mju_cholSolve(step, normal, rhs)
             dv[:] = 0.0
             dv[legs] = step
             mujoco.mj_integratePos(model, q, dv, 1.0)
