@@ -72,6 +72,7 @@ import mujoco
 import numpy as np
 from scipy.interpolate import CubicSpline, make_interp_spline
 from scipy.linalg import solve_banded
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import RajagopalBody, SmplBody
@@ -110,6 +111,7 @@ STEP_BEND = 0.04  # m at 1.75 m stature: pelvis below standing in kicks and lung
 KICK_REACH = 0.45  # m at 1.75 m stature: how far forward the kicking foot travels (and 0.6 of it up)
 LUNGE_CLEARANCE = 0.05  # m at 1.75 m stature: lift of the stepping foot in a lunge
 LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is forward
+LUNGE_SMOOTH_S = 0.3  # s: half-width of the window over which the lunge's reach drop is enveloped
 LUNGE_SLACK = 0.08  # m at 1.75 m stature: extra pelvis drop while the feet are apart (knees never straight)
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
@@ -349,6 +351,10 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
     need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
         np.clip(reach / (0.3 * k), 0.0, 1.0))
+    # the envelope of that (a sliding maximum, then a Gaussian): the pelvis lowers ahead of time and slowly
+    # (the ZMP's quick shifts would otherwise make the pelvis bob with 2 body-weight forces)
+    w = int(round(LUNGE_SMOOTH_S / dt))
+    need = gaussian_filter1d(maximum_filter1d(need, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
     z = stand_z - STEP_BEND * k - drop - (need if gait["steps"] == "lunge" else 0.0)  # a sum stays smooth
     keep = slice(n_pad, n_pad + t.shape[0])
     return Plan(t, pts[keep], z[keep], com[keep])

@@ -180,7 +180,7 @@ def _steps(kind: str, rng: np.random.Generator) -> dict:
         g.update(freq=float(rng.uniform(0.4, 0.6)), reach=(float(rng.uniform(0.35, 0.5)), float(rng.uniform(0.2, 0.35))))
     else:
         g.update(freq=float(rng.uniform(0.25, 0.35)), length=float(rng.uniform(0.5, 0.7)),
-                 depth=float(rng.uniform(0.12, 0.2)))
+                 depth=float(rng.uniform(0.05, 0.12)))
     return g
 
 
