@@ -98,7 +98,8 @@ def test_fixture_labels_recovered_from_stripped_corpus(tmp_path):
     for sid, ref in truth.items():
         got = out.read(sid)
         key = "torque_smpl" if ref.smpl is not None else "torque_rajagopal"
-        tol = TOL_GAIT if ref.extra.get("motion") in ("walk", "turn") else TOL
+        quasi_static = ref.extra.get("motion", "squat") in ("squat", "sit_to_stand", "stand", "arm_raise", "curl")
+        tol = TOL if quasi_static else TOL_GAIT  # faster motions lose more to the 6 Hz smoothing
         assert rel_rms(getattr(got, key), getattr(ref, key), ref.fps) < tol, sid
         assert rel_rms(got.grf, ref.grf, ref.fps) < tol, sid
         assert (got.contact == ref.contact).mean() > 0.95

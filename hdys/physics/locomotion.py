@@ -29,7 +29,8 @@ as a planner for a walking robot would:
    support (smootherstep weights). The pendulum is solved as a two-point boundary value problem on a
    grid padded by ``LIPM_PAD_S`` (the boundary error decays as ``exp(-t / sqrt(h/g))``).
 3. **Vertical.** Quasi-static motions keep the pelvis ``STATIC_BEND`` below its standing height and
-   lower it by ``STATIC_DEPTH`` of the generator's drop; walking lowers the pelvis by ``WALK_DROP``
+   lower it by ``STATIC_DEPTH`` of the generator's drop, raised again (``STATIC_RAISE_*``) where the IK
+   leaves the flat feet short of the floor (the ankle's dorsiflexion limit); walking lowers the pelvis by ``WALK_DROP``
    (knees never fully extended) and oscillates it at the step frequency with the generator's amplitude
    (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF peaks of about 1.1-1.4
    body weights (normative 1.0-1.3: Winter D.A. 2009, *Biomechanics and Motor Control of Human
@@ -114,15 +115,17 @@ LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is 
 LUNGE_SMOOTH_S = 0.3  # s: half-width of the window over which the lunge's reach drop is enveloped
 LUNGE_SLACK = 0.08  # m at 1.75 m stature: extra pelvis drop while the feet are apart (knees never straight)
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
+STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
 IK_ITER_COLD = 200  # iterations for the first frame of a pass (no previous frame to start from)
 LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
-# soft limits: inside SOFT_ZONE (rad) of a hinge limit a penalty SOFT_WEIGHT (m^2 / rad^2) pushes back, so
-# a leg that cannot reach its target (a knee straightening at heel strike) saturates smoothly instead of
-# bouncing off the hard clip (kinks in the angles are spikes in the torques)
+# soft limits of the knees (``Rig.soft``): inside SOFT_ZONE (rad) of a limit a penalty SOFT_WEIGHT
+# (m^2 / rad^2) pushes back, so a leg that cannot reach its target (a knee straightening at heel strike)
+# saturates smoothly instead of bouncing off the hard clip (kinks in the angles are spikes in the
+# torques); the ankles keep hard limits (flat feet in a squat need all of their dorsiflexion)
 SOFT_ZONE, SOFT_WEIGHT = 0.1, 0.01
 
 
@@ -194,6 +197,7 @@ class Rig:
     yaw_offset: float
     fixed: np.ndarray
     height_m: float
+    soft: np.ndarray | None = None  # (C,) bool: solved columns with soft limits (the knees)
 
 
 _RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
@@ -208,7 +212,7 @@ def rajagopal_rig(body: RajagopalBody) -> Rig:
                trans, body.coord_qpos[trans], OSIM_TO_ZUP.copy(),
                addr, addr, (addr, body.coord_range[cols, 0], body.coord_range[cols, 1]),
                names.index("pelvis_rotation"), 0.0, np.array([names.index("mtp_angle_l"), names.index("mtp_angle_r")]),
-               body.height_m)
+               body.height_m, np.array([n == "knee_angle" for _ in "lr" for n in _RAJ_LEG]))
 
 
 def smpl_rig(body: SmplBody) -> Rig:
@@ -599,8 +603,8 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             rhs = j.T @ r - REG * dv[legs]
             if rig.limits is not None:  # soft limits: a quadratic penalty inside SOFT_ZONE of each bound
                 adr, lo, hi = rig.limits
-                below = np.maximum(lo + SOFT_ZONE - q[adr], 0.0)
-                above = np.maximum(q[adr] - hi + SOFT_ZONE, 0.0)
+                below = np.maximum(lo + SOFT_ZONE - q[adr], 0.0) * rig.soft
+                above = np.maximum(q[adr] - hi + SOFT_ZONE, 0.0) * rig.soft
                 normal[np.diag_indices(nl)] += SOFT_WEIGHT * ((below > 0) | (above > 0))
                 rhs += SOFT_WEIGHT * (below - above)
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
@@ -633,6 +637,16 @@ class GroundMotion:
             self.plan = walk_plan(rig, motion, tf)
         q_ref = self._reference(tf)[0]
         qpos = solve_ik(rig, self.plan, q_ref)
+        if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
+            for _ in range(STATIC_RAISE_PASSES):
+                short = (self.plan.points - sole_points(rig.model, rig.feet, qpos))[..., 2].max((1, 2))
+                if short.max() < STATIC_RAISE_TOL:
+                    break
+                w = max(1, int(round(0.1 * FINE_HZ)))  # an envelope over +-0.1 s, smoothed
+                raise_ = gaussian_filter1d(maximum_filter1d(np.maximum(short, 0.0), 2 * w + 1, mode="nearest"),
+                                           w / 2, mode="nearest")
+                self.plan.pelvis_z = self.plan.pelvis_z + STATIC_RAISE_GAIN * raise_
+                qpos = solve_ik(rig, self.plan, q_ref)
         trans = qpos[:, rig.trans_qpos]
         self.cols = np.concatenate([rig.solved, rig.trans])
         self.spline = make_interp_spline(tf, np.concatenate([rig.read(qpos), trans], 1), k=5)
