@@ -439,14 +439,16 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
                          TOE_OFF_PITCH * smootherstep((u - heel_off) / (duty - heel_off)))
             land, land_pivot = -strike, heel[side]
-        a_st, psi_st = pose(n, alpha, np.where((u < foot_flat)[:, None] & (not hop), heel[side], toe[side]))
+        pivot = toe[side] if hop else np.where((u < foot_flat)[:, None], heel[side], toe[side])
+        a_st, psi_st = pose(n, alpha, pivot)
         a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
         a_hs, psi_hs = pose(n + 1, np.full_like(u, land), land_pivot)
         su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
         sig = smootherstep(su ** SWING_WARP)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         if hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
-            a_sw[:, 2] += (h_com - h_com.min(initial=np.inf, where=~stance)) * smootherstep(
+            take_off = h_com[~stance].min()  # the COM height at take-off and touchdown (the flights' lowest)
+            a_sw[:, 2] += (h_com - take_off) * smootherstep(
                 np.clip(np.minimum(su, 1 - su) / HOP_EASE, 0, 1))
         else:
             a_sw[:, 2] += (RUN_CLEARANCE if run else CLEARANCE) * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
@@ -462,7 +464,10 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             weight[:, side] = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)),
                                        0.0)
         o, psi = footprint(n)
-        local = toe[side] + 0 * u[:, None] if hop else heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
+        if hop:  # on the forefoot: the centre of pressure under the toes
+            local = np.broadcast_to(toe[side], (u.shape[0], 3))
+        else:
+            local = heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
         zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
