@@ -295,6 +295,17 @@ def _window(u: np.ndarray, a: float, b: float) -> np.ndarray:
     return smootherstep(np.clip((u - a) / (b - a), 0.0, 1.0))
 
 
+def _bump(u: np.ndarray, a: float, b: float) -> np.ndarray:
+    """``sin^2`` from 0 at ``a`` to 1 halfway to 0 at ``b`` (zero value and velocity at both ends), else 0."""
+    return np.sin(np.pi * np.clip((u - a) / (b - a), 0.0, 1.0)) ** 2
+
+
+def _envelope(x: np.ndarray, w: int) -> np.ndarray:
+    """A sliding maximum over ``+-w`` samples, smoothed by a Gaussian of ``w / 2``: a smooth curve at or
+    above ``x`` that rises ahead of its peaks."""
+    return gaussian_filter1d(maximum_filter1d(x, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
+
+
 def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     """Discrete foot moves on a cycle of ``motion.gait["freq"]`` (``gait["steps"]``): ``"kick"`` (the
     ``gait["side"]`` foot leaves the floor after the weight has shifted onto the other foot, swings
@@ -320,25 +331,24 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     pts = np.broadcast_to(tmpl @ rot.T, (tl.shape[0], 2, 4, 3)).copy()
     pts[..., :2] += origin[:2]
     weight = np.ones((tl.shape[0], 2))
-    drop = np.zeros(tl.shape[0])
+    up = np.array([0.0, 0.0, 1.0])
+    lunge = gait["steps"] == "lunge"
     if gait["steps"] == "kick":
         unload = _window(u, 0.0, 0.2) - _window(u, 0.75, 0.95)  # weight off the kicking foot, and back
-        swing = np.clip((u - 0.25) / 0.45, 0.0, 1.0)
-        bump = np.sin(np.pi * swing) ** 2  # out and back, zero velocity at both ends
+        bump = _bump(u, 0.25, 0.7)  # out and back
         reach = np.array(gait.get("reach", (KICK_REACH, 0.6 * KICK_REACH))) * k
-        pts[:, side] += (bump * reach[0])[:, None, None] * fwd + (bump * reach[1])[:, None, None] * np.array([0, 0, 1.0])
+        pts[:, side] += (bump * reach[0])[:, None, None] * fwd + (bump * reach[1])[:, None, None] * up
         weight[:, side] = 1.0 - unload
-        drop[:] = 0.0
-    elif gait["steps"] == "lunge":
+        drop = np.zeros(tl.shape[0])
+    elif lunge:
         length, depth = gait["length"] * k, gait["depth"] * k
         out = _window(u, 0.1, 0.3) - _window(u, 0.7, 0.9)  # lead foot position: 0 home, 1 forward
-        lift = np.sin(np.pi * np.clip((u - 0.1) / 0.2, 0, 1)) ** 2 + np.sin(np.pi * np.clip((u - 0.7) / 0.2, 0, 1)) ** 2
-        pts[:, side] += (out * length)[:, None, None] * fwd + (lift * LUNGE_CLEARANCE * k)[:, None, None] * np.array(
-            [0, 0, 1.0])
-        moving = ((u > 0.1) & (u < 0.3)) | ((u > 0.7) & (u < 0.9))
+        lift = _bump(u, 0.1, 0.3) + _bump(u, 0.7, 0.9)  # stepping out and back
+        pts[:, side] += (out * length)[:, None, None] * fwd + (lift * LUNGE_CLEARANCE * k)[:, None, None] * up
         unload = _window(u, 0.0, 0.1) - _window(u, 0.3, 0.4) + _window(u, 0.6, 0.7) - _window(u, 0.9, 1.0)
+        moving = ((u > 0.1) & (u < 0.3)) | ((u > 0.7) & (u < 0.9))  # the foot in the air: no weight on it
         weight[:, side] = np.where(moving, 0.0, 1.0 - unload)
-        down = np.sin(np.pi * np.clip((u - 0.4) / 0.2, 0, 1)) ** 2
+        down = _bump(u, 0.4, 0.6)
         drop = depth * down
         rear = 1 - side  # the rear heel rises about the rear foot's foremost toe point as the body lowers
         pivot = tmpl[rear, 2 + int(np.argmax(tmpl[rear, 2:, 0]))]
@@ -351,15 +361,14 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     p = (weight[..., None] * centre).sum(1) / weight.sum(1)[:, None]
     h = com_z - STEP_BEND * k
     com = lipm(p, dt, h)
-    # feet apart fore and aft (lunge): the pelvis is low enough for the legs to reach the feet from the COM
-    reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
-    need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
-        np.clip(reach / (0.3 * k), 0.0, 1.0))
-    # the envelope of that (a sliding maximum, then a Gaussian): the pelvis lowers ahead of time and slowly
-    # (the ZMP's quick shifts would otherwise make the pelvis bob with 2 body-weight forces)
-    w = int(round(LUNGE_SMOOTH_S / dt))
-    need = gaussian_filter1d(maximum_filter1d(need, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
-    z = stand_z - STEP_BEND * k - drop - (need if gait["steps"] == "lunge" else 0.0)  # a sum stays smooth
+    z = stand_z - STEP_BEND * k - drop
+    if lunge:  # feet apart fore and aft: the pelvis is low enough for the legs to reach the feet from the COM
+        reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
+        need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
+            np.clip(reach / (0.3 * k), 0.0, 1.0))
+        # its envelope: the pelvis lowers ahead of time and slowly (the ZMP's quick shifts would otherwise make
+        # it bob with 2 body-weight forces); added, not a maximum with the dip, so that z stays smooth
+        z = z - _envelope(need, int(round(LUNGE_SMOOTH_S / dt)))
     keep = slice(n_pad, n_pad + t.shape[0])
     return Plan(t, pts[keep], z[keep], com[keep])
 
@@ -500,11 +509,16 @@ def running_bounce(f: float, duty: float, shifts, t: np.ndarray, samples: int = 
     z_spec = np.zeros_like(spec)
     z_spec[1:] = -spec[1:] / (2 * np.pi * h[1:] * f) ** 2
     zeta_cycle = np.fft.irfft(z_spec, samples)
+    grid = np.arange(samples + 1)
+
+    def periodic(cycle: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return np.interp(s, grid, np.r_[cycle, cycle[0]])
+
     zeta, zeta_dd = np.zeros_like(t), np.zeros_like(t)
     for c in shifts:
         s = np.mod(f * t + c / (2 * np.pi), 1.0) * samples
-        zeta += np.interp(s, np.arange(samples + 1), np.r_[zeta_cycle, zeta_cycle[0]])
-        zeta_dd += np.interp(s, np.arange(samples + 1), np.r_[acc, acc[0]])
+        zeta += periodic(zeta_cycle, s)
+        zeta_dd += periodic(acc, s)
     return zeta, zeta_dd
 
 
@@ -647,9 +661,7 @@ class GroundMotion:
                 short = (self.plan.points - sole_points(rig.model, rig.feet, qpos))[..., 2].max((1, 2))
                 if short.max() < STATIC_RAISE_TOL:
                     break
-                w = max(1, int(round(0.1 * FINE_HZ)))  # an envelope over +-0.1 s, smoothed
-                raise_ = gaussian_filter1d(maximum_filter1d(np.maximum(short, 0.0), 2 * w + 1, mode="nearest"),
-                                           w / 2, mode="nearest")
+                raise_ = _envelope(np.maximum(short, 0.0), max(1, int(round(0.1 * FINE_HZ))))  # over +-0.1 s
                 self.plan.pelvis_z = self.plan.pelvis_z + STATIC_RAISE_GAIN * raise_
                 qpos = solve_ik(rig, self.plan, q_ref)
         trans = qpos[:, rig.trans_qpos]

@@ -431,6 +431,15 @@ def smpl_euler_limits() -> np.ndarray:
     return np.concatenate(out)
 
 
+HANGING_ARM = 1.2  # rad: |shoulder_z| of an arm hanging at the side (0: the T-pose)
+
+
+def _lateral_raise(b: _Builder, side: str, sx: float, top: float, phase: float) -> None:
+    """SMPL ``shoulder_z`` swinging once per cycle between hanging (at ``sin(phase) = -1``) and ``top``
+    rad above horizontal; ``sx`` mirrors the right side."""
+    b.set(f"{side}_shoulder_z", sx * (top - HANGING_ARM) / 2, [(sx * (top + HANGING_ARM) / 2, 1, phase)])
+
+
 def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fourier:
     """A randomised SMPL motion (75 columns, see :func:`smpl_trajectory`); the world is z up."""
     names = ["px", "py", "pz", "yaw", "pitch", "roll"] + [f"{j}_{a}" for j in SMPL_JOINT_NAMES[1:] for a in "xyz"]
@@ -496,9 +505,8 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
             elif front:  # the lowered arm swings forward to horizontal or a little below
                 top = u(1.1, 1.45)
                 b.set(f"{side}_shoulder_x", -top / 2, [(-top / 2, 1, p0 + ph() / 3)])
-            else:  # lateral raise from hanging (-1.2) to horizontal or above (up to +0.35)
-                top = u(0.0, 0.35)
-                b.set(f"{side}_shoulder_z", sx * (top - 1.2) / 2, [(sx * (top + 1.2) / 2, 1, p0 + ph() / 3)])
+            else:  # lateral raise from hanging to horizontal or above (up to +0.35)
+                _lateral_raise(b, side, sx, u(0.0, 0.35), p0 + ph() / 3)
         b.set("spine1_x", u(-0.05, 0.05), [(0.02, 1, ph())])
         b.set("pz", pelvis_height - 0.01, [(0.003, 1, ph())])
         b.set("px", u(-1, 1))
@@ -513,8 +521,7 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
             b.set(f"{side}_ankle_x", -u(0.0, 0.1), [(-0.15, hh, mid)])
             if jack:  # legs apart and arms overhead together (lateral raise from hanging to 0.3-0.45 rad up)
                 b.set(f"{side}_hip_z", sx * 0.12, [(sx * 0.12, 1, apart)])
-                top = u(0.3, 0.45)
-                b.set(f"{side}_shoulder_z", sx * (top - 1.2) / 2, [(sx * (top + 1.2) / 2, 1, apart)])
+                _lateral_raise(b, side, sx, u(0.3, 0.45), apart)
             else:  # arms swing forward with the push-off
                 b.set(f"{side}_shoulder_x", -0.3, [(-0.3, hh, mid + np.pi / 2)])
         b.set("spine1_x", u(0.0, 0.1), [(0.05, hh, mid)])
