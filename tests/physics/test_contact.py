@@ -37,6 +37,13 @@ def _raj_labels(raj, kind, seed=0, seconds=2.5):
     return q, qd, qdd, tau, res, ground
 
 
+def _smpl_labels(smpl, kind, seed=0, frames=75):
+    """Contact-aware labels of an SMPL motion on the ground at 30 fps: (torques, ContactDynamics)."""
+    motion = smpl_motion(kind, np.random.default_rng(seed), smpl_standing_height(smpl))
+    t = np.arange(frames) / 30
+    return smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+
+
 def _slides(res):
     out = []
     for f in range(2):
@@ -89,9 +96,7 @@ def test_walking_vertical_grf_peaks(raj, smpl, kind, seed):
     _, _, _, _, res, _ = _raj_labels(raj, kind, seed=seed)
     peaks = res.grf[..., 2].max(0) / (raj.mass_kg * G)
     assert ((peaks > 0.9) & (peaks < 1.6)).all(), peaks
-    motion = smpl_motion(kind, np.random.default_rng(seed), smpl_standing_height(smpl))
-    t = np.arange(75) / 30
-    _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+    _, res = _smpl_labels(smpl, kind, seed=seed)
     peaks = res.grf[..., 2].max(0) / (smpl.mass_kg * G)
     assert ((peaks > 0.9) & (peaks < 1.6)).all(), peaks
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / (smpl.mass_kg * G) < 0.05
@@ -110,9 +115,7 @@ def test_running_has_flight_phases_and_running_forces(raj, smpl, seed):
     dt = ground.plan.t[1] - ground.plan.t[0]
     z = ground.plan.com_z
     acc = (z[2:] - 2 * z[1:-1] + z[:-2]) / dt ** 2
-    motion = smpl_motion("run", np.random.default_rng(seed), smpl_standing_height(smpl))
-    t = np.arange(75) / 30
-    _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+    _, res = _smpl_labels(smpl, "run", seed=seed)
     peaks = res.grf[..., 2].max(0) / (smpl.mass_kg * G)
     assert ((peaks > 1.8) & (peaks < 2.6)).all(), peaks
     assert (~res.contact.any(axis=1)).any()
@@ -139,9 +142,7 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     assert (q[:, 6:] >= lo - 1e-3).all() and (q[:, 6:] <= hi + 1e-3).all()
     width = np.linalg.norm(res.point_pos[:, 0, 2, :2] - res.point_pos[:, 1, 2, :2], axis=1)
     assert (np.ptp(width) > 0.2) if kind == "jumping_jack" else (np.ptp(width) < 0.01)  # apart and together
-    motion = smpl_motion(kind, np.random.default_rng(1), smpl_standing_height(smpl))
-    t = np.arange(75) / 30
-    _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+    _, res = _smpl_labels(smpl, kind, seed=1)
     mg = smpl.mass_kg * G
     assert 2.5 < res.grf[..., 2].sum(1).max() / mg < 4.5 and (~res.contact.any(axis=1)).mean() > 0.3
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.1
@@ -171,9 +172,7 @@ def test_kicks_and_lunges_step_off_and_back(raj, smpl, kind):
         assert np.ptp(pelvis_z) > 0.15  # the body lowers
         heel = res.point_pos[:, 1 - side, :2, 2].min(1)
         assert heel.max() > 0.05  # the rear heel rises about the toes
-    motion = smpl_motion(kind, np.random.default_rng(4), smpl_standing_height(smpl))
-    t = np.arange(120) / 30
-    _, res = smpl_contact_dynamics(smpl, ground_smpl(smpl, motion, 0.0, t[-1])(t))
+    _, res = _smpl_labels(smpl, kind, seed=4, frames=120)
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / (smpl.mass_kg * G) < 0.03
     assert (res.contact.sum(1) == 1).mean() > 0.2
 
