@@ -44,7 +44,9 @@ as a planner for a walking robot would:
    the reference pose) for the second, full pass. Hinge joints are clipped to their limits less
    ``LIMIT_MARGIN``. The solved angles and the pelvis translation are interpolated by quintic splines,
    whose derivatives give consistent velocities and accelerations; all other coordinates keep the
-   generator's analytic values (toe joints: their mean).
+   generator's analytic values (toe joints: their mean), except the Rajagopal pelvis rotation, which is
+   converted from the generators' heading-first meaning to OpenSim's tilt-first angles
+   (:func:`heading_first`) and splined too.
 5. **Running** (duty factor below one half: ``Fourier.gait["duty"]`` 0.38). The same foot plan with
    the running constants (``RUN_*``: shorter heel rocker, heel rising from ``RUN_HEEL_OFF`` of stance,
    footprints nearer the line of travel, a higher swing, jogging step lengths so the legs reach). Each
@@ -180,7 +182,8 @@ class Rig:
     addresses of the solved joints; ``limits``: (qpos address, lo, hi) of hinge joints to clip, or None;
     ``trans_qpos``: their qpos addresses (model world x, y, z);
     ``yaw``/``yaw_offset``: the facing direction in the z-up world is ``q[yaw] + yaw_offset``;
-    ``fixed``: columns held at their mean (toes: the sole is rigid)."""
+    ``fixed``: columns held at their mean (toes: the sole is rigid); ``reorient``, if given, turns the
+    generator's ``root_rot`` columns into the model's (splined with the solved columns)."""
 
     model: mujoco.MjModel
     feet: FootModel
@@ -198,6 +201,8 @@ class Rig:
     fixed: np.ndarray
     height_m: float
     soft: np.ndarray | None = None  # (C,) bool: solved columns with soft limits (the knees)
+    root_rot: np.ndarray | None = None  # generator columns of the root rotation that ``reorient`` rewrites
+    reorient: Callable[[np.ndarray], np.ndarray] | None = None  # (T, 3) generator -> model root rotation
 
 
 _RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
@@ -212,7 +217,23 @@ def rajagopal_rig(body: RajagopalBody) -> Rig:
                trans, body.coord_qpos[trans], OSIM_TO_ZUP.copy(),
                addr, addr, (addr, body.coord_range[cols, 0], body.coord_range[cols, 1]),
                names.index("pelvis_rotation"), 0.0, np.array([names.index("mtp_angle_l"), names.index("mtp_angle_r")]),
-               body.height_m, np.array([n == "knee_angle" for _ in "lr" for n in _RAJ_LEG]))
+               body.height_m, np.array([n == "knee_angle" for _ in "lr" for n in _RAJ_LEG]),
+               np.array([names.index(n) for n in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]), heading_first)
+
+
+def heading_first(rot: np.ndarray) -> np.ndarray:
+    """Rajagopal pelvis angles (T, 3) from the generators' (tilt, list, heading) to OpenSim's.
+
+    OpenSim's pelvis joint turns by ``pelvis_tilt`` about the ground's lateral axis first, then
+    ``pelvis_list`` and ``pelvis_rotation`` (``R = Rz(tilt) Rx(list) Ry(rotation)``, y up), so for a body
+    facing anywhere but +x a tilt is not a sagittal lean (facing +-y it is a sideways one). The generators
+    mean a lean in the facing direction: ``R = Ry(heading) Rz(tilt) Rx(list)``; this returns that
+    rotation's OpenSim angles (the rotation unwrapped in time and kept next to the heading)."""
+    r = Rotation.from_euler("YZX", rot[:, [2, 0, 1]])
+    out = r.as_euler("ZXY")
+    out[:, 2] = np.unwrap(out[:, 2])
+    out[:, 2] += 2 * np.pi * np.round((rot[0, 2] - out[0, 2]) / (2 * np.pi))
+    return out
 
 
 def smpl_rig(body: SmplBody) -> Rig:
@@ -655,6 +676,8 @@ class GroundMotion:
         else:
             self.plan = walk_plan(rig, motion, tf)
         q_ref = self._reference(tf)[0]
+        if rig.reorient is not None:
+            q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
         qpos = solve_ik(rig, self.plan, q_ref)
         if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
             for _ in range(STATIC_RAISE_PASSES):
@@ -666,7 +689,11 @@ class GroundMotion:
                 qpos = solve_ik(rig, self.plan, q_ref)
         trans = qpos[:, rig.trans_qpos]
         self.cols = np.concatenate([rig.solved, rig.trans])
-        self.spline = make_interp_spline(tf, np.concatenate([rig.read(qpos), trans], 1), k=5)
+        values = [rig.read(qpos), trans]
+        if rig.reorient is not None:
+            self.cols = np.concatenate([self.cols, rig.root_rot])
+            values.append(q_ref[:, rig.root_rot])
+        self.spline = make_interp_spline(tf, np.concatenate(values, 1), k=5)
         self.qpos = qpos
         self.t_fine = tf
 

@@ -11,7 +11,7 @@ from hdys.physics.contact import (G, MU, rajagopal_contact_dynamics, rajagopal_f
                                   smpl_feet)
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
-from hdys.physics.locomotion import ground_rajagopal, ground_smpl, lipm, pendulum, running_bounce
+from hdys.physics.locomotion import ground_rajagopal, ground_smpl, heading_first, lipm, pendulum, running_bounce
 from hdys.physics.motions import rajagopal_motion, smpl_motion
 from hdys.physics.validation import (_joint_generalized, contact_generalized, forward_check, standing_check,
                                      validate_corpus_physics)
@@ -222,6 +222,26 @@ def test_ground_motion_is_deterministic(raj):
     a = _raj_labels(raj, "walk", seed=3, seconds=1.0)[0]
     b = _raj_labels(raj, "walk", seed=3, seconds=1.0)[0]
     assert np.array_equal(a, b)
+
+
+def test_rajagopal_lean_is_sagittal_whatever_the_heading(raj):
+    """OpenSim's pelvis_tilt turns about the ground's lateral axis first; the generators mean a lean in the
+    facing direction. A squat facing +y must then be the squat facing +x turned by 90 degrees: the same
+    joint angles, the trunk leaning forward, not sideways."""
+    motion = rajagopal_motion("squat", np.random.default_rng(5), raj.coord_range, standing_pelvis_height(raj))
+    t = np.arange(120) / 100
+    out = {}
+    for heading in (0.0, np.pi / 2):
+        motion.mean[2] = heading  # pelvis_rotation
+        out[heading] = ground_rajagopal(raj, motion, 0.0, t[-1])(t)[0]
+    flat, turned = out[0.0], out[np.pi / 2]
+    assert np.ptp(flat[:, 0]) > 0.1  # the trunk leans by more than 0.1 rad over the squat
+    assert np.abs(flat[:, 6:] - turned[:, 6:]).max() < 2e-3  # legs and lumbar: the same motion
+    # facing +y (z-up), i.e. OpenSim -z, the sagittal lean is about OpenSim x (pelvis_list) and the side lean
+    # about z (pelvis_tilt): the two swap (before the conversion the squat leaned sideways)
+    assert np.abs(turned[:, 1] - flat[:, 0]).max() < 2e-3
+    assert np.abs(np.abs(turned[:, 0]) - np.abs(flat[:, 1])).max() < 2e-3
+    np.testing.assert_allclose(heading_first(np.array([[-0.3, 0.1, 0.0]])), [[-0.3, 0.1, 0.0]], atol=1e-12)
 
 
 def test_lipm_com_stays_between_the_feet():
