@@ -30,9 +30,8 @@ from hdys.schema import RAJAGOPAL_COORDINATES, Sequence
 from hdys.store import Corpus, write_corpus
 
 TOL = 0.06  # relative RMS error of torques and GRF after smoothing at 6 Hz
-# Walking loses more to the 6 Hz smoothing (heel-strike and toe-off transients), and contact is detected on
-# the smoothed kinematics, so support changes hand over a frame or two apart (measured 0.10-0.16 on the tiny walks).
-TOL_GAIT = 0.2
+TOL_EXACT = 0.05  # the same without smoothing (interpolated kinematics; contact hands over a frame apart)
+TOL_FLIGHT = 0.3  # ... for motions with flight phases (measured 0.19 on a tiny-fixture hop)
 ROOT = Path(__file__).resolve().parents[1]
 DYNAMICS = dict(torque_smpl=None, torque_rajagopal=None, grf=None, cop=None, contact=None, muscle_activation=None,
                 muscle_names=None, emg=None, emg_names=None)
@@ -92,14 +91,17 @@ def test_fixture_labels_recovered_from_stripped_corpus(tmp_path):
                                                                           smpl_res.contact)
     truth = {s.sequence_id: s for s in seqs + [smpl_seq]}
     write_corpus(tmp_path / "in", [dataclasses.replace(s, **DYNAMICS) for s in truth.values()], progress=False)
-    summary = label_corpus(tmp_path / "in", tmp_path / "out", progress=False)
+    # interpolated, not smoothed, kinematics: noise-free labels must come back almost exactly, jumps included
+    # (6 Hz smoothing, the default, loses 10-45 % of walking and hopping torques to the transients)
+    summary = label_corpus(tmp_path / "in", tmp_path / "out", LabelOptions(cutoff_hz=0.0), progress=False)
     assert summary["labelled"] == len(truth) and summary["skipped"] == 0
     out = Corpus(tmp_path / "out")
     for sid, ref in truth.items():
         got = out.read(sid)
         key = "torque_smpl" if ref.smpl is not None else "torque_rajagopal"
-        quasi_static = ref.extra.get("motion", "squat") in ("squat", "sit_to_stand", "stand", "arm_raise", "curl")
-        tol = TOL if quasi_static else TOL_GAIT  # faster motions lose more to the 6 Hz smoothing
+        # with flight phases, contact detected from kinematics (height and speed of the sole points) changes a
+        # frame or two away from the generator's (load above 2 % BW), where the forces change fastest
+        tol = TOL_FLIGHT if ref.extra.get("motion") in ("run", "jump", "jumping_jack", "cmj") else TOL_EXACT
         assert rel_rms(getattr(got, key), getattr(ref, key), ref.fps) < tol, sid
         assert rel_rms(got.grf, ref.grf, ref.fps) < tol, sid
         assert (got.contact == ref.contact).mean() > 0.95
