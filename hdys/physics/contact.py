@@ -45,14 +45,13 @@ from scipy.optimize import nnls
 
 from hdys.physics.bodies import DE_LEVA_STATURE, SMPL_REFERENCE_HEIGHT, RajagopalBody, SmplBody
 from hdys.physics.inverse import inverse_dynamics, rajagopal_state, smpl_state, unconstrained
-from hdys.physics.motions import SmplTrajectory
+from hdys.physics.motions import G, SmplTrajectory
 
 MU = 0.8  # friction coefficient (shoe on floor)
 CONTACT_HEIGHT = 0.03  # m: a point lower than this may be in contact
 CONTACT_SPEED = 0.6  # m/s: ... and slower than this
 CONTACT_LOAD = 0.02  # body weights: a foot in contact carries more normal force than this
 REGULARISER = 1e-4  # alpha, in (body weights)^2
-G = 9.81
 FOOT_POINTS = ("heel_medial", "heel_lateral", "toe_medial", "toe_lateral")
 OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
 

@@ -17,7 +17,8 @@ All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is ro
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
 * motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, running (jogging, with
-  flight phases), hopping in place and jumping jacks (flight phases), kicks and lunges (single support),
+  flight phases), hopping in place, jumping jacks and countermovement jumps (flight phases), kicks and
+  lunges (single support),
   squat, sit-to-stand, standing, and for the SMPL body arm raises and biceps curls):
   kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
   (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
@@ -185,8 +186,8 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
 
 # Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); the SMPL "free"
 # motion keeps supported-pelvis labels (exact inverse dynamics, no GRF).
-GROUND_CONTACT = ("walk", "turn", "run", "jump", "jumping_jack", "kick", "lunge", "squat", "sit_to_stand", "stand",
-                  "arm_raise", "curl")
+GROUND_CONTACT = ("walk", "turn", "run", "jump", "cmj", "jumping_jack", "kick", "lunge", "squat", "sit_to_stand",
+                  "stand", "arm_raise", "curl")
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:

@@ -62,7 +62,11 @@ as a planner for a walking robot would:
    the forefoot all stance (heels ``HOP_PITCH`` up, raised further by the push-off from ``HOP_PUSH`` of
    stance, the centre of pressure under the toes), the COM at touchdown ``HOP_DROP`` below standing and
    the feet rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight).
-7. **Kicks and lunges** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one foot on a
+7. **Countermovement jumps** (``Fourier.gait["cmj"]``, :func:`cmj_plan`): the COM height is designed
+   (:func:`hdys.physics.motions.cmj_height`), the feet stay flat until the heels rise about the toes late
+   in the propulsion, the horizontal COM follows the pendulum of the vertical force; in flight the legs
+   are not tied to planned foot positions (:func:`free_flight`).
+8. **Kicks and lunges** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one foot on a
    slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the COM,
    from the same LIPM as walking, is over the supporting foot in single support).
 """
@@ -81,7 +85,8 @@ from scipy.spatial.transform import Rotation
 from hdys.physics.bodies import RajagopalBody, SmplBody
 from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, rajagopal_feet, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
-from hdys.physics.motions import Fourier, SmplTrajectory, smpl_trajectory
+from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, Fourier, SmplTrajectory, cmj_height, cmj_schedule,
+                                  quintic, smpl_trajectory)
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 FINE_HZ = 50.0
@@ -116,6 +121,12 @@ LUNGE_CLEARANCE = 0.05  # m at 1.75 m stature: lift of the stepping foot in a lu
 LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is forward
 LUNGE_SMOOTH_S = 0.3  # s: half-width of the window over which the lunge's reach drop is enveloped
 LUNGE_SLACK = 0.08  # m at 1.75 m stature: extra pelvis drop while the feet are apart (knees never straight)
+CMJ_PITCH_RATE = 1.5  # foot pitch rate at a jump's take-off (touchdown) / the mean rate of the heels' rise (fall)
+CMJ_FINE_HZ = 100.0  # IK grid of countermovement jumps (take-off and touchdown are brief)
+CMJ_PAD_S = 0.7  # s: padding of a jump's IK grid, longer than any flight
+CMJ_EASE = 0.08  # fraction of a jump's flight over which the (warm-start) feet ease into the COM's rise and out
+FLIGHT_TAU = 0.04  # s: time constant over which the legs' take-off (touchdown) motion decays in flight
+FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
@@ -283,13 +294,15 @@ def foot_template(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, float, floa
 @dataclass
 class Plan:
     """Targets on a time grid ``t`` (T,): sole points (T, 2, 4, 3), pelvis height (T,), COM xy (T, 2);
-    ``com_z`` (T,), if given, is the COM height the pelvis height is then solved for (running)."""
+    ``com_z`` (T,), if given, is the COM height the pelvis height is then solved for (running); in
+    ``flight`` frames, if given, the sole points only warm-start the IK (see :func:`free_flight`)."""
 
     t: np.ndarray
     points: np.ndarray
     pelvis_z: np.ndarray
     com_xy: np.ndarray
     com_z: np.ndarray | None = None
+    flight: np.ndarray | None = None  # (T,) bool: frames whose legs move freely (a jump's flight)
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -392,6 +405,112 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         z = z - _envelope(need, int(round(LUNGE_SMOOTH_S / dt)))
     keep = slice(n_pad, n_pad + t.shape[0])
     return Plan(t, pts[keep], z[keep], com[keep])
+
+
+def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
+    """A countermovement jump in place (``gait["cmj"]``): the COM height is :func:`cmj_height`'s design; the
+    feet stay flat on their footprints until the heels rise about the toes through the second half of
+    the propulsion (to ``TOE_OFF_PITCH`` at take-off, the ankle still plantarflexing then, as it dorsiflexes
+    at touchdown: ``CMJ_PITCH_RATE``), land on the forefoot (``HOP_PITCH``) and roll flat again over the
+    first half of the landing. The horizontal COM follows the pendulum of the vertical force (as in
+    running) about a centre of pressure between the feet, at their middles when flat and under the balls
+    of the feet as the heels rise. ``flight`` marks the frames in the air, whose legs :func:`free_flight`
+    replaces (their sole points, rising with the COM after ``CMJ_EASE`` of the flight, only warm-start the
+    IK: the touchdown's first frames start from them)."""
+    g = motion.gait
+    tmpl, _, com_z = foot_template(rig, motion.mean)
+    k = rig.height_m / 1.75
+    dt = t[1] - t[0]
+    n_pad = int(round(LIPM_PAD_S / dt))
+    tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt
+    zeta, _, zeta_dd = cmj_height(g, tl, k)
+    bottom, take_off, touch, low, _ = cmj_schedule(g, k)
+    tau = np.mod(tl - g["start"], 1.0 / g["freq"])
+    flying = (tau >= take_off) & (tau < touch)
+    sf = np.clip((tau - take_off) / (touch - take_off), 0.0, 1.0)  # flight progress
+    # foot pitch (heels up about the toes): quintics with the ankle still plantarflexing at take-off and
+    # dorsiflexing at touchdown (CMJ_PITCH_RATE times the mean rate of the heel rise / of the settling), so
+    # that the legs need not take up the whole speed of the body at either instant
+    rise0 = bottom + 0.5 * (take_off - bottom)
+    settle = 0.5 * (low - touch)
+    w_off = CMJ_PITCH_RATE * TOE_OFF_PITCH / (take_off - rise0)
+    w_on = -CMJ_PITCH_RATE * HOP_PITCH / settle
+    alpha = np.zeros_like(tau)
+    for a, b, start, end in ((rise0, take_off, (0.0, 0.0, 0.0), (TOE_OFF_PITCH, w_off, 0.0)),
+                             (take_off, touch, (TOE_OFF_PITCH, w_off, 0.0), (HOP_PITCH, w_on, 0.0)),
+                             (touch, touch + settle, (HOP_PITCH, w_on, 0.0), (0.0, 0.0, 0.0))):
+        m = (tau >= a) & (tau < b)
+        alpha[m] = quintic(start, end, b - a, tau[m] - a)[0]
+    chord = (CMJ_TAKEOFF + (CMJ_TOUCHDOWN - CMJ_TAKEOFF) * sf) * k  # the COM's take-off-to-touchdown line
+    lift = np.where(flying, (zeta - chord) * smootherstep(np.clip(np.minimum(sf, 1 - sf) / CMJ_EASE, 0, 1)), 0.0)
+    yaw = motion.mean[rig.yaw] + rig.yaw_offset
+    rot = _rz(np.array(yaw))
+    origin = _zup_translation(rig, motion.mean)
+    toe = tmpl[np.arange(2), 2 + np.argmax(tmpl[:, 2:, 0], axis=1)]  # (2, 3) pivots: foremost toe points
+    pts = np.empty((tl.shape[0], 2, 4, 3))
+    cop = np.empty((tl.shape[0], 2, 2))
+    on_toes = smootherstep(np.clip(alpha / HOP_PITCH, 0, 1))  # 0 flat, 1 on the forefoot
+    for side in range(2):
+        local = np.einsum("tab,pb->tpa", _ry(alpha), tmpl[side] - toe[side]) + toe[side]
+        pts[:, side] = local @ rot.T
+        centre, ball = tmpl[side, :, :2].mean(0), tmpl[side, 2:, :2].mean(0)
+        cop[:, side] = (centre + (ball - centre) * on_toes[:, None]) @ rot[:2, :2].T
+    pts[..., :2] += origin[:2]
+    pts[..., 2] += lift[:, None, None]
+    p = cop.mean(1) + origin[:2]
+    h = com_z + zeta
+    com = pendulum(p, (G + zeta_dd) / h, dt, p[0], p[-1])
+    keep = slice(n_pad, n_pad + t.shape[0])
+    return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep], flying[keep])
+
+
+def free_flight(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+    """qpos with the legs of each ``plan.flight`` run replaced, in the solved (generator) coordinates, by a
+    quintic from the take-off pose to the touchdown pose (at rest at both ends) plus, at each end, the
+    stance solution's rate and acceleration there decaying as ``exp(-s / FLIGHT_TAU)`` (s: time from
+    that end), so that value, rate and acceleration are continuous (each estimated by a quadratic through
+    ``FLIGHT_FIT`` stance frames) without the overshoot a single quintic would have (a hinge that would
+    still pass its limit decays faster, halving its time constant); the root is placed so that the COM
+    stays on the planned ballistic path. Following the COM with the feet would need the
+    legs to stop extending within a few hundredths of a second of take-off; in a jump the legs move
+    smoothly in the air. Flight runs without stance frames on both sides are left as solved."""
+    vals = rig.read(qpos)
+    n = vals.shape[0]
+    flag = np.concatenate([[0], plan.flight.astype(int), [0]])
+    starts, ends = np.flatnonzero(np.diff(flag) == 1), np.flatnonzero(np.diff(flag) == -1)
+    out = qpos.copy()
+    dt = plan.t[1] - plan.t[0]
+    for a, b in zip(starts, ends):  # flight frames a .. b-1
+        if a < FLIGHT_FIT or b + FLIGHT_FIT > n:
+            continue
+        ends_state = []
+        for rows, at in ((np.arange(a - FLIGHT_FIT, a), a - 1), (np.arange(b, b + FLIGHT_FIT), b)):
+            c = np.polynomial.polynomial.polyfit((rows - at) * dt, vals[rows], 2)  # (3, C)
+            ends_state.append((c[0], c[1], 2 * c[2]))
+        frames = np.arange(a, b)
+        dur = (b - a + 1) * dt
+        s_to, s_td = (frames - a + 1) * dt, (b - frames) * dt  # time since take-off, to touchdown
+        (q0, v0, a0), (q1, v1, a1) = ends_state
+        base = quintic((q0, 0 * q0, 0 * q0), (q1, 0 * q1, 0 * q1), dur, s_to)[0]
+        decay = np.full(vals.shape[1], FLIGHT_TAU)
+        for _ in range(8):  # a joint the decaying motion would carry past its limit decays faster
+            fit = base.copy()
+            for s_, v, acc in ((s_to, v0, a0), (s_td, -v1, a1)):  # the ends' motion, decaying over ``decay``
+                s_ = s_[:, None]
+                fit += np.exp(-s_ / decay) * (v * s_ + (acc + 2 * v / decay) * s_ ** 2 / 2)
+            if rig.limits is None:
+                break
+            over = ((fit < rig.limits[1] + LIMIT_MARGIN) | (fit > rig.limits[2] - LIMIT_MARGIN)).any(0)
+            if not over.any():
+                break
+            decay = np.where(over, decay / 2, decay)
+        q = q_ref[frames].copy()
+        q[:, rig.solved] = fit
+        new = rig.to_qpos(q)
+        root = np.concatenate([plan.com_xy[frames], plan.com_z[frames, None]], 1) - com_offset(rig, new)
+        new[:, rig.trans_qpos] = root @ rig.to_zup
+        out[frames] = new
+    return out
 
 
 def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
@@ -666,19 +785,25 @@ class GroundMotion:
     fine grid, the toe columns are held at their mean, every other column is the generator's."""
 
     def __init__(self, rig: Rig, motion: Fourier, t_start: float, t_end: float):
-        h = 1.0 / FINE_HZ
-        tf = np.arange(np.floor((t_start - PAD_S) / h), np.ceil((t_end + PAD_S) / h) + 1) * h
+        cmj = bool(motion.gait and motion.gait.get("cmj"))
+        h = 1.0 / (CMJ_FINE_HZ if cmj else FINE_HZ)
+        pad = CMJ_PAD_S if cmj else PAD_S  # a jump's grid holds whole flights (see free_flight)
+        tf = np.arange(np.floor((t_start - pad) / h), np.ceil((t_end + pad) / h) + 1) * h
         self.motion, self.rig = motion, rig
         if motion.gait is None:
             self.plan = static_plan(rig, motion, tf)
         elif "steps" in motion.gait:
             self.plan = steps_plan(rig, motion, tf)
+        elif motion.gait.get("cmj"):
+            self.plan = cmj_plan(rig, motion, tf)
         else:
             self.plan = walk_plan(rig, motion, tf)
         q_ref = self._reference(tf)[0]
         if rig.reorient is not None:
             q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
         qpos = solve_ik(rig, self.plan, q_ref)
+        if self.plan.flight is not None:
+            qpos = free_flight(rig, self.plan, q_ref, qpos)
         if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
             for _ in range(STATIC_RAISE_PASSES):
                 short = (self.plan.points - sole_points(rig.model, rig.feet, qpos))[..., 2].max((1, 2))

@@ -14,12 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "jumping_jack", "kick", "lunge")
-SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "jumping_jack", "kick", "lunge")
+G = 9.81  # m/s^2, standard gravity
+
+RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "cmj", "jumping_jack", "kick", "lunge")
+SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "cmj", "jumping_jack", "kick",
+              "lunge")
 
 
 @dataclass
@@ -130,13 +134,17 @@ def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray
     (radians); returns ``(mean, amp (k,), phase (k,))``."""
     s = np.linspace(0.0, 1.0, 400, endpoint=False)
     x, y = np.array(GAIT_CURVES[kind][joint], float).T
-    v = np.deg2rad(np.interp(s, x, y))
-    cols = [np.ones_like(s)]
-    for h in range(1, k + 1):
-        cols += [np.sin(2 * np.pi * h * s), np.cos(2 * np.pi * h * s)]
-    c = np.linalg.lstsq(np.stack(cols, 1), v, rcond=None)[0]
-    a, b = c[1::2], c[2::2]  # a sin + b cos = r sin(. + atan2(b, a))
-    return float(c[0]), np.hypot(a, b), np.arctan2(b, a)
+    return periodic_fit(np.deg2rad(np.interp(s, x, y)), k)
+
+
+def periodic_fit(v: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares fit of ``mean + sum_h amp_h sin(2 pi h s + phase_h)``, h = 1..k, to samples ``v`` (S,)
+    of one period at ``s = i / S`` (k < S / 2); returns ``(mean, amp (k,), phase (k,))``. On a uniform grid
+    the sinusoids are orthogonal, so the fit is the discrete Fourier transform's (which, unlike a LAPACK
+    solve, gives the same bits in every process whatever its thread count)."""
+    c = np.fft.rfft(v)[: k + 1] / v.shape[0]
+    a, b = -2 * c[1:].imag, 2 * c[1:].real  # a sin + b cos = r sin(. + atan2(b, a))
+    return float(c[0].real), np.hypot(a, b), np.arctan2(b, a)
 
 
 def _duty(curves: str, rng: np.random.Generator) -> float:
@@ -187,6 +195,116 @@ def _steps(kind: str, rng: np.random.Generator) -> dict:
 def _peak_phase(g: dict, u_peak: float) -> float:
     """Phase of ``sin(2 pi freq t + phase)`` peaking at cycle fraction ``u_peak`` of a step plan."""
     return np.pi / 2 + g["shift"] - 2 * np.pi * u_peak
+
+
+# Countermovement jumps. The COM height is designed and the forces follow from it (F = m (g + z'')): quintic
+# Hermite segments (C2 throughout) from standing down to the bottom of the countermovement, up to take-off
+# (leaving at the speed of the jump height with the force just reaching zero), a ballistic flight, a landing
+# down to its lowest point and a recovery to standing. With the sampled timings the vertical force dips to
+# 0.4-0.65 body weights while unweighting, stays at 2.2-2.9 BW through the propulsion and peaks at 3-4.7 BW on landing,
+# as in maximal countermovement jumps (e.g. McMahon J.J., Suchomel T.J., Lake J.P., Comfort P. 2018,
+# "Understanding the key phases of the countermovement jump force-time curve", Strength Cond J 40(4):96-106).
+CMJ_REST = 0.03  # m at 1.75 m stature: standing COM below the neutral pose's (knees unlocked, ready)
+CMJ_TAKEOFF = 0.04  # m at 1.75 m stature: COM above the neutral pose's at take-off (on the toes, legs extended)
+CMJ_TOUCHDOWN = 0.0  # m at 1.75 m stature: COM height at touchdown (landing on the forefoot)
+CMJ_BOTTOM_G = 1.4  # COM acceleration (in g) at the bottom of the countermovement and of the landing
+CMJ_TALLEST = 1.95 / 1.75  # k of the tallest subject (hdys.physics.fixture.sample_subject): jumps scale in time
+CMJ_HARMONICS = 16  # Fourier terms of the reference angles over the jump cycle
+CMJ_SMOOTH_S = 0.05  # s: Gaussian smoothing of the reference profiles (the trunk straightens over ~0.2 s)
+
+
+def _cmj(rng: np.random.Generator) -> dict:
+    """``Fourier.gait`` of a maximal countermovement jump from standing, repeated once per cycle: time of the
+    first jump's start (s), countermovement duration (``down``, s), COM dip (``depth``, m at 1.75 m
+    stature), jump height (COM rise after take-off, m at 1.75 m stature: 0.7-0.95 of the push's COM
+    travel, 18-31 cm), propulsion time as a fraction ``push`` of the
+    time a constant force would take (below one: the force is highest early in the push, a plateau rather
+    than a late peak), landing time to the lowest point as a fraction ``land`` of a constant deceleration's
+    (above one: the force builds up from zero at touchdown), its depth (m at 1.75 m stature), ``recover``
+    (the rise back to standing takes ``sqrt(recover depth / acceleration)``: from 12 up the COM does not
+    overshoot standing and the force stays above half the body weight), and ``freq`` (jumps per second:
+    the jump and a 0.6-1.2 s pause standing)."""
+    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
+    g = {"cmj": True, "start": u(0.1, 0.5), "down": u(0.45, 0.6), "push": u(0.78, 0.88), "depth": u(0.18, 0.26),
+         "land": u(1.2, 1.5), "land_depth": u(0.12, 0.18), "recover": u(12.0, 20.0)}
+    g["height"] = u(0.7, 0.95) * (CMJ_REST + g["depth"] + CMJ_TAKEOFF)  # higher jumps from deeper pushes
+    g["freq"] = 1.0 / (cmj_schedule(g, CMJ_TALLEST)[-1] + u(0.6, 1.2))
+    return g
+
+
+def quintic(start, end, dur: float, s: np.ndarray):
+    """Value, first and second derivatives at ``s`` (S,) in [0, dur] of the quintic with (value, rate,
+    acceleration) ``start`` at 0 and ``end`` at ``dur``; the six boundary values may be arrays (C,) of
+    several quintics, and the results are then (S, C)."""
+    p0, v0, a0 = (np.asarray(x, float) for x in start)
+    p1, v1, a1 = (np.asarray(x, float) for x in end)
+    m = np.array([[dur ** 3, dur ** 4, dur ** 5], [3 * dur ** 2, 4 * dur ** 3, 5 * dur ** 4],
+                  [6 * dur, 12 * dur ** 2, 20 * dur ** 3]])
+    c3, c4, c5 = np.linalg.solve(m, np.stack([p1 - p0 - v0 * dur - a0 * dur ** 2 / 2, v1 - v0 - a0 * dur, a1 - a0]))
+    s = np.asarray(s, float)[(...,) + (None,) * p0.ndim]
+    return (p0 + v0 * s + a0 * s ** 2 / 2 + c3 * s ** 3 + c4 * s ** 4 + c5 * s ** 5,
+            v0 + a0 * s + 3 * c3 * s ** 2 + 4 * c4 * s ** 3 + 5 * c5 * s ** 4,
+            a0 + 6 * c3 * s + 12 * c4 * s ** 2 + 20 * c5 * s ** 3)
+
+
+def cmj_schedule(g: dict, k: float) -> np.ndarray:
+    """Times (s from the start of the countermovement) of the bottom, take-off, touchdown, landing's lowest
+    point and the end of the recovery, for a body ``k`` = stature / 1.75 m."""
+    v0 = np.sqrt(2 * G * g["height"] * k)
+    up = g["push"] * 2 * (CMJ_REST + g["depth"] + CMJ_TAKEOFF) * k / v0
+    drop = (CMJ_TAKEOFF - CMJ_TOUCHDOWN) * k
+    v1 = np.sqrt(v0 ** 2 + 2 * G * drop)
+    flight = (v0 + v1) / G
+    land = g["land"] * 2 * (CMJ_TOUCHDOWN + CMJ_REST + g["land_depth"]) * k / v1
+    recover = np.sqrt(g["recover"] * g["land_depth"] * k / (CMJ_BOTTOM_G * G))
+    return np.cumsum([g["down"], up, flight, land, recover])
+
+
+def cmj_height(g: dict, t: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """COM height relative to the neutral pose's (m) and its first and second derivatives at times ``t``
+    (s) of a countermovement-jump motion (``g``: :func:`_cmj`) for a body ``k`` = stature / 1.75 m."""
+    rest, bottom = -CMJ_REST * k, -(CMJ_REST + g["depth"]) * k
+    take_off, touch, low = CMJ_TAKEOFF * k, CMJ_TOUCHDOWN * k, -(CMJ_REST + g["land_depth"]) * k
+    v0 = np.sqrt(2 * G * g["height"] * k)
+    v1 = np.sqrt(v0 ** 2 + 2 * G * (take_off - touch))
+    a_low = CMJ_BOTTOM_G * G
+    ends = cmj_schedule(g, k)
+    starts = np.r_[0.0, ends[:-1]]
+    states = [(rest, 0.0, 0.0), (bottom, 0.0, a_low), (take_off, v0, -G), None, (touch, -v1, -G),
+              (low, 0.0, a_low), (rest, 0.0, 0.0)]
+    tau = np.mod(t - g["start"], 1.0 / g["freq"])
+    z, zd, zdd = np.full(t.shape, rest), np.zeros(t.shape), np.zeros(t.shape)
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        m = (tau >= a) & (tau < b)
+        s = tau[m] - a
+        if i == 2:  # flight
+            z[m], zd[m], zdd[m] = take_off + v0 * s - G * s ** 2 / 2, v0 - G * s, -G
+        else:
+            end = states[i + 1] if i < 2 else states[i + 2]
+            z[m], zd[m], zdd[m] = quintic(states[i] if i < 2 else states[i + 1], end, b - a, s)
+    return z, zd, zdd
+
+
+def _cmj_references(g: dict) -> dict[str, np.ndarray]:
+    """Unit profiles over one jump cycle (1024 samples from the start of the countermovement): ``dip`` (0
+    standing, 1 at the bottom of the countermovement, the landing's share at its lowest point), ``back`` (the
+    dip during the countermovement only: arms swing back) and ``up`` (0 standing, 1 from take-off through
+    the flight)."""
+    tau = np.arange(1024) / 1024 / g["freq"]
+    z = cmj_height(g, tau + g["start"], 1.0)[0] + CMJ_REST
+    dip = np.maximum(-z, 0.0) / g["depth"]
+    shapes = {"dip": dip, "back": np.where(tau < cmj_schedule(g, 1.0)[1], dip, 0.0),
+              "up": np.clip(z / (CMJ_TAKEOFF + CMJ_REST), 0.0, 1.0)}
+    sigma = CMJ_SMOOTH_S * g["freq"] * 1024  # the clipped profiles have corners: smooth them (periodically)
+    return {k: gaussian_filter1d(v, sigma, mode="wrap") for k, v in shapes.items()}
+
+
+def _profile(b: "_Builder", g: dict, name: str, base: float, shape: np.ndarray) -> None:
+    """Coordinate ``name`` = ``base + shape`` over the jump cycle of ``g`` (``shape``: a combination of
+    :func:`_cmj_references` profiles), fitted with ``CMJ_HARMONICS`` terms."""
+    mean, amp, phase = periodic_fit(shape, CMJ_HARMONICS)
+    shift = 2 * np.pi * g["freq"] * g["start"]  # the samples start at t = start
+    b.set(name, base + mean, [(amp[h], h + 1, phase[h] - (h + 1) * shift) for h in range(CMJ_HARMONICS)])
 
 
 TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
@@ -298,6 +416,24 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         b.set("pelvis_tz", u(-1, 1))
         b.set("pelvis_ty", pelvis_height - 0.05)
         b.set("lumbar_extension", u(-0.15, 0.0), [(0.05, hh, mid)])
+    elif kind == "cmj":  # reference angles only: the jump planner moves the COM and the feet
+        cmj = _cmj(rng)
+        ref = _cmj_references(cmj)
+        b = _Builder(names, cmj["freq"], k=CMJ_HARMONICS)
+        for side in ("r", "l"):  # at the bottom: hips ~70, knees ~80, ankles ~20 degrees
+            _profile(b, cmj, f"hip_flexion_{side}", 0.05, u(1.1, 1.3) * ref["dip"])
+            _profile(b, cmj, f"knee_angle_{side}", 0.1, u(1.3, 1.5) * ref["dip"])
+            _profile(b, cmj, f"ankle_angle_{side}", 0.05, 0.3 * ref["dip"])
+            b.set(f"hip_adduction_{side}", u(-0.08, 0.0))
+            b.set(f"hip_rotation_{side}", u(-0.1, 0.1))
+            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
+            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
+        _profile(b, cmj, "pelvis_tilt", u(-0.1, 0.0), -u(0.4, 0.6) * ref["dip"])  # the trunk leans forward
+        _profile(b, cmj, "lumbar_extension", u(-0.1, 0.0), -0.2 * ref["dip"])
+        b.set("pelvis_rotation", heading)
+        b.set("pelvis_tx", u(-1, 1))
+        b.set("pelvis_tz", u(-1, 1))
+        b.set("pelvis_ty", pelvis_height - 0.02)
     elif kind in ("kick", "lunge"):  # reference angles only: the step planner moves the feet
         steps = _steps(kind, rng)
         b = _Builder(names, steps["freq"])
@@ -328,6 +464,8 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         out.gait = _hop_gait(hop, kind == "jumping_jack")
     elif kind in ("kick", "lunge"):
         out.gait = steps
+    elif kind == "cmj":
+        out.gait = cmj
     if kind in ("walk", "turn", "run"):
         out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     return out
@@ -451,9 +589,11 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
     hop = _hop(rng, kind == "jumping_jack") if kind in ("jump", "jumping_jack") else None
     steps = _steps(kind, rng) if kind in ("kick", "lunge") else None
+    cmj = _cmj(rng) if kind == "cmj" else None
     f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
-         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (hop["base"] if hop else steps["freq"])
-    b = _Builder(names, f)
+         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (
+        hop["base"] if hop else cmj["freq"] if cmj else steps["freq"])
+    b = _Builder(names, f, k=CMJ_HARMONICS if cmj else 4)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
         b.set(f"{side}_elbow_y", -sx * u(0.2, 0.4))
@@ -528,6 +668,18 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         b.set("pz", pelvis_height - 0.05)
         b.set("px", u(-1, 1))
         b.set("py", u(-1, 1))
+    elif cmj is not None:  # reference angles only: the jump planner moves the COM and the feet
+        ref = _cmj_references(cmj)
+        for side, sx in (("left", 1.0), ("right", -1.0)):
+            _profile(b, cmj, f"{side}_hip_x", -0.05, -u(1.1, 1.3) * ref["dip"])
+            _profile(b, cmj, f"{side}_knee_x", 0.1, u(1.3, 1.5) * ref["dip"])
+            _profile(b, cmj, f"{side}_ankle_x", -0.05, -0.3 * ref["dip"])
+            # arms swing back in the countermovement and forward and up through take-off and flight
+            _profile(b, cmj, f"{side}_shoulder_x", 0.0, 0.5 * ref["back"] - u(1.0, 1.3) * ref["up"])
+        _profile(b, cmj, "spine1_x", u(0.0, 0.1), 0.4 * ref["dip"])
+        b.set("pz", pelvis_height - 0.02)
+        b.set("px", u(-1, 1))
+        b.set("py", u(-1, 1))
     elif steps is not None:  # reference angles only: the step planner moves the feet
         mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
         for i, side in enumerate(("left", "right")):
@@ -565,4 +717,6 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         out.gait = _hop_gait(hop, kind == "jumping_jack")
     elif steps is not None:
         out.gait = steps
+    elif cmj is not None:
+        out.gait = cmj
     return out

@@ -12,7 +12,7 @@ from hdys.physics.contact import (G, MU, rajagopal_contact_dynamics, rajagopal_f
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl, heading_first, lipm, pendulum, running_bounce
-from hdys.physics.motions import rajagopal_motion, smpl_motion
+from hdys.physics.motions import cmj_height, cmj_schedule, rajagopal_motion, smpl_motion
 from hdys.physics.validation import (_joint_generalized, contact_generalized, forward_check, standing_check,
                                      validate_corpus_physics)
 from hdys.schema import Sequence
@@ -146,6 +146,63 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     mg = smpl.mass_kg * G
     assert 2.5 < res.grf[..., 2].sum(1).max() / mg < 4.5 and (~res.contact.any(axis=1)).mean() > 0.3
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.1
+
+
+def test_countermovement_jump_design_is_smooth_and_pushes_only(raj):
+    """The designed COM height of random jumps: continuous in value, rate and acceleration (the force),
+    the force never negative, about 0.5 BW unweighting, a 2.2-3 BW propulsion, a ballistic flight of the
+    jump height, a 3-5 BW landing and no overshoot above standing in the recovery."""
+    for seed in range(20):
+        g = rajagopal_motion("cmj", np.random.default_rng(seed), raj.coord_range, 0.95).gait
+        k = 0.86 + 0.0125 * seed  # statures 1.50-1.92 m
+        period = 1.0 / g["freq"]
+        t = g["start"] + np.linspace(0.0, period, 20001)
+        z, zd, zdd = cmj_height(g, t, k)
+        dt = t[1] - t[0]
+        # no jumps: every step changes a quantity by at most its largest rate times the step
+        assert np.abs(np.diff(z)).max() <= 1.01 * np.abs(zd).max() * dt
+        assert np.abs(np.diff(zd)).max() <= 1.01 * np.abs(zdd).max() * dt
+        assert np.abs(np.diff(zdd)).max() < 0.05 * G  # the force is continuous (C2 at every junction)
+        np.testing.assert_allclose(np.gradient(z, dt)[5:-5], zd[5:-5], atol=1e-3)
+        force = 1 + zdd / G
+        bottom, take_off, touch, low, end = cmj_schedule(g, k)
+        tau = t - g["start"]
+        assert force.min() > -1e-9 and 0.3 < force[tau < bottom].min() < 0.8
+        assert 2.2 < force[(tau > bottom) & (tau < take_off)].max() < 3.0
+        flight = (tau > take_off + 1e-3) & (tau < touch - 1e-3)
+        np.testing.assert_allclose(force[flight], 0.0, atol=1e-9)
+        assert z[flight].max() - z[np.searchsorted(tau, take_off)] == pytest.approx(g["height"] * k, abs=2e-3)
+        assert end < period - 0.5  # a pause standing before the next jump
+        assert 3.0 < force[(tau > touch) & (tau < low)].max() < 5.0
+        assert z[tau > low].max() <= z[-1] + 1e-9  # the recovery rises to standing without overshoot
+
+
+def test_countermovement_jumps_take_off_and_land(raj, smpl):
+    q, _, _, tau, res, ground = _raj_labels(raj, "cmj", seed=1, seconds=3.0)
+    mg = raj.mass_kg * G
+    fz = res.grf[..., 2].sum(1) / mg
+    flight = ~res.contact.any(axis=1)
+    assert 0.1 < flight.mean() < 0.3 and 3.0 < fz.max() < 5.0  # one jump; the landing peak
+    assert fz[res.contact.all(axis=1)].min() < 0.8  # unweighting (and the recovery)
+    residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
+    g, t = ground.motion.gait, np.arange(q.shape[0]) / 100
+    _, take_off, touch, _, _ = cmj_schedule(g, raj.height_m / 1.75)
+    air = np.mod(t - g["start"], 1 / g["freq"])
+    air = (air > take_off + 0.03) & (air < touch - 0.03)
+    assert air.sum() > 20 and not res.contact[air].any()
+    # ballistic in the air (within 30 ms of take-off and touchdown the root residual reaches 0.4 BW)
+    assert residual.mean() < 0.03 and residual[air].max() < 0.05
+    assert np.abs(tau).max() / raj.mass_kg < 8.0  # no joint-torque spikes at take-off and touchdown
+    assert np.percentile(_slides(res), 95) < 0.02
+    lo, hi = raj.coord_range[6:, 0], raj.coord_range[6:, 1]
+    assert (q[:, 6:] >= lo - 1e-3).all() and (q[:, 6:] <= hi + 1e-3).all()
+    apex = res.point_pos[flight, :, :, 2].min((1, 2)).max()
+    assert apex > 0.15  # the feet leave the floor by the jump height
+    tau, res = _smpl_labels(smpl, "cmj", seed=1, frames=90)
+    mg = smpl.mass_kg * G
+    assert (~res.contact.any(axis=1)).mean() > 0.1 and 3.0 < res.grf[..., 2].sum(1).max() / mg < 5.0
+    assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.03
+    assert np.abs(tau).max() / smpl.mass_kg < 8.0
 
 
 @pytest.mark.parametrize("kind", ["kick", "lunge"])
