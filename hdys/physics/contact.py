@@ -44,7 +44,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from hdys.physics.bodies import DE_LEVA_STATURE, SMPL_REFERENCE_HEIGHT, RajagopalBody, SmplBody
-from hdys.physics.inverse import inverse_dynamics, rajagopal_state, smpl_state, unconstrained
+from hdys.physics.inverse import rajagopal_state, smpl_state, unconstrained
 from hdys.physics.motions import G, SmplTrajectory
 
 MU = 0.8  # friction coefficient (shoe on floor)
@@ -134,59 +134,60 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
                              qacc: np.ndarray, mass_kg: float, mu: float = MU,
                              height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
                              regulariser: float = REGULARISER) -> ContactDynamics:
-    """Inverse dynamics with ground reaction forces for MuJoCo states (T, nq), (T, nv), (T, nv)."""
-    qfrc = inverse_dynamics(model, qpos, qvel, qacc)
+    """Inverse dynamics with ground reaction forces for MuJoCo states (T, nq), (T, nv), (T, nv).
+
+    Per frame only MuJoCo runs in the loop (``mj_inverse``, and the Jacobians of the four foot bodies and
+    the root at their origins) and, for frames with active points, one NNLS; the sole points' positions
+    and Jacobians (``J_point = J_origin - [r]x J_rot``), the forces, the contact torques and the residual
+    wrench are computed for all frames at once."""
     nt, nv = qvel.shape
     data = mujoco.MjData(model)
     rot = feet.to_zup
     dirs = pyramid(mu) @ rot  # (4, 3): pyramid edges in the model world (rows)
     w = np.full(6, 1.0 / (mass_kg * G))  # force rows / (m g), moment rows / (m g * 1 m)
-    sq = np.sqrt(regulariser)
-    pos, vel = np.zeros((nt, 2, 4, 3)), np.zeros((nt, 2, 4, 3))
-    force = np.zeros((nt, 2, 4, 3))
-    active = np.zeros((nt, 2, 4), bool)
-    qfrc_c = np.zeros((nt, nv))
-    residual_gen = np.zeros((nt, 6))
-    wrench = np.zeros((nt, 6))
-    solver_res = np.zeros(nt)
-    jacp, jacr = np.zeros((3, nv)), np.zeros((3, nv))
-    jac = np.zeros((2, 4, 3, nv))
     root = feet.root_dofs
+    bodies, which = np.unique(feet.body, return_inverse=True)  # the foot bodies; (2, 4) index into them
+    which = which.reshape(feet.body.shape)
+    nb = bodies.shape[0] + 1  # and the root body, last
+    qfrc = np.empty((nt, nv))
+    origin, frame = np.empty((nt, nb, 3)), np.empty((nt, nb, 3, 3))
+    jac_t, jac_r = np.empty((nt, nb, 3, nv)), np.empty((nt, nb, 3, nv))
     with unconstrained(model):
         for i in range(nt):
-            data.qpos[:] = qpos[i]
-            mujoco.mj_kinematics(model, data)
-            mujoco.mj_comPos(model, data)
-            for f in range(2):
-                for p in range(4):
-                    b = feet.body[f, p]
-                    x = data.xpos[b] + data.xmat[b].reshape(3, 3) @ feet.local[f, p]
-                    mujoco.mj_jac(model, data, jac[f, p], None, x, b)
-                    pos[i, f, p] = x
-            v = jac @ qvel[i]  # (2, 4, 3)
-            vel[i] = v @ rot.T
-            pos[i] = pos[i] @ rot.T
-            active[i] = (pos[i, ..., 2] < height) & (np.linalg.norm(vel[i], axis=-1) < speed)
-            b_vec = qfrc[i, root] * w
-            idx = np.argwhere(active[i])
-            if len(idx):
-                cols = [(jac[f, p][:, root].T @ dirs.T) for f, p in idx]  # each (6, 4)
-                a_mat = np.concatenate(cols, axis=1) * w[:, None] * (mass_kg * G)  # unknowns in body weights
-                beta, _ = nnls(np.vstack([a_mat, sq * np.eye(a_mat.shape[1])]),
-                               np.concatenate([b_vec, np.zeros(a_mat.shape[1])]), maxiter=50 * a_mat.shape[1])
-                beta = beta.reshape(-1, 4) * (mass_kg * G)
-                for (f, p), bj in zip(idx, beta):
-                    fw = bj @ dirs  # model world
-                    force[i, f, p] = fw @ rot.T
-                    qfrc_c[i] += jac[f, p].T @ fw
-            res = qfrc[i, root] - qfrc_c[i, root]
-            residual_gen[i] = res
-            solver_res[i] = np.linalg.norm(res * w) / max(np.linalg.norm(b_vec), 1e-12)
-            # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
-            mujoco.mj_jac(model, data, jacp, jacr, data.xpos[feet.root_body], feet.root_body)
-            j6 = np.concatenate([jacp[:, root], jacr[:, root]])
-            fm = _solve6(j6, res)
-            wrench[i] = np.concatenate([rot @ fm[:3], rot @ fm[3:]])
+            data.qpos[:], data.qvel[:], data.qacc[:] = qpos[i], qvel[i], qacc[i]
+            mujoco.mj_inverse(model, data)  # runs the position stages the Jacobians need
+            qfrc[i] = data.qfrc_inverse
+            for k, b in enumerate((*bodies, feet.root_body)):
+                mujoco.mj_jacBody(model, data, jac_t[i, k], jac_r[i, k], b)
+                origin[i, k] = data.xpos[b]
+                frame[i, k] = data.xmat[b].reshape(3, 3)
+    r = np.einsum("tfpab,fpb->tfpa", frame[:, which], feet.local)  # (T, 2, 4, 3) from the body origins
+    pos_m = origin[:, which] + r  # model world
+    jr = jac_r[:, which]  # (T, 2, 4, 3, nv)
+    jac = jac_t[:, which] + np.cross(jr, r[..., None], axis=-2)  # J_o + J_r x r, column by column
+    pos = pos_m @ rot.T
+    vel = np.einsum("tfpan,tn->tfpa", jac, qvel) @ rot.T
+    active = (pos[..., 2] < height) & (np.linalg.norm(vel, axis=-1) < speed)
+    # the root rows of each pyramid edge's generalized force, unknowns in body weights: (T, 2, 4, 6, 4)
+    a_all = np.einsum("tfpan,ka->tfpnk", jac[..., root], dirs) * (w[:, None] * mass_kg * G)
+    b_all = qfrc[:, root] * w
+    beta = np.zeros((nt, 2, 4, 4))
+    sq = np.sqrt(regulariser)
+    for i in np.flatnonzero(active.any((1, 2))):
+        idx = np.argwhere(active[i])
+        a_mat = a_all[i, idx[:, 0], idx[:, 1]].transpose(1, 0, 2).reshape(6, -1)
+        n = a_mat.shape[1]
+        sol, _ = nnls(np.vstack([a_mat, sq * np.eye(n)]), np.concatenate([b_all[i], np.zeros(n)]), maxiter=50 * n)
+        beta[i, idx[:, 0], idx[:, 1]] = sol.reshape(-1, 4)
+    force_m = (beta * (mass_kg * G)) @ dirs  # (T, 2, 4, 3) model world
+    qfrc_c = np.einsum("tfpan,tfpa->tn", jac, force_m)
+    force = force_m @ rot.T
+    res = qfrc[:, root] - qfrc_c[:, root]
+    solver_res = np.linalg.norm(res * w, axis=1) / np.maximum(np.linalg.norm(b_all, axis=1), 1e-12)
+    # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
+    j6 = np.concatenate([jac_t[:, -1][..., root], jac_r[:, -1][..., root]], axis=1)  # (T, 6, 6)
+    fm = np.linalg.solve(j6.transpose(0, 2, 1), res[..., None])[..., 0]
+    wrench = np.concatenate([fm[:, :3] @ rot.T, fm[:, 3:] @ rot.T], axis=1)
     grf = force.sum(2)
     fn = force[..., 2]
     tot = fn.sum(-1)
@@ -196,16 +197,6 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     cop[tot <= 1e-9] = np.nan
     return ContactDynamics(qfrc, qfrc_c, qfrc - qfrc_c, pos, vel, force, active, contact, grf, cop, wrench,
                            solver_res)
-
-
-def _solve6(j6: np.ndarray, res: np.ndarray) -> np.ndarray:
-    """``x`` with ``j6ᵀ x = res`` through the normal equations and MuJoCo's Cholesky: a per-frame 6x6
-    solve without LAPACK, whose thread start-up dominates such small systems on a busy machine."""
-    normal = j6 @ j6.T
-    mujoco.mju_cholFactor(normal, 0.0)
-    out = np.empty(6)
-    mujoco.mju_cholSolve(out, normal, j6 @ res)
-    return out
 
 
 def rajagopal_contact_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -331,6 +332,27 @@ def test_contact_forces_are_consistent(raj):
     assert abs(res.grf[..., 2].sum(1).mean() / mg - 1.0) < 0.05
     assert np.median(np.linalg.norm(res.root_residual[:, :3], axis=1)) / mg < 0.05
     assert res.contact.all(axis=0).any()
+
+
+def test_sole_point_velocities_match_mujoco_point_jacobians(raj):
+    """The sole points' Jacobians (a body origin's, moved to the point, for all frames at once) give the
+    velocities MuJoCo's own point Jacobian (``mj_jac``) gives, on a walk whose swing feet move fast."""
+    q, qd, _, _, res, _ = _raj_labels(raj, "walk", seed=2, seconds=1.5)
+    feet, model = rajagopal_feet(raj), raj.model
+    qpos, qvel = rajagopal_state(raj, q), rajagopal_state(raj, qd)
+    data, jac = mujoco.MjData(model), np.zeros((3, model.nv))
+    assert np.abs(res.point_vel).max() > 1.0
+    for i in range(0, q.shape[0], 15):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        for f in range(2):
+            for p in range(4):
+                b = feet.body[f, p]
+                x = data.xpos[b] + data.xmat[b].reshape(3, 3) @ feet.local[f, p]
+                mujoco.mj_jac(model, data, jac, None, x, b)
+                np.testing.assert_allclose(feet.to_zup @ (jac @ qvel[i]), res.point_vel[i, f, p], atol=1e-9)
+                np.testing.assert_allclose(feet.to_zup @ x, res.point_pos[i, f, p], atol=1e-12)
 
 
 def test_forward_simulation_reproduces_a_squat(raj):
