@@ -5,8 +5,9 @@ A Rajagopal-body walk on the ground (``--seconds`` at 100 fps, subject 1.75 m / 
 each the best of ``--repeats``:
 
 * raw ``mj_inverse`` (``inverse_dynamics``: one call per frame, constraints off), the reference speed;
-* contact-aware inverse dynamics (``contact_inverse_dynamics``: ``mj_inverse`` plus foot-point Jacobians and
-  the friction-pyramid NNLS per frame), with its ratio to raw ``mj_inverse``;
+* contact-aware inverse dynamics (``contact_inverse_dynamics``: ``mj_inverse`` and the foot bodies' Jacobians
+  per frame, the friction-pyramid NNLS per frame with active points, the rest batched), with its ratio to
+  raw ``mj_inverse``;
 * static optimisation of the 80 myolegs muscles, batched (``static_optimization``) and per frame
   (``method="bvls"``, the ``scipy.optimize.lsq_linear`` baseline, on the first ``--baseline-frames``);
 * the full pipeline (kinematics + contact ID + batched SO) against the same with per-frame SO.
