@@ -201,7 +201,7 @@ def _peak_phase(g: dict, u_peak: float) -> float:
 # Hermite segments (C2 throughout) from standing down to the bottom of the countermovement, up to take-off
 # (leaving at the speed of the jump height with the force just reaching zero), a ballistic flight, a landing
 # down to its lowest point and a recovery to standing. With the sampled timings the vertical force dips to
-# 0.4-0.65 body weights while unweighting, stays at 2.2-2.9 BW through the propulsion and peaks at 3-4.7 BW on landing,
+# 0.4-0.65 body weights while unweighting, stays at 2.4-2.8 BW through the propulsion and peaks at 3-4.7 BW on landing,
 # as in maximal countermovement jumps (e.g. McMahon J.J., Suchomel T.J., Lake J.P., Comfort P. 2018,
 # "Understanding the key phases of the countermovement jump force-time curve", Strength Cond J 40(4):96-106).
 CMJ_REST = 0.03  # m at 1.75 m stature: standing COM below the neutral pose's (knees unlocked, ready)
@@ -270,18 +270,18 @@ def cmj_height(g: dict, t: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray
     a_low = CMJ_BOTTOM_G * G
     ends = cmj_schedule(g, k)
     starts = np.r_[0.0, ends[:-1]]
-    states = [(rest, 0.0, 0.0), (bottom, 0.0, a_low), (take_off, v0, -G), None, (touch, -v1, -G),
-              (low, 0.0, a_low), (rest, 0.0, 0.0)]
+    stand, lowest, leave = (rest, 0.0, 0.0), (bottom, 0.0, a_low), (take_off, v0, -G)
+    land, landed = (touch, -v1, -G), (low, 0.0, a_low)
+    segments = [(stand, lowest), (lowest, leave), None, (land, landed), (landed, stand)]  # None: the flight
     tau = np.mod(t - g["start"], 1.0 / g["freq"])
     z, zd, zdd = np.full(t.shape, rest), np.zeros(t.shape), np.zeros(t.shape)
-    for i, (a, b) in enumerate(zip(starts, ends)):
+    for seg, a, b in zip(segments, starts, ends):
         m = (tau >= a) & (tau < b)
         s = tau[m] - a
-        if i == 2:  # flight
+        if seg is None:
             z[m], zd[m], zdd[m] = take_off + v0 * s - G * s ** 2 / 2, v0 - G * s, -G
         else:
-            end = states[i + 1] if i < 2 else states[i + 2]
-            z[m], zd[m], zdd[m] = quintic(states[i] if i < 2 else states[i + 1], end, b - a, s)
+            z[m], zd[m], zdd[m] = quintic(*seg, b - a, s)
     return z, zd, zdd
 
 
