@@ -134,6 +134,7 @@ STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
 IK_ITER_COLD = 200  # iterations for the first frame of a pass (no previous frame to start from)
+COLD_STEPS = 10  # continuation steps of the first frame's targets (see _legs)
 LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
 # soft limits of the knees (``Rig.soft``): inside SOFT_ZONE (rad) of a limit a penalty SOFT_WEIGHT
 # (m^2 / rad^2) pushes back, so a leg that cannot reach its target (a knee straightening at heel strike)
@@ -732,7 +733,11 @@ def com_offset(rig: Rig, qpos: np.ndarray) -> np.ndarray:
 
 def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Damped Gauss-Newton on the leg joints of each frame of ``start`` (root and upper body fixed),
-    warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row."""
+    warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row. The first
+    row starts cold, from the reference pose, and reaches its targets by continuation: ``COLD_STEPS``
+    targets moving from the reference pose's own sole points to the planned ones (a far-off first target,
+    e.g. a lunge's raised rear heel, can otherwise pull the leg into a twisted local minimum that the
+    warm starts then carry through the whole sequence)."""
     model, feet = rig.model, rig.feet
     data = mujoco.MjData(model)
     target = plan.points @ rig.to_zup  # model world
@@ -743,21 +748,19 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     blocks = [(jac[3 * k:3 * k + 3], int(b)) for k, b in enumerate(feet.body.reshape(-1))]
     step = np.empty(nl)
     damp = REG * np.eye(nl)
-    out = start.copy()
-    for row, i in enumerate(frames):
-        q = out[row]
-        if row:
-            q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-        for _ in range(IK_ITER if row else IK_ITER_COLD):  # the first frame starts cold, from the reference
+
+    def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int) -> None:
+        """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``."""
+        for _ in range(iters):
             data.qpos[:] = q
             mujoco.mj_kinematics(model, data)
             mujoco.mj_comPos(model, data)
             pts = _points(data, feet)
             for (block, body), point in zip(blocks, pts.reshape(-1, 3)):
                 mujoco.mj_jac(model, data, block, None, point, body)
-            r = (target[i] - pts).reshape(-1)
+            r = (goal - pts).reshape(-1)
             j = jac[:, legs]
-            mujoco.mj_differentiatePos(model, dv, 1.0, ref[i], q)
+            mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp
             rhs = j.T @ r - REG * dv[legs]
             if rig.limits is not None:  # soft limits: a quadratic penalty inside SOFT_ZONE of each bound
@@ -776,6 +779,20 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
             if np.abs(step).max() < IK_TOL:
                 break
+
+    out = start.copy()
+    for row, i in enumerate(frames):
+        q = out[row]
+        if row:
+            q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
+            solve(q, target[i], ref[i], IK_ITER)
+            continue
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        own = _points(data, feet)  # the reference pose's sole points, where the continuation starts
+        for alpha in np.linspace(0.0, 1.0, COLD_STEPS + 1)[1:]:
+            solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
+        solve(q, target[i], ref[i], IK_ITER_COLD)
     return out
 
 

@@ -8,6 +8,8 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
 * ``walking_grf_peak``: per walking sequence and foot, the peak vertical GRF in body weights
   (normative walking: about 1.0-1.3 BW, e.g. Winter 2009); ``running_grf_peak`` the same for running
   (slow running: about 2-3 BW, Cavanagh P.R. & Lafortune M.A. 1980, J Biomech 13:397-406);
+  ``jump_grf_peak``: per countermovement jump with a flight, the peak vertical GRF of both feet together
+  (the landing: about 3-5 BW after a maximal jump, e.g. McMahon et al. 2018, Strength Cond J 40(4):96-106);
 * ``stance_slide``: per contact run of a sole point, its largest horizontal displacement (m);
 * ``activation`` / ``reserve``: range of the static-optimisation activations and reserve torques;
 * ``forward``: from recorded states, forward-simulate ``k = round(HORIZON_S * fps)`` frames (RK4,
@@ -68,6 +70,7 @@ TOLERANCES = {
     "residual_force_mean_pct_bw": 10.0,  # mean root residual force, % body weight
     "walking_grf_peak_median_bw": (0.9, 1.6),  # tolerant range around the normative 1.0-1.3
     "running_grf_peak_median_bw": (1.8, 3.0),  # slow running: about 2-3 (Cavanagh & Lafortune 1980)
+    "jump_grf_peak_median_bw": (2.5, 5.5),  # countermovement-jump landings: about 3-5 (both feet together)
     "stance_slide_p95_m": 0.02,
     "activation_range": (0.0, 1.0),
     "reserve_rms_nm": 5.0,
@@ -368,6 +371,14 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                 ok = bool(peaks) and lo <= float(np.median(peaks)) <= hi
                 rep[f"{name}_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
                 checks.append(ok)
+        jumps = [s for s in seqs if s.grf is not None and s.extra.get("motion") == "cmj"]
+        landed = [s for s in jumps if (~s.contact.any(1)).any() and s.contact.any(1).any()]  # with a flight
+        if landed:
+            peaks = [s.grf[..., 2].sum(1).max() / (s.mass_kg * G) for s in landed]
+            lo, hi = TOLERANCES["jump_grf_peak_median_bw"]
+            ok = lo <= float(np.median(peaks)) <= hi
+            rep["jump_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
+            checks.append(ok)
         if seqs[0].muscle_activation is not None:
             a = np.concatenate([s.muscle_activation.ravel() for s in seqs])
             lo, hi = TOLERANCES["activation_range"]

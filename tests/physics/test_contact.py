@@ -206,6 +206,17 @@ def test_countermovement_jumps_take_off_and_land(raj, smpl):
     assert np.abs(tau).max() / smpl.mass_kg < 8.0
 
 
+def test_validation_reports_jump_landing_peaks(raj):
+    q, _, _, tau, res, _ = _raj_labels(raj, "cmj", seed=1, seconds=3.0)
+    seq = Sequence(fps=100.0, sequence_id="lab-s01-cmj-01", dataset="lab", subject="lab-s01", mass_kg=raj.mass_kg,
+                   height_m=raj.height_m, joint_angles=q, torque_rajagopal=tau, grf=res.grf, cop=res.cop,
+                   contact=res.contact, extra={"motion": "cmj"})
+    rep = validate_corpus_physics([seq], max_forward_sequences=0)["domains"]["lab"]["jump_grf_peak_bw"]
+    assert rep["passed"] and rep["n"] == 1 and 3.0 < rep["median"] < 5.0
+    seq.grf = res.grf * 2.0  # a landing at 7-9 body weights is flagged
+    assert not validate_corpus_physics([seq], max_forward_sequences=0)["domains"]["lab"]["jump_grf_peak_bw"]["passed"]
+
+
 @pytest.mark.parametrize("kind", ["kick", "lunge"])
 def test_kicks_and_lunges_step_off_and_back(raj, smpl, kind):
     q, _, _, _, res, ground = _raj_labels(raj, kind, seed=4, seconds=4.0)
