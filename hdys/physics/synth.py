@@ -8,7 +8,8 @@ subject), so any worker count and any sharding give the same sequences.
   give every shard its own ``--out`` and train on all of them (``hdys train --data a,b,c``).
 * Resume: completed jobs are appended to the corpus in batches; a re-run skips every subject the corpus
   already holds in full, so an interrupted run loses at most the batch in flight.
-* At the end the physics checks run over the whole corpus and ``validation.json`` is written next to it.
+* At the end the physics checks run over the whole corpus and ``validation.json`` is written next to it;
+  ``quality.json`` holds every sequence's residual and peak torque, recorded as it was generated.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tqdm import tqdm
 from ..parallel import imap_ordered
 from ..store import Corpus, atomic_write_json, write_corpus
 from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
+from .motions import G
 
 log = logging.getLogger("hdys.synth")
 
@@ -79,6 +81,7 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
     def flush() -> None:
         if pending:
             write_corpus(out, list(pending), seed=seed, progress=False)
+            _record_quality(out, pending)
             pending.clear()
 
     results = imap_ordered(_run_job, todo, workers, single_thread_blas=True)
@@ -102,6 +105,47 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
     return summary
 
 
+# A sequence whose labels the ground cannot explain on average by half a body weight, or with a joint torque
+# above 20 N m/kg (the corpus' largest, landings included, are ~7), is broken, not merely imperfect.
+OUTLIER_RESIDUAL_PCT_BW = 50.0
+OUTLIER_TORQUE_NM_PER_KG = 20.0
+
+
+def sequence_quality(seq) -> dict:
+    """Per-sequence quality figures from the generator's ``extra`` (lost when the corpus is stored):
+    mean root residual force (% body weight) of motions on the ground and the largest joint torque
+    (N m/kg)."""
+    out = {"motion": seq.extra.get("motion")}
+    if "root_residual" in seq.extra:
+        force = np.linalg.norm(seq.extra["root_residual"][:, :3], axis=1)
+        out["residual_force_mean_pct_bw"] = float(force.mean() / (seq.mass_kg * G) * 100)
+    tau = next((x for x in (seq.torque_rajagopal, seq.torque_smpl, seq.extra.get("torque_rajagopal"))
+                if x is not None), None)
+    if tau is not None:
+        out["peak_torque_nm_per_kg"] = float(np.abs(tau).max() / seq.mass_kg)
+    return out
+
+
+def _record_quality(out: Path, seqs) -> None:
+    """Merge the figures of ``seqs`` into ``out/quality.json`` (keyed by sequence id; atomic)."""
+    path = out / "quality.json"
+    table = json.loads(path.read_text()) if path.exists() else {}
+    table.update({s.sequence_id: sequence_quality(s) for s in seqs})
+    atomic_write_json(path, table)
+
+
+def quality_outliers(out: str | Path) -> tuple[int, list[dict]]:
+    """(number of sequences with quality figures, the outliers among them) from ``out/quality.json``."""
+    path = Path(out) / "quality.json"
+    if not path.exists():
+        return 0, []
+    table = json.loads(path.read_text())
+    bad = [{"sequence_id": k, **v} for k, v in sorted(table.items())
+           if v.get("residual_force_mean_pct_bw", 0.0) > OUTLIER_RESIDUAL_PCT_BW
+           or v.get("peak_torque_nm_per_kg", 0.0) > OUTLIER_TORQUE_NM_PER_KG]
+    return len(table), bad
+
+
 def _stamp(out: Path, preset: str, seed: int, shard: tuple[int, int]) -> None:
     """Record the generator settings in the manifest (so that a re-run cannot mix presets)."""
     path = out / "manifest.json"
@@ -119,7 +163,8 @@ def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[st
     The checks that need the solver's state (residual root wrench, contact forces, forward simulation)
     run on a sample of ``subjects_per_domain`` subjects per domain, regenerated here (generation is
     deterministic, so they are the corpus' own sequences); value checks (activations in [0, 1]) run on
-    every sequence of the corpus as stored."""
+    every sequence of the corpus as stored, and every sequence's quality figures, recorded at generation
+    (``quality.json``), are screened for broken labels (``OUTLIER_*``)."""
     from .validation import validate_corpus_physics
     sample: dict[str, list[int]] = {}
     for d, s in jobs:
@@ -136,8 +181,12 @@ def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[st
             if not (np.nanmin(a) >= -1e-6 and np.nanmax(a) <= 1 + 1e-6):
                 bad.append(e.sequence_id)
     corpus.close()
-    report["all_sequences"] = {"activation_out_of_range": bad, "passed": not bad}
-    report["passed"] = bool(report["passed"] and not bad)
+    checked, outliers = quality_outliers(out)
+    report["all_sequences"] = {"activation_out_of_range": bad, "quality_checked": checked,
+                               "quality_outliers": outliers, "passed": not bad and not outliers}
+    report["passed"] = bool(report["passed"] and report["all_sequences"]["passed"])
+    for o in outliers:
+        log.warning("broken labels: %s (%s)", o["sequence_id"], o)
     atomic_write_json(Path(out) / "validation.json", report)
     log.info("physics validation %s: %s", "passed" if report["passed"] else "FAILED", Path(out) / "validation.json")
     return report

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from hdys.physics.synth import parse_shard, synth
+from hdys.physics.synth import parse_shard, quality_outliers, synth
 from hdys.store import Corpus
 
 
@@ -25,7 +25,23 @@ def test_synth_writes_all_domains_and_a_validation_report(single):
     report = json.loads((out / "validation.json").read_text())
     assert isinstance(report["passed"], bool) and report["standing"]["passed"]  # quiet standing: GRF = weight
     assert set(report["domains"]) == {"lab", "sim", "muscle", "emg", "kin"}
-    assert report["all_sequences"]["passed"]  # activations within [0, 1]
+    assert report["all_sequences"]["passed"]  # activations within [0, 1], no broken labels
+    # every sequence's quality figures were recorded as it was generated, and screened
+    quality = json.loads((out / "quality.json").read_text())
+    assert set(quality) == set(_checksums(out)) and report["all_sequences"]["quality_checked"] == len(quality)
+    on_ground = [q for q in quality.values() if "residual_force_mean_pct_bw" in q]
+    assert on_ground and all(q["residual_force_mean_pct_bw"] < 20 for q in on_ground)
+    assert all(q["peak_torque_nm_per_kg"] < 10 for q in quality.values() if "peak_torque_nm_per_kg" in q)
+
+
+def test_broken_labels_are_outliers(tmp_path):
+    (tmp_path / "quality.json").write_text(json.dumps({
+        "lab-s01-walk-01": {"motion": "walk", "residual_force_mean_pct_bw": 2.1, "peak_torque_nm_per_kg": 2.5},
+        "sim-s05-lunge-05": {"motion": "lunge", "residual_force_mean_pct_bw": 15699.0, "peak_torque_nm_per_kg": 3.0},
+        "lab-s02-jump-01": {"motion": "jump", "residual_force_mean_pct_bw": 6.0, "peak_torque_nm_per_kg": 31.0}}))
+    checked, bad = quality_outliers(tmp_path)
+    assert checked == 3 and [b["sequence_id"] for b in bad] == ["lab-s02-jump-01", "sim-s05-lunge-05"]
+    assert quality_outliers(tmp_path / "missing") == (0, [])
 
 
 def test_workers_and_shards_give_the_same_sequences(single, tmp_path):
