@@ -129,6 +129,8 @@ FLIGHT_TAU = 0.04  # s: time constant over which the legs' take-off (touchdown) 
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
+WALK_LOWER_PASSES, WALK_LOWER_TOL, WALK_LOWER_GAIN = 3, 0.005, 1.0  # walking pelvis lowered where a foot is missed (m)
+WALK_LOWER_S = 0.25  # s: half-width of its envelope (a slow dip: a 5 cm one adds about 0.15 BW)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
@@ -828,6 +830,14 @@ class GroundMotion:
                     break
                 raise_ = _envelope(np.maximum(short, 0.0), max(1, int(round(0.1 * FINE_HZ))))  # over +-0.1 s
                 self.plan.pelvis_z = self.plan.pelvis_z + STATIC_RAISE_GAIN * raise_
+                qpos = solve_ik(rig, self.plan, q_ref)
+        elif self.plan.com_z is None and "steps" not in motion.gait:  # walking: lower the pelvis where a leg
+            for _ in range(WALK_LOWER_PASSES):  # cannot reach its foot (a long step of a tall subject)
+                miss = np.linalg.norm(self.plan.points - sole_points(rig.model, rig.feet, qpos), axis=-1).max((1, 2))
+                if miss.max() < WALK_LOWER_TOL:
+                    break
+                lower = _envelope(miss, max(1, int(round(WALK_LOWER_S * FINE_HZ))))
+                self.plan.pelvis_z = self.plan.pelvis_z - WALK_LOWER_GAIN * lower
                 qpos = solve_ik(rig, self.plan, q_ref)
         trans = qpos[:, rig.trans_qpos]
         self.cols = np.concatenate([rig.solved, rig.trans])

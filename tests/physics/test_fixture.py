@@ -130,17 +130,22 @@ def test_unknown_preset():
         validate(Sequence(fps=30.0))
 
 
-def test_a_quick_subject_has_sane_labels_throughout():
-    """Every motion on the ground of one real `quick` subject is explained by the ground. This subject (sim,
-    seed 0, the fifth) held a lunge whose first frame started mid-step with the rear heel raised: the
-    cold-started leg IK fell into a twisted minimum and the warm starts carried it through the sequence
-    (root residual 157 body weights on average) until the first frame was solved by continuation."""
+@pytest.mark.parametrize("preset, domain, subj, motion", [("quick", "sim", 4, "lunge"), ("default", "lab", 31, "walk")])
+def test_real_subjects_have_sane_labels_throughout(preset, domain, subj, motion):
+    """Every motion on the ground of two real subjects is explained by the ground, without torque spikes.
+    The first (quick, sim, the fifth) held a lunge whose first frame started mid-step with the rear heel
+    raised: the cold-started leg IK fell into a twisted minimum that the warm starts carried through the
+    sequence (root residual 157 body weights on average) until the first frame was solved by continuation.
+    The second (default, lab, the 32nd; 1.79 m) held a walk whose long step the leg could not reach at heel
+    strike: the knee snapped straight (39 N m/kg at the hip) until the pelvis was lowered where a foot is
+    missed."""
     from hdys.physics.contact import G
     from hdys.physics.fixture import generate_subject
 
-    seqs = [s for s in generate_subject("quick", 0, "sim", 4) if "root_residual" in s.extra]
-    assert any(s.extra["motion"] == "lunge" for s in seqs)
+    seqs = [s for s in generate_subject(preset, 0, domain, subj) if "root_residual" in s.extra]
+    assert any(s.extra["motion"] == motion for s in seqs)
     for s in seqs:
         residual = np.linalg.norm(s.extra["root_residual"][:, :3], axis=1) / (s.mass_kg * G)
+        tau = s.torque_smpl if s.torque_smpl is not None else s.torque_rajagopal
         assert residual.mean() < 0.15, s.sequence_id
-        assert np.abs(s.torque_smpl).max() / s.mass_kg < 15.0, s.sequence_id
+        assert np.abs(tau).max() / s.mass_kg < 10.0, s.sequence_id
