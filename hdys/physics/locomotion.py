@@ -33,8 +33,9 @@ as a planner for a walking robot would:
    leaves the flat feet short of the floor (the ankle's dorsiflexion limit); walking lowers the pelvis by ``WALK_DROP``
    (knees never fully extended) and oscillates it at the step frequency with the generator's amplitude
    (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF peaks of about 1.1-1.4
-   body weights (normative 1.0-1.3: Winter D.A. 2009, *Biomechanics and Motor Control of Human
-   Movement*, 4th ed., Wiley).
+   body weights (normative 1.0-1.3: Winter D.A. 2009, *Biomechanics and Motor Control of Human Movement*,
+   4th ed., Wiley); where a leg cannot reach its planned foot (a long step of a tall subject) the pelvis
+   is lowered further, slowly (``WALK_LOWER_*``).
 4. **Leg IK.** On a ``FINE_HZ`` grid (padded by ``PAD_S``) each frame solves the leg joints (Rajagopal:
    hip 3, knee, ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) by damped Gauss-Newton on the
    MuJoCo model (``mj_kinematics``/``mj_comPos``/``mj_jac`` of the eight sole points), minimising
