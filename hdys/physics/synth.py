@@ -106,7 +106,7 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
 
 
 # A sequence whose labels the ground cannot explain on average by half a body weight, or with a joint torque
-# above 20 N m/kg (the corpus' largest, landings included, are ~7), is broken, not merely imperfect.
+# above 20 N m/kg (the default corpus' largest, landings and runs included, is 11), is broken, not merely imperfect.
 OUTLIER_RESIDUAL_PCT_BW = 50.0
 OUTLIER_TORQUE_NM_PER_KG = 20.0
 
