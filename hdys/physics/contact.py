@@ -100,6 +100,12 @@ def smpl_feet(body: SmplBody) -> FootModel:
     return FootModel(ids, local, np.eye(3), np.arange(6), int(body.body[0]))
 
 
+def runs(flag: np.ndarray):
+    """(start, stop) of the runs of True in a 1-D bool array (``stop`` exclusive)."""
+    d = np.diff(np.concatenate([[0], flag.astype(int), [0]]))
+    return zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))
+
+
 def pyramid(mu: float = MU) -> np.ndarray:
     """(4, 3) edge directions of the friction pyramid inscribed in the cone, z-up world (normal +z)."""
     th = np.pi / 4 + np.arange(4) * np.pi / 2

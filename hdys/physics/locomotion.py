@@ -84,7 +84,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import RajagopalBody, SmplBody
-from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, rajagopal_feet, smpl_feet
+from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, rajagopal_feet, runs, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, Fourier, SmplTrajectory, cmj_height, cmj_schedule,
                                   quintic, smpl_trajectory)
@@ -480,11 +480,9 @@ def free_flight(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np
     smoothly in the air. Flight runs without stance frames on both sides are left as solved."""
     vals = rig.read(qpos)
     n = vals.shape[0]
-    flag = np.concatenate([[0], plan.flight.astype(int), [0]])
-    starts, ends = np.flatnonzero(np.diff(flag) == 1), np.flatnonzero(np.diff(flag) == -1)
     out = qpos.copy()
     dt = plan.t[1] - plan.t[0]
-    for a, b in zip(starts, ends):  # flight frames a .. b-1
+    for a, b in runs(plan.flight):  # flight frames a .. b-1
         if a < FLIGHT_FIT or b + FLIGHT_FIT > n:
             continue
         ends_state = []
@@ -799,6 +797,22 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     return out
 
 
+def _move_pelvis(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray,
+                 miss: Callable[[np.ndarray], np.ndarray], passes: int, tol: float, gain: float,
+                 half_width_s: float, rate_hz: float) -> np.ndarray:
+    """Up to ``passes`` times, while ``miss`` of the sole points' errors ``plan.points - achieved`` (T, 2, 4, 3)
+    -> (T,) exceeds ``tol`` (m) somewhere: move ``plan.pelvis_z`` (in place) by ``gain`` times the envelope of
+    that miss over ``+-half_width_s`` (the plan's grid: ``rate_hz``; so the pelvis moves ahead of time and
+    slowly) and solve again."""
+    for _ in range(passes):
+        m = miss(plan.points - sole_points(rig.model, rig.feet, qpos))
+        if m.max() < tol:
+            break
+        plan.pelvis_z = plan.pelvis_z + gain * _envelope(m, max(1, int(round(half_width_s * rate_hz))))
+        qpos = solve_ik(rig, plan, q_ref)
+    return qpos
+
+
 class GroundMotion:
     """``t -> (q, qd, qdd)`` in generator coordinates for a motion on the ground over ``[t_start, t_end]``:
     the solved leg columns and the root translation are quintic splines through the IK solution on the
@@ -814,7 +828,7 @@ class GroundMotion:
             self.plan = static_plan(rig, motion, tf)
         elif "steps" in motion.gait:
             self.plan = steps_plan(rig, motion, tf)
-        elif motion.gait.get("cmj"):
+        elif cmj:
             self.plan = cmj_plan(rig, motion, tf)
         else:
             self.plan = walk_plan(rig, motion, tf)
@@ -825,21 +839,12 @@ class GroundMotion:
         if self.plan.flight is not None:
             qpos = free_flight(rig, self.plan, q_ref, qpos)
         if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
-            for _ in range(STATIC_RAISE_PASSES):
-                short = (self.plan.points - sole_points(rig.model, rig.feet, qpos))[..., 2].max((1, 2))
-                if short.max() < STATIC_RAISE_TOL:
-                    break
-                raise_ = _envelope(np.maximum(short, 0.0), max(1, int(round(0.1 * FINE_HZ))))  # over +-0.1 s
-                self.plan.pelvis_z = self.plan.pelvis_z + STATIC_RAISE_GAIN * raise_
-                qpos = solve_ik(rig, self.plan, q_ref)
+            qpos = _move_pelvis(rig, self.plan, q_ref, qpos, lambda d: np.maximum(d[..., 2].max((1, 2)), 0.0),
+                                STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN, 0.1, 1.0 / h)
         elif self.plan.com_z is None and "steps" not in motion.gait:  # walking: lower the pelvis where a leg
-            for _ in range(WALK_LOWER_PASSES):  # cannot reach its foot (a long step of a tall subject)
-                miss = np.linalg.norm(self.plan.points - sole_points(rig.model, rig.feet, qpos), axis=-1).max((1, 2))
-                if miss.max() < WALK_LOWER_TOL:
-                    break
-                lower = _envelope(miss, max(1, int(round(WALK_LOWER_S * FINE_HZ))))
-                self.plan.pelvis_z = self.plan.pelvis_z - WALK_LOWER_GAIN * lower
-                qpos = solve_ik(rig, self.plan, q_ref)
+            qpos = _move_pelvis(rig, self.plan, q_ref, qpos,  # cannot reach its foot (a long step of a tall subject)
+                                lambda d: np.linalg.norm(d, axis=-1).max((1, 2)),
+                                WALK_LOWER_PASSES, WALK_LOWER_TOL, -WALK_LOWER_GAIN, WALK_LOWER_S, 1.0 / h)
         trans = qpos[:, rig.trans_qpos]
         self.cols = np.concatenate([rig.solved, rig.trans])
         values = [rig.read(qpos), trans]

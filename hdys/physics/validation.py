@@ -60,7 +60,8 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from hdys.physics.bodies import rajagopal_body, smpl_body
-from hdys.physics.contact import G, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics, smpl_feet
+from hdys.physics.contact import (G, rajagopal_contact_dynamics, rajagopal_feet, runs, smpl_contact_dynamics,
+                                  smpl_feet)
 from hdys.physics.inverse import unconstrained
 from hdys.schema import Sequence
 
@@ -103,12 +104,6 @@ def _body_for(seq: Sequence):
         return b, rajagopal_feet(b), "rajagopal"
     b = smpl_body(seq.height_m, seq.mass_kg)
     return b, smpl_feet(b), "smpl"
-
-
-def _runs(flag: np.ndarray):
-    """(start, stop) of the runs of True in a 1-D bool array."""
-    d = np.diff(np.concatenate([[0], flag.astype(int), [0]]))
-    return zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))
 
 
 def _sole_points(model, feet, qpos):
@@ -407,7 +402,7 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                 active = np.linalg.norm(s.extra["contact_point_force"], axis=-1) > 1e-6
                 for f in range(2):
                     for p in range(4):
-                        for a0, a1 in _runs(active[:, f, p]):
+                        for a0, a1 in runs(active[:, f, p]):
                             xy = pts[a0:a1, f, p, :2]
                             slides.append(float(np.linalg.norm(xy - xy[0], axis=1).max()))
                 gen = _joint_generalized(s, body, kind, qpos) + contact_generalized(
