@@ -22,13 +22,13 @@ angular velocity of the child in the child frame.
 
 Markers and keypoints are MuJoCo sites fixed to bodies, positions scaled with the body. Markers are a
 named lab set, Vicon Plug-in Gait names extended with the CGM2.3/2.4 and Oxford-foot-model markers
-(45 on the armless Rajagopal body, 49 on the SMPL humanoid, which also carries the Plug-in Gait arm
-markers); each subject draws its own placement offsets (``marker_noise_m``), so markers are rigid on
+(45 on the armless Rajagopal body, 57 with its optional arms, 49 on the SMPL humanoid; these two also carry
+the Plug-in Gait arm markers); each subject draws its own placement offsets (``marker_noise_m``), so markers are rigid on
 their bodies but differ between subjects. Keypoints are landmark sites (joint centres, eyes, ears,
 nose, toe tips, heels) read in the trees of ``schema.KEYPOINT_TREES``: each body offers its own tree
 (Rajagopal joint centres, SMPL-24 joints) plus COCO-17 and BODY_25 (``RajagopalBody.keypoints``,
 ``SmplBody.keypoints``); on the armless Rajagopal body these keep the points it has (no elbows or
-wrists; shoulders are glenohumeral centres on the torso). Keypoints carry no placement noise.
+wrists; shoulders are glenohumeral centres on the torso, where the optional arms attach). Keypoints carry no placement noise.
 """
 from __future__ import annotations
 
@@ -222,7 +222,26 @@ _RAJAGOPAL_MIDLINE_LANDMARKS = {
     "neck": ("torso", (0.0, _NECK_Y, 0.0)), "head": ("torso", (0.0, _HEAD_Y, 0.0)),
     "nose": ("torso", (0.110, _HEAD_Y - 0.035, 0.0)),
 }
-RAJAGOPAL_TREES = ("rajagopal", "coco17", "body25")  # keypoint trees built on the Rajagopal body (no arms)
+RAJAGOPAL_TREES = ("rajagopal", "coco17", "body25")  # keypoint trees built on the Rajagopal body
+
+# Optional arms (``rajagopal_body(..., arms=True)``), as in the full Rajagopal 2015 model but with the forearm
+# and hand rigid (no pro_sup or wrist coordinates): per side arm_flex, arm_add, arm_rot at the glenohumeral
+# centre (applied in that order, parent to child; arm_flex about the torso's lateral axis, positive = forward,
+# arm_add positive = towards the midline) and elbow_flex (positive = flexion); the zero pose hangs the arms
+# straight down. These coordinates follow the canonical 23 in qpos (``RajagopalBody.arm_qpos``).
+ARM_COORDINATES = tuple(f"{n}_{s}" for s in ("r", "l") for n in ("arm_flex", "arm_add", "arm_rot", "elbow_flex"))
+ARM_RANGES = {"arm_flex": (-1.0, 3.0), "arm_add": (-2.8, 0.5), "arm_rot": (-1.5, 1.5), "elbow_flex": (0.0, 2.5)}
+_ARM_AXES = {"arm_flex": (0, 0, 1), "arm_add": (1, 0, 0), "arm_rot": (0, 1, 0), "elbow_flex": (0, 0, 1)}
+_SHOULDER = (-0.020, 0.310, 0.175)  # glenohumeral centre in the torso (lumbar) frame, right side
+_GRIP = 0.35  # fraction of the hand length from the wrist at which a held load sits
+# Plug-in Gait arm markers (own positions at reference size, hanging arm, palm facing the thigh): upper arm
+# UPA, lateral epicondyle ELB, forearm FRM, radial and ulnar styloids WRA WRB, 2nd metacarpal head FIN.
+_RAJAGOPAL_ARM_MARKERS = {
+    "RUPA": ("humerus_r", (-0.030, -0.150, 0.045)), "RELB": ("humerus_r", (0.0, -0.2817, 0.040)),
+    "RFRM": ("ulna_r", (-0.010, -0.130, 0.035)), "RWRA": ("ulna_r", (0.030, -0.2689, 0.010)),
+    "RWRB": ("ulna_r", (-0.030, -0.2689, 0.010)), "RFIN": ("hand_r", (0.020, -0.075, 0.010)),
+}
+_RAJAGOPAL_ARM_LANDMARKS = {"right_elbow": ("ulna_r", (0, 0, 0)), "right_wrist": ("hand_r", (0, 0, 0))}
 
 
 def _left_body(body: str) -> str:
@@ -241,16 +260,32 @@ class RajagopalBody:
     coord_range: np.ndarray  # (23, 2) joint range per coordinate
     marker_names: list[str]
     marker_site: np.ndarray  # (M,) site ids
-    keypoints: dict[str, KeypointTree]  # RAJAGOPAL_TREES, each with the points this armless body has
+    keypoints: dict[str, KeypointTree]  # RAJAGOPAL_TREES, each with the points this body has
+    arm_qpos: np.ndarray | None = None  # (8,) qpos address of each ARM_COORDINATES entry (bodies with arms)
+    arm_range: np.ndarray | None = None  # (8, 2)
+
+    def set_hand_load(self, kg: float) -> None:
+        """Put a load of ``kg`` in each hand (a dumbbell: a point-like mass with 3 cm radius of gyration at
+        the grip); 0 removes it. Changes ``model`` in place (mass and inertia are read at every step)."""
+        if self.arm_qpos is None:
+            raise ValueError("this Rajagopal body has no arms to hold a load")
+        if not kg >= 0:
+            raise ValueError(f"hand load must be >= 0 kg, got {kg}")
+        for side in ("r", "l"):
+            i = self.model.body(f"load_{side}").id
+            self.model.body_mass[i] = kg
+            self.model.body_inertia[i] = kg * (0.03 * self.height_m / DE_LEVA_STATURE) ** 2
 
 
 def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
-                   rng: np.random.Generator | None = None) -> RajagopalBody:
+                   rng: np.random.Generator | None = None, arms: bool = False) -> RajagopalBody:
     """Build the simplified Rajagopal 2015 lower body for a subject.
 
     ``marker_noise_m``: standard deviation of subject-specific marker placement offsets (drawn from
     ``rng``). The body has no muscles: static optimisation uses myo-sim's ``myolegs``
-    (:mod:`hdys.physics.myolegs`).
+    (:mod:`hdys.physics.myolegs`). ``arms``: articulated arms (``ARM_COORDINATES``; de Leva upper arm,
+    forearm and hand, which are otherwise lumped into the torso hanging at its sides), with the Plug-in
+    Gait arm markers, elbow and wrist keypoints and a hand load (:meth:`RajagopalBody.set_hand_load`).
     """
     k = height_m / DE_LEVA_STATURE
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -264,9 +299,11 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         return (_sites_xml(markers, body, k, noise_m=marker_noise_m, rng=rng)
                 + _sites_xml(landmarks, body, k, prefix="kp_"))
 
-    markers = {**_RAJAGOPAL_MIDLINE_MARKERS, **_mirrored(_RAJAGOPAL_MARKERS, lambda n: "L" + n[1:], _left_body, 2)}
+    side_markers = {**_RAJAGOPAL_MARKERS, **(_RAJAGOPAL_ARM_MARKERS if arms else {})}
+    side_landmarks = {**_RAJAGOPAL_LANDMARKS, **(_RAJAGOPAL_ARM_LANDMARKS if arms else {})}
+    markers = {**_RAJAGOPAL_MIDLINE_MARKERS, **_mirrored(side_markers, lambda n: "L" + n[1:], _left_body, 2)}
     landmarks = {**_RAJAGOPAL_MIDLINE_LANDMARKS,
-                 **_mirrored(_RAJAGOPAL_LANDMARKS, lambda n: n.replace("right_", "left_"), _left_body, 2)}
+                 **_mirrored(side_landmarks, lambda n: n.replace("right_", "left_"), _left_body, 2)}
 
     # pelvis: de Leva lower trunk, CoM between omphalion and mid-hip
     m, pc, rs, rt, rl, ln = seg("lower_trunk")
@@ -283,7 +320,7 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         m, pc, rs, rt, rl, ln = seg(name)
         parts.append((m, np.array([0.0, y - pc * ln, 0.0]), _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
         y -= ln
-    for zs in (1.0, -1.0):
+    for zs in (() if arms else (1.0, -1.0)):  # without arms, they hang at the torso's sides
         y = y_v - seg("head")[5] - 0.05 * k  # shoulder
         for name in ("upper_arm", "forearm", "hand"):
             m, pc, rs, rt, rl, ln = seg(name)
@@ -291,6 +328,31 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
                           _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
             y -= ln
     torso_inertial = _inertial_xml(*_combine(parts))
+
+    def arm(side: str) -> str:
+        sgn = 1.0 if side == "r" else -1.0
+        ax = {n: (a if side == "r" else _mirror_axis(a)) for n, a in _ARM_AXES.items()}
+        joints = {n: f'<joint name="{n}_{side}" type="hinge" axis="{_v(ax[n])}" range="{lo} {hi}"/>'
+                  for n, (lo, hi) in ARM_RANGES.items()}
+        (mu, pcu, rsu, rtu, rlu, lu), (mf, pcf, rsf, rtf, rlf, lf) = seg("upper_arm"), seg("forearm")
+        mh, pch, rsh, rth, rlh, lh = seg("hand")
+        shoulder = np.array([_SHOULDER[0], _SHOULDER[1], sgn * _SHOULDER[2]]) * k
+        r = 0.04 * k
+        return (
+            f'<body name="humerus_{side}" pos="{_v(shoulder)}">'
+            f'{_inertial_xml(mu, (0, -pcu * lu, 0), _inertia(mu, lu, rsu, rtu, rlu, (0, 1, 0), (1, 0, 0)))}'
+            f'{joints["arm_flex"]}{joints["arm_add"]}{joints["arm_rot"]}'
+            f'<geom type="capsule" fromto="0 0 0 0 {-lu:.5g} 0" size="{r:.4g}"/>{mk(f"humerus_{side}")}'
+            f'<body name="ulna_{side}" pos="0 {-lu:.6g} 0">'
+            f'{_inertial_xml(mf, (0, -pcf * lf, 0), _inertia(mf, lf, rsf, rtf, rlf, (0, 1, 0), (1, 0, 0)))}'
+            f'{joints["elbow_flex"]}'
+            f'<geom type="capsule" fromto="0 0 0 0 {-lf:.5g} 0" size="{0.8 * r:.4g}"/>{mk(f"ulna_{side}")}'
+            f'<body name="hand_{side}" pos="0 {-lf:.6g} 0">'
+            f'{_inertial_xml(mh, (0, -pch * lh, 0), _inertia(mh, lh, rsh, rth, rlh, (0, 1, 0), (1, 0, 0)))}'
+            f'<geom type="sphere" pos="0 {-0.5 * lh:.4g} 0" size="{0.6 * r:.4g}"/>{mk(f"hand_{side}")}'
+            f'<body name="load_{side}" pos="0 {-_GRIP * lh:.6g} 0"><inertial pos="0 0 0" mass="0" diaginertia="0 0 0"/>'
+            "</body></body></body></body>"
+        )
 
     def leg(side: str) -> str:
         sgn = 1.0 if side == "r" else -1.0
@@ -354,16 +416,18 @@ def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         f'<body name="torso" pos="{_v(lumbar)}">{torso_inertial}{lum}'
         f'<geom type="capsule" fromto="0 0.05 0 0 {neck_y:.4g} 0" size="{0.12 * k:.4g}"/>'
         f'<geom type="sphere" pos="0 {head_y:.4g} 0" size="{0.1 * k:.4g}"/>'
-        f'{mk("torso")}</body></body></worldbody></mujoco>'
+        f'{mk("torso")}{arm("r") + arm("l") if arms else ""}</body></body></worldbody></mujoco>'
     )
     model = mujoco.MjModel.from_xml_string(xml)
     coord_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in RAJAGOPAL_COORDINATES])
     coord_range = np.array([RAJAGOPAL_RANGES[n.removesuffix("_r").removesuffix("_l")] for n in RAJAGOPAL_COORDINATES])
     names = list(markers)
+    arm_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in ARM_COORDINATES]) if arms else None
+    arm_range = np.array([ARM_RANGES[n[:-2]] for n in ARM_COORDINATES]) if arms else None
     return RajagopalBody(
         model=model, height_m=height_m, mass_kg=mass_kg, coord_qpos=coord_qpos, coord_range=coord_range,
         marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
-        keypoints=_keypoint_trees(model, RAJAGOPAL_TREES, landmarks))
+        keypoints=_keypoint_trees(model, RAJAGOPAL_TREES, landmarks), arm_qpos=arm_qpos, arm_range=arm_range)
 
 
 # ---------------------------------------------------------------------------------------------------

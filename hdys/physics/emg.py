@@ -7,8 +7,10 @@ Model (per channel c, one recording):
    surface signal grows with the active muscle cross-section): quadriceps = ``recfem``, ``vasint``,
    ``vaslat``, ``vasmed``; hamstrings = ``bflh``, ``bfsh``, ``semimem``, ``semiten``; gluteus = the three
    gluteus maximus parts ``glmax1``-``glmax3`` (the superficial muscle under a gluteal electrode; gluteus
-   medius is largely covered by it). The biceps channels of Muscles in Action need arm muscles, which the
-   legs-only model lacks (myo-sim's ``myoarms`` would provide them), and are omitted.
+   medius is largely covered by it); biceps = ``BIClong``, ``BICshort`` of myo-sim's ``myoelbow``
+   (:mod:`hdys.physics.myoelbow`; only where the activations include the arm muscles, i.e. the ``emg``
+   domain's Rajagopal body with arms: :data:`ARM_CHANNELS`, all 8 Muscles-in-Action channels; kinematics
+   without arms give the 6 :data:`LEG_CHANNELS`).
 2. electromechanical delay: EMG *leads* force, ``e(t) = u(t + delay)`` with delay ~ U(40, 60) ms per
    subject. :func:`advance` shifts a sampled signal by a fractional number of frames (linear
    interpolation, ends held); the fixture instead evaluates the activations exactly at ``t + delay``.
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hdys.physics.myoelbow import load_myoelbow
 from hdys.physics.myolegs import load_myolegs
 from hdys.schema import MIA_EMG_CHANNELS
 
@@ -30,8 +33,10 @@ CHANNEL_MUSCLES = {
     "quad": ("recfem", "vasint", "vaslat", "vasmed"),
     "ham": ("bflh", "bfsh", "semimem", "semiten"),
     "glutt": ("glmax1", "glmax2", "glmax3"),
+    "bicep": ("BIClong", "BICshort"),
 }
 LEG_CHANNELS = tuple(c for c in MIA_EMG_CHANNELS if "bicep" not in c)  # 6 channels, MiA order
+ARM_CHANNELS = MIA_EMG_CHANNELS  # all 8, MiA order (needs the elbow muscles)
 
 
 @dataclass
@@ -53,10 +58,11 @@ def sample_emg_params(rng: np.random.Generator, n_channels: int = len(LEG_CHANNE
 
 
 def channel_weights(muscle_names: list[str], channels: tuple[str, ...] = LEG_CHANNELS) -> np.ndarray:
-    """(C, N) weights of the muscles under each channel, proportional to the myolegs maximum isometric
-    forces and summing to one per channel."""
-    legs = load_myolegs()
+    """(C, N) weights of the muscles under each channel, proportional to the generic models' maximum
+    isometric forces (myolegs, myoelbow) and summing to one per channel."""
+    legs, elbow = load_myolegs(), load_myoelbow()
     f_max = dict(zip(legs.muscle_names, legs.max_isometric_force))
+    f_max.update({f"{m}_{s}": f for m, f in zip(elbow.muscle_names, elbow.max_isometric_force) for s in "rl"})
     index = {n: i for i, n in enumerate(muscle_names)}
     weights = np.zeros((len(channels), len(muscle_names)))
     for c, ch in enumerate(channels):
@@ -110,10 +116,14 @@ def emg_from_activation(activation: np.ndarray, muscle_names: list[str], fps: fl
 
     With ``already_delayed`` the activations were evaluated at ``t + params.delay_s`` by the caller.
     """
-    drive = channel_drive(activation, muscle_names)
+    channels = ARM_CHANNELS if "BIClong_r" in muscle_names else LEG_CHANNELS
+    if len(params.gain) != len(channels):
+        raise ValueError(f"EMG parameters are for {len(params.gain)} channels, the activations give {len(channels)} "
+                         f"({list(channels)})")
+    drive = channel_drive(activation, muscle_names, channels)
     if not already_delayed:
         drive = advance(drive, fps, params.delay_s)
-    return envelope(drive, fps, params, rng), list(LEG_CHANNELS)
+    return envelope(drive, fps, params, rng), list(channels)
 
 
 def estimate_lead(emg: np.ndarray, reference: np.ndarray, fps: float, max_lag_s: float = 0.3) -> float:

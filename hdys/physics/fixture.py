@@ -5,13 +5,17 @@
 | lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal, grf (+ cop, contact) |
 | sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl, grf (+ cop, contact) |
 | muscle | Rajagopal + myolegs muscles | 50 | markers, keypoints | muscle_activation (80 myolegs muscles) |
-| emg | Rajagopal + myolegs muscles | 30 | markers, noisy keypoints | emg (6 leg channels of Muscles in Action) |
+| emg | Rajagopal with arms + myolegs and myoelbow muscles | 30 | markers, noisy keypoints | emg (the 8 channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
 
 Markers are the body's lab marker set (:mod:`hdys.physics.bodies`); the keypoint tree follows the dataset
 each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab`` (AddBiomechanics), SMPL-24
-joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` and OpenPose BODY_25 for ``emg`` (Muscles in Action),
-the last two without the elbows and wrists the Rajagopal body lacks.
+joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` (without the elbows and wrists the armless Rajagopal
+body lacks) and OpenPose BODY_25 for ``emg`` (Muscles in Action), whose Rajagopal body has arms
+(:func:`hdys.physics.bodies.rajagopal_body`): they move with the legs (:func:`hdys.physics.motions.rajagopal_arms`),
+``emg`` adds biceps curls and arm raises with a dumbbell in each hand (``extra["hand_load_kg"]``), and the
+elbows' torques from the same contact-aware inverse dynamics go through static optimisation with myo-sim's
+``myoelbow`` muscles (:func:`hdys.physics.static_opt.elbow_static_optimization`) to the biceps channels.
 
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
@@ -19,7 +23,7 @@ All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is ro
 * motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, running (jogging, with
   flight phases), hopping in place, jumping jacks and countermovement jumps (flight phases), kicks and
   lunges (single support),
-  squat, sit-to-stand, standing, and for the SMPL body arm raises and biceps curls):
+  squat, sit-to-stand, standing, arm raises and biceps curls):
   kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
   (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
   legs; labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction
@@ -41,19 +45,19 @@ import mujoco
 import numpy as np
 
 from hdys.physics import emg as emg_model
-from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
+from hdys.physics.bodies import ARM_COORDINATES, RajagopalBody, SmplBody, rajagopal_body, smpl_body
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl
-from hdys.physics.motions import (RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory, rajagopal_motion, smpl_motion,
-                                  smpl_trajectory)
-from hdys.physics.static_opt import static_optimization
+from hdys.physics.motions import (ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory,
+                                  rajagopal_arms, rajagopal_motion, smpl_motion, smpl_trajectory)
+from hdys.physics.static_opt import elbow_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
 DOMAINS = ("lab", "sim", "muscle", "emg", "kin")
 FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0}
 # keypoint tree per domain, as in the datasets mirrored (``schema.KEYPOINT_TREES``; on the armless Rajagopal
-# body, COCO-17 and BODY_25 keep the points it has, parents re-linked over the missing elbows and wrists)
+# body, COCO-17 keeps the points it has, parents re-linked over the missing elbows and wrists)
 KEYPOINT_TREE = {"lab": "rajagopal", "sim": "smpl24", "muscle": "coco17", "emg": "body25", "kin": "smpl24"}
 # subjects per domain, sequences per subject, duration range (s), and for the two SO domains a shorter one
 PRESETS = {
@@ -122,11 +126,12 @@ def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
     if smpl:
         body = smpl_body(height, mass, marker_noise_m=0.01, rng=rng)
     else:
-        body = rajagopal_body(height, mass, marker_noise_m=0.01, rng=rng)
-    emg_params = emg_model.sample_emg_params(rng) if domain == "emg" else None
+        body = rajagopal_body(height, mass, marker_noise_m=0.01, rng=rng, arms=domain == "emg")
+    emg_params = emg_model.sample_emg_params(rng, len(emg_model.ARM_CHANNELS)) if domain == "emg" else None
     lo, hi = cfg["so_duration"] if domain in ("muscle", "emg") else cfg["duration"]
+    kinds = SMPL_KINDS if smpl else RAJAGOPAL_KINDS + ARM_KINDS if domain == "emg" else RAJAGOPAL_KINDS
     for j in range(cfg["sequences"]):
-        kind = str(rng.choice(SMPL_KINDS if smpl else RAJAGOPAL_KINDS))
+        kind = str(rng.choice(kinds))
         n = max(2, int(round(rng.uniform(lo, hi) * fps)))
         t = np.arange(n) / fps
         seq = Sequence(fps=fps, sequence_id=f"{subject}-{kind.replace('_', '')}-{j + 1:02d}", dataset=domain,
@@ -148,6 +153,12 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     delay = emg_params.delay_s if domain == "emg" else 0.0
     ground = kind in GROUND_CONTACT
     kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay) if ground else motion
+    if body.arm_qpos is not None:  # the arms move with the legs' motion (the leg plan sees them hanging)
+        kin = _with_arms(kin, rajagopal_arms(kind, rng, motion, body.arm_range))
+        lo, hi = HAND_LOAD_KG.get(kind, (0.0, 0.0))
+        load = float(rng.uniform(lo, hi)) if hi > 0 else 0.0
+        body.set_hand_load(load)
+        seq.extra["hand_load_kg"] = load
     q, qd, qdd = kin(t)
 
     def labels(q, qd, qdd):
@@ -175,19 +186,33 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     elif domain == "emg":
         # EMG leads force by the electromechanical delay: the activations behind the EMG at time t are
         # those that static optimisation gives for the (exact) kinematics at t + delay.
+        # The elbows' six myoelbow muscles join the legs' 80 (static optimisation of each set on its own DoFs).
         qs, qds, qdds = kin(t + emg_params.delay_s)
-        tau_s, _ = labels(qs, qds, qdds)
-        so = static_optimization(body, qs, qds, tau_s)
-        seq.emg, seq.emg_names = emg_model.emg_from_activation(so.activation, so.muscle_names, seq.fps, emg_params,
-                                                               rng, already_delayed=True)
+        tau_s, res = labels(qs, qds, qdds)
+        so = static_optimization(body, qs[:, :23], qds[:, :23], tau_s)
+        elbows = [ARM_COORDINATES.index(f"elbow_flex_{s}") for s in "rl"]
+        arm_so = elbow_static_optimization(body.height_m, body.mass_kg, qs[:, 23:][:, elbows], qds[:, 23:][:, elbows],
+                                           res.joint[:, body.arm_qpos[elbows]])
+        activation = np.concatenate([so.activation, arm_so.activation], axis=1)
+        seq.emg, seq.emg_names = emg_model.emg_from_activation(activation, so.muscle_names + arm_so.muscle_names,
+                                                               seq.fps, emg_params, rng, already_delayed=True)
         seq.keypoints = keypoints + rng.normal(0.0, 0.015, keypoints.shape)  # video-like 2D-lifted noise
-        seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s)
+        _store_labels(seq, res, rajagopal_state(body, qs), rajagopal_state(body, qds), grf=False)  # at t + delay
+        seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s, torque_rajagopal=tau_s,
+                         elbow_reserve=arm_so.reserve)
+
+
+def _with_arms(kin, arms):
+    """``t -> (q, qd, qdd)`` of ``kin`` (T, 23) with the arm coordinates of the Fourier ``arms`` appended (T, 31)."""
+    def evaluate(t: np.ndarray):
+        return tuple(np.concatenate([a, b], axis=1) for a, b in zip(kin(t), arms(t)))
+    return evaluate
 
 
 # Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); the SMPL "free"
 # motion keeps supported-pelvis labels (exact inverse dynamics, no GRF).
 GROUND_CONTACT = ("walk", "turn", "run", "jump", "cmj", "jumping_jack", "kick", "lunge", "squat", "sit_to_stand",
-                  "stand", "arm_raise", "curl")
+                  "stand", "arm_raise", "curl")  # every Rajagopal motion (RAJAGOPAL_KINDS, ARM_KINDS) is on the ground
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:

@@ -52,9 +52,20 @@ def inverse_dynamics(model: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray, 
 
 
 def rajagopal_state(body: RajagopalBody, q: np.ndarray) -> np.ndarray:
-    """Coordinates in RAJAGOPAL_COORDINATES order (T, 23) -> MuJoCo qpos/qvel/qacc order (T, 23)."""
-    out = np.empty_like(q)
-    out[:, body.coord_qpos] = q
+    """Coordinates in RAJAGOPAL_COORDINATES order (T, 23) -> MuJoCo qpos/qvel/qacc order (T, nq).
+
+    On a body with arms, q may carry the ``ARM_COORDINATES`` after the 23 (T, 31); without them the arms
+    hang (zero)."""
+    q = np.asarray(q, float)
+    n = len(body.coord_qpos)
+    widths = (n,) if body.arm_qpos is None else (n, n + len(body.arm_qpos))
+    if q.ndim != 2 or q.shape[1] not in widths:
+        raise ValueError(f"Rajagopal coordinates must be (T, D) with D in {widths} (arms after the "
+                         f"{n} RAJAGOPAL_COORDINATES), got shape {q.shape}")
+    out = np.zeros((q.shape[0], body.model.nq))
+    out[:, body.coord_qpos] = q[:, :n]
+    if q.shape[1] > n:
+        out[:, body.arm_qpos] = q[:, n:]
     return out
 
 

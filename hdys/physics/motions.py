@@ -22,6 +22,7 @@ from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 G = 9.81  # m/s^2, standard gravity
 
 RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "cmj", "jumping_jack", "kick", "lunge")
+ARM_KINDS = ("curl", "arm_raise")  # Rajagopal motions of the body with arms (standing; see rajagopal_arms)
 SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "cmj", "jumping_jack", "kick",
               "lunge")
 
@@ -434,6 +435,23 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         b.set("pelvis_tx", u(-1, 1))
         b.set("pelvis_tz", u(-1, 1))
         b.set("pelvis_ty", pelvis_height - 0.02)
+    elif kind in ARM_KINDS:  # standing still, a little sway; the arms: rajagopal_arms
+        b = _Builder(names, u(0.4, 0.7) if kind == "curl" else u(0.2, 0.4))
+        for side in ("r", "l"):
+            b.set(f"hip_flexion_{side}", u(0.0, 0.1), [(0.01, 1, ph())])
+            b.set(f"hip_adduction_{side}", u(-0.08, 0.0))
+            b.set(f"hip_rotation_{side}", u(-0.1, 0.1))
+            b.set(f"knee_angle_{side}", u(0.05, 0.15), [(0.01, 1, ph())])
+            b.set(f"ankle_angle_{side}", u(0.0, 0.05))
+            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
+            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
+        b.set("pelvis_tilt", u(-0.1, 0.0), [(0.01, 1, ph())])
+        b.set("pelvis_list", 0.0, [(0.01, 1, ph())])
+        b.set("pelvis_rotation", heading)
+        b.set("pelvis_tx", u(-1, 1))
+        b.set("pelvis_tz", u(-1, 1))
+        b.set("pelvis_ty", pelvis_height - 0.01)
+        b.set("lumbar_extension", u(-0.05, 0.05), [(0.02, 1, ph())])
     elif kind in ("kick", "lunge"):  # reference angles only: the step planner moves the feet
         steps = _steps(kind, rng)
         b = _Builder(names, steps["freq"])
@@ -457,7 +475,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         b.set("pelvis_ty", pelvis_height - 0.02)
         b.set("lumbar_extension", u(-0.1, 0.0))
     else:
-        raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS}")
+        raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS + ARM_KINDS}")
     ranges = np.asarray(ranges, float)
     out = b.build(ranges[:, 0], ranges[:, 1])
     if kind in ("jump", "jumping_jack"):
@@ -469,6 +487,76 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     if kind in ("walk", "turn", "run"):
         out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
     return out
+
+
+HAND_LOAD_KG = {"curl": (0.0, 8.0), "arm_raise": (0.0, 3.0)}  # dumbbell in each hand, U(lo, hi); others none
+
+
+def rajagopal_arms(kind: str, rng: np.random.Generator, motion: Fourier, ranges: np.ndarray) -> Fourier:
+    """The arms (``bodies.ARM_COORDINATES``: arm_flex, arm_add, arm_rot, elbow_flex per side, right first) for
+    the Rajagopal ``motion`` of ``kind``, on its frequencies, so that they move with the legs.
+
+    Walking and turning: each arm swings against its own side's hip (``-c (hip_flexion - mean)``, c 0.5-0.9:
+    about +-10-15 deg, cf. the 30-40 deg shoulder range of normal walking; Collins SH, Adamczyk PG, Kuo AD
+    (2009) Dynamic arm swinging in human walking, Proc R Soc B 276:3679-3688), elbows bent 0.2-0.5 rad and
+    flexing further as the arm swings forward; running: elbows at 1.3-1.6 rad and a larger swing. Squats
+    and sit-to-stand: the arms reach forward as the hips flex (0-0.8 of the hip angle). Hops and jumps
+    swing the arms back as the hips flex; jumping jacks raise them sideways overhead with the legs' spread.
+    Kicks and lunges: arms hanging. ``curl``: elbows flex from ~0.2 rad to 1.7-2.2 rad once per cycle
+    (both arms together or alternating), upper arms still; ``arm_raise``: straight arms raised forward
+    (flexion) or sideways (abduction) to 1.3-2.6 rad and lowered. Every arm holds slightly away from the
+    trunk (arm_add -0.05 to -0.15 rad). Amplitudes are then fitted into ``ranges`` (8, 2)."""
+    k = motion.amp.shape[1]
+    d = 8
+    mean, amp, phase = np.zeros(d), np.zeros((d, k)), np.zeros((d, k))
+    omega = np.tile(motion.omega[0], (d, 1))
+    col = {n: i for i, n in enumerate(RAJAGOPAL_COORDINATES)}
+    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
+
+    def couple(i: int, coord: str, c: float) -> None:  # arm coordinate i += c (coord - its mean)
+        amp[i] += c * motion.amp[col[coord]]
+        phase[i] = motion.phase[col[coord]]
+
+    alternate = rng.uniform() < 0.5
+    front = rng.uniform() < 0.5
+    for s, side in enumerate(("r", "l")):
+        flex, add, rot, elbow = 4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3
+        mean[add], mean[rot], mean[elbow] = -u(0.05, 0.15), u(-0.1, 0.2), u(0.2, 0.5)
+        hip = f"hip_flexion_{side}"
+        if kind in ("walk", "turn", "run"):
+            c = u(0.5, 0.9) * (1.5 if kind == "run" else 1.0)
+            couple(flex, hip, -c)
+            if kind == "run":
+                mean[elbow] = u(1.3, 1.6)
+            couple(elbow, hip, -0.4 * c)
+        elif kind in ("squat", "sit_to_stand"):
+            c = u(0.0, 0.8)
+            mean[flex] = c * motion.mean[col[hip]]
+            couple(flex, hip, c)
+        elif kind in ("jump", "cmj"):
+            c = u(0.5, 1.0)
+            mean[flex] = -c * 0.3
+            couple(flex, hip, -c)
+        elif kind == "jumping_jack":  # hip_adduction swings 0 (together) to about -0.24 (apart)
+            c = u(8.0, 10.5)
+            mean[add] = mean[add] + c * motion.mean[col[f"hip_adduction_{side}"]]
+            couple(add, f"hip_adduction_{side}", c)
+        elif kind in ARM_KINDS:
+            p0 = -np.pi / 2 + (np.pi if alternate and side == "l" else 0.0)  # sin(p0) = -1: lowered
+            p0 += float(rng.uniform(-0.1, 0.1))
+            if kind == "curl":
+                low, top = u(0.1, 0.3), u(1.7, 2.2)
+                mean[elbow], amp[elbow, 0], phase[elbow, 0] = (low + top) / 2, (top - low) / 2, p0
+                mean[flex] = u(0.0, 0.15)
+            else:
+                top = u(1.3, 2.6)
+                i = flex if front else add
+                sign = 1.0 if front else -1.0
+                mean[i] += sign * top / 2
+                amp[i, 0], phase[i, 0] = sign * top / 2, p0
+                mean[elbow] = u(0.05, 0.2)
+    fit_to_limits(mean, amp, ranges[:, 0], ranges[:, 1], 0.03, omega, phase)
+    return Fourier(mean, np.zeros(d), amp, omega, phase)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -270,3 +270,27 @@ def static_optimization(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, tau:
     reserve = tau - produced
     residual = tau - produced - reserve
     return StaticOptResult(act, reserve, residual, force, muscle_names())
+
+
+def elbow_static_optimization(height_m: float, mass_kg: float, q: np.ndarray, qd: np.ndarray, tau: np.ndarray,
+                              method: str = "batched") -> StaticOptResult:
+    """Static optimisation of the two elbows (the same problem as :func:`static_optimization`) with the six
+    ``myoelbow`` muscles per side (:mod:`hdys.physics.myoelbow`). q, qd, tau: (T, 2) elbow_flex angle, rate
+    and ID torque, right then left. Muscle names are ``<muscle>_r`` then ``<muscle>_l``; reserves (T, 2)."""
+    from hdys.physics.myoelbow import ELBOW_MUSCLES, elbow_muscle_terms
+
+    q, qd, tau = (np.asarray(x, float) for x in (q, qd, tau))
+    if not (q.ndim == 2 and q.shape[1] == 2 and qd.shape == q.shape and tau.shape == q.shape):
+        raise ValueError(f"elbow static optimisation needs (T, 2) angles, rates and torques, got {q.shape}, "
+                         f"{qd.shape}, {tau.shape}")
+    n = len(ELBOW_MUSCLES)
+    moment = np.zeros((q.shape[0], 2, 2 * n))
+    gain, bias = np.empty((q.shape[0], 2 * n)), np.empty((q.shape[0], 2 * n))
+    for s in range(2):
+        moment[:, s, s * n:(s + 1) * n], gain[:, s * n:(s + 1) * n], bias[:, s * n:(s + 1) * n] = \
+            elbow_muscle_terms(q[:, s], qd[:, s], height_m, mass_kg)
+    act = solve_activations(moment, gain, bias, tau, np.full(2, MUSCLE_DOF_RESERVE), method)
+    force = gain * act + bias
+    reserve = tau - np.einsum("tdn,tn->td", moment, force)
+    return StaticOptResult(act, reserve, np.zeros_like(reserve), force,
+                           [f"{m}_{s}" for s in ("r", "l") for m in ELBOW_MUSCLES])

@@ -15,7 +15,12 @@ PLUG_IN_GAIT_ARMS = ("SHO", "UPA", "ELB", "FRM", "WRA", "WRB", "FIN")
 
 def _bodies(height=1.74, mass=72.0, noise=0.0, seed=0):
     return {"rajagopal": rajagopal_body(height, mass, marker_noise_m=noise, rng=np.random.default_rng(seed)),
-            "smpl": smpl_body(height, mass, marker_noise_m=noise, rng=np.random.default_rng(seed))}
+            "smpl": smpl_body(height, mass, marker_noise_m=noise, rng=np.random.default_rng(seed)),
+            "rajagopal_arms": rajagopal_body(height, mass, marker_noise_m=noise, rng=np.random.default_rng(seed),
+                                             arms=True)}
+
+
+BODIES = ["rajagopal", "smpl", "rajagopal_arms"]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +59,7 @@ def _tracks(model, qpos, sites):
     return np.array(world), np.array(local)
 
 
-@pytest.mark.parametrize("name", ["rajagopal", "smpl"])
+@pytest.mark.parametrize("name", BODIES)
 def test_marker_set_is_named_unique_and_large(bodies, name):
     b = bodies[name]
     assert len(b.marker_names) >= 39 and len(set(b.marker_names)) == len(b.marker_names)
@@ -63,10 +68,10 @@ def test_marker_set_is_named_unique_and_large(bodies, name):
         assert {side + m for m in PLUG_IN_GAIT_LEGS} <= set(b.marker_names)
     assert {"C7", "T10", "CLAV", "STRN", "RBAK", "LFHD", "RFHD", "LBHD", "RBHD"} <= set(b.marker_names)
     has_arms = {s + m for s in "LR" for m in PLUG_IN_GAIT_ARMS} <= set(b.marker_names)
-    assert has_arms == (name == "smpl")  # the Rajagopal body has no arms
+    assert has_arms == (name != "rajagopal")  # the Rajagopal body has arms only if asked for
 
 
-@pytest.mark.parametrize("name", ["rajagopal", "smpl"])
+@pytest.mark.parametrize("name", BODIES)
 def test_markers_and_keypoints_are_rigid_on_their_bodies(name):
     b = _bodies(noise=0.01)[name]
     qpos = _random_states(b.model, 12, np.random.default_rng(1))
@@ -87,7 +92,7 @@ def test_markers_on_different_segments_move_relative_to_each_other(bodies):
     assert np.ptp(d("RTHI", "RTIB")) > 0.02 and np.ptp(d("RASI", "RKNE")) > 0.02  # across a joint
 
 
-@pytest.mark.parametrize("name", ["rajagopal", "smpl"])
+@pytest.mark.parametrize("name", BODIES)
 def test_marker_offsets_scale_with_height_and_vary_per_subject(name):
     short, tall = _bodies(height=1.55)[name], _bodies(height=1.90)[name]
 
@@ -115,7 +120,7 @@ def _standing(name, b):
     return markers, kps, up
 
 
-@pytest.mark.parametrize("name", ["rajagopal", "smpl"])
+@pytest.mark.parametrize("name", BODIES)
 def test_markers_sit_where_the_anatomy_is(bodies, name):
     b = bodies[name]
     markers, kps, up = _standing(name, b)
@@ -138,10 +143,17 @@ def test_markers_sit_where_the_anatomy_is(bodies, name):
     assert kh["LEye"] > kh["Nose"] > kh["Neck"] > kh["LShoulder"] > kh["MidHip"] > kh["LKnee"] > kh["LAnkle"]
     assert kh["LHeel"] < kh["LAnkle"] - 0.05 and (tree["LBigToe"] - tree["LHeel"]) @ forward > 0.2
     assert (tree["Nose"] - tree["LEar"]) @ forward > 0.05 and (tree["LEar"] - tree["REar"]) @ left > 0.1
+    if name == "rajagopal_arms":  # hanging arms: shoulder above elbow above wrist above fingers, elbow lateral
+        assert h["LSHO"] > h["LUPA"] > h["LELB"] > h["LFRM"] > h["LWRA"] > h["LFIN"]
+        assert kh["LShoulder"] > kh["LElbow"] > kh["LWrist"] and kh["LElbow"] > kh["MidHip"]
+        assert (m["LELB"] - tree["LElbow"]) @ left > 0.02
+        assert abs(kh["LShoulder"] - kh["LElbow"] - 0.2817 * b.height_m / 1.741) < 0.04  # de Leva upper arm
 
 
 def test_trees_offered_per_body(bodies):
-    raj, smpl = bodies["rajagopal"], bodies["smpl"]
+    raj, smpl, arms = bodies["rajagopal"], bodies["smpl"], bodies["rajagopal_arms"]
+    assert arms.keypoints["coco17"].names == list(COCO17_NAMES) and arms.keypoints["body25"].names == list(BODY25_NAMES)
+    assert arms.keypoints["rajagopal"].names == list(RAJAGOPAL_KEYPOINTS)
     assert tuple(raj.keypoints) == RAJAGOPAL_TREES and tuple(smpl.keypoints) == SMPL_TREES
     assert raj.keypoints["rajagopal"].names == list(RAJAGOPAL_KEYPOINTS)
     assert smpl.keypoints["smpl24"].names == list(SMPL_JOINT_NAMES)
@@ -155,7 +167,7 @@ def test_trees_offered_per_body(bodies):
             assert (tree.parents == -1).sum() == 1
 
 
-@pytest.mark.parametrize("name", ["rajagopal", "smpl"])
+@pytest.mark.parametrize("name", BODIES)
 def test_trees_agree_on_shared_landmarks(bodies, name):
     """A landmark read through any tree is the same point (BODY_25 LKnee = COCO left_knee = the knee centre),
     and SMPL-24 keypoints are the joint positions."""

@@ -49,12 +49,11 @@ def test_every_sequence_validates_and_ids_are_unique(tiny):
 
 
 def test_keypoint_tree_per_domain(tiny):
-    """lab: Rajagopal joint centres (AddBiomechanics), sim/kin: SMPL-24, muscle: COCO-17, emg: BODY_25 (Muscles
-    in Action); the last two on the armless Rajagopal body, without elbows and wrists."""
+    """lab: Rajagopal joint centres (AddBiomechanics), sim/kin: SMPL-24, muscle: COCO-17 on the armless
+    Rajagopal body (no elbows and wrists), emg: BODY_25 (Muscles in Action) on the Rajagopal body with arms."""
     armless_coco = [n for n in COCO17_NAMES if not n.endswith(("elbow", "wrist"))]
-    armless_body25 = [n for n in BODY25_NAMES if not n.endswith(("Elbow", "Wrist"))]
     expected = {"lab": list(RAJAGOPAL_KEYPOINTS), "sim": list(SMPL_JOINT_NAMES), "kin": list(SMPL_JOINT_NAMES),
-                "muscle": armless_coco, "emg": armless_body25}
+                "muscle": armless_coco, "emg": list(BODY25_NAMES)}
     for s in tiny:
         names = expected[s.dataset]
         assert s.keypoint_names == names and s.keypoints.shape[1] == len(names)
@@ -63,6 +62,7 @@ def test_keypoint_tree_per_domain(tiny):
     by = {s.dataset: s for s in tiny}
     assert by["emg"].keypoint_names[int(np.argmax(by["emg"].keypoint_parents == -1))] == "MidHip"
     assert len(by["lab"].marker_names) == len(by["muscle"].marker_names) == 45 and len(by["sim"].marker_names) == 49
+    assert len(by["emg"].marker_names) == 57  # the 45 and the 12 Plug-in Gait arm markers
 
 
 @pytest.mark.parametrize("domain", DOMAINS)
@@ -94,7 +94,7 @@ def test_domain_contents(tiny, domain):
             assert len(s.muscle_names) == s.muscle_activation.shape[1] == 80 and "vaslat_r" in s.muscle_names
             assert 0 <= s.muscle_activation.min() and s.muscle_activation.max() <= 1
         if domain == "emg":
-            assert s.emg_names == list(MIA_EMG_CHANNELS[:6]) and (s.emg >= 0).all()
+            assert s.emg_names == list(MIA_EMG_CHANNELS) and (s.emg >= 0).all()  # all 8, biceps included
             assert 0.04 <= s.extra["emg_delay_s"] <= 0.06
 
 
