@@ -137,6 +137,7 @@ STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
 IK_ITER_COLD = 200  # iterations for the first frame of a pass (no previous frame to start from)
+RETRY_JUMP = 0.05  # m: a frame missing its sole targets by this much more than the previous one is solved again
 COLD_STEPS = 10  # continuation steps of the first frame's targets (see _legs)
 LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
 # soft limits of the knees (``Rig.soft``): inside SOFT_ZONE (rad) of a limit a penalty SOFT_WEIGHT
@@ -781,19 +782,37 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             if np.abs(step).max() < IK_TOL:
                 break
 
-    out = start.copy()
-    for row, i in enumerate(frames):
-        q = out[row]
-        if row:
-            q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-            solve(q, target[i], ref[i], IK_ITER)
-            continue
+    def points(q: np.ndarray) -> np.ndarray:
         data.qpos[:] = q
         mujoco.mj_kinematics(model, data)
-        own = _points(data, feet)  # the reference pose's sole points, where the continuation starts
+        return _points(data, feet)
+
+    def continuation(q: np.ndarray, i: int) -> None:
+        """In place: reach ``target[i]`` from q's own sole points in ``COLD_STEPS`` steps, then converge."""
+        own = points(q)
         for alpha in np.linspace(0.0, 1.0, COLD_STEPS + 1)[1:]:
             solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
         solve(q, target[i], ref[i], IK_ITER_COLD)
+
+    out = start.copy()
+    prev_miss = 0.0
+    for row, i in enumerate(frames):
+        q = out[row]
+        if not row:  # from the reference pose's own sole points
+            continuation(q, i)
+            prev_miss = np.abs(points(q) - target[i]).max()
+            continue
+        q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
+        warm = q.copy()
+        solve(q, target[i], ref[i], IK_ITER)
+        miss = np.abs(points(q) - target[i]).max()
+        if miss > prev_miss + RETRY_JUMP:  # a sudden miss: the warm start fell into another minimum (a straight
+            retry = warm  # knee at its limit); solve the frame again by continuation from the previous pose
+            continuation(retry, i)
+            retry_miss = np.abs(points(retry) - target[i]).max()
+            if retry_miss < miss:
+                q[:], miss = retry, retry_miss
+        prev_miss = miss
     return out
 
 
@@ -803,13 +822,21 @@ def _move_pelvis(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray,
     """Up to ``passes`` times, while ``miss`` of the sole points' errors ``plan.points - achieved`` (T, 2, 4, 3)
     -> (T,) exceeds ``tol`` (m) somewhere: move ``plan.pelvis_z`` (in place) by ``gain`` times the envelope of
     that miss over ``+-half_width_s`` (the plan's grid: ``rate_hz``; so the pelvis moves ahead of time and
-    slowly) and solve again."""
+    slowly) and solve again. A pass is kept only if it reduces the largest miss: where moving the pelvis
+    does not help (a foot missed for another reason), repeating it would run away (a walk once sank its
+    pelvis below the floor)."""
+    m = miss(plan.points - sole_points(rig.model, rig.feet, qpos))
     for _ in range(passes):
-        m = miss(plan.points - sole_points(rig.model, rig.feet, qpos))
         if m.max() < tol:
             break
+        before = plan.pelvis_z
         plan.pelvis_z = plan.pelvis_z + gain * _envelope(m, max(1, int(round(half_width_s * rate_hz))))
-        qpos = solve_ik(rig, plan, q_ref)
+        moved = solve_ik(rig, plan, q_ref)
+        m_moved = miss(plan.points - sole_points(rig.model, rig.feet, moved))
+        if m_moved.max() >= m.max():
+            plan.pelvis_z = before
+            break
+        qpos, m = moved, m_moved
     return qpos
 
 
