@@ -26,7 +26,9 @@ Per sequence:
    ``extra["smpl_transl_origin"]`` where the sequence carries it).
 3. **Floor.** The recorded floor need not be at height 0 for the built body (shape, shoes, calibration):
    the floor is taken as the 5th percentile over frames of the lowest sole point (``floor_z`` fixes it),
-   the root is shifted by it for contact detection, and the centre of pressure is shifted back.
+   the root is shifted by it for contact detection, and the centre of pressure is shifted back. Platforms
+   the feet stand on (a step-up's box: ``extra["terrain"]``, kept by the corpus store) are supports as
+   well (:class:`hdys.physics.contact.Terrain`, heights above the same floor).
 4. **Dynamics.** Contact-aware inverse dynamics (:mod:`hdys.physics.contact`: sole points lower than
    3 cm and slower than 0.6 m/s may push, friction pyramids, NNLS) gives the joint torques
    (``torque_rajagopal`` or ``torque_smpl``) and ``grf``, ``cop``, ``contact``. Where a sequence has
@@ -68,7 +70,7 @@ from scipy.spatial.transform import Rotation
 
 from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
-from hdys.physics.contact import (G, ContactDynamics, rajagopal_contact_dynamics, rajagopal_feet,
+from hdys.physics.contact import (G, ContactDynamics, Terrain, rajagopal_contact_dynamics, rajagopal_feet,
                                   smpl_contact_dynamics, smpl_feet)
 from hdys.physics.ik import marker_ik
 from hdys.physics.inverse import rajagopal_state, smpl_state
@@ -243,22 +245,34 @@ def _figures(res: ContactDynamics, mass: float, height: float) -> dict:
             "contact_solver_residual_mean": float(res.solver_residual.mean())}
 
 
-def _smpl_dynamics(body: SmplBody, traj: SmplTrajectory, floor_z: float | None):
-    """Contact-aware ID of an SMPL trajectory on the floor at ``floor_z`` (None: estimated); returns
-    ``(torque (T, 69), ContactDynamics, (qpos, qvel), floor)``; the trajectory is shifted onto z = 0."""
+def _terrain(seq: Sequence, floor: float) -> Terrain | None:
+    """The sequence's platforms (``extra["terrain"]``, z-up world), their tops made relative to ``floor``."""
+    boxes = seq.extra.get("terrain") if isinstance(seq.extra, dict) else None
+    if boxes is None:
+        return None
+    boxes = np.array(boxes, float).reshape(-1, 6)
+    boxes[:, 5] -= floor
+    return Terrain(boxes)
+
+
+def _smpl_dynamics(body: SmplBody, traj: SmplTrajectory, floor_z: float | None, seq: Sequence):
+    """Contact-aware ID of an SMPL trajectory on the floor at ``floor_z`` (None: estimated) and the
+    sequence's platforms, if any; returns ``(torque (T, 69), ContactDynamics, (qpos, qvel), floor)``; the
+    trajectory is shifted onto z = 0."""
     floor = floor_z if floor_z is not None else floor_height(
         sole_points(body.model, smpl_feet(body), smpl_state(body, traj)[0]))
     traj.pos[:, 2] -= floor
-    tau, res = smpl_contact_dynamics(body, traj)
+    tau, res = smpl_contact_dynamics(body, traj, terrain=_terrain(seq, floor))
     return tau, res, smpl_state(body, traj)[:2], floor
 
 
-def _rajagopal_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, floor_z: float | None):
+def _rajagopal_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray, floor_z: float | None,
+                        seq: Sequence):
     """As :func:`_smpl_dynamics` for Rajagopal coordinates (``q`` is shifted in place; OpenSim y is up)."""
     floor = floor_z if floor_z is not None else floor_height(
         sole_points(body.model, rajagopal_feet(body), rajagopal_state(body, q)))
     q[:, _PELVIS_TY] -= floor
-    tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
+    tau, res = rajagopal_contact_dynamics(body, q, qd, qdd, terrain=_terrain(seq, floor))
     return tau, res, (rajagopal_state(body, q), rajagopal_state(body, qd)), floor
 
 
@@ -306,14 +320,14 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
         body = _smpl(height, mass)
         j0 = np.asarray(seq.extra.get("smpl_transl_origin", body.pelvis_j0), float)
         tau, res, state, floor = _smpl_dynamics(body, smpl_kinematics(seq.smpl, seq.fps, j0, opts.cutoff_hz),
-                                                opts.floor_z)
+                                                opts.floor_z, seq)
         labels["torque_smpl"] = tau
         ground = (res, state, floor)
         row["smpl"] = {"floor_z": floor, **_figures(res, mass, height)}
     if joint_angles is not None:
         body = _rajagopal(height, mass)
         q, qd, qdd = rajagopal_kinematics(joint_angles, seq.fps, opts.cutoff_hz)
-        tau, res, state, floor = _rajagopal_dynamics(body, q, qd, qdd, opts.floor_z)
+        tau, res, state, floor = _rajagopal_dynamics(body, q, qd, qdd, opts.floor_z, seq)
         labels["torque_rajagopal"] = tau
         ground = (res, state, floor)
         row["rajagopal"] = {"floor_z": floor, **_figures(res, mass, height)}

@@ -197,6 +197,8 @@ class _ShardWriter:
         for key in ("mass_kg", "height_m"):
             if getattr(seq, key) is not None:
                 g.attrs[key] = float(getattr(seq, key))
+        if isinstance(seq.extra, dict) and seq.extra.get("terrain") is not None:  # platforms the feet stood on
+            g.attrs["terrain"] = json.dumps(seq.extra["terrain"])
         self.frames += T
         return self.shards[-1]
 
@@ -482,6 +484,8 @@ def _read_group(g, e: Entry, start: int, stop: int | None, meta: dict | None = N
         kw[key] = arr.astype(bool) if key == "contact" else arr
     for key, value in meta.items():
         kw[key] = list(value) if isinstance(value, list) else value.copy()
+    if "terrain" in g.attrs:
+        kw["extra"] = {"terrain": json.loads(g.attrs["terrain"])}
     return Sequence(fps=e.fps, sequence_id=e.sequence_id, dataset=e.dataset, split=e.split,
                     subject=e.subject, mass_kg=e.mass_kg, height_m=e.height_m, **kw)
 

@@ -267,3 +267,28 @@ def test_nan_gap_and_smpl_muscles_refused():
         label_sequence(seq, LabelOptions(torques=False, muscles=True))
     out, row = label_sequence(seq, LabelOptions(muscles=True))  # torques still, muscles noted
     assert out.muscle_activation is None and "muscles/EMG not labelled" in row["notes"][0]
+
+
+def test_step_up_platform_kept_by_the_store_and_used_by_the_labeller(tmp_path):
+    """A Rajagopal step-up (its platform in ``extra["terrain"]``): the store keeps the platform, and the
+    labeller recovers the generator's torques and GRF with it (without it the feet on the platform would
+    never be in contact)."""
+    body = rajagopal_body(1.70, 65.0)
+    motion = rajagopal_motion("step_up", np.random.default_rng(4), body.coord_range, standing_pelvis_height(body))
+    ground = ground_rajagopal(body, motion, 0.0, 3.0)
+    t = np.arange(300) / 100
+    q, qd, qdd = ground(t)
+    terrain = ground.plan.terrain
+    tau, res = rajagopal_contact_dynamics(body, q, qd, qdd, terrain=terrain)
+    seq = Sequence(fps=100.0, sequence_id="stepup", dataset="lab", subject="s1", mass_kg=65.0, height_m=1.70,
+                   joint_angles=q, joint_angle_names=list(RAJAGOPAL_COORDINATES), extra={"terrain": terrain.to_json()})
+    write_corpus(tmp_path / "in", [seq], progress=False)
+    stored = Corpus(tmp_path / "in").read("stepup")
+    assert stored.extra["terrain"] == terrain.to_json()
+    label_corpus(tmp_path / "in", tmp_path / "out", LabelOptions(cutoff_hz=0.0), progress=False, validate=False)
+    got = Corpus(tmp_path / "out").read("stepup")
+    assert got.extra["terrain"] == terrain.to_json()
+    assert rel_rms(got.torque_rajagopal, tau, 100.0) < TOL_EXACT
+    assert rel_rms(got.grf, res.grf, 100.0) < TOL_EXACT
+    flat, _ = label_sequence(dataclasses.replace(stored, extra={}), LabelOptions(cutoff_hz=0.0))
+    assert rel_rms(flat.torque_rajagopal, tau, 100.0) > 0.2

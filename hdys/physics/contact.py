@@ -56,6 +56,29 @@ FOOT_POINTS = ("heel_medial", "heel_lateral", "toe_medial", "toe_lateral")
 OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
 
 
+@dataclass(frozen=True)
+class Terrain:
+    """Level platforms on the floor (z = 0), z-up world: ``boxes`` (N, 6) rows ``x, y, half_length,
+    half_width, yaw, top`` (centre, half extents along the box's own axes, rotation about z, top height;
+    m and rad). The support under a point is the highest top whose footprint contains it, else the floor."""
+
+    boxes: np.ndarray
+
+    def height(self, xy: np.ndarray) -> np.ndarray:
+        """Support height (...) under horizontal positions ``xy`` (..., 2)."""
+        xy = np.asarray(xy, float)
+        out = np.zeros(xy.shape[:-1])
+        for x, y, hl, hw, yaw, top in np.asarray(self.boxes, float).reshape(-1, 6):
+            dx, dy = xy[..., 0] - x, xy[..., 1] - y
+            along, across = np.cos(yaw) * dx + np.sin(yaw) * dy, -np.sin(yaw) * dx + np.cos(yaw) * dy
+            inside = (np.abs(along) <= hl) & (np.abs(across) <= hw)
+            out = np.where(inside, np.maximum(out, top), out)
+        return out
+
+    def to_json(self) -> list[list[float]]:
+        return [[float(v) for v in row] for row in np.asarray(self.boxes, float).reshape(-1, 6)]
+
+
 @dataclass
 class FootModel:
     """Contact points of the two feet ([left, right] x FOOT_POINTS) of one MuJoCo body.
@@ -139,8 +162,11 @@ class ContactDynamics:
 def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray, qvel: np.ndarray,
                              qacc: np.ndarray, mass_kg: float, mu: float = MU,
                              height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
-                             regulariser: float = REGULARISER) -> ContactDynamics:
+                             regulariser: float = REGULARISER, terrain: Terrain | None = None) -> ContactDynamics:
     """Inverse dynamics with ground reaction forces for MuJoCo states (T, nq), (T, nv), (T, nv).
+
+    A sole point may carry force when it is within ``height`` of its support (the floor, or a platform of
+    ``terrain``) and slower than ``speed``; the supports are level, so the friction pyramids stay vertical.
 
     Per frame only MuJoCo runs in the loop (``mj_inverse``, and the Jacobians of the four foot bodies and
     the root at their origins) and, for frames with active points, one NNLS; the sole points' positions
@@ -173,7 +199,8 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     jac = jac_t[:, which] + np.cross(jr, r[..., None], axis=-2)  # J_o + J_r x r, column by column
     pos = pos_m @ rot.T
     vel = np.einsum("tfpan,tn->tfpa", jac, qvel) @ rot.T
-    active = (pos[..., 2] < height) & (np.linalg.norm(vel, axis=-1) < speed)
+    support = 0.0 if terrain is None else terrain.height(pos[..., :2])
+    active = (pos[..., 2] - support < height) & (np.linalg.norm(vel, axis=-1) < speed)
     # the root rows of each pyramid edge's generalized force, unknowns in body weights: (T, 2, 4, 6, 4)
     a_all = np.einsum("tfpan,ka->tfpnk", jac[..., root], dirs) * (w[:, None] * mass_kg * G)
     b_all = qfrc[:, root] * w

@@ -152,18 +152,22 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     motion = rajagopal_motion(kind, rng, body.coord_range, standing_pelvis_height(body))
     delay = emg_params.delay_s if domain == "emg" else 0.0
     ground = kind in GROUND_CONTACT
+    if body.arm_qpos is not None:  # this sequence's dumbbells (none but in curls and raises), before planning
+        lo, hi = HAND_LOAD_KG.get(kind, (0.0, 0.0))
+        seq.extra["hand_load_kg"] = float(rng.uniform(lo, hi)) if hi > 0 else 0.0
+        body.set_hand_load(seq.extra["hand_load_kg"])
     kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay) if ground else motion
+    terrain = kin.plan.terrain if ground else None
+    if terrain is not None:
+        seq.extra["terrain"] = terrain.to_json()
     if body.arm_qpos is not None:  # the arms move with the legs' motion (the leg plan sees them hanging)
         kin = _with_arms(kin, rajagopal_arms(kind, rng, motion, body.arm_range))
-        lo, hi = HAND_LOAD_KG.get(kind, (0.0, 0.0))
-        load = float(rng.uniform(lo, hi)) if hi > 0 else 0.0
-        body.set_hand_load(load)
-        seq.extra["hand_load_kg"] = load
     q, qd, qdd = kin(t)
 
     def labels(q, qd, qdd):
         """(torques, ContactDynamics) on the floor, or (torques, root residual) with the pelvis supported."""
-        return rajagopal_contact_dynamics(body, q, qd, qdd) if ground else rajagopal_inverse(body, q, qd, qdd)
+        return (rajagopal_contact_dynamics(body, q, qd, qdd, terrain=terrain) if ground
+                else rajagopal_inverse(body, q, qd, qdd))
 
     tree = KEYPOINT_TREE[domain]
     markers, keypoints = rajagopal_points(body, q, tree)
@@ -211,8 +215,8 @@ def _with_arms(kin, arms):
 
 # Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); the SMPL "free"
 # motion keeps supported-pelvis labels (exact inverse dynamics, no GRF).
-GROUND_CONTACT = ("walk", "turn", "run", "jump", "cmj", "jumping_jack", "kick", "lunge", "squat", "sit_to_stand",
-                  "stand", "arm_raise", "curl")  # every Rajagopal motion (RAJAGOPAL_KINDS, ARM_KINDS) is on the ground
+GROUND_CONTACT = ("walk", "turn", "run", "jump", "cmj", "jumping_jack", "kick", "lunge", "step_up", "squat",
+                  "sit_to_stand", "stand", "arm_raise", "curl")  # every Rajagopal motion (RAJAGOPAL_KINDS, ARM_KINDS) is on the ground
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:
@@ -292,8 +296,11 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
         motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
     ground = kind in GROUND_CONTACT
     seq.extra["ground_contact"] = ground
-    traj = ground_smpl(body, motion, float(t[0]), float(t[-1]))(t) if ground \
-        else smpl_trajectory(motion, t)
+    on_ground = ground_smpl(body, motion, float(t[0]), float(t[-1])) if ground else None
+    traj = on_ground(t) if ground else smpl_trajectory(motion, t)
+    terrain = on_ground.ground.plan.terrain if ground else None
+    if terrain is not None:
+        seq.extra["terrain"] = terrain.to_json()
     tree = KEYPOINT_TREE[seq.dataset]
     markers, keypoints = smpl_points(body, traj, tree)
     seq.markers, seq.marker_names = markers, list(body.marker_names)
@@ -302,7 +309,7 @@ def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.
     seq.smpl = traj.smpl_params(body.pelvis_j0)
     seq.extra["smpl_transl_origin"] = body.pelvis_j0.copy()
     if with_torque:
-        tau, res = smpl_contact_dynamics(body, traj) if ground else smpl_inverse(body, traj)[:2]
+        tau, res = smpl_contact_dynamics(body, traj, terrain=terrain) if ground else smpl_inverse(body, traj)[:2]
         seq.torque_smpl = tau
         qpos, qvel, _ = smpl_state(body, traj)
         _store_labels(seq, res, qpos, qvel)

@@ -84,7 +84,7 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import RajagopalBody, SmplBody
-from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, rajagopal_feet, runs, smpl_feet
+from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, Terrain, rajagopal_feet, runs, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, Fourier, SmplTrajectory, cmj_height, cmj_schedule,
                                   quintic, smpl_trajectory)
@@ -122,6 +122,13 @@ LUNGE_CLEARANCE = 0.05  # m at 1.75 m stature: lift of the stepping foot in a lu
 LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is forward
 LUNGE_SMOOTH_S = 0.3  # s: half-width of the window over which the lunge's reach drop is enveloped
 LUNGE_SLACK = 0.08  # m at 1.75 m stature: extra pelvis drop while the feet are apart (knees never straight)
+STEP_UP_CLEARANCE = 0.05  # m at 1.75 m stature: a stepping foot's lift above its path onto (or off) the platform
+STEP_UP_LEAD = 0.4  # fraction of a move over which the foot rises to the platform's height before it moves on
+STEP_UP_EDGE = 0.16  # m at 1.75 m stature: the platform's near edge behind the centre of the feet on it
+STEP_UP_DEPTH = 0.30  # m at 1.75 m stature: ... and its far edge ahead of them
+STEP_UP_HALF_WIDTH = 0.35  # m at 1.75 m stature: half its width
+STEP_UP_SLACK = 0.03  # m at 1.75 m stature: loaded knees never straight on a step-up
+STEP_UP_HEEL = 0.6  # rad: the trailing heel's rise about its toes as it leaves the floor (and as it returns)
 CMJ_PITCH_RATE = 1.5  # foot pitch rate at a jump's take-off (touchdown) / the mean rate of the heels' rise (fall)
 CMJ_FINE_HZ = 100.0  # IK grid of countermovement jumps (take-off and touchdown are brief)
 CMJ_PAD_S = 0.7  # s: padding of a jump's IK grid, longer than any flight
@@ -132,11 +139,14 @@ COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (run
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
 WALK_LOWER_PASSES, WALK_LOWER_TOL, WALK_LOWER_GAIN = 3, 0.005, 1.0  # walking pelvis lowered where a foot is missed (m)
 WALK_LOWER_S = 0.25  # s: half-width of its envelope (a slow dip: a 5 cm one adds about 0.15 BW)
+WALK_LOWER_MAX = 0.08  # m at 1.75 m stature: at most this much lower (deeper, a walk turns into a crouch)
 STATIC_DEPTH = 0.45  # fraction of the generator's squat / sit-to-stand pelvis drop
 STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (knees never fully extended)
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
 IK_ITER_COLD = 200  # iterations for the first frame of a pass (no previous frame to start from)
+GLITCH_RAD = 0.3  # rad: a frame whose leg angles differ this much from their neighbours' mean is solved again
+GLITCH_MISS = 0.005  # m: ... and the new solution kept if it also misses its targets by at most this much more
 RETRY_JUMP = 0.05  # m: a frame missing its sole targets by this much more than the previous one is solved again
 COLD_STEPS = 10  # continuation steps of the first frame's targets (see _legs)
 LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
@@ -308,6 +318,7 @@ class Plan:
     com_xy: np.ndarray
     com_z: np.ndarray | None = None
     flight: np.ndarray | None = None  # (T,) bool: frames whose legs move freely (a jump's flight)
+    terrain: Terrain | None = None  # platforms the feet stand on (step-ups), else the floor alone
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -394,6 +405,39 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         local = np.einsum("tab,pb->tpa", _ry(LUNGE_HEEL * np.maximum(out, down)), tmpl[rear] - pivot) + pivot
         pts[:, rear] = local @ rot.T
         pts[:, rear, :, :2] += origin[:2]
+    elif gait["steps"] == "step_up":
+        length, height = gait["length"] * k, gait["height"] * k
+        trail = 1 - side
+        # up: the leading foot onto the platform, then the trailing one; down: trailing foot first
+        moves = {side: ((0.05, 0.20), (0.77, 0.92)), trail: ((0.27, 0.42), (0.55, 0.70))}
+        shift = 0.07  # weight moves off a foot over this much of the cycle before it leaves, and back after
+        for foot, ((a_up, b_up), (a_dn, b_dn)) in moves.items():
+            up_, dn_ = b_up - a_up, b_dn - a_dn
+            # going up the foot rises to the platform's height, then moves over it and comes down onto it;
+            # going down it moves back off the platform before it descends to the floor
+            out = (_window(u, a_up + STEP_UP_LEAD * up_, b_up - 0.15 * up_)
+                   - _window(u, a_dn + 0.05 * dn_, b_dn - STEP_UP_LEAD * dn_))
+            rise = (_window(u, a_up, a_up + STEP_UP_LEAD * up_ + 0.05 * up_)
+                    - _window(u, b_dn - STEP_UP_LEAD * dn_ - 0.05 * dn_, b_dn))
+            lift = _bump(u, a_up, b_up) + _bump(u, a_dn, b_dn)
+            pts[:, foot] += ((out * length)[:, None, None] * fwd
+                             + (rise * height + lift * STEP_UP_CLEARANCE * k)[:, None, None] * up)
+            moving = ((u > a_up) & (u < b_up)) | ((u > a_dn) & (u < b_dn))
+            unload = (_window(u, a_up - shift, a_up) - _window(u, b_up, b_up + shift)
+                      + _window(u, a_dn - shift, a_dn) - _window(u, b_dn, b_dn + shift))
+            weight[:, foot] = np.where(moving, 0.0, 1.0 - np.clip(unload, 0.0, 1.0))
+        # the trailing heel rises about its toes as the body moves onto the platform, the foot leaves from the
+        # toes and stays pitched until it lands flat on the platform; back down, it leaves heel first and
+        # lands on its toes
+        pivot = tmpl[trail, 2 + int(np.argmax(tmpl[trail, 2:, 0]))]
+        pitch = STEP_UP_HEEL * (_window(u, 0.17, 0.27) - _window(u, 0.36, 0.42)
+                                + _window(u, 0.55, 0.62) - _window(u, 0.70, 0.78))
+        tilted = np.einsum("tab,pb->tpa", _ry(pitch), tmpl[trail] - pivot) + pivot - tmpl[trail]
+        pts[:, trail] += tilted @ rot.T
+        drop = -(_window(u, 0.27, 0.45) - _window(u, 0.52, 0.72)) * height  # the body rises with the trailing foot
+        near, far = length - STEP_UP_EDGE * k, length + STEP_UP_DEPTH * k
+        centre_xy = origin[:2] + (near + far) / 2 * fwd[:2]
+        terrain = Terrain(np.array([[*centre_xy, (far - near) / 2, STEP_UP_HALF_WIDTH * k, yaw, height]]))
     else:
         raise ValueError(f"unknown step plan {gait['steps']!r}")
     centre = pts[..., :2].mean(2)  # (T, 2, 2) foot centres
@@ -401,6 +445,14 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     h = com_z - STEP_BEND * k
     com = lipm(p, dt, h)
     z = stand_z - STEP_BEND * k - drop
+    if gait["steps"] == "step_up":  # low enough for each loaded leg to reach its foot from the COM
+        support = pts[..., 2].min(2)  # (T, 2) sole height of each foot
+        d = np.linalg.norm(centre - com[:, None], axis=-1)
+        reach_z = support + np.sqrt(np.maximum(stand_z ** 2 - d ** 2, 0.0))  # highest pelvis per foot
+        need = np.where(weight > 0, z[:, None] - reach_z + STEP_UP_SLACK * k, 0.0).max(1)
+        z = z - _envelope(np.maximum(need, 0.0), int(round(LUNGE_SMOOTH_S / dt)))
+        keep = slice(n_pad, n_pad + t.shape[0])
+        return Plan(t, pts[keep], z[keep], com[keep], terrain=terrain)
     if lunge:  # feet apart fore and aft: the pelvis is low enough for the legs to reach the feet from the COM
         reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
         need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
@@ -794,43 +846,61 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
         solve(q, target[i], ref[i], IK_ITER_COLD)
 
+    def missed(q: np.ndarray, i: int) -> float:
+        return float(np.abs(points(q) - target[i]).max())
+
     out = start.copy()
     prev_miss = 0.0
     for row, i in enumerate(frames):
         q = out[row]
         if not row:  # from the reference pose's own sole points
             continuation(q, i)
-            prev_miss = np.abs(points(q) - target[i]).max()
+            prev_miss = missed(q, i)
             continue
         q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
         warm = q.copy()
         solve(q, target[i], ref[i], IK_ITER)
-        miss = np.abs(points(q) - target[i]).max()
+        miss = missed(q, i)
         if miss > prev_miss + RETRY_JUMP:  # a sudden miss: the warm start fell into another minimum (a straight
             retry = warm  # knee at its limit); solve the frame again by continuation from the previous pose
             continuation(retry, i)
-            retry_miss = np.abs(points(retry) - target[i]).max()
+            retry_miss = missed(retry, i)
             if retry_miss < miss:
                 q[:], miss = retry, retry_miss
         prev_miss = miss
+    # a frame whose legs leave the path of their neighbours (the warm start jumped into another minimum and
+    # the next frame jumped back; the splines then give a spike of force) is solved again by continuation
+    # from the previous frame's legs
+    legs_q = out[:, rig.leg_qpos]
+    kink = np.abs(legs_q[2:] - 2 * legs_q[1:-1] + legs_q[:-2]).max(1) if len(frames) > 2 else np.zeros(0)
+    for row in np.flatnonzero(kink > GLITCH_RAD) + 1:
+        retry = out[row].copy()
+        retry[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
+        continuation(retry, frames[row])
+        mid = (out[row - 1, rig.leg_qpos] + out[row + 1, rig.leg_qpos]) / 2
+        if (np.abs(retry[rig.leg_qpos] - mid).max() < np.abs(out[row, rig.leg_qpos] - mid).max()
+                and missed(retry, frames[row]) <= missed(out[row], frames[row]) + GLITCH_MISS):
+            out[row] = retry
     return out
 
 
 def _move_pelvis(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray,
                  miss: Callable[[np.ndarray], np.ndarray], passes: int, tol: float, gain: float,
-                 half_width_s: float, rate_hz: float) -> np.ndarray:
+                 half_width_s: float, rate_hz: float, limit: float = np.inf) -> np.ndarray:
     """Up to ``passes`` times, while ``miss`` of the sole points' errors ``plan.points - achieved`` (T, 2, 4, 3)
     -> (T,) exceeds ``tol`` (m) somewhere: move ``plan.pelvis_z`` (in place) by ``gain`` times the envelope of
     that miss over ``+-half_width_s`` (the plan's grid: ``rate_hz``; so the pelvis moves ahead of time and
-    slowly) and solve again. A pass is kept only if it reduces the largest miss: where moving the pelvis
-    does not help (a foot missed for another reason), repeating it would run away (a walk once sank its
-    pelvis below the floor)."""
+    slowly) and solve again, the pelvis moving at most ``limit`` (m) in all. A pass is kept only if it
+    reduces the largest miss: where moving the pelvis does not help (a foot missed for another reason),
+    repeating it would run away (a walk once sank its pelvis below the floor)."""
+    start = plan.pelvis_z
     m = miss(plan.points - sole_points(rig.model, rig.feet, qpos))
     for _ in range(passes):
         if m.max() < tol:
             break
         before = plan.pelvis_z
-        plan.pelvis_z = plan.pelvis_z + gain * _envelope(m, max(1, int(round(half_width_s * rate_hz))))
+        wanted = plan.pelvis_z + gain * _envelope(m, max(1, int(round(half_width_s * rate_hz))))
+        plan.pelvis_z = start + np.clip(wanted - start, -limit, limit)
         moved = solve_ik(rig, plan, q_ref)
         m_moved = miss(plan.points - sole_points(rig.model, rig.feet, moved))
         if m_moved.max() >= m.max():
@@ -871,7 +941,8 @@ class GroundMotion:
         elif self.plan.com_z is None and "steps" not in motion.gait:  # walking: lower the pelvis where a leg
             qpos = _move_pelvis(rig, self.plan, q_ref, qpos,  # cannot reach its foot (a long step of a tall subject)
                                 lambda d: np.linalg.norm(d, axis=-1).max((1, 2)),
-                                WALK_LOWER_PASSES, WALK_LOWER_TOL, -WALK_LOWER_GAIN, WALK_LOWER_S, 1.0 / h)
+                                WALK_LOWER_PASSES, WALK_LOWER_TOL, -WALK_LOWER_GAIN, WALK_LOWER_S, 1.0 / h,
+                                WALK_LOWER_MAX * rig.height_m / 1.75)
         trans = qpos[:, rig.trans_qpos]
         self.cols = np.concatenate([rig.solved, rig.trans])
         values = [rig.read(qpos), trans]

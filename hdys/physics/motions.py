@@ -21,10 +21,11 @@ from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 G = 9.81  # m/s^2, standard gravity
 
-RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "cmj", "jumping_jack", "kick", "lunge")
+RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "cmj", "jumping_jack", "kick", "lunge",
+                   "step_up")
 ARM_KINDS = ("curl", "arm_raise")  # Rajagopal motions of the body with arms (standing; see rajagopal_arms)
 SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "cmj", "jumping_jack", "kick",
-              "lunge")
+              "lunge", "step_up")
 
 
 @dataclass
@@ -180,12 +181,15 @@ def _hop_gait(h: dict, jack: bool) -> dict:
 
 
 def _steps(kind: str, rng: np.random.Generator) -> dict:
-    """``Fourier.gait`` of a kick (0.4-0.6 per s) or a lunge (0.25-0.35 per s) for the step planner of
-    :mod:`hdys.physics.locomotion`: moving foot (0 left, 1 right), cycle offset, and the kick's reach
-    forward and up or the lunge's step length and pelvis drop below the feet-apart stance (m at 1.75 m
-    stature)."""
+    """``Fourier.gait`` of a kick (0.4-0.6 per s), a lunge (0.25-0.35 per s) or a step-up (0.2-0.3 per s)
+    for the step planner of :mod:`hdys.physics.locomotion`: moving (leading) foot (0 left, 1 right), cycle
+    offset, and the kick's reach forward and up, the lunge's step length and pelvis drop below the
+    feet-apart stance, or the step-up's step length and platform height (m at 1.75 m stature)."""
     g = {"steps": kind, "side": int(rng.integers(2)), "shift": float(rng.uniform(-np.pi, np.pi))}
-    if kind == "kick":
+    if kind == "step_up":  # onto a platform and back down, once per 3.3-5 s
+        g.update(freq=float(rng.uniform(0.2, 0.3)), length=float(rng.uniform(0.38, 0.48)),
+                 height=float(rng.uniform(0.15, 0.3)))
+    elif kind == "kick":
         g.update(freq=float(rng.uniform(0.4, 0.6)), reach=(float(rng.uniform(0.35, 0.5)), float(rng.uniform(0.2, 0.35))))
     else:
         g.update(freq=float(rng.uniform(0.25, 0.35)), length=float(rng.uniform(0.5, 0.7)),
@@ -452,13 +456,17 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         b.set("pelvis_tz", u(-1, 1))
         b.set("pelvis_ty", pelvis_height - 0.01)
         b.set("lumbar_extension", u(-0.05, 0.05), [(0.02, 1, ph())])
-    elif kind in ("kick", "lunge"):  # reference angles only: the step planner moves the feet
+    elif kind in ("kick", "lunge", "step_up"):  # reference angles only: the step planner moves the feet
         steps = _steps(kind, rng)
         b = _Builder(names, steps["freq"])
         mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
         for i, side in enumerate(("l", "r")):
             moving = i == steps["side"]
-            if kind == "kick":
+            if kind == "step_up":  # both legs flex most while one foot is up on the platform and one is not
+                up = _peak_phase(steps, 0.25 if moving else 0.75)
+                b.set(f"hip_flexion_{side}", 0.35, [(0.3, 1, up)])
+                b.set(f"knee_angle_{side}", 0.45, [(0.4, 1, up)])
+            elif kind == "kick":
                 b.set(f"hip_flexion_{side}", 0.35 if moving else 0.05, [(0.35, 1, mid)] if moving else [])
                 b.set(f"knee_angle_{side}", 0.3 if moving else 0.1, [(0.2, 1, mid + np.pi)] if moving else [])
             else:
@@ -469,6 +477,8 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
             b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
             b.set(f"mtp_angle_{side}", u(0.0, 0.1))
         b.set("pelvis_tilt", u(-0.1, 0.0))
+        if kind == "step_up":  # the trunk leans forward most as the body rises onto (and lowers off) the platform
+            b.set("pelvis_tilt", -u(0.2, 0.3), [(0.12, 2, _peak_phase(steps, 0.3) * 2 + np.pi)])
         b.set("pelvis_rotation", heading)
         b.set("pelvis_tx", u(-1, 1))
         b.set("pelvis_tz", u(-1, 1))
@@ -480,7 +490,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     out = b.build(ranges[:, 0], ranges[:, 1])
     if kind in ("jump", "jumping_jack"):
         out.gait = _hop_gait(hop, kind == "jumping_jack")
-    elif kind in ("kick", "lunge"):
+    elif kind in ("kick", "lunge", "step_up"):
         out.gait = steps
     elif kind == "cmj":
         out.gait = cmj
@@ -676,7 +686,7 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     if kind not in SMPL_KINDS:
         raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
     hop = _hop(rng, kind == "jumping_jack") if kind in ("jump", "jumping_jack") else None
-    steps = _steps(kind, rng) if kind in ("kick", "lunge") else None
+    steps = _steps(kind, rng) if kind in ("kick", "lunge", "step_up") else None
     cmj = _cmj(rng) if kind == "cmj" else None
     f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
          "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (
@@ -772,7 +782,11 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
         for i, side in enumerate(("left", "right")):
             moving = i == steps["side"]
-            if kind == "kick":
+            if kind == "step_up":  # SMPL x rotations: hip flexion negative, knee flexion positive
+                up = _peak_phase(steps, 0.25 if moving else 0.75)
+                b.set(f"{side}_hip_x", -0.35, [(-0.3, 1, up)])
+                b.set(f"{side}_knee_x", 0.45, [(0.4, 1, up)])
+            elif kind == "kick":
                 b.set(f"{side}_hip_x", -0.35 if moving else -0.05, [(-0.35, 1, mid)] if moving else [])
                 b.set(f"{side}_knee_x", 0.3 if moving else 0.1, [(0.2, 1, mid + np.pi)] if moving else [])
             else:

@@ -425,3 +425,61 @@ def test_validation_report_is_json_and_flags(raj):
     assert {"residual", "stance_slide_m", "forward", "passed"} <= set(lab)
     assert rep["domains"]["muscle"]["activation"]["passed"]
     assert set(lab["residual"]["force_pct_bw"]) >= {"mean", "max", "p95"}
+
+
+def test_terrain_heights_of_a_turned_platform():
+    from hdys.physics.contact import Terrain
+
+    box = Terrain(np.array([[1.0, 2.0, 0.3, 0.2, np.pi / 2, 0.25]]))  # 0.6 m long along +y, 0.4 m wide
+    xy = np.array([[1.0, 2.0], [1.0, 2.28], [1.18, 2.0], [1.25, 2.0], [1.0, 2.35], [0.0, 0.0]])
+    np.testing.assert_array_equal(box.height(xy), [0.25, 0.25, 0.25, 0.0, 0.0, 0.0])
+    assert box.to_json() == [[1.0, 2.0, 0.3, 0.2, pytest.approx(np.pi / 2), 0.25]]
+
+
+@pytest.mark.parametrize("body_kind", ["rajagopal", "smpl"])
+def test_step_up_onto_a_platform_and_back(raj, smpl, body_kind):
+    """A step-up: the feet stand on the platform (contact at its height, no slide, no sinking into it), the
+    pelvis rises by about its height, the ground explains the motion; without the platform in the contact
+    model the ground could not."""
+    from hdys.physics.contact import runs
+
+    seed = 5
+    if body_kind == "rajagopal":
+        body = raj
+        motion = rajagopal_motion("step_up", np.random.default_rng(seed), raj.coord_range, standing_pelvis_height(raj))
+        ground = ground_rajagopal(raj, motion, 0.0, 1 / motion.gait["freq"])
+        t = np.arange(int(100 / motion.gait["freq"])) / 100
+        q, qd, qdd = ground(t)
+        rise = np.ptp(q[:, 4])  # pelvis_ty
+
+        def labels(**kw):
+            return rajagopal_contact_dynamics(raj, q, qd, qdd, **kw)[1]
+    else:
+        body = smpl
+        motion = smpl_motion("step_up", np.random.default_rng(seed), smpl_standing_height(smpl))
+        on_ground = ground_smpl(smpl, motion, 0.0, 1 / motion.gait["freq"])
+        ground = on_ground.ground
+        t = np.arange(int(30 / motion.gait["freq"])) / 30
+        traj = on_ground(t)
+        rise = np.ptp(traj.pos[:, 2])
+
+        def labels(**kw):
+            return smpl_contact_dynamics(smpl, traj, **kw)[1]
+    terrain = ground.plan.terrain
+    top = motion.gait["height"] * body.height_m / 1.75
+    assert terrain is not None and terrain.boxes[0, 5] == pytest.approx(top)
+    res = labels(terrain=terrain)
+    mg = body.mass_kg * G
+    assert 0.8 * top < rise < 1.4 * top
+    assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.02
+    assert res.grf[..., 2].sum(1).max() / mg < 1.6
+    on_top = res.contact & (np.abs(res.cop[..., 2] - top) < 0.01)
+    assert on_top.any(0).all()  # each foot carries weight on the platform at some time
+    support = terrain.height(res.point_pos[..., :2])
+    assert (res.point_pos[..., 2] - support).min() > -0.025  # soles do not sink into the platform or the floor
+    loaded = np.linalg.norm(res.point_force, axis=-1) > 1e-6
+    slides = [np.linalg.norm(res.point_pos[a:b, f, p, :2] - res.point_pos[a, f, p, :2], axis=1).max()
+              for f in range(2) for p in range(4) for a, b in runs(loaded[:, f, p])]
+    assert max(slides) < 0.02
+    flat = labels()  # the floor alone: the feet on the platform are never in contact
+    assert np.linalg.norm(flat.root_residual[:, :3], axis=1).mean() / mg > 0.2
