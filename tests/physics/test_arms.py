@@ -204,3 +204,24 @@ def test_emg_channels_with_arms_follow_the_dataset_order():
     with pytest.raises(ValueError, match="parameters are for 6 channels"):
         emg.emg_from_activation(np.full((30, 92), 0.2), names, 30.0, emg.sample_emg_params(np.random.default_rng(0)),
                                 np.random.default_rng(1))
+
+
+def test_a_sequence_does_not_inherit_the_previous_sequence_dumbbells():
+    """The emg subject's body is shared by its sequences: a walk after a curl with 8 kg dumbbells must be
+    planned and labelled without them (it once was planned with them: 20 N m/kg at the hips)."""
+    from hdys.physics.fixture import _fill_rajagopal
+    from hdys.schema import Sequence
+
+    t = np.arange(45) / 30
+    params = emg.sample_emg_params(np.random.default_rng(0), 8)
+    out = []
+    for previous in (0.0, 8.0):
+        body = rajagopal_body(1.75, 70.0, arms=True)
+        body.set_hand_load(previous)
+        seq = Sequence(fps=30.0, sequence_id="w", dataset="emg", subject="s", mass_kg=70.0, height_m=1.75,
+                       extra={"motion": "walk"})
+        _fill_rajagopal(seq, body, "emg", "walk", t, np.random.default_rng(1), params)
+        out.append(seq)
+    assert out[1].extra["hand_load_kg"] == 0.0
+    np.testing.assert_array_equal(out[0].markers, out[1].markers)
+    np.testing.assert_array_equal(out[0].emg, out[1].emg)
