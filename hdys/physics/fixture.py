@@ -22,8 +22,8 @@ All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is ro
 
 * motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, running (jogging, with
   flight phases), hopping in place, jumping jacks and countermovement jumps (flight phases), kicks and
-  lunges (single support),
-  squat, sit-to-stand, standing, arm raises and biceps curls):
+  lunges (single support), step-ups onto a platform and back down (its box in ``extra["terrain"]``, which
+  the corpus store keeps), squat, sit-to-stand, standing, arm raises and biceps curls):
   kinematics from a foot plan, a balanced (zero-moment-point) centre-of-mass plan and leg inverse kinematics
   (:mod:`hdys.physics.locomotion`): stance feet do not slide, the generator's joint angles regularise the
   legs; labels come from contact-aware inverse dynamics (:mod:`hdys.physics.contact`): ground reaction

@@ -67,9 +67,15 @@ as a planner for a walking robot would:
    (:func:`hdys.physics.motions.cmj_height`), the feet stay flat until the heels rise about the toes late
    in the propulsion, the horizontal COM follows the pendulum of the vertical force; in flight the legs
    are not tied to planned foot positions (:func:`free_flight`).
-8. **Kicks and lunges** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one foot on a
-   slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the COM,
-   from the same LIPM as walking, is over the supporting foot in single support).
+8. **Kicks, lunges and step-ups** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one
+   foot on a slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the
+   COM, from the same LIPM as walking, is over the supporting foot in single support). A step-up climbs a
+   platform (``Plan.terrain``, a :class:`hdys.physics.contact.Terrain` box 15-30 cm high at 1.75 m stature)
+   and comes back down: the leading foot rises to the platform's height, moves over it and comes down onto
+   it; the weight moves over; the trailing heel rises about its toes and the trailing foot follows as the
+   body rises (the pelvis by the platform's height, lowered where a loaded leg could not reach its foot
+   from the COM), the trunk leaning forward; back down, the trailing foot first. The contact-aware inverse
+   dynamics then takes the platform as a support.
 """
 from __future__ import annotations
 
