@@ -111,7 +111,7 @@ WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing heigh
 STEP_RANGE = (0.27, 0.32)  # step length / stature
 WALK_DUTY = 0.6  # the duty factor FOOT_FLAT is given for; other gaits scale it by duty / 0.6
 # running (duty factor < 0.5: a flight phase between the stances)
-RUN_STEP_RANGE = (0.28, 0.36)  # step length / stature (jogging, about 1.3-1.9 m/s at 1.75 m: the legs reach)
+RUN_STEP_RANGE = (0.28, 0.34)  # step length / stature (jogging, about 1.2-1.8 m/s at 1.75 m; 0.36 put some touchdowns out of reach)
 RUN_CLEARANCE = 0.09  # m at 1.75 m stature: the running swing foot rises higher
 RUN_NARROW = 0.04  # m at 1.75 m stature: each footprint this much nearer the line of travel than in walking
 RUN_DROP = 0.04  # m at 1.75 m stature: COM height at the flight apex below the neutral pose's
