@@ -151,9 +151,6 @@ STATIC_BEND = 0.015  # m at 1.75 m stature: quasi-static pelvis below standing (
 REG = 1e-4  # (m / rad)^2
 IK_ITER, IK_TOL = 15, 1e-7
 IK_ITER_COLD = 200  # iterations for the first frame of a pass (no previous frame to start from)
-GLITCH_RAD = 0.3  # rad: a frame whose leg angles differ this much from their neighbours' mean is solved again
-GLITCH_MISS = 0.005  # m: ... and the new solution kept if it also misses its targets by at most this much more
-RETRY_JUMP = 0.05  # m: a frame missing its sole targets by this much more than the previous one is solved again
 COLD_STEPS = 10  # continuation steps of the first frame's targets (see _legs)
 LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot stays inside
 # soft limits of the knees (``Rig.soft``): inside SOFT_ZONE (rad) of a limit a penalty SOFT_WEIGHT
@@ -852,41 +849,14 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
         solve(q, target[i], ref[i], IK_ITER_COLD)
 
-    def missed(q: np.ndarray, i: int) -> float:
-        return float(np.abs(points(q) - target[i]).max())
-
     out = start.copy()
-    prev_miss = 0.0
     for row, i in enumerate(frames):
         q = out[row]
-        if not row:  # from the reference pose's own sole points
+        if row:
+            q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
+            solve(q, target[i], ref[i], IK_ITER)
+        else:  # from the reference pose's own sole points
             continuation(q, i)
-            prev_miss = missed(q, i)
-            continue
-        q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-        warm = q.copy()
-        solve(q, target[i], ref[i], IK_ITER)
-        miss = missed(q, i)
-        if miss > prev_miss + RETRY_JUMP:  # a sudden miss: the warm start fell into another minimum (a straight
-            retry = warm  # knee at its limit); solve the frame again by continuation from the previous pose
-            continuation(retry, i)
-            retry_miss = missed(retry, i)
-            if retry_miss < miss:
-                q[:], miss = retry, retry_miss
-        prev_miss = miss
-    # a frame whose legs leave the path of their neighbours (the warm start jumped into another minimum and
-    # the next frame jumped back; the splines then give a spike of force) is solved again by continuation
-    # from the previous frame's legs
-    legs_q = out[:, rig.leg_qpos]
-    kink = np.abs(legs_q[2:] - 2 * legs_q[1:-1] + legs_q[:-2]).max(1) if len(frames) > 2 else np.zeros(0)
-    for row in np.flatnonzero(kink > GLITCH_RAD) + 1:
-        retry = out[row].copy()
-        retry[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-        continuation(retry, frames[row])
-        mid = (out[row - 1, rig.leg_qpos] + out[row + 1, rig.leg_qpos]) / 2
-        if (np.abs(retry[rig.leg_qpos] - mid).max() < np.abs(out[row, rig.leg_qpos] - mid).max()
-                and missed(retry, frames[row]) <= missed(out[row], frames[row]) + GLITCH_MISS):
-            out[row] = retry
     return out
 
 

@@ -143,7 +143,7 @@ def test_real_subjects_have_sane_labels_throughout(preset, domain, subj, motion,
     the 32nd) a walk whose long step the leg could not reach at heel strike (39 N m/kg; now the pelvis is
     lowered where a foot is missed); (quick, emg, the 8th) a walk whose pelvis that lowering then sank below
     the floor (76 N m/kg; now a lowering pass must reduce the miss). (quick, sim, the 4th) holds a run whose
-    IK left the legs' path for a few frames (27 N m/kg; such frames are now solved again by continuation).
+    touchdowns the legs could not quite reach (27 N m/kg; running steps are now at most 0.34 of the stature).
     An emg walk once planned with the previous sequence's dumbbells in its hands has its own test
     (``test_arms.py``)."""
     from hdys.physics.contact import G
