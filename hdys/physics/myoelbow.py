@@ -30,7 +30,7 @@ from functools import lru_cache
 import mujoco
 import numpy as np
 
-from hdys.physics.myolegs import _silenced
+from hdys.physics.myolegs import _silenced, actuation_terms
 
 ELBOW_MODEL_HEIGHT_M = 0.2904 / 0.2817 * 1.741  # see the module docstring
 ELBOW_MODEL_MASS_KG = 75.0
@@ -69,30 +69,7 @@ def elbow_muscle_terms(q: np.ndarray, qd: np.ndarray, height_m: float, mass_kg: 
     if not (height_m > 0 and mass_kg > 0):
         raise ValueError(f"subject scaling needs a positive height and mass, got {height_m} m, {mass_kg} kg")
     elbow = load_myoelbow()
-    m = elbow.model
-    data = mujoco.MjData(m)
     q = np.clip(np.asarray(q, float), *elbow.elbow_range)
-    qd = np.asarray(qd, float)
-    nt = q.shape[0]
-    moment, gain, bias = np.empty((nt, m.nu)), np.empty((nt, m.nu)), np.empty((nt, m.nu))
-    dense = np.zeros((m.nu, m.nv))
-    ones, zeros = np.ones(m.nu), np.zeros(m.nu)
-    for i in range(nt):
-        data.qpos[0] = q[i]
-        mujoco.mj_kinematics(m, data)
-        mujoco.mj_comPos(m, data)
-        mujoco.mj_tendon(m, data)
-        mujoco.mj_transmission(m, data)
-        mujoco.mju_sparse2dense(dense, data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
-                                data.moment_colind)
-        moment[i] = dense[:, 0]
-        data.actuator_velocity[:] = dense[:, 0] * qd[i]
-        data.act[:] = ones
-        mujoco.mj_fwdActuation(m, data)
-        gain[i] = data.actuator_force
-        data.act[:] = zeros
-        mujoco.mj_fwdActuation(m, data)
-        bias[i] = data.actuator_force
-    gain -= bias
+    moment, gain, bias = actuation_terms(elbow.model, q[:, None], np.asarray(qd, float)[:, None])
     k, force_scale = height_m / ELBOW_MODEL_HEIGHT_M, mass_kg / ELBOW_MODEL_MASS_KG
-    return k * moment, force_scale * gain, force_scale * bias
+    return k * moment[..., 0], force_scale * gain, force_scale * bias

@@ -153,19 +153,13 @@ def coupled_state(q: np.ndarray, qd: np.ndarray | None = None):
     return qpos, np.einsum("tvc,tc->tv", jac, qd), jac
 
 
-def leg_muscle_terms(q: np.ndarray, qd: np.ndarray, height_m: float, mass_kg: float):
-    """Moment arms and force terms of the 80 muscles for a subject, along leg coordinates ``q``, ``qd`` (T, 14).
-
-    Returns ``moment (T, 14, N)`` (``d torque / d force`` in LEG_COORDINATES, = ``(d length / d q)^T``),
-    ``gain (T, N)`` and ``bias (T, N)`` such that the muscle force is ``gain * a + bias`` (N, MuJoCo sign).
-    """
-    legs = load_myolegs()
-    m = legs.model
+def actuation_terms(m: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray):
+    """MuJoCo's muscle terms along states ``qpos`` (T, nq), ``qvel`` (T, nv) of a muscle model ``m``:
+    ``moment (T, nu, nv)`` (``actuator_moment``, d length / d qpos), ``gain`` and ``bias`` (T, nu) with the
+    muscle force ``gain * a + bias`` (generic model, MuJoCo sign: ``mj_fwdActuation`` at activation 1 and 0)."""
     data = mujoco.MjData(m)
-    qpos, qvel, jac = coupled_state(q, qd)
     nt, nu = qpos.shape[0], m.nu
-    dense = np.zeros((nu, m.nv))
-    moment = np.empty((nt, nu, len(LEG_COORDINATES)))
+    moment = np.zeros((nt, nu, m.nv))
     gain, bias = np.empty((nt, nu)), np.empty((nt, nu))
     ones, zeros = np.ones(nu), np.zeros(nu)
     for i in range(nt):  # position stages only: no constraint (equality, limit, contact) is ever assembled
@@ -175,16 +169,26 @@ def leg_muscle_terms(q: np.ndarray, qd: np.ndarray, height_m: float, mass_kg: fl
         mujoco.mj_comPos(m, data)
         mujoco.mj_tendon(m, data)
         mujoco.mj_transmission(m, data)
-        mujoco.mju_sparse2dense(dense, data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
+        mujoco.mju_sparse2dense(moment[i], data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
                                 data.moment_colind)
-        moment[i] = dense @ jac[i]
-        data.actuator_velocity[:] = dense @ qvel[i]
+        data.actuator_velocity[:] = moment[i] @ qvel[i]
         data.act[:] = ones
         mujoco.mj_fwdActuation(m, data)
         gain[i] = data.actuator_force
         data.act[:] = zeros
         mujoco.mj_fwdActuation(m, data)
         bias[i] = data.actuator_force
-    gain -= bias
+    return moment, gain - bias, bias
+
+
+def leg_muscle_terms(q: np.ndarray, qd: np.ndarray, height_m: float, mass_kg: float):
+    """Moment arms and force terms of the 80 muscles for a subject, along leg coordinates ``q``, ``qd`` (T, 14).
+
+    Returns ``moment (T, 14, N)`` (``d torque / d force`` in LEG_COORDINATES, = ``(d length / d q)^T``),
+    ``gain (T, N)`` and ``bias (T, N)`` such that the muscle force is ``gain * a + bias`` (N, MuJoCo sign).
+    """
+    qpos, qvel, jac = coupled_state(q, qd)
+    dense, gain, bias = actuation_terms(load_myolegs().model, qpos, qvel)
+    moment = dense @ jac
     k, force_scale = subject_scale(height_m, mass_kg)
     return k * moment.transpose(0, 2, 1), force_scale * gain, force_scale * bias
