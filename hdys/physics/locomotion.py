@@ -450,7 +450,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     z = stand_z - STEP_BEND * k - drop
     if gait["steps"] == "step_up":  # low enough for each loaded leg to reach its foot from the COM
         support = pts[..., 2].min(2)  # (T, 2) sole height of each foot
-        d = np.linalg.norm(centre - com[:, None], axis=-1)
+        d = np.linalg.norm(pts[..., :2] - com[:, None, None], axis=-1).min(2)  # its nearest sole point
         reach_z = support + np.sqrt(np.maximum(stand_z ** 2 - d ** 2, 0.0))  # highest pelvis per foot
         need = np.where(weight > 0, z[:, None] - reach_z + STEP_UP_SLACK * k, 0.0).max(1)
         z = z - _envelope(np.maximum(need, 0.0), int(round(LUNGE_SMOOTH_S / dt)))

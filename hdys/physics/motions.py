@@ -478,7 +478,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
             b.set(f"mtp_angle_{side}", u(0.0, 0.1))
         b.set("pelvis_tilt", u(-0.1, 0.0))
         if kind == "step_up":  # the trunk leans forward most as the body rises onto (and lowers off) the platform
-            b.set("pelvis_tilt", -u(0.2, 0.3), [(0.12, 2, _peak_phase(steps, 0.3) * 2 + np.pi)])
+            b.set("pelvis_tilt", -u(0.3, 0.4), [(0.15, 2, _peak_phase(steps, 0.3) * 2 + np.pi)])
         b.set("pelvis_rotation", heading)
         b.set("pelvis_tx", u(-1, 1))
         b.set("pelvis_tz", u(-1, 1))
