@@ -22,13 +22,14 @@ angular velocity of the child in the child frame.
 
 Markers and keypoints are MuJoCo sites fixed to bodies, positions scaled with the body. Markers are a
 named lab set, Vicon Plug-in Gait names extended with the CGM2.3/2.4 and Oxford-foot-model markers
-(45 on the armless Rajagopal body, 57 with its optional arms, 49 on the SMPL humanoid; these two also carry
-the Plug-in Gait arm markers); each subject draws its own placement offsets (``marker_noise_m``), so markers are rigid on
-their bodies but differ between subjects. Keypoints are landmark sites (joint centres, eyes, ears,
-nose, toe tips, heels) read in the trees of ``schema.KEYPOINT_TREES``: each body offers its own tree
-(Rajagopal joint centres, SMPL-24 joints) plus COCO-17 and BODY_25 (``RajagopalBody.keypoints``,
-``SmplBody.keypoints``); on the armless Rajagopal body these keep the points it has (no elbows or
-wrists; shoulders are glenohumeral centres on the torso, where the optional arms attach). Keypoints carry no placement noise.
+(45 on the armless Rajagopal body, 57 with its optional arms, 49 on the SMPL humanoid; these two also
+carry the Plug-in Gait arm markers); each subject draws its own placement offsets (``marker_noise_m``),
+so markers are rigid on their bodies but differ between subjects. Keypoints are landmark sites (joint
+centres, eyes, ears, nose, toe tips, heels) read in the trees of ``schema.KEYPOINT_TREES``: each body
+offers its own tree (Rajagopal joint centres, SMPL-24 joints) plus COCO-17 and BODY_25
+(``RajagopalBody.keypoints``, ``SmplBody.keypoints``); on the armless Rajagopal body these keep the points
+it has (no elbows or wrists; shoulders are glenohumeral centres on the torso, where the optional arms
+attach). Keypoints carry no placement noise.
 """
 from __future__ import annotations
 

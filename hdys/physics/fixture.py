@@ -213,10 +213,11 @@ def _with_arms(kin, arms):
     return evaluate
 
 
-# Motions labelled with ground contact (the foot planner of hdys.physics.locomotion); the SMPL "free"
-# motion keeps supported-pelvis labels (exact inverse dynamics, no GRF).
+# Motions labelled with ground contact (the foot planner of hdys.physics.locomotion): every Rajagopal motion
+# (RAJAGOPAL_KINDS, ARM_KINDS); the SMPL "free" motion keeps supported-pelvis labels (exact inverse dynamics,
+# no GRF).
 GROUND_CONTACT = ("walk", "turn", "run", "jump", "cmj", "jumping_jack", "kick", "lunge", "step_up", "squat",
-                  "sit_to_stand", "stand", "arm_raise", "curl")  # every Rajagopal motion (RAJAGOPAL_KINDS, ARM_KINDS) is on the ground
+                  "sit_to_stand", "stand", "arm_raise", "curl")
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:

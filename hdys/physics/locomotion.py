@@ -111,7 +111,7 @@ WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing heigh
 STEP_RANGE = (0.27, 0.32)  # step length / stature
 WALK_DUTY = 0.6  # the duty factor FOOT_FLAT is given for; other gaits scale it by duty / 0.6
 # running (duty factor < 0.5: a flight phase between the stances)
-RUN_STEP_RANGE = (0.28, 0.34)  # step length / stature (jogging, about 1.2-1.8 m/s at 1.75 m; 0.36 put some touchdowns out of reach)
+RUN_STEP_RANGE = (0.28, 0.34)  # step length / stature (jogging, 1.2-1.8 m/s at 1.75 m; 0.36: touchdowns out of reach)
 RUN_CLEARANCE = 0.09  # m at 1.75 m stature: the running swing foot rises higher
 RUN_NARROW = 0.04  # m at 1.75 m stature: each footprint this much nearer the line of travel than in walking
 RUN_DROP = 0.04  # m at 1.75 m stature: COM height at the flight apex below the neutral pose's
@@ -837,26 +837,19 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             if np.abs(step).max() < IK_TOL:
                 break
 
-    def points(q: np.ndarray) -> np.ndarray:
-        data.qpos[:] = q
-        mujoco.mj_kinematics(model, data)
-        return _points(data, feet)
-
-    def continuation(q: np.ndarray, i: int) -> None:
-        """In place: reach ``target[i]`` from q's own sole points in ``COLD_STEPS`` steps, then converge."""
-        own = points(q)
-        for alpha in np.linspace(0.0, 1.0, COLD_STEPS + 1)[1:]:
-            solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
-        solve(q, target[i], ref[i], IK_ITER_COLD)
-
     out = start.copy()
     for row, i in enumerate(frames):
         q = out[row]
         if row:
             q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
             solve(q, target[i], ref[i], IK_ITER)
-        else:  # from the reference pose's own sole points
-            continuation(q, i)
+            continue
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        own = _points(data, feet)  # the reference pose's sole points, where the continuation starts
+        for alpha in np.linspace(0.0, 1.0, COLD_STEPS + 1)[1:]:
+            solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
+        solve(q, target[i], ref[i], IK_ITER_COLD)
     return out
 
 
