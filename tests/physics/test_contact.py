@@ -304,6 +304,10 @@ def test_pelvis_is_moved_only_where_that_reduces_the_miss(raj):
     level = np.full(len(z0), z0.min() - 0.03)
     out = _move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: g.plan.pelvis_z - level, 1, 0.005, -0.5, 0.05, 50.0)
     assert out is not g.qpos and (g.plan.pelvis_z < z0 - 0.01).all()
+    # ... but by at most ``limit`` in all (a walk's pelvis no deeper than WALK_LOWER_MAX)
+    g.plan.pelvis_z = z0.copy()
+    _move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: g.plan.pelvis_z - level, 3, 0.005, -0.5, 0.05, 50.0, 0.012)
+    assert (g.plan.pelvis_z >= z0 - 0.012 - 1e-12).all() and (g.plan.pelvis_z < z0 - 0.011).any()
 
 
 def test_ground_motion_is_deterministic(raj):
