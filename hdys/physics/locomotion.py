@@ -197,6 +197,16 @@ def _ry(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _toe_pivots(tmpl: np.ndarray) -> np.ndarray:
+    """(2, 3) each foot's foremost sole point in a foot template (2, 4, 3): the pivot of a heel rise."""
+    return tmpl[np.arange(2), 2 + np.argmax(tmpl[:, 2:, 0], axis=1)]
+
+
+def _roll(foot: np.ndarray, pivot: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """(T, 4, 3) a foot's template sole points (4, 3) pitched by ``angle`` (T,) about ``pivot`` (3,)."""
+    return np.einsum("tab,pb->tpa", _ry(angle), foot - pivot) + pivot
+
+
 # ---------------------------------------------------------------------------------------------------
 # The two bodies, seen by the planner
 
@@ -386,6 +396,8 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     weight = np.ones((tl.shape[0], 2))
     up = np.array([0.0, 0.0, 1.0])
     lunge = gait["steps"] == "lunge"
+    step_up = gait["steps"] == "step_up"
+    terrain = None  # the floor alone, but for a step-up's platform
     if gait["steps"] == "kick":
         unload = _window(u, 0.0, 0.2) - _window(u, 0.75, 0.95)  # weight off the kicking foot, and back
         bump = _bump(u, 0.25, 0.7)  # out and back
@@ -404,11 +416,10 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         down = _bump(u, 0.4, 0.6)
         drop = depth * down
         rear = 1 - side  # the rear heel rises about the rear foot's foremost toe point as the body lowers
-        pivot = tmpl[rear, 2 + int(np.argmax(tmpl[rear, 2:, 0]))]
-        local = np.einsum("tab,pb->tpa", _ry(LUNGE_HEEL * np.maximum(out, down)), tmpl[rear] - pivot) + pivot
+        local = _roll(tmpl[rear], _toe_pivots(tmpl)[rear], LUNGE_HEEL * np.maximum(out, down))
         pts[:, rear] = local @ rot.T
         pts[:, rear, :, :2] += origin[:2]
-    elif gait["steps"] == "step_up":
+    elif step_up:
         length, height = gait["length"] * k, gait["height"] * k
         trail = 1 - side
         # up: the leading foot onto the platform, then the trailing one; down: trailing foot first
@@ -432,11 +443,9 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         # the trailing heel rises about its toes as the body moves onto the platform, the foot leaves from the
         # toes and stays pitched until it lands flat on the platform; back down, it leaves heel first and
         # lands on its toes
-        pivot = tmpl[trail, 2 + int(np.argmax(tmpl[trail, 2:, 0]))]
         pitch = STEP_UP_HEEL * (_window(u, 0.17, 0.27) - _window(u, 0.36, 0.42)
                                 + _window(u, 0.55, 0.62) - _window(u, 0.70, 0.78))
-        tilted = np.einsum("tab,pb->tpa", _ry(pitch), tmpl[trail] - pivot) + pivot - tmpl[trail]
-        pts[:, trail] += tilted @ rot.T
+        pts[:, trail] += (_roll(tmpl[trail], _toe_pivots(tmpl)[trail], pitch) - tmpl[trail]) @ rot.T
         drop = -(_window(u, 0.27, 0.45) - _window(u, 0.52, 0.72)) * height  # the body rises with the trailing foot
         near, far = length - STEP_UP_EDGE * k, length + STEP_UP_DEPTH * k
         centre_xy = origin[:2] + (near + far) / 2 * fwd[:2]
@@ -448,15 +457,13 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     h = com_z - STEP_BEND * k
     com = lipm(p, dt, h)
     z = stand_z - STEP_BEND * k - drop
-    if gait["steps"] == "step_up":  # low enough for each loaded leg to reach its foot from the COM
+    if step_up:  # low enough for each loaded leg to reach its foot from the COM
         support = pts[..., 2].min(2)  # (T, 2) sole height of each foot
         d = np.linalg.norm(pts[..., :2] - com[:, None, None], axis=-1).min(2)  # its nearest sole point
         reach_z = support + np.sqrt(np.maximum(stand_z ** 2 - d ** 2, 0.0))  # highest pelvis per foot
         need = np.where(weight > 0, z[:, None] - reach_z + STEP_UP_SLACK * k, 0.0).max(1)
         z = z - _envelope(np.maximum(need, 0.0), int(round(LUNGE_SMOOTH_S / dt)))
-        keep = slice(n_pad, n_pad + t.shape[0])
-        return Plan(t, pts[keep], z[keep], com[keep], terrain=terrain)
-    if lunge:  # feet apart fore and aft: the pelvis is low enough for the legs to reach the feet from the COM
+    elif lunge:  # feet apart fore and aft: the pelvis is low enough for the legs to reach the feet from the COM
         reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
         need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
             np.clip(reach / (0.3 * k), 0.0, 1.0))
@@ -464,7 +471,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         # it bob with 2 body-weight forces); added, not a maximum with the dip, so that z stays smooth
         z = z - _envelope(need, int(round(LUNGE_SMOOTH_S / dt)))
     keep = slice(n_pad, n_pad + t.shape[0])
-    return Plan(t, pts[keep], z[keep], com[keep])
+    return Plan(t, pts[keep], z[keep], com[keep], terrain=terrain)
 
 
 def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
@@ -506,12 +513,12 @@ def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     yaw = motion.mean[rig.yaw] + rig.yaw_offset
     rot = _rz(np.array(yaw))
     origin = _zup_translation(rig, motion.mean)
-    toe = tmpl[np.arange(2), 2 + np.argmax(tmpl[:, 2:, 0], axis=1)]  # (2, 3) pivots: foremost toe points
+    toe = _toe_pivots(tmpl)
     pts = np.empty((tl.shape[0], 2, 4, 3))
     cop = np.empty((tl.shape[0], 2, 2))
     on_toes = smootherstep(np.clip(alpha / HOP_PITCH, 0, 1))  # 0 flat, 1 on the forefoot
     for side in range(2):
-        local = np.einsum("tab,pb->tpa", _ry(alpha), tmpl[side] - toe[side]) + toe[side]
+        local = _roll(tmpl[side], toe[side], alpha)
         pts[:, side] = local @ rot.T
         centre, ball = tmpl[side, :, :2].mean(0), tmpl[side, 2:, :2].mean(0)
         cop[:, side] = (centre + (ball - centre) * on_toes[:, None]) @ rot[:2, :2].T
@@ -604,7 +611,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         return p0 + speed / turn * np.stack([np.sin(a) - np.sin(yaw0), np.cos(yaw0) - np.cos(a)], -1)
 
     heel = tmpl[:, :2].mean(1)  # (2, 3) pivots in the facing frame: heel line, foremost toe point
-    toe = tmpl[np.arange(2), 2 + np.argmax(tmpl[:, 2:, 0], axis=1)]
+    toe = _toe_pivots(tmpl)
     dt = t[1] - t[0]
     n_pad = int(round(LIPM_PAD_S / dt))
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
