@@ -60,9 +60,11 @@ def sample_emg_params(rng: np.random.Generator, n_channels: int = len(LEG_CHANNE
 def channel_weights(muscle_names: list[str], channels: tuple[str, ...] = LEG_CHANNELS) -> np.ndarray:
     """(C, N) weights of the muscles under each channel, proportional to the generic models' maximum
     isometric forces (myolegs, myoelbow) and summing to one per channel."""
-    legs, elbow = load_myolegs(), load_myoelbow()
+    legs = load_myolegs()
     f_max = dict(zip(legs.muscle_names, legs.max_isometric_force))
-    f_max.update({f"{m}_{s}": f for m, f in zip(elbow.muscle_names, elbow.max_isometric_force) for s in "rl"})
+    if any("bicep" in ch for ch in channels):  # the arm model is loaded only where its muscles are needed
+        elbow = load_myoelbow()
+        f_max.update({f"{m}_{s}": f for m, f in zip(elbow.muscle_names, elbow.max_isometric_force) for s in "rl"})
     index = {n: i for i, n in enumerate(muscle_names)}
     weights = np.zeros((len(channels), len(muscle_names)))
     for c, ch in enumerate(channels):

@@ -512,7 +512,7 @@ def rajagopal_arms(kind: str, rng: np.random.Generator, motion: Fourier, ranges:
     flexing further as the arm swings forward; running: elbows at 1.3-1.6 rad and a larger swing. Squats
     and sit-to-stand: the arms reach forward as the hips flex (0-0.8 of the hip angle). Hops and jumps
     swing the arms back as the hips flex; jumping jacks raise them sideways overhead with the legs' spread.
-    Kicks and lunges: arms hanging. ``curl``: elbows flex from ~0.2 rad to 1.7-2.2 rad once per cycle
+    Kicks, lunges and step-ups: arms hanging. ``curl``: elbows flex from ~0.2 rad to 1.7-2.2 rad once per cycle
     (both arms together or alternating), upper arms still; ``arm_raise``: straight arms raised forward
     (flexion) or sideways (abduction) to 1.3-2.6 rad and lowered. Every arm holds slightly away from the
     trunk (arm_add -0.05 to -0.15 rad). Amplitudes are then fitted into ``ranges`` (8, 2)."""

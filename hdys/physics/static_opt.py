@@ -30,6 +30,7 @@ import numpy as np
 from scipy.optimize import lsq_linear
 
 from hdys.physics.bodies import RajagopalBody
+from hdys.physics.myoelbow import ELBOW_MUSCLES, elbow_muscle_terms
 from hdys.physics.myolegs import LEG_COORDINATES, leg_muscle_terms, load_myolegs
 from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS
 
@@ -277,8 +278,6 @@ def elbow_static_optimization(height_m: float, mass_kg: float, q: np.ndarray, qd
     """Static optimisation of the two elbows (the same problem as :func:`static_optimization`) with the six
     ``myoelbow`` muscles per side (:mod:`hdys.physics.myoelbow`). q, qd, tau: (T, 2) elbow_flex angle, rate
     and ID torque, right then left. Muscle names are ``<muscle>_r`` then ``<muscle>_l``; reserves (T, 2)."""
-    from hdys.physics.myoelbow import ELBOW_MUSCLES, elbow_muscle_terms
-
     q, qd, tau = (np.asarray(x, float) for x in (q, qd, tau))
     if not (q.ndim == 2 and q.shape[1] == 2 and qd.shape == q.shape and tau.shape == q.shape):
         raise ValueError(f"elbow static optimisation needs (T, 2) angles, rates and torques, got {q.shape}, "
