@@ -10,8 +10,9 @@ Each sequence group holds one chunked dataset per present array key (float32, ``
 chunks of up to 256 frames along time), its names arrays and ``keypoint_parents`` as datasets, the
 scalars (fps, mass_kg, height_m, subject, split, dataset, sequence_id) as attributes, a ``terrain``
 attribute (JSON) where ``extra["terrain"]`` gives the platforms the feet stood on (read back into
-``extra``; the rest of ``extra`` is not stored), and ``_stats_json``, the sequence's feature statistics (``features.sequence_stats``) so that the train
-statistics can be recomputed without re-reading arrays when a subject changes split.
+``extra``; the rest of ``extra`` is not stored), and ``_stats_json``, the sequence's feature statistics
+(``features.sequence_stats``) so that the train statistics can be recomputed without re-reading arrays
+when a subject changes split.
 
 The manifest is the authority: shard files or groups it does not list are ignored (and shard files
 are overwritten by a later write). It is replaced atomically at the end of ``write_corpus`` only, so an
