@@ -6,7 +6,7 @@ Markers are matched to the body's marker set by name (Plug-in Gait-like names: `
 with ``s_m`` the model's marker sites and their Jacobians from MuJoCo (``mj_jacSite``); the
 coordinates other than the pelvis translation and heading are clipped to their ranges after each step,
 and every frame starts from the previous frame's solution. The first frame starts from the neutral pose placed on the markers' centroid for
-:data:`HEADINGS` headings and keeps the best fit.
+:data:`HEADINGS` headings and keeps the best fit, its heading in [-pi, pi).
 
 The model's marker positions are generic (scaled with height), so markers placed differently on the
 subject leave a residual; its RMS per frame is returned as the fit's quality figure.
@@ -111,6 +111,7 @@ def _first_frame(fitter: _Fitter, x: np.ndarray, visible: np.ndarray, iters: int
         r, _ = fitter.residual(q, x, visible, False)  # sites - markers with the root at the origin
         q[_TRANSLATION] = -r.mean(0)
         q, err = fitter.fit(q, x, visible, iters)
+        q[_ROTATION] = np.mod(q[_ROTATION] + np.pi, 2 * np.pi) - np.pi  # the fit may have turned whole turns
         if err < best[1]:
             best = (q, err)
     return best

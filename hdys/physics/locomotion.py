@@ -10,32 +10,41 @@ as a planner for a walking robot would:
    one footprint each. Walking (``turn``: along a circle, the heading turning at the generator's rate)
    puts footprints along the path of travel: the cycle ``n`` footprint of a foot is its neutral-pose
    place relative to the COM reference (constant speed along the heading) at ``FOOTPRINT_PHASE`` of
-   that foot's cycle (step length ``speed / (2 f)`` clipped to ``STEP_RANGE`` of the stature, so the
-   legs reach). In stance the foot is stationary apart from a heel rocker (toes up by
-   ``HEEL_STRIKE_PITCH`` at heel strike, rolling flat about the heel points by ``FOOT_FLAT`` of the
-   cycle) and a toe rocker (heel rising about the foremost toe point from ``HEEL_OFF`` to toe-off, up to
-   ``TOE_OFF_PITCH``); the pitch follows a quintic smootherstep, so the pivot points never move and the
-   foot's velocity and acceleration vanish at heel strike and toe-off. In swing the foot's rigid pose
-   (translation, pitch, heading) moves from the toe-off pose to the next heel-strike pose along
-   ``smootherstep(s ** SWING_WARP)`` (zero velocity and acceleration at both ends; the warp makes the
-   foot reach forward late, as the body arrives) plus a ``s^3 (1 - s)^4`` clearance bump peaking at
-   ``CLEARANCE``. Gait timing (stride frequency, duty factor, per-leg phase) is the generator's
-   (``Fourier.gait``).
+   that foot's cycle (step length ``speed / (2 f)`` clipped to ``STEP_RANGE`` of the stature; the
+   generator draws 0.8-1.8 m/s with the cadence of :func:`hdys.physics.motions.walk_frequency`). In stance
+   the foot is stationary apart from a heel rocker (toes up by ``HEEL_STRIKE_PITCH`` at heel strike, rolling
+   flat about the heel points by ``FOOT_FLAT`` of the cycle) and a toe rocker (heel rising about the
+   foremost toe point from ``HEEL_OFF`` to toe-off, up to ``WALK_TOE_OFF_PITCH``); the pitch follows a
+   quintic smootherstep, so the pivot points never move and the foot's velocity and acceleration vanish at
+   heel strike and toe-off. In swing the foot's rigid pose (translation, pitch, heading) moves from the
+   toe-off pose to the next heel-strike pose along a quintic of the swing progress with zero velocity at
+   both ends, an acceleration ``SWING_START_ACC`` at toe-off (the foot follows the body at once, as the
+   knee flexes) and a deceleration ``SWING_END_DEC`` at heel strike (it arrives late, when the hip is
+   nearer), plus a ``s^3 (1 - s)^BUMP_TAIL`` clearance lift peaking at ``CLEARANCE``. Gait timing (stride
+   frequency, duty factor, per-leg phase) is the generator's (``Fourier.gait``).
 2. **Balance.** The pelvis's horizontal position is chosen so that the whole-body centre of mass (COM)
    follows a target: over the centre of the feet for quasi-static motions; for walking the COM of a
    linear inverted pendulum ``x - (h/g) x'' = p`` (Kajita S. et al. 2003, "Biped walking pattern
    generation by using preview control of zero-moment point", ICRA) for a reference zero-moment point
-   ``p`` that rolls from heel to toe of the stance foot and passes to the leading foot during double
-   support (smootherstep weights). The pendulum is solved as a two-point boundary value problem on a
+   ``p`` that rolls from heel to toe of the stance foot (walking: as the square root of the stance
+   progress, ``ZMP_POW``: quickly to the mid-foot, then long under the forefoot) and passes to the leading
+   foot during double support (smootherstep weights). The pendulum is solved as a two-point boundary value problem on a
    grid padded by ``LIPM_PAD_S`` (the boundary error decays as ``exp(-t / sqrt(h/g))``).
 3. **Vertical.** Quasi-static motions keep the pelvis ``STATIC_BEND`` below its standing height and
    lower it by ``STATIC_DEPTH`` of the generator's drop, raised again (``STATIC_RAISE_*``) where the IK
-   leaves the flat feet short of the floor (the ankle's dorsiflexion limit); walking lowers the pelvis by ``WALK_DROP``
-   (knees never fully extended) and oscillates it at the step frequency with the generator's amplitude
-   (about 1.5-2.3 cm), highest at mid single support, which gives vertical GRF peaks of about 1.1-1.4
-   body weights (normative 1.0-1.3: Winter D.A. 2009, *Biomechanics and Motor Control of Human Movement*,
-   4th ed., Wiley); where a leg cannot reach its planned foot (a long step of a tall subject) the pelvis
-   is lowered further, slowly (``WALK_LOWER_*``).
+   leaves the flat feet short of the floor (the ankle's dorsiflexion limit). Walking vaults
+   (:func:`_vault`): the pelvis is ``WALK_TOP`` below standing at its highest (mid-stance) and lowered
+   wherever a stance leg (or a swing leg from ``VAULT_SWING`` of its swing on) could not reach its planned
+   ankle with the knee bent ``VAULT_KNEE``: per frame the highest hip over each planned ankle, enveloped
+   over ``VAULT_W`` of a step (a dip into each double support, deeper for longer steps: about 3 cm at
+   0.8 m/s, 5-9 cm at 1.8 m/s), its top at most ``rise`` above the dips so that the body never accelerates
+   down faster than ``VAULT_ACC`` g; two passes, each solving the IK again. Vertical GRF peaks are then
+   1.3-1.5 body weights at 0.8-1.3 m/s and up to about 1.65 at 1.8 m/s (normative: 1.0-1.3, rising with
+   speed; Winter D.A. 2009, *Biomechanics and Motor Control of Human Movement*, 4th ed., Wiley; Keller
+   T.S. et al. 1996, "Relationship between vertical ground reaction force and speed during walking, slow
+   jogging, and running", Clin Biomech 11:253-259): the planned legs need a deeper double-support dip than
+   a person's. Where a leg still cannot reach its planned foot the pelvis is lowered further, slowly
+   (``WALK_LOWER_*``).
 4. **Leg IK.** On a ``FINE_HZ`` grid (padded by ``PAD_S``) each frame solves the leg joints (Rajagopal:
    hip 3, knee, ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) by damped Gauss-Newton on the
    MuJoCo model (``mj_kinematics``/``mj_comPos``/``mj_jac`` of the eight sole points), minimising
@@ -100,15 +109,25 @@ FINE_HZ = 50.0
 PAD_S = 0.15
 LIPM_PAD_S = 1.5
 HEEL_STRIKE_PITCH = 0.35  # rad, toes up at heel strike
-TOE_OFF_PITCH = 0.7  # rad, heel up at toe-off
+TOE_OFF_PITCH = 0.7  # rad, heel up at toe-off (running, hops, jumps)
+WALK_TOE_OFF_PITCH = 1.0  # rad, heel up at a walk's toe-off (the trailing leg reaches back on its forefoot)
 FOOT_FLAT = 0.08  # cycle fraction at which the heel rocker ends
 HEEL_OFF = 0.32  # cycle fraction at which the heel starts to rise
-CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot (at 3/7 of the swing)
-BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4
+CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot
+BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4  # of the running swing's s^3 (1 - s)^4 lift
+BUMP_TAIL = 2.0  # the walking swing's lift s^3 (1 - s)^BUMP_TAIL: the heel descends onto the floor late
 FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over the footprint
-SWING_WARP = 1.4  # swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late, with the body
-WALK_DROP = 0.06  # m at 1.75 m stature: walking pelvis below its standing height
-STEP_RANGE = (0.27, 0.32)  # step length / stature
+SWING_WARP = 1.4  # running swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late
+SWING_START_ACC = 8.0  # walking swing progress (swing_progress): its acceleration at toe-off ...
+SWING_END_DEC = 3.0  # ... and its deceleration at heel strike, per swing time^2 (leaves at once, arrives late)
+ZMP_POW = 0.5  # walking: the centre of pressure rolls from heel to toe as (stance progress) ** ZMP_POW
+VAULT_KNEE = 5.0  # deg: the walking pelvis is low enough for each stance leg to reach its ankle with this knee bend
+VAULT_SWING = 0.8  # ... and for the swing leg from this swing progress on (terminal swing)
+VAULT_W = 0.5  # steps: width of the window over which the walking pelvis is enveloped
+VAULT_ACC = 0.3  # g: at most this downward acceleration at its top (stance forces >= 0.7 body weights there)
+VAULT_PASSES = 2
+WALK_TOP = 0.015  # m at 1.75 m stature: the walking pelvis at its highest (mid-stance), below standing
+STEP_RANGE = (0.30, 0.46)  # step length / stature (the generator's: 0.33-0.45)
 WALK_DUTY = 0.6  # the duty factor FOOT_FLAT is given for; other gaits scale it by duty / 0.6
 # running (duty factor < 0.5: a flight phase between the stances)
 RUN_STEP_RANGE = (0.28, 0.34)  # step length / stature (jogging, 1.2-1.8 m/s at 1.75 m; 0.36: touchdowns out of reach)
@@ -174,6 +193,14 @@ def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.
 def _points(data: mujoco.MjData, feet: FootModel) -> np.ndarray:
     xm = data.xmat[feet.body].reshape(2, 4, 3, 3)
     return data.xpos[feet.body] + np.einsum("fpab,fpb->fpa", xm, feet.local)
+
+
+def swing_progress(s: np.ndarray, start_acc: float, end_dec: float) -> np.ndarray:
+    """The quintic ``p(s)`` with ``p(0) = p'(0) = 0``, ``p''(0) = start_acc``, ``p(1) = 1``, ``p'(1) = 0`` and
+    ``p''(1) = -end_dec`` (with both zero: :func:`smootherstep`); monotonic for the walking constants."""
+    a, b = start_acc, end_dec
+    c3, c4, c5 = 10 - 1.5 * a - b / 2, 1.5 * a + b - 15, 6 - (a + b) / 2
+    return s * s * (a / 2 + s * (c3 + s * (c4 + s * c5)))
 
 
 def smootherstep(x: np.ndarray) -> np.ndarray:
@@ -242,6 +269,7 @@ class Rig:
     soft: np.ndarray | None = None  # (C,) bool: solved columns with soft limits (the knees)
     root_rot: np.ndarray | None = None  # generator columns of the root rotation that ``reorient`` rewrites
     reorient: Callable[[np.ndarray], np.ndarray] | None = None  # (T, 3) generator -> model root rotation
+    chain: np.ndarray | None = None  # (2, 3) body ids of each leg's hip, knee and ankle joints ([left, right])
 
 
 _RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
@@ -257,7 +285,8 @@ def rajagopal_rig(body: RajagopalBody) -> Rig:
                addr, addr, (addr, body.coord_range[cols, 0], body.coord_range[cols, 1]),
                names.index("pelvis_rotation"), 0.0, np.array([names.index("mtp_angle_l"), names.index("mtp_angle_r")]),
                body.height_m, np.array([n == "knee_angle" for _ in "lr" for n in _RAJ_LEG]),
-               np.array([names.index(n) for n in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]), heading_first)
+               np.array([names.index(n) for n in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]), heading_first,
+               np.array([[body.model.body(f"{b}_{s}").id for b in ("femur", "tibia", "talus")] for s in "lr"]))
 
 
 def heading_first(rot: np.ndarray) -> np.ndarray:
@@ -293,7 +322,9 @@ def smpl_rig(body: SmplBody) -> Rig:
         return Rotation.from_quat(xyzw).as_euler("XYZ").reshape(qpos.shape[0], -1)  # R = Rx Ry Rz
 
     return Rig(body.model, smpl_feet(body), to_qpos, read, cols, np.arange(3), np.arange(3), np.eye(3), dofs, qadr,
-               None, 3, -np.pi / 2, np.array(feet_cols), body.height_m)
+               None, 3, -np.pi / 2, np.array(feet_cols), body.height_m,
+               chain=np.array([[body.model.body(f"{s}_{j}").id for j in ("hip", "knee", "ankle")]
+                               for s in ("left", "right")]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -304,6 +335,12 @@ def foot_template(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, float, floa
     """The neutral pose (joint angles zero, toes at ``q_mean``): its sole points (2, 4, 3) in the facing
     frame (x forward, y left, horizontally relative to the whole-body COM; z above the lowest sole
     point), the pelvis height and the COM height above the floor."""
+    pts, _, stand_z, com_z = _neutral(rig, q_mean)
+    return pts, stand_z, com_z
+
+
+def _neutral(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """:func:`foot_template`'s sole points, with the ankle joints (2, 3) in the same frame (``rig.chain``)."""
     q = np.zeros_like(q_mean)
     q[rig.fixed] = q_mean[rig.fixed]
     data = mujoco.MjData(rig.model)
@@ -312,11 +349,13 @@ def foot_template(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, float, floa
     mujoco.mj_comPos(rig.model, data)
     unturn = _rz(np.array(-rig.yaw_offset)) @ rig.to_zup
     pts = _points(data, rig.feet) @ unturn.T
+    ankles = data.xpos[rig.chain[:, 2]] @ unturn.T
     com = unturn @ data.subtree_com[0]
     low = pts[..., 2].min()
-    pts[..., 2] -= low
-    pts[..., :2] -= com[:2]
-    return pts, float(-low), float(com[2] - low)
+    for p in (pts, ankles):
+        p[..., 2] -= low
+        p[..., :2] -= com[:2]
+    return pts, ankles, float(-low), float(com[2] - low)
 
 
 @dataclass
@@ -332,6 +371,8 @@ class Plan:
     com_z: np.ndarray | None = None
     flight: np.ndarray | None = None  # (T,) bool: frames whose legs move freely (a jump's flight)
     terrain: Terrain | None = None  # platforms the feet stand on (step-ups), else the floor alone
+    reach: np.ndarray | None = None  # (T, 2) bool: feet a nearly straight leg must reach (walking: see _vault)
+    ankles: np.ndarray | None = None  # (T, 2, 3): where the feet's sole points put the ankle joints (walking)
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -585,7 +626,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     f, duty = gait["freq"], gait["duty"]
     hop = bool(gait.get("hop", False))  # both legs together, in place
     run = hop or duty < 0.5  # flight phases
-    tmpl, stand_z, com_z = foot_template(rig, motion.mean)
+    tmpl, ankle_tmpl, stand_z, com_z = _neutral(rig, motion.mean)
     k = rig.height_m / 1.75
     if run and not hop:  # footprints nearer the line of travel
         tmpl[..., 1] -= np.array([1.0, -1.0])[:, None] * RUN_NARROW * k
@@ -593,6 +634,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     heel_off = (HOP_PUSH if hop else RUN_HEEL_OFF) * duty if run else HEEL_OFF
     footprint_phase = RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE
     strike = RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH
+    toe_off = TOE_OFF_PITCH if run else WALK_TOE_OFF_PITCH
     lo, hi = RUN_STEP_RANGE if run else STEP_RANGE
     speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
     step = float(np.clip(speed / (2 * f), lo * rig.height_m, hi * rig.height_m))
@@ -616,6 +658,8 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     n_pad = int(round(LIPM_PAD_S / dt))
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
     pts = np.zeros((tl.shape[0], 2, 4, 3))
+    reach = np.zeros((tl.shape[0], 2), bool)
+    ankles = np.zeros((tl.shape[0], 2, 3))
     weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
     if run:  # COM height (flight phases: from the stance forces)
         shifts = [gait["shift"][s] for s in ("left", "right")]
@@ -647,30 +691,35 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
 
         stance = u < duty
         if hop:  # on the forefoot all stance, heels up; the push-off raises them further
-            alpha = HOP_PITCH + (TOE_OFF_PITCH - HOP_PITCH) * smootherstep((u - heel_off) / (duty - heel_off))
+            alpha = HOP_PITCH + (toe_off - HOP_PITCH) * smootherstep((u - heel_off) / (duty - heel_off))
             land, land_pivot = HOP_PITCH, toe[side]
         else:
             alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
-                         TOE_OFF_PITCH * smootherstep((u - heel_off) / (duty - heel_off)))
+                             toe_off * smootherstep((u - heel_off) / (duty - heel_off)))
             land, land_pivot = -strike, heel[side]
         pivot = toe[side] if hop else np.where((u < foot_flat)[:, None], heel[side], toe[side])
         a_st, psi_st = pose(n, alpha, pivot)
-        a_to, psi_to = pose(n, np.full_like(u, TOE_OFF_PITCH), toe[side])
+        a_to, psi_to = pose(n, np.full_like(u, toe_off), toe[side])
         a_hs, psi_hs = pose(n + 1, np.full_like(u, land), land_pivot)
         su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
-        sig = smootherstep(su ** SWING_WARP)
+        reach[:, side] = stance | (su > VAULT_SWING)
+        sig = smootherstep(su ** SWING_WARP) if run else swing_progress(su, SWING_START_ACC, SWING_END_DEC)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         if hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
             take_off = h_com[~stance].min()  # the COM height at take-off and touchdown (the flights' lowest)
             a_sw[:, 2] += (h_com - take_off) * smootherstep(
                 np.clip(np.minimum(su, 1 - su) / HOP_EASE, 0, 1))
-        else:
-            a_sw[:, 2] += (RUN_CLEARANCE if run else CLEARANCE) * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
-        alpha_sw = TOE_OFF_PITCH + (land - TOE_OFF_PITCH) * sig
+        elif run:
+            a_sw[:, 2] += RUN_CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
+        else:  # peaks at 3 / (3 + BUMP_TAIL) of the swing
+            e = BUMP_TAIL
+            a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** e / ((3 / (3 + e)) ** 3 * (e / (3 + e)) ** e)
+        alpha_sw = toe_off + (land - toe_off) * sig
         psi_sw = psi_to + (psi_hs - psi_to) * sig
         a = np.where(stance[:, None], a_st, a_sw)
         rot = _rz(np.where(stance, psi_st, psi_sw)) @ _ry(np.where(stance, alpha, alpha_sw))
         pts[:, side] = a[:, None] + np.einsum("tab,pb->tpa", rot, tmpl[side])
+        ankles[:, side] = a + rot @ ankle_tmpl[side]
         if run:  # the leg's share of the vertical force: a half sine over its stance
             weight[:, side] = np.where(stance, np.sin(np.pi * np.clip(u / duty, 0, 1)), 0.0)
         else:
@@ -681,7 +730,8 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         if hop:  # on the forefoot: the centre of pressure under the toes
             local = np.broadcast_to(toe[side], (u.shape[0], 3))
         else:
-            local = heel[side] + (toe[side] - heel[side]) * np.clip(u / duty, 0, 1)[:, None]
+            roll = np.clip(u / duty, 0, 1)
+            local = heel[side] + (toe[side] - heel[side]) * (roll if run else roll ** ZMP_POW)[:, None]
         zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
@@ -691,13 +741,43 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         h = h_com
         com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
         return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
-    z0 = stand_z - WALK_DROP * k
-    h = com_z - WALK_DROP * k
-    com = lipm(p, dt, h)
-    sl = f * tl + gait["shift"]["left"] / (2 * np.pi)
-    amp = float(np.abs(motion.amp[rig.trans, 1] @ rig.to_zup[2]))  # generator's 2nd-harmonic pelvis bob
-    z = z0 + amp * np.cos(4 * np.pi * (sl - duty / 2))
-    return Plan(t, pts[keep], z[keep], com[keep])
+    com = lipm(p, dt, com_z - WALK_TOP * k)
+    return Plan(t, pts[keep], np.full(t.shape[0], stand_z - WALK_TOP * k), com[keep], reach=reach[keep],
+                ankles=ankles[keep])
+
+
+def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.ndarray:
+    """The walking pelvis height: at most ``top`` (mid-stance) and low enough that each leg of ``plan.reach``
+    (stance, terminal swing) reaches its planned ankle (``plan.ankles``) with the knee bent ``VAULT_KNEE``
+    from its hip in ``qpos`` (the previous solution; ``plan.pelvis_z`` its pelvis height): per frame the
+    highest pelvis that does, enveloped (the lowest over ``VAULT_W`` of a step, then smoothed) so the body
+    descends into each double support and rises out of it smoothly, an inverted pendulum's vault, its top at
+    most ``rise`` above the dips (a cosine of that height at the step frequency accelerates the body down
+    by ``VAULT_ACC`` g)."""
+    m = rig.model
+    data = mujoco.MjData(m)
+    hip = np.zeros((qpos.shape[0], 2, 3))
+    for i in range(qpos.shape[0]):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(m, data)
+        hip[i] = data.xpos[rig.chain[:, 0]] @ rig.to_zup.T
+    thigh = np.linalg.norm(m.body_pos[rig.chain[:, 1]], axis=-1)
+    shank = np.linalg.norm(m.body_pos[rig.chain[:, 2]], axis=-1)
+    leg = np.sqrt(thigh ** 2 + shank ** 2 + 2 * thigh * shank * np.cos(np.deg2rad(VAULT_KNEE)))
+    flat = np.linalg.norm(hip[..., :2] - plan.ankles[..., :2], axis=-1)
+    highest = plan.ankles[..., 2] + np.sqrt(np.maximum(leg ** 2 - flat ** 2, 0.0))  # hip over each ankle
+    room = np.where(plan.reach, highest - hip[..., 2], np.inf).min(1)
+    z_max = np.minimum(plan.pelvis_z + room, top)
+    dt = plan.t[1] - plan.t[0]
+    w = max(1, int(round(VAULT_W / (4 * f) / dt)))  # half-width in frames
+
+    def envelope(x):
+        return gaussian_filter1d(-maximum_filter1d(-x, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
+
+    z = envelope(z_max)
+    rise = 2 * VAULT_ACC * G / (4 * np.pi * f) ** 2
+    z = envelope(np.minimum(z_max, np.quantile(z, 0.05) + rise))
+    return np.minimum(z, top)
 
 
 def running_bounce(f: float, duty: float, shifts, t: np.ndarray, samples: int = 4096):
@@ -909,6 +989,11 @@ class GroundMotion:
         if rig.reorient is not None:
             q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
         qpos = solve_ik(rig, self.plan, q_ref)
+        if self.plan.reach is not None:
+            top = float(self.plan.pelvis_z.max())
+            for _ in range(VAULT_PASSES):
+                self.plan.pelvis_z = _vault(rig, self.plan, qpos, motion.gait["freq"], top)
+                qpos = solve_ik(rig, self.plan, q_ref)
         if self.plan.flight is not None:
             qpos = free_flight(rig, self.plan, q_ref, qpos)
         if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis

@@ -129,6 +129,28 @@ GAIT_CURVES = {
 }
 
 GAIT_DUTY = {"walk": 0.6, "run": 0.38}  # stance fraction of the cycle (toe-off) in those curves
+WALK_SPEED = (0.8, 1.8)  # m/s at 1.75 m stature, scaled by sqrt(stature / 1.75) (equal Froude numbers)
+# Step length / cadence (m per step/min) of a 1.75 m adult, the "walk ratio", nearly constant across
+# walking speeds (Sekiya N. & Nagasaki H. 1998, "Reproducibility of the walking patterns of normal young
+# adults: test-retest reliability of the walk ratio", Gait & Posture 7:225-227); scaled with stature.
+WALK_RATIO = 0.0071
+WALK_STEP_MAX = 0.45  # longest step / stature: faster walks take quicker steps instead (~135 steps/min at 1.8 m/s)
+PELVIS_STATURE = {"rajagopal": 0.579, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
+
+
+def walk_speed(rng: np.random.Generator, stature: float) -> float:
+    """A walking speed (m/s): uniform in ``WALK_SPEED`` for a 1.75 m adult, dynamically similar (the same
+    Froude number ``v^2 / (g l)``) for other statures."""
+    return float(rng.uniform(*WALK_SPEED)) * np.sqrt(stature / 1.75)
+
+
+def walk_frequency(speed: float, stature: float) -> float:
+    """Stride frequency (Hz) of a walk at ``speed`` (m/s): the cadence at which step length / cadence is the
+    walk ratio, or, where that step would be longer than ``WALK_STEP_MAX`` of the stature, the cadence of
+    that longest step (0.8-1.8 m/s at 1.75 m: 82-137 steps/min, steps 0.58-0.79 m)."""
+    ratio = WALK_RATIO * stature / 1.75
+    cadence = max(np.sqrt(60.0 * speed / ratio), 60.0 * speed / (WALK_STEP_MAX * stature))  # steps/min
+    return cadence / 120.0
 
 
 def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray, np.ndarray]:
@@ -149,10 +171,15 @@ def periodic_fit(v: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray]:
     return float(c[0].real), np.hypot(a, b), np.arctan2(b, a)
 
 
-def _duty(curves: str, rng: np.random.Generator) -> float:
-    """Stance fraction of the planned gait: walking as in the curves; running varied by +-0.04 around them
-    (contact times differ between runners; the stance force peak pi / (4 duty) is then 1.9-2.3 BW)."""
-    return GAIT_DUTY[curves] + (float(rng.uniform(-0.04, 0.04)) if curves == "run" else 0.0)
+def _duty(curves: str, rng: np.random.Generator, speed: float = 0.0) -> float:
+    """Stance fraction of the planned gait. Walking: shorter at higher speeds, 0.60 at 0.8 m/s to 0.56 at
+    1.8 m/s (double support shrinks as walking gets faster; Murray M.P., Kory R.C., Clarkson B.H. & Sepic S.B.
+    1966, "Comparison of free and fast speed walking patterns of normal men", Am J Phys Med 45:8-24); running
+    varied by +-0.04 around the curves' (contact times differ between runners; the stance force peak
+    pi / (4 duty) is then 1.9-2.3 BW)."""
+    if curves == "walk":
+        return float(np.clip(0.64 - 0.045 * speed, 0.56, 0.62))
+    return GAIT_DUTY[curves] + float(rng.uniform(-0.04, 0.04))
 
 
 JACK_SPREAD = 0.3  # m at 1.75 m stature: how much further apart the feet land on a jumping jack's "apart" hop
@@ -345,11 +372,17 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     if kind in ("walk", "turn", "run"):
         run = kind == "run"
         curves = "run" if run else "walk"
-        f = u(1.25, 1.5) if run else u(0.8, 1.0)  # stride frequency (Hz)
+        if run:
+            f = u(1.25, 1.5)  # stride frequency (Hz)
+        else:
+            stature = pelvis_height / PELVIS_STATURE["rajagopal"]
+            speed = walk_speed(rng, stature)
+            f = walk_frequency(speed, stature)
         b = _Builder(names, f)
         s = u(0.75, 1.15)
         asym = u(-0.12, 0.12)
-        speed = (u(2.5, 3.5) if run else u(1.0, 1.5))
+        if run:
+            speed = u(2.5, 3.5)  # the planner takes jogging steps (see hdys.physics.locomotion)
         shift = {}
         for side, p0, g in (("r", 0.0, 1 + asym), ("l", np.pi, 1 - asym)):
             sg = s * g
@@ -363,17 +396,21 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
             b.set(f"ankle_angle_{side}", mean + u(-0.05, 0.05), terms)
             b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(sg * 0.08, 1, p0 + ph())])
             b.set(f"mtp_angle_{side}", 0.05, [(sg * 0.05, 1, p0 + ph())])
-        b.set("pelvis_tilt", u(-0.15, 0.0), [(0.04 * s, 2, ph())])
+        tilt = u(-0.15, 0.0)  # anterior pelvic tilt
+        b.set("pelvis_tilt", tilt, [(0.04 * s, 2, ph())])
         b.set("pelvis_list", 0.0, [(0.06 * s, 1, ph())])
         rate = _turn_rate(kind, rng)
         if rate:  # the heading coordinate stays inside its +-pi range for TURN_SECONDS
             lo, hi = -np.pi + 0.3, np.pi - 0.3 - TURN_SECONDS * abs(rate)
             heading = float(np.sign(rate) * (lo + (heading + np.pi) / (2 * np.pi) * (hi - lo)))
-        b.set("pelvis_rotation", heading, [(0.1 * s, 1, ph())], slope=rate)
+        # walking: the pelvis turns forward on the side of the leading leg, most at its heel strike (a longer step)
+        turn_phase = ph() if run else np.pi / 2 + shift["right"] + ph() / 3
+        b.set("pelvis_rotation", heading, [(0.1 * s, 1, turn_phase)], slope=rate)
         b.set("pelvis_tx", u(-1, 1), [(0.02, 2, ph())], slope=speed * np.cos(heading))
         b.set("pelvis_tz", u(-1, 1), [(0.03, 1, ph())], slope=-speed * np.sin(heading))
         b.set("pelvis_ty", pelvis_height - (0.06 if run else 0.02), [((0.05 if run else 0.02) * s, 2, ph())])
-        b.set("lumbar_extension", u(-0.15, 0.0), [(0.05 * s, 2, ph())])
+        # the trunk 0-6 deg forward of upright in walking, 0-17 in running
+        b.set("lumbar_extension", u(-0.15, 0.0) if run else -tilt - u(0.0, 0.1), [(0.05 * s, 2, ph())])
         b.set("lumbar_bending", 0.0, [(0.05 * s, 1, ph())])
         b.set("lumbar_rotation", 0.0, [(0.1 * s, 1, np.pi + ph())])
     elif kind in ("squat", "sit_to_stand"):
@@ -495,7 +532,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     elif kind == "cmj":
         out.gait = cmj
     if kind in ("walk", "turn", "run"):
-        out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
+        out.gait = {"freq": f, "duty": _duty(curves, rng, speed), "shift": shift}
     return out
 
 
@@ -691,6 +728,10 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
          "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (
         hop["base"] if hop else cmj["freq"] if cmj else steps["freq"])
+    stature = pelvis_height / PELVIS_STATURE["smpl"]
+    speed = walk_speed(rng, stature) if kind in ("walk", "turn") else None
+    if speed is not None:
+        f = walk_frequency(speed, stature)
     b = _Builder(names, f, k=CMJ_HARMONICS if cmj else 4)
     for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
         b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
@@ -698,7 +739,9 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     b.set("yaw", heading)
     if kind in ("walk", "turn", "run"):
         curves = "run" if kind == "run" else "walk"
-        s, asym, speed = u(0.75, 1.15), u(-0.12, 0.12), (u(2.0, 3.0) if kind == "run" else u(1.0, 1.5))
+        s, asym = u(0.75, 1.15), u(-0.12, 0.12)
+        if kind == "run":
+            speed = u(2.0, 3.0)
         shift = {}
         for side, sx, p0, g in (("left", 1.0, 0.0, 1 + asym), ("right", -1.0, np.pi, 1 - asym)):
             sg = s * g
@@ -715,7 +758,9 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
         b.set("spine1_y", 0.0, [(0.08 * s, 1, ph())])
         b.set("pitch", u(0.0, 0.1), [(0.03 * s, 2, ph())])
         b.set("roll", 0.0, [(0.05 * s, 1, ph())])
-        b.set("yaw", heading, [(0.08 * s, 1, ph())], slope=_turn_rate(kind, rng))
+        # walking: the pelvis turns forward on the side of the leading leg, most at its heel strike (a longer step)
+        turn_phase = ph() if kind == "run" else -np.pi / 2 + shift["left"] + ph() / 3
+        b.set("yaw", heading, [(0.08 * s, 1, turn_phase)], slope=_turn_rate(kind, rng))
         for i in range(2):
             b.set(("px", "py")[i], u(-1, 1), [(0.02, 2, ph())], slope=speed * direction[i])
         b.set("pz", pelvis_height - 0.02, [(0.02 * s, 2, ph())])
@@ -814,7 +859,7 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
     out = b.build(lo, hi)
     if kind in ("walk", "turn", "run"):
-        out.gait = {"freq": f, "duty": _duty(curves, rng), "shift": shift}
+        out.gait = {"freq": f, "duty": _duty(curves, rng, speed), "shift": shift}
     elif hop is not None:
         out.gait = _hop_gait(hop, kind == "jumping_jack")
     elif steps is not None:

@@ -1,0 +1,152 @@
+"""Walking at 0.8-1.8 m/s: speed and cadence, the pelvis's rotation and vault, labels of slow and fast walks."""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from hdys.physics.bodies import rajagopal_body, smpl_body
+from hdys.physics.contact import G, rajagopal_contact_dynamics
+from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
+from hdys.physics.locomotion import STEP_RANGE, ground_rajagopal, rajagopal_rig, smpl_rig
+from hdys.physics.motions import (PELVIS_STATURE, WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, rajagopal_motion,
+                                  smpl_motion, walk_frequency)
+from hdys.schema import RAJAGOPAL_COORDINATES
+
+NAMES = list(RAJAGOPAL_COORDINATES)
+
+
+def _speed(motion, rig) -> float:
+    return float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
+
+
+def test_walk_frequency_keeps_the_walk_ratio_up_to_the_longest_step():
+    for stature in (1.5, 1.75, 1.95):
+        speeds = np.linspace(*WALK_SPEED, 21) * np.sqrt(stature / 1.75)  # dynamically similar speeds
+        cadence = np.array([120 * walk_frequency(v, stature) for v in speeds])  # steps/min
+        step = 60 * speeds / cadence
+        assert (np.diff(cadence) > 0).all() and (step <= WALK_STEP_MAX * stature + 1e-9).all()
+        ratio = step / cadence / (stature / 1.75)
+        free = step < WALK_STEP_MAX * stature - 1e-6
+        assert free[0] and not free[-1]  # slow walks keep the walk ratio, the fastest take quicker steps
+        np.testing.assert_allclose(ratio[free], WALK_RATIO, rtol=1e-9)
+        assert 75 < cadence[0] < 90 and 125 < cadence[-1] < 150  # 0.8 and 1.8 m/s at 1.75 m
+
+
+@pytest.mark.parametrize("which", ["rajagopal", "smpl"])
+def test_walks_span_the_speed_range_with_steps_the_planner_keeps(which):
+    """The drawn speeds cover 0.8-1.8 m/s and the planner keeps each walk's step (``STEP_RANGE`` does not clip)."""
+    speeds = []
+    for seed, h in enumerate(np.linspace(1.5, 1.95, 40)):
+        if which == "rajagopal":
+            body = rajagopal_body(h, 22 * h * h)
+            rig = rajagopal_rig(body)
+            m = rajagopal_motion("walk", np.random.default_rng(seed), body.coord_range, standing_pelvis_height(body))
+            ratio = standing_pelvis_height(body) / h
+        else:
+            body = smpl_body(h, 22 * h * h)
+            rig = smpl_rig(body)
+            m = smpl_motion("walk", np.random.default_rng(seed), smpl_standing_height(body))
+            ratio = smpl_standing_height(body) / h
+        assert ratio == pytest.approx(PELVIS_STATURE[which], abs=2e-3)
+        v = _speed(m, rig)
+        step = v / (2 * m.gait["freq"])
+        assert STEP_RANGE[0] * h < step < STEP_RANGE[1] * h
+        assert 0.555 < m.gait["duty"] < 0.625  # shorter stance at higher speeds
+        speeds.append(v)
+    froude = np.array(speeds) / np.sqrt(np.linspace(1.5, 1.95, 40) / 1.75)  # the speed at 1.75 m
+    assert WALK_SPEED[0] <= froude.min() < 1.0 and 1.6 < froude.max() <= WALK_SPEED[1]
+    assert np.min(speeds) < 0.9 and np.max(speeds) > 1.65
+
+
+@pytest.mark.parametrize("which", ["rajagopal", "smpl"])
+def test_the_pelvis_turns_forward_on_the_side_of_the_heel_strike(which):
+    """Pelvis rotation in the transverse plane: at each heel strike that leg's hip is ahead of the other."""
+    for seed in range(3):
+        if which == "rajagopal":
+            body = rajagopal_body(1.75, 70.0)
+            rig = rajagopal_rig(body)
+            m = rajagopal_motion("walk", np.random.default_rng(seed), body.coord_range, standing_pelvis_height(body))
+        else:
+            body = smpl_body(1.75, 70.0)
+            rig = smpl_rig(body)
+            m = smpl_motion("walk", np.random.default_rng(seed), smpl_standing_height(body))
+        data = mujoco.MjData(rig.model)
+        f = m.gait["freq"]
+        for side, name in enumerate(("left", "right")):
+            t = np.array([(2 - m.gait["shift"][name] / (2 * np.pi)) / f])  # its heel strike
+            q = m(t)[0]
+            if rig.reorient is not None:
+                q[:, rig.root_rot] = rig.reorient(q[:, rig.root_rot])
+            data.qpos[:] = rig.to_qpos(q)[0]
+            mujoco.mj_kinematics(rig.model, data)
+            hips = data.xpos[rig.chain[:, 0]] @ rig.to_zup.T
+            heading = m.mean[rig.yaw] + m.slope[rig.yaw] * t[0] + rig.yaw_offset
+            ahead = (hips[side, :2] - hips[1 - side, :2]) @ np.array([np.cos(heading), np.sin(heading)])
+            assert 0.004 < ahead < 0.03, (which, seed, name, ahead)
+
+
+def test_the_walking_trunk_is_near_upright():
+    body = rajagopal_body(1.75, 70.0)
+    for seed in range(20):
+        m = rajagopal_motion("walk", np.random.default_rng(seed), body.coord_range, standing_pelvis_height(body))
+        lean = m.mean[NAMES.index("pelvis_tilt")] + m.mean[NAMES.index("lumbar_extension")]  # negative: forward
+        assert -0.1 - 1e-9 <= lean <= 0.0
+
+
+def _walk(body, target, seconds=3.0):
+    """A generated walk near ``target`` m/s: (its speed, q, the labels, the GroundMotion)."""
+    rig = rajagopal_rig(body)
+    for seed in range(200):
+        m = rajagopal_motion("walk", np.random.default_rng(seed), body.coord_range, standing_pelvis_height(body))
+        if abs(_speed(m, rig) - target) < 0.05:
+            break
+    t = np.arange(int(seconds * 100)) / 100
+    ground = ground_rajagopal(body, m, 0.0, t[-1])
+    q, qd, qdd = ground(t)
+    tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
+    return _speed(m, rig), q, tau, res, ground
+
+
+@pytest.mark.parametrize("target", [0.85, 1.3, 1.75])
+def test_slow_and_fast_walks_are_explained_by_the_ground(target):
+    body = rajagopal_body(1.8, 75.0)
+    speed, q, tau, res, ground = _walk(body, target)
+    assert abs(speed - target) < 0.05
+    mg = body.mass_kg * G
+    residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
+    assert residual.mean() < 0.05 and np.percentile(residual, 95) < 0.2
+    peaks = res.grf[..., 2].max(0) / mg
+    assert ((peaks > 1.0) & (peaks < 1.7)).all(), peaks
+    assert not (~res.contact.any(axis=1)).any()  # always a foot on the ground
+    assert np.abs(tau).max() / body.mass_kg < 8.0
+    achieved = ground.qpos  # the IK reaches the planned feet
+    from hdys.physics.locomotion import sole_points
+    miss = np.linalg.norm(ground.plan.points - sole_points(ground.rig.model, ground.rig.feet, achieved), axis=-1)
+    assert miss.max() < 0.025
+
+
+def test_the_walking_pelvis_vaults_lowest_in_double_support():
+    """Highest in single support, lowest around heel strike; the dip deepens with the step."""
+    body = rajagopal_body(1.8, 75.0)
+    depth = []
+    for target in (0.85, 1.75):
+        _, q, _, res, _ = _walk(body, target)
+        z = q[:, NAMES.index("pelvis_ty")]
+        double = res.contact.all(axis=1)
+        assert z[double].mean() < z[~double].mean() - 0.005
+        assert standing_pelvis_height(body) - z.max() < 0.06  # the knees never crouch deeply in mid-stance
+        depth.append(standing_pelvis_height(body) - z.min())
+    assert depth[0] < depth[1] < 0.12
+
+
+def test_swing_progress_meets_its_end_conditions():
+    from hdys.physics.locomotion import SWING_END_DEC, SWING_START_ACC, smootherstep, swing_progress
+    s = np.linspace(0.0, 1.0, 100001)
+    h = s[1] - s[0]
+    p = swing_progress(s, SWING_START_ACC, SWING_END_DEC)
+    v, a = np.gradient(p, h), np.gradient(np.gradient(p, h), h)
+    assert p[0] == 0 and p[-1] == pytest.approx(1.0) and abs(v[0]) < 1e-3 and abs(v[-1]) < 1e-3
+    assert a[2] == pytest.approx(SWING_START_ACC, rel=1e-2) and a[-3] == pytest.approx(-SWING_END_DEC, rel=1e-2)
+    assert (np.diff(p) >= 0).all()  # the foot never moves back
+    np.testing.assert_allclose(swing_progress(s, 0.0, 0.0), smootherstep(s), atol=1e-12)
