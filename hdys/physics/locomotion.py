@@ -125,7 +125,8 @@ VAULT_KNEE = 5.0  # deg: the walking pelvis is low enough for each stance leg to
 VAULT_SWING = 0.8  # ... and for the swing leg from this swing progress on (terminal swing)
 VAULT_W = 0.5  # steps: width of the window over which the walking pelvis is enveloped
 VAULT_ACC = 0.3  # g: at most this downward acceleration at its top (stance forces >= 0.7 body weights there)
-VAULT_PASSES = 2
+VAULT_PASSES = 2  # vault, solve again
+VAULT_FIT = 3  # passes lowering the enveloped pelvis where its smoothing rose above a leg's reach
 WALK_TOP = 0.015  # m at 1.75 m stature: the walking pelvis at its highest (mid-stance), below standing
 STEP_RANGE = (0.30, 0.46)  # step length / stature (the generator's: 0.33-0.45)
 WALK_DUTY = 0.6  # the duty factor FOOT_FLAT is given for; other gaits scale it by duty / 0.6
@@ -753,7 +754,8 @@ def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.n
     highest pelvis that does, enveloped (the lowest over ``VAULT_W`` of a step, then smoothed) so the body
     descends into each double support and rises out of it smoothly, an inverted pendulum's vault, its top at
     most ``rise`` above the dips (a cosine of that height at the step frequency accelerates the body down
-    by ``VAULT_ACC`` g)."""
+    by ``VAULT_ACC`` g); where the smoothing rose above the reachable height (a narrow dip), the pelvis is
+    lowered there smoothly (``VAULT_FIT`` passes): a leg asked to reach further than it can folds in the IK."""
     m = rig.model
     data = mujoco.MjData(m)
     hip = np.zeros((qpos.shape[0], 2, 3))
@@ -777,6 +779,11 @@ def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.n
     z = envelope(z_max)
     rise = 2 * VAULT_ACC * G / (4 * np.pi * f) ** 2
     z = envelope(np.minimum(z_max, np.quantile(z, 0.05) + rise))
+    for _ in range(VAULT_FIT):  # the smoothing may round a narrow dip off: lower the pelvis smoothly there
+        over = np.maximum(z - z_max, 0.0)
+        if over.max() < 1e-4:
+            break
+        z = z - 1.5 * gaussian_filter1d(maximum_filter1d(over, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
     return np.minimum(z, top)
 
 
