@@ -36,14 +36,17 @@ as a planner for a walking robot would:
    (:func:`_vault`): the pelvis is ``WALK_TOP`` below standing at its highest (mid-stance) and lowered
    wherever a stance leg (or a swing leg from ``VAULT_SWING`` of its swing on) could not reach its planned
    ankle with the knee bent ``VAULT_KNEE``: per frame the highest hip over each planned ankle, enveloped
-   over ``VAULT_W`` of a step (a dip into each double support, deeper for longer steps: about 3 cm at
-   0.8 m/s, 5-9 cm at 1.8 m/s), its top at most ``rise`` above the dips so that the body never accelerates
-   down faster than ``VAULT_ACC`` g; two passes, each solving the IK again. Vertical GRF peaks are then
-   1.3-1.5 body weights at 0.8-1.3 m/s and up to about 1.65 at 1.8 m/s (normative: 1.0-1.3, rising with
-   speed; Winter D.A. 2009, *Biomechanics and Motor Control of Human Movement*, 4th ed., Wiley; Keller
-   T.S. et al. 1996, "Relationship between vertical ground reaction force and speed during walking, slow
-   jogging, and running", Clin Biomech 11:253-259): the planned legs need a deeper double-support dip than
-   a person's. Where a leg still cannot reach its planned foot the pelvis is lowered further, slowly
+   over ``VAULT_W`` of a step (a dip into each double support, deeper for longer steps), its top at most
+   ``rise`` above the dips so that the body never accelerates down faster than ``VAULT_ACC`` g; two passes,
+   each solving the IK again. Measured (``benchmarks/walking.py``, medians by speed from 0.8-1.1 to
+   1.6-1.8 m/s): the pelvis 2-5 cm below standing at its highest and 5-9 cm at its lowest, vertical GRF
+   peaks 1.3-1.65 body weights (normative: 1.0-1.3, rising with speed; Winter D.A. 2009, *Biomechanics and
+   Motor Control of Human Movement*, 4th ed., Wiley; Keller T.S. et al. 1996, "Relationship between
+   vertical ground reaction force and speed during walking, slow jogging, and running", Clin Biomech
+   11:253-259), root residual 1-5 % body weight: the planned legs need a deeper double-support dip than a
+   person's, so the stance knee stays flexed 30-45 deg through mid-stance and the swing thigh overshoots
+   forward and snaps back before heel strike. Where a leg still cannot reach its planned foot the pelvis
+   is lowered further, slowly
    (``WALK_LOWER_*``).
 4. **Leg IK.** On a ``FINE_HZ`` grid (padded by ``PAD_S``) each frame solves the leg joints (Rajagopal:
    hip 3, knee, ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) by damped Gauss-Newton on the
@@ -271,6 +274,8 @@ class Rig:
     root_rot: np.ndarray | None = None  # generator columns of the root rotation that ``reorient`` rewrites
     reorient: Callable[[np.ndarray], np.ndarray] | None = None  # (T, 3) generator -> model root rotation
     chain: np.ndarray | None = None  # (2, 3) body ids of each leg's hip, knee and ankle joints ([left, right])
+    knees: np.ndarray | None = None  # qpos addresses of ball-joint knees flexing about x, kept from bending back
+    knee_cols: np.ndarray | None = None  # ... and their flexion among the solved columns (``read``)
 
 
 _RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
@@ -325,7 +330,9 @@ def smpl_rig(body: SmplBody) -> Rig:
     return Rig(body.model, smpl_feet(body), to_qpos, read, cols, np.arange(3), np.arange(3), np.eye(3), dofs, qadr,
                None, 3, -np.pi / 2, np.array(feet_cols), body.height_m,
                chain=np.array([[body.model.body(f"{s}_{j}").id for j in ("hip", "knee", "ankle")]
-                               for s in ("left", "right")]))
+                               for s in ("left", "right")]),
+               knees=np.array([body.joint_qpos[SMPL_JOINT_NAMES.index(f"{s}_knee") - 1] for s in ("left", "right")]),
+               knee_cols=np.array([3, 12]))  # each leg's columns: hip xyz, knee xyz, ankle xyz
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -587,6 +594,11 @@ def free_flight(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np
     n = vals.shape[0]
     out = qpos.copy()
     dt = plan.t[1] - plan.t[0]
+    lo, hi = np.full(vals.shape[1], -np.inf), np.full(vals.shape[1], np.inf)  # bounds of the solved columns
+    if rig.limits is not None:
+        lo, hi = rig.limits[1].copy(), rig.limits[2].copy()
+    if rig.knee_cols is not None:  # ball-joint knees: flexion only
+        lo[rig.knee_cols] = np.maximum(lo[rig.knee_cols], 0.0)
     for a, b in runs(plan.flight):  # flight frames a .. b-1
         if a < FLIGHT_FIT or b + FLIGHT_FIT > n:
             continue
@@ -605,9 +617,7 @@ def free_flight(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np
             for s_, v, acc in ((s_to, v0, a0), (s_td, -v1, a1)):  # the ends' motion, decaying over ``decay``
                 s_ = s_[:, None]
                 fit += np.exp(-s_ / decay) * (v * s_ + (acc + 2 * v / decay) * s_ ** 2 / 2)
-            if rig.limits is None:
-                break
-            over = ((fit < rig.limits[1] + LIMIT_MARGIN) | (fit > rig.limits[2] - LIMIT_MARGIN)).any(0)
+            over = ((fit < lo + LIMIT_MARGIN) | (fit > hi - LIMIT_MARGIN)).any(0)
             if not over.any():
                 break
             decay = np.where(over, decay / 2, decay)
@@ -928,6 +938,11 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             if rig.limits is not None:
                 adr, lo, hi = rig.limits
                 q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
+            if rig.knees is not None:  # the knee (a pure rotation about x) flexes forward only
+                for adr in rig.knees:
+                    w, x = q[adr], q[adr + 1]
+                    if 2 * np.arctan2(x * np.sign(w or 1.0), abs(w)) < LIMIT_MARGIN:
+                        q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
             if np.abs(step).max() < IK_TOL:
                 break
 

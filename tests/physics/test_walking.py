@@ -170,3 +170,24 @@ def test_the_vault_leaves_every_planned_foot_within_reach():
     g = evaluate.ground
     miss = np.linalg.norm(g.plan.points - sole_points(g.rig.model, g.rig.feet, g.qpos), axis=-1)
     assert miss.max() < 0.005 and np.abs(tau).max() / mass < 10.0
+
+
+def test_smpl_knees_never_bend_backwards():
+    """The SMPL knee is a ball joint without limits: a swing leg asked to reach just past its length at
+    terminal swing once folded through full extension into a backward-bent knee and kept it through the
+    stance (the last walk of this subject: 18.7 N m/kg, 3.9 BW), and the legs' free motion in a jump's
+    flight carried the take-off extension 8 deg past straight (both of this subject's jumps); the leg IK
+    and the flight blend now keep the knee flexed."""
+    from hdys.physics.fixture import generate_subject
+    from hdys.schema import SMPL_JOINT_NAMES
+
+    body = smpl_body(1.7, 65.0)
+    knees = [body.joint_qpos[SMPL_JOINT_NAMES.index(f"{s}_knee") - 1] for s in ("left", "right")]
+    seqs = [s for s in generate_subject("quick", 0, "sim", 0) if "mj_qpos" in s.extra]
+    assert any(s.extra["motion"] == "walk" for s in seqs)
+    for s in seqs:
+        qpos = s.extra["mj_qpos"]
+        for adr in knees:
+            w, x = qpos[:, adr], qpos[:, adr + 1]
+            angle = 2 * np.arctan2(x * np.where(w < 0, -1.0, 1.0), np.abs(w))
+            assert angle.min() > -1e-3, (s.sequence_id, np.degrees(angle.min()))
