@@ -275,7 +275,8 @@ class Rig:
     reorient: Callable[[np.ndarray], np.ndarray] | None = None  # (T, 3) generator -> model root rotation
     chain: np.ndarray | None = None  # (2, 3) body ids of each leg's hip, knee and ankle joints ([left, right])
     knees: np.ndarray | None = None  # qpos addresses of ball-joint knees flexing about x, kept from bending back
-    knee_cols: np.ndarray | None = None  # ... and their flexion among the solved columns (``read``)
+    knee_cols: np.ndarray | None = None  # ... their flexion among the solved columns (``read``)
+    knee_dofs: np.ndarray | None = None  # ... and among ``leg_dofs``
 
 
 _RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
@@ -332,7 +333,8 @@ def smpl_rig(body: SmplBody) -> Rig:
                chain=np.array([[body.model.body(f"{s}_{j}").id for j in ("hip", "knee", "ankle")]
                                for s in ("left", "right")]),
                knees=np.array([body.joint_qpos[SMPL_JOINT_NAMES.index(f"{s}_knee") - 1] for s in ("left", "right")]),
-               knee_cols=np.array([3, 12]))  # each leg's columns: hip xyz, knee xyz, ankle xyz
+               knee_cols=np.array([3, 12]),  # each leg's columns: hip xyz, knee xyz, ankle xyz
+               knee_dofs=np.array([3, 10]))  # each leg's DoFs: hip 3, knee flexion, ankle 3
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -892,6 +894,12 @@ def com_offset(rig: Rig, qpos: np.ndarray) -> np.ndarray:
     return out
 
 
+def _flexion(quat: np.ndarray) -> float:
+    """Angle (rad) of a rotation about x given as a unit quaternion (w, x, y, z)."""
+    w, x = (quat[0], quat[1]) if quat[0] >= 0 else (-quat[0], -quat[1])
+    return float(2 * np.arctan2(x, w))
+
+
 def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Damped Gauss-Newton on the leg joints of each frame of ``start`` (root and upper body fixed),
     warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row. The first
@@ -930,6 +938,12 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 above = np.maximum(q[adr] - hi + SOFT_ZONE, 0.0) * rig.soft
                 normal[np.diag_indices(nl)] += SOFT_WEIGHT * ((below > 0) | (above > 0))
                 rhs += SOFT_WEIGHT * (below - above)
+            if rig.knees is not None:  # ball-joint knees: the same penalty near full extension
+                for adr, k in zip(rig.knees, rig.knee_dofs):
+                    below = max(SOFT_ZONE - _flexion(q[adr:adr + 4]), 0.0)
+                    if below > 0:
+                        normal[k, k] += SOFT_WEIGHT
+                        rhs[k] += SOFT_WEIGHT * below
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
             mujoco.mju_cholSolve(step, normal, rhs)
             dv[:] = 0.0
@@ -940,8 +954,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
             if rig.knees is not None:  # the knee (a pure rotation about x) flexes forward only
                 for adr in rig.knees:
-                    w, x = q[adr], q[adr + 1]
-                    if 2 * np.arctan2(x * np.sign(w or 1.0), abs(w)) < LIMIT_MARGIN:
+                    if _flexion(q[adr:adr + 4]) < LIMIT_MARGIN:
                         q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
             if np.abs(step).max() < IK_TOL:
                 break
