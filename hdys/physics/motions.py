@@ -130,9 +130,10 @@ GAIT_CURVES = {
 
 GAIT_DUTY = {"walk": 0.6, "run": 0.38}  # stance fraction of the cycle (toe-off) in those curves
 WALK_SPEED = (0.8, 1.8)  # m/s at 1.75 m stature, scaled by sqrt(stature / 1.75) (equal Froude numbers)
-# Step length / cadence (m per step/min) of a 1.75 m adult, the "walk ratio", nearly constant across
+# Step length / cadence (m per step/min), the "walk ratio", which a person keeps nearly constant across
 # walking speeds (Sekiya N. & Nagasaki H. 1998, "Reproducibility of the walking patterns of normal young
-# adults: test-retest reliability of the walk ratio", Gait & Posture 7:225-227); scaled with stature.
+# adults: test-retest reliability of the walk ratio", Gait & Posture 7:225-227): this value for a 1.75 m
+# adult (0.58 m steps at 82 steps/min, 0.8 m/s), scaled with stature.
 WALK_RATIO = 0.0071
 WALK_STEP_MAX = 0.45  # longest step / stature: faster walks take quicker steps instead (~135 steps/min at 1.8 m/s)
 PELVIS_STATURE = {"rajagopal": 0.579, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
@@ -174,7 +175,7 @@ def periodic_fit(v: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray]:
 def _duty(curves: str, rng: np.random.Generator, speed: float = 0.0) -> float:
     """Stance fraction of the planned gait. Walking: shorter at higher speeds, 0.60 at 0.8 m/s to 0.56 at
     1.8 m/s (double support shrinks as walking gets faster; Murray M.P., Kory R.C., Clarkson B.H. & Sepic S.B.
-    1966, "Comparison of free and fast speed walking patterns of normal men", Am J Phys Med 45:8-24); running
+    1966, "Comparison of free and fast speed walking patterns of normal men", Am J Phys Med 45(1)); running
     varied by +-0.04 around the curves' (contact times differ between runners; the stance force peak
     pi / (4 duty) is then 1.9-2.3 BW)."""
     if curves == "walk":
@@ -725,6 +726,7 @@ def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fo
     hop = _hop(rng, kind == "jumping_jack") if kind in ("jump", "jumping_jack") else None
     steps = _steps(kind, rng) if kind in ("kick", "lunge", "step_up") else None
     cmj = _cmj(rng) if kind == "cmj" else None
+    # (every entry is drawn, so the other motions keep their draws; walks take their frequency from their speed)
     f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
          "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (
         hop["base"] if hop else cmj["freq"] if cmj else steps["freq"])
