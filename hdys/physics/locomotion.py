@@ -55,7 +55,8 @@ as a planner for a walking robot would:
    redundancy), warm-started from the previous frame. The pelvis's horizontal position is the COM target
    minus the COM's offset from the pelvis, taken from a first pass on every fourth frame (offset from
    the reference pose) for the second, full pass. Hinge joints are clipped to their limits less
-   ``LIMIT_MARGIN``. The solved angles and the pelvis translation are interpolated by quintic splines,
+   ``LIMIT_MARGIN`` (the knees, and the SMPL ball-joint knees' flexion, softly from ``SOFT_ZONE`` on).
+   The solved angles and the pelvis translation are interpolated by quintic splines,
    whose derivatives give consistent velocities and accelerations; all other coordinates keep the
    generator's analytic values (toe joints: their mean), except the Rajagopal pelvis rotation, which is
    converted from the generators' heading-first meaning to OpenSim's tilt-first angles
