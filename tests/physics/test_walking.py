@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from hdys.physics.bodies import rajagopal_body, smpl_body
-from hdys.physics.contact import G, rajagopal_contact_dynamics
-from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
-from hdys.physics.locomotion import STEP_RANGE, ground_rajagopal, rajagopal_rig, smpl_rig
+from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dynamics
+from hdys.physics.fixture import generate_subject, sample_subject, smpl_standing_height, standing_pelvis_height
+from hdys.physics.locomotion import (STEP_RANGE, SWING_END_DEC, SWING_START_ACC, ground_rajagopal, ground_smpl,
+                                     rajagopal_rig, smootherstep, smpl_rig, sole_points, swing_progress)
 from hdys.physics.motions import (PELVIS_STATURE, WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, rajagopal_motion,
                                   smpl_motion, walk_frequency)
-from hdys.schema import RAJAGOPAL_COORDINATES
+from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 NAMES = list(RAJAGOPAL_COORDINATES)
 
@@ -121,7 +122,6 @@ def test_slow_and_fast_walks_are_explained_by_the_ground(target):
     assert not (~res.contact.any(axis=1)).any()  # always a foot on the ground
     assert np.abs(tau).max() / body.mass_kg < 8.0
     achieved = ground.qpos  # the IK reaches the planned feet
-    from hdys.physics.locomotion import sole_points
     miss = np.linalg.norm(ground.plan.points - sole_points(ground.rig.model, ground.rig.feet, achieved), axis=-1)
     assert miss.max() < 0.025
 
@@ -141,7 +141,6 @@ def test_the_walking_pelvis_vaults_lowest_in_double_support():
 
 
 def test_swing_progress_meets_its_end_conditions():
-    from hdys.physics.locomotion import SWING_END_DEC, SWING_START_ACC, smootherstep, swing_progress
     s = np.linspace(0.0, 1.0, 100001)
     h = s[1] - s[0]
     p = swing_progress(s, SWING_START_ACC, SWING_END_DEC)
@@ -156,10 +155,6 @@ def test_the_vault_leaves_every_planned_foot_within_reach():
     """An SMPL walk whose smoothed pelvis once rose above what the swing leg could reach two frames before heel
     strike (a 48 mm miss, the leg folding: 22 N m/kg); the vault now lowers the pelvis smoothly wherever its
     smoothing rose above a leg's reach."""
-    from hdys.physics.contact import smpl_contact_dynamics
-    from hdys.physics.fixture import sample_subject
-    from hdys.physics.locomotion import ground_smpl, sole_points
-
     rng = np.random.default_rng([38, 7])  # as benchmarks/walking.py draws its 38th walk
     height, mass = sample_subject(rng)
     body = smpl_body(height, mass)
@@ -178,9 +173,6 @@ def test_smpl_knees_never_bend_backwards():
     stance (the last walk of this subject: 18.7 N m/kg, 3.9 BW), and the legs' free motion in a jump's
     flight carried the take-off extension 8 deg past straight (both of this subject's jumps); the leg IK
     and the flight blend now keep the knee flexed."""
-    from hdys.physics.fixture import generate_subject
-    from hdys.schema import SMPL_JOINT_NAMES
-
     body = smpl_body(1.7, 65.0)
     knees = [body.joint_qpos[SMPL_JOINT_NAMES.index(f"{s}_knee") - 1] for s in ("left", "right")]
     seqs = [s for s in generate_subject("quick", 0, "sim", 0) if "mj_qpos" in s.extra]
