@@ -314,6 +314,7 @@ def heading_first(rot: np.ndarray) -> np.ndarray:
 
 def smpl_rig(body: SmplBody) -> Rig:
     legs = [SMPL_JOINT_NAMES.index(f"{s}_{j}") - 1 for s in ("left", "right") for j in ("hip", "knee", "ankle")]
+    knees = [j for j in legs if SMPL_JOINT_NAMES[j + 1].endswith("_knee")]
     cols = np.array([6 + 3 * j + a for j in legs for a in range(3)])
     dofs = np.concatenate([body.joint_dof[j] + (np.arange(1) if k % 3 == 1 else np.arange(3))
                            for k, j in enumerate(legs)])  # the knee flexes about x only
@@ -333,9 +334,9 @@ def smpl_rig(body: SmplBody) -> Rig:
                None, 3, -np.pi / 2, np.array(feet_cols), body.height_m,
                chain=np.array([[body.model.body(f"{s}_{j}").id for j in ("hip", "knee", "ankle")]
                                for s in ("left", "right")]),
-               knees=np.array([body.joint_qpos[SMPL_JOINT_NAMES.index(f"{s}_knee") - 1] for s in ("left", "right")]),
-               knee_cols=np.array([3, 12]),  # each leg's columns: hip xyz, knee xyz, ankle xyz
-               knee_dofs=np.array([3, 10]))  # each leg's DoFs: hip 3, knee flexion, ankle 3
+               knees=np.array([body.joint_qpos[j] for j in knees]),
+               knee_cols=np.flatnonzero(np.isin(cols, [6 + 3 * j for j in knees])),  # the knees' x rotation
+               knee_dofs=np.flatnonzero(np.isin(dofs, [body.joint_dof[j] for j in knees])))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -785,18 +786,14 @@ def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.n
     z_max = np.minimum(plan.pelvis_z + room, top)
     dt = plan.t[1] - plan.t[0]
     w = max(1, int(round(VAULT_W / (4 * f) / dt)))  # half-width in frames
-
-    def envelope(x):
-        return gaussian_filter1d(-maximum_filter1d(-x, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
-
-    z = envelope(z_max)
+    z = -_envelope(-z_max, w)  # the lower envelope
     rise = 2 * VAULT_ACC * G / (4 * np.pi * f) ** 2
-    z = envelope(np.minimum(z_max, np.quantile(z, 0.05) + rise))
+    z = -_envelope(-np.minimum(z_max, np.quantile(z, 0.05) + rise), w)
     for _ in range(VAULT_FIT):  # the smoothing may round a narrow dip off: lower the pelvis smoothly there
         over = np.maximum(z - z_max, 0.0)
         if over.max() < 1e-4:
             break
-        z = z - 1.5 * gaussian_filter1d(maximum_filter1d(over, 2 * w + 1, mode="nearest"), w / 2, mode="nearest")
+        z = z - 1.5 * _envelope(over, w)
     return np.minimum(z, top)
 
 
