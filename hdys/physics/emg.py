@@ -7,8 +7,8 @@ Model (per channel c, one recording):
    surface signal grows with the active muscle cross-section): quadriceps = ``recfem``, ``vasint``,
    ``vaslat``, ``vasmed``; hamstrings = ``bflh``, ``bfsh``, ``semimem``, ``semiten``; gluteus = the three
    gluteus maximus parts ``glmax1``-``glmax3`` (the superficial muscle under a gluteal electrode; gluteus
-   medius is largely covered by it); biceps = ``BIClong``, ``BICshort`` of myo-sim's ``myoelbow``
-   (:mod:`hdys.physics.myoelbow`; only where the activations include the arm muscles, i.e. the ``emg``
+   medius is largely covered by it); biceps = ``BIClong``, ``BICshort`` of myo-sim's ``myofullbody`` arms
+   (:mod:`hdys.physics.myoarms`; only where the activations include the arm muscles, i.e. the ``emg``
    domain's Rajagopal body with arms: :data:`ARM_CHANNELS`, all 8 Muscles-in-Action channels; kinematics
    without arms give the 6 :data:`LEG_CHANNELS`).
 2. electromechanical delay: EMG *leads* force, ``e(t) = u(t + delay)`` with delay ~ U(40, 60) ms per
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hdys.physics.myoelbow import load_myoelbow
+from hdys.physics.myoarms import ARM_MUSCLE_NAMES, load_myoarms
 from hdys.physics.myolegs import load_myolegs
 from hdys.schema import MIA_EMG_CHANNELS
 
@@ -36,7 +36,7 @@ CHANNEL_MUSCLES = {
     "bicep": ("BIClong", "BICshort"),
 }
 LEG_CHANNELS = tuple(c for c in MIA_EMG_CHANNELS if "bicep" not in c)  # 6 channels, MiA order
-ARM_CHANNELS = MIA_EMG_CHANNELS  # all 8, MiA order (needs the elbow muscles)
+ARM_CHANNELS = MIA_EMG_CHANNELS  # all 8, MiA order (needs the arm muscles)
 
 
 @dataclass
@@ -59,12 +59,11 @@ def sample_emg_params(rng: np.random.Generator, n_channels: int = len(LEG_CHANNE
 
 def channel_weights(muscle_names: list[str], channels: tuple[str, ...] = LEG_CHANNELS) -> np.ndarray:
     """(C, N) weights of the muscles under each channel, proportional to the generic models' maximum
-    isometric forces (myolegs, myoelbow) and summing to one per channel."""
+    isometric forces (myolegs, myofullbody) and summing to one per channel."""
     legs = load_myolegs()
     f_max = dict(zip(legs.muscle_names, legs.max_isometric_force))
     if any("bicep" in ch for ch in channels):  # the arm model is loaded only where its muscles are needed
-        elbow = load_myoelbow()
-        f_max.update({f"{m}_{s}": f for m, f in zip(elbow.muscle_names, elbow.max_isometric_force) for s in "rl"})
+        f_max.update(zip(ARM_MUSCLE_NAMES, load_myoarms().max_isometric_force))
     index = {n: i for i, n in enumerate(muscle_names)}
     weights = np.zeros((len(channels), len(muscle_names)))
     for c, ch in enumerate(channels):

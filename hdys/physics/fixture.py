@@ -5,7 +5,7 @@
 | lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal, grf (+ cop, contact) |
 | sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl, grf (+ cop, contact) |
 | muscle | Rajagopal + myolegs muscles | 50 | markers, keypoints | muscle_activation (80 myolegs muscles) |
-| emg | Rajagopal with arms + myolegs and myoelbow muscles | 30 | markers, noisy keypoints | emg (the 8 channels of Muscles in Action) |
+| emg | Rajagopal with arms + myolegs and myofullbody arm muscles | 30 | markers, noisy keypoints | emg (the 8 channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
 
 Markers are the body's lab marker set (:mod:`hdys.physics.bodies`); the keypoint tree follows the dataset
@@ -14,8 +14,10 @@ joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` (without the elbows and w
 body lacks) and OpenPose BODY_25 for ``emg`` (Muscles in Action), whose Rajagopal body has arms
 (:func:`hdys.physics.bodies.rajagopal_body`): they move with the legs (:func:`hdys.physics.motions.rajagopal_arms`),
 ``emg`` adds biceps curls and arm raises with a dumbbell in each hand (``extra["hand_load_kg"]``), and the
-elbows' torques from the same contact-aware inverse dynamics go through static optimisation with myo-sim's
-``myoelbow`` muscles (:func:`hdys.physics.static_opt.elbow_static_optimization`) to the biceps channels.
+shoulders' and elbows' torques from the same contact-aware inverse dynamics go through static optimisation
+with the 24 shoulder and elbow muscles per arm of myo-sim's ``myofullbody`` (:mod:`hdys.physics.myoarms`,
+:func:`hdys.physics.static_opt.arm_static_optimization`) to the biceps channels (reserves in
+``extra["arm_reserve"]``).
 
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
@@ -45,13 +47,13 @@ import mujoco
 import numpy as np
 
 from hdys.physics import emg as emg_model
-from hdys.physics.bodies import ARM_COORDINATES, RajagopalBody, SmplBody, rajagopal_body, smpl_body
+from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl
 from hdys.physics.motions import (ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory,
                                   rajagopal_arms, rajagopal_motion, smpl_motion, smpl_trajectory)
-from hdys.physics.static_opt import elbow_static_optimization, static_optimization
+from hdys.physics.static_opt import arm_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
 DOMAINS = ("lab", "sim", "muscle", "emg", "kin")
@@ -190,20 +192,19 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     elif domain == "emg":
         # EMG leads force by the electromechanical delay: the activations behind the EMG at time t are
         # those that static optimisation gives for the (exact) kinematics at t + delay.
-        # The elbows' six myoelbow muscles join the legs' 80 (static optimisation of each set on its own DoFs).
+        # The arms' 48 myofullbody muscles join the legs' 80 (static optimisation of each set on its own DoFs).
         qs, qds, qdds = kin(t + emg_params.delay_s)
         tau_s, res = labels(qs, qds, qdds)
         so = static_optimization(body, qs[:, :23], qds[:, :23], tau_s)
-        elbows = [ARM_COORDINATES.index(f"elbow_flex_{s}") for s in "rl"]
-        arm_so = elbow_static_optimization(body.height_m, body.mass_kg, qs[:, 23:][:, elbows], qds[:, 23:][:, elbows],
-                                           res.joint[:, body.arm_qpos[elbows]])
+        arm_so = arm_static_optimization(body.height_m, body.mass_kg, qs[:, 23:], qds[:, 23:],
+                                         res.joint[:, body.arm_qpos])
         activation = np.concatenate([so.activation, arm_so.activation], axis=1)
         seq.emg, seq.emg_names = emg_model.emg_from_activation(activation, so.muscle_names + arm_so.muscle_names,
                                                                seq.fps, emg_params, rng, already_delayed=True)
         seq.keypoints = keypoints + rng.normal(0.0, 0.015, keypoints.shape)  # video-like 2D-lifted noise
         _store_labels(seq, res, rajagopal_state(body, qs), rajagopal_state(body, qds), grf=False)  # at t + delay
         seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s, torque_rajagopal=tau_s,
-                         elbow_reserve=arm_so.reserve)
+                         arm_reserve=arm_so.reserve)
 
 
 def _with_arms(kin, arms):

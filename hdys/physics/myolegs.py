@@ -58,6 +58,38 @@ _REVERSED = ("mtp_angle_r", "mtp_angle_l")  # myolegs axis opposite to OpenSim's
 
 
 @dataclass(frozen=True)
+class JointCouplings:
+    """MuJoCo joint equalities ``y - y0 = sum_k c_k (x - x0)^k`` whose driver ``x`` is one of a model's
+    independent coordinates; D coupled DoFs."""
+
+    qpos: np.ndarray  # (D,) qpos address of each coupled DoF
+    dof: np.ndarray  # (D,) its dof address
+    driver: np.ndarray  # (D,) index of the driving coordinate among the independent ones
+    poly: np.ndarray  # (D, 5) polynomial coefficients c_0..c_4
+    ref: np.ndarray  # (D, 2) reference positions (y0, x0)
+
+    def fill(self, x: np.ndarray, qpos: np.ndarray, jac: np.ndarray) -> None:
+        """Set the coupled DoFs of ``qpos`` (T, nq) from the independent coordinates' model angles ``x``
+        (T, C) and their rows of the coupling Jacobian ``jac`` (T, nv, C), in place."""
+        dx = x[:, self.driver] - self.ref[:, 1]  # (T, D)
+        powers = dx[..., None] ** np.arange(5)  # (T, D, 5)
+        qpos[:, self.qpos] = self.ref[:, 0] + (powers * self.poly).sum(-1)
+        jac[:, self.dof, self.driver] = (powers[..., :4] * self.poly[:, 1:] * np.arange(1, 5)).sum(-1)
+
+
+def joint_couplings(model: mujoco.MjModel, joint_ids: list[int]) -> JointCouplings:
+    """The joint equalities of ``model`` driven by one of ``joint_ids`` (the independent coordinates)."""
+    eq = [e for e in range(model.neq) if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT
+          and int(model.eq_obj2id[e]) in joint_ids]
+    dep = model.eq_obj1id[eq]
+    return JointCouplings(qpos=model.jnt_qposadr[dep].copy(), dof=model.jnt_dofadr[dep].copy(),
+                          driver=np.array([joint_ids.index(int(model.eq_obj2id[e])) for e in eq], dtype=int),
+                          poly=model.eq_data[eq, :5].copy(),
+                          ref=np.stack([model.qpos0[model.jnt_qposadr[dep]],
+                                        model.qpos0[model.jnt_qposadr[model.eq_obj2id[eq]]]], axis=1))
+
+
+@dataclass(frozen=True)
 class MyoLegs:
     """The loaded model and its index maps; N = 80 muscles."""
 
@@ -69,11 +101,7 @@ class MyoLegs:
     coord_dof: np.ndarray  # (14,) dof address
     coord_sign: np.ndarray  # (14,) myolegs angle = sign * hdys angle
     knee_range: np.ndarray  # (2,) rad
-    dep_qpos: np.ndarray  # (D,) qpos address of each knee-coupled DoF
-    dep_dof: np.ndarray  # (D,) dof address
-    dep_driver: np.ndarray  # (D,) index into LEG_COORDINATES of the driving knee_angle
-    dep_poly: np.ndarray  # (D, 5) polynomial coefficients c_0..c_4
-    dep_ref: np.ndarray  # (D, 2) reference positions (y0, x0)
+    knee: JointCouplings  # the knee-coupled DoFs (drivers index LEG_COORDINATES)
 
 
 @contextmanager
@@ -100,23 +128,17 @@ def load_myolegs() -> MyoLegs:
     with _silenced():
         model = myo_sim.load_model("myolegs")
     jid = [model.joint(n).id for n in LEG_COORDINATES]
-    eq_joint = mujoco.mjtEq.mjEQ_JOINT
-    deps = [e for e in range(model.neq) if model.eq_type[e] == eq_joint and model.eq_obj2id[e] >= 0]
-    drivers = [jid.index(int(model.eq_obj2id[e])) for e in deps]
-    if not all(LEG_COORDINATES[d].startswith("knee_angle") for d in drivers):
+    knee = joint_couplings(model, jid)
+    others = [e for e in range(model.neq) if model.eq_type[e] == mujoco.mjtEq.mjEQ_JOINT and model.eq_obj2id[e] >= 0]
+    if len(others) != len(knee.qpos) or not all(LEG_COORDINATES[d].startswith("knee_angle") for d in knee.driver):
         raise RuntimeError("myolegs: a joint equality is driven by a joint other than knee_angle; "
                            "this myo-sim version is not the one hdys was written for (myo-sim==0.2.4)")
-    dep_j = [int(model.eq_obj1id[e]) for e in deps]
-    knee = model.jnt_range[model.joint("knee_angle_r").id]
     return MyoLegs(
         model=model, muscle_names=tuple(model.actuator(i).name for i in range(model.nu)),
         max_isometric_force=model.actuator_gainprm[:, 2].copy(), mass_kg=float(model.body_mass.sum()),
         coord_qpos=model.jnt_qposadr[jid].copy(), coord_dof=model.jnt_dofadr[jid].copy(),
         coord_sign=np.array([-1.0 if n in _REVERSED else 1.0 for n in LEG_COORDINATES]),
-        knee_range=knee.copy(), dep_qpos=model.jnt_qposadr[dep_j].copy(), dep_dof=model.jnt_dofadr[dep_j].copy(),
-        dep_driver=np.array(drivers), dep_poly=model.eq_data[deps, :5].copy(),
-        dep_ref=np.stack([model.qpos0[model.jnt_qposadr[dep_j]],
-                          model.qpos0[model.jnt_qposadr[model.eq_obj2id[deps]]]], axis=1))
+        knee_range=model.jnt_range[model.joint("knee_angle_r").id].copy(), knee=knee)
 
 
 def subject_scale(height_m: float, mass_kg: float) -> tuple[float, float]:
@@ -145,22 +167,21 @@ def coupled_state(q: np.ndarray, qd: np.ndarray | None = None):
     qpos[:, legs.coord_qpos] = q * legs.coord_sign
     jac = np.zeros((nt, m.nv, len(LEG_COORDINATES)))
     jac[:, legs.coord_dof, np.arange(len(LEG_COORDINATES))] = legs.coord_sign
-    x = q[:, legs.dep_driver] - legs.dep_ref[:, 1]  # (T, D)
-    powers = x[..., None] ** np.arange(5)  # (T, D, 5)
-    qpos[:, legs.dep_qpos] = legs.dep_ref[:, 0] + (powers * legs.dep_poly).sum(-1)
-    slope = (powers[..., :4] * legs.dep_poly[:, 1:] * np.arange(1, 5)).sum(-1)  # (T, D)
-    jac[:, legs.dep_dof, legs.dep_driver] = slope
+    legs.knee.fill(q, qpos, jac)  # knee_angle has the same sign in both models
     return qpos, np.einsum("tvc,tc->tv", jac, qd), jac
 
 
-def actuation_terms(m: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray):
+def actuation_terms(m: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray, actuators: np.ndarray | None = None):
     """MuJoCo's muscle terms along states ``qpos`` (T, nq), ``qvel`` (T, nv) of a muscle model ``m``:
-    ``moment (T, nu, nv)`` (``actuator_moment``, d length / d qpos), ``gain`` and ``bias`` (T, nu) with the
-    muscle force ``gain * a + bias`` (generic model, MuJoCo sign: ``mj_fwdActuation`` at activation 1 and 0)."""
+    ``moment (T, n, nv)`` (``actuator_moment``, d length / d qpos), ``gain`` and ``bias`` (T, n) with the
+    muscle force ``gain * a + bias`` (generic model, MuJoCo sign: ``mj_fwdActuation`` at activation 1 and 0),
+    for the ``actuators`` (ids; default all n = nu)."""
     data = mujoco.MjData(m)
     nt, nu = qpos.shape[0], m.nu
-    moment = np.zeros((nt, nu, m.nv))
-    gain, bias = np.empty((nt, nu)), np.empty((nt, nu))
+    rows = np.arange(nu) if actuators is None else np.asarray(actuators, dtype=int)
+    dense = np.zeros((nu, m.nv))
+    moment = np.empty((nt, rows.size, m.nv))
+    gain, bias = np.empty((nt, rows.size)), np.empty((nt, rows.size))
     ones, zeros = np.ones(nu), np.zeros(nu)
     for i in range(nt):  # position stages only: no constraint (equality, limit, contact) is ever assembled
         data.qpos[:] = qpos[i]
@@ -169,15 +190,16 @@ def actuation_terms(m: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray):
         mujoco.mj_comPos(m, data)
         mujoco.mj_tendon(m, data)
         mujoco.mj_transmission(m, data)
-        mujoco.mju_sparse2dense(moment[i], data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
+        mujoco.mju_sparse2dense(dense, data.actuator_moment, data.moment_rownnz, data.moment_rowadr,
                                 data.moment_colind)
-        data.actuator_velocity[:] = moment[i] @ qvel[i]
+        moment[i] = dense[rows]
+        data.actuator_velocity[:] = dense @ qvel[i]
         data.act[:] = ones
         mujoco.mj_fwdActuation(m, data)
-        gain[i] = data.actuator_force
+        gain[i] = data.actuator_force[rows]
         data.act[:] = zeros
         mujoco.mj_fwdActuation(m, data)
-        bias[i] = data.actuator_force
+        bias[i] = data.actuator_force[rows]
     return moment, gain - bias, bias
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.optimize import lsq_linear
 
 from hdys.physics.bodies import RajagopalBody
-from hdys.physics.myoelbow import ELBOW_MUSCLES, elbow_muscle_terms
+from hdys.physics.myoarms import ARM_MUSCLE_NAMES, arm_muscle_terms
 from hdys.physics.myolegs import LEG_COORDINATES, leg_muscle_terms, load_myolegs
 from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS
 
@@ -273,23 +273,18 @@ def static_optimization(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, tau:
     return StaticOptResult(act, reserve, residual, force, muscle_names())
 
 
-def elbow_static_optimization(height_m: float, mass_kg: float, q: np.ndarray, qd: np.ndarray, tau: np.ndarray,
-                              method: str = "batched") -> StaticOptResult:
-    """Static optimisation of the two elbows (the same problem as :func:`static_optimization`) with the six
-    ``myoelbow`` muscles per side (:mod:`hdys.physics.myoelbow`). q, qd, tau: (T, 2) elbow_flex angle, rate
-    and ID torque, right then left. Muscle names are ``<muscle>_r`` then ``<muscle>_l``; reserves (T, 2)."""
+def arm_static_optimization(height_m: float, mass_kg: float, q: np.ndarray, qd: np.ndarray, tau: np.ndarray,
+                            method: str = "batched") -> StaticOptResult:
+    """Static optimisation of both arms (the same problem as :func:`static_optimization`) with the 24
+    ``myofullbody`` shoulder and elbow muscles per side (:mod:`hdys.physics.myoarms`). q, qd, tau: (T, 8) arm
+    coordinates, rates and ID torques in ``ARM_COORDINATES`` order (arm_flex, arm_add, arm_rot, elbow_flex;
+    right then left). Muscle names are :data:`~hdys.physics.myoarms.ARM_MUSCLE_NAMES`; reserves (T, 8)."""
     q, qd, tau = (np.asarray(x, float) for x in (q, qd, tau))
-    if not (q.ndim == 2 and q.shape[1] == 2 and qd.shape == q.shape and tau.shape == q.shape):
-        raise ValueError(f"elbow static optimisation needs (T, 2) angles, rates and torques, got {q.shape}, "
+    if not (q.ndim == 2 and q.shape[1] == 8 and qd.shape == q.shape and tau.shape == q.shape):
+        raise ValueError(f"arm static optimisation needs (T, 8) coordinates, rates and torques, got {q.shape}, "
                          f"{qd.shape}, {tau.shape}")
-    n = len(ELBOW_MUSCLES)
-    moment = np.zeros((q.shape[0], 2, 2 * n))
-    gain, bias = np.empty((q.shape[0], 2 * n)), np.empty((q.shape[0], 2 * n))
-    for s in range(2):
-        moment[:, s, s * n:(s + 1) * n], gain[:, s * n:(s + 1) * n], bias[:, s * n:(s + 1) * n] = \
-            elbow_muscle_terms(q[:, s], qd[:, s], height_m, mass_kg)
-    act = solve_activations(moment, gain, bias, tau, np.full(2, MUSCLE_DOF_RESERVE), method)
+    moment, gain, bias = arm_muscle_terms(q, qd, height_m, mass_kg)
+    act = solve_activations(moment, gain, bias, tau, np.full(8, MUSCLE_DOF_RESERVE), method)
     force = gain * act + bias
     reserve = tau - np.einsum("tdn,tn->td", moment, force)
-    return StaticOptResult(act, reserve, np.zeros_like(reserve), force,
-                           [f"{m}_{s}" for s in ("r", "l") for m in ELBOW_MUSCLES])
+    return StaticOptResult(act, reserve, np.zeros_like(reserve), force, list(ARM_MUSCLE_NAMES))

@@ -1,4 +1,4 @@
-"""The Rajagopal body with arms, the myoelbow muscles, elbow static optimisation and the biceps EMG channels."""
+"""The Rajagopal body with arms, the myofullbody arm muscles, arm static optimisation and the biceps EMG channels."""
 from __future__ import annotations
 
 import mujoco
@@ -12,9 +12,9 @@ from hdys.physics.fixture import standing_pelvis_height
 from hdys.physics.inverse import inverse_dynamics, rajagopal_state
 from hdys.physics.locomotion import ground_rajagopal
 from hdys.physics.motions import ARM_KINDS, RAJAGOPAL_KINDS, rajagopal_arms, rajagopal_motion
-from hdys.physics.myoelbow import (ELBOW_MODEL_HEIGHT_M, ELBOW_MODEL_MASS_KG, ELBOW_MUSCLES, elbow_muscle_terms,
-                                   load_myoelbow)
-from hdys.physics.static_opt import elbow_static_optimization
+from hdys.physics.myoarms import (ARM_MODEL_MASS_KG, ARM_MUSCLE_NAMES, ARM_MUSCLES, MIN_ELEVATION, arm_muscle_terms,
+                                  arm_state, load_myoarms)
+from hdys.physics.static_opt import arm_static_optimization
 from hdys.schema import MIA_EMG_CHANNELS, RAJAGOPAL_COORDINATES
 
 ELBOW_R, ELBOW_L = ARM_COORDINATES.index("elbow_flex_r"), ARM_COORDINATES.index("elbow_flex_l")
@@ -67,46 +67,157 @@ def test_static_elbow_torque_is_the_forearm_and_load_weight_moment(body):
         body.set_hand_load(-1.0)
 
 
-def test_myoelbow_flexors_flex_and_extensors_extend():
-    elbow = load_myoelbow()
-    assert elbow.muscle_names == ELBOW_MUSCLES
-    q = np.linspace(0.2, 2.0, 10)
-    moment, gain, bias = elbow_muscle_terms(q, np.zeros(10), 1.75, 75.0)
-    tri, bic, bra = [0, 1, 2], [3, 4], [5]
-    # pulling forces are negative (MuJoCo), so flexors have negative d length / d angle: torque R F > 0
-    assert (moment[:, bic + bra] < 0).all() and (moment[:, tri] > 0).all()
-    assert 0.03 < -moment[:, bic].min() < 0.06  # biceps' moment arm peaks near 4-5 cm (Holzbaur 2005)
-    assert (gain <= 0).all() and (bias <= 1e-12).all()
-    tall, _, heavy = elbow_muscle_terms(q, np.zeros(10), 2.0, 150.0)
-    np.testing.assert_allclose(tall, moment * 2.0 / 1.75)  # geometry scales with height, force with mass
-    np.testing.assert_allclose(elbow_muscle_terms(q, np.zeros(10), 1.75, 150.0)[1], 2 * gain)
+def _muscle_dofs(q_arm: np.ndarray) -> dict[str, set[str]]:
+    """The myofullbody joints each of its muscles has a moment arm about, at hdys arm pose ``q_arm`` (8,)."""
+    arms = load_myoarms()
+    m, d = arms.model, mujoco.MjData(arms.model)
+    d.qpos[:] = arm_state(q_arm[None], np.zeros((1, 8)))[0][0]
+    mujoco.mj_forward(m, d)
+    dense = np.zeros((m.nu, m.nv))
+    mujoco.mju_sparse2dense(dense, d.actuator_moment, d.moment_rownnz, d.moment_rowadr, d.moment_colind)
+    joint_of_dof = [m.joint(m.dof_jntid[v]).name for v in range(m.nv)]
+    return {m.actuator(i).name: {joint_of_dof[v] for v in np.flatnonzero(np.abs(dense[i]) > 1e-6)}
+            for i in range(m.nu)}
 
 
-def test_elbow_static_optimisation_reproduces_torques_through_mujoco():
-    """Independent of the R/F assembly: drive myoelbow with the activations and read qfrc_actuator."""
-    rng = np.random.default_rng(3)
-    t = 20
-    q = rng.uniform(0.3, 2.0, (t, 2))
-    qd = rng.uniform(-2.0, 2.0, (t, 2))
-    tau = rng.uniform(-10.0, 25.0, (t, 2))
-    height, mass = 1.70, 68.0
-    so = elbow_static_optimization(height, mass, q, qd, tau)
-    assert so.muscle_names == [f"{m}_{s}" for s in "rl" for m in ELBOW_MUSCLES]
-    assert so.activation.min() >= 0 and so.activation.max() <= 1 and np.abs(so.reserve).max() < 0.1
-    elbow = load_myoelbow()
-    m, d = elbow.model, mujoco.MjData(elbow.model)
-    k, force_scale = height / ELBOW_MODEL_HEIGHT_M, mass / ELBOW_MODEL_MASS_KG
-    for i in range(t):
+def test_arm_muscles_are_those_crossing_shoulder_or_elbow_but_not_the_hand():
+    arms = load_myoarms()
+    assert len(ARM_MUSCLE_NAMES) == 48 and arms.actuators.size == 48
+    assert 1.75 < arms.height_m < 1.85  # the model's upper arm is a ~1.80 m person's (de Leva)
+    hand = ("pro_sup", "deviation", "flexion", "cmc", "mp_", "ip_", "mcp", "pm", "md")
+    for side, suffix in (("r", ""), ("l", "_l")):
+        q = np.zeros(8)
+        q[[0, 4]], q[[1, 5]], q[[3, 7]] = 0.4, -0.3, 1.0
+        dofs = _muscle_dofs(q)
+        shoulder_elbow = ("elv_angle", "shoulder_elv", "shoulder_rot", "elbow_flexion")
+        for name, joints in dofs.items():
+            own = [j for j in joints if j.endswith(f"_{side}")]
+            crosses = any(j.startswith(shoulder_elbow) for j in own)
+            wrist_or_finger = any(j.startswith(hand[1:]) for j in own)
+            base = name.removesuffix("_l") if side == "l" else name
+            if (side == "l") != name.endswith("_l") or name.startswith(("rect", "EO", "IO", "QL")):
+                continue
+            assert (base in ARM_MUSCLES) == (crosses and not wrist_or_finger), (name, sorted(own))
+
+
+def _hdys_humerus(body, q: np.ndarray, side: str) -> np.ndarray:
+    """hdys's humerus rotation relative to its torso, from the body's own kinematics."""
+    data = mujoco.MjData(body.model)
+    data.qpos[:] = rajagopal_state(body, q[None])[0]
+    mujoco.mj_kinematics(body.model, data)
+    torso = data.xmat[body.model.body("torso").id].reshape(3, 3)
+    return torso.T @ data.xmat[body.model.body(f"humerus_{side}").id].reshape(3, 3)
+
+
+def test_shoulder_map_puts_the_myofullbody_humerus_where_hdys_has_it(body):
+    arms = load_myoarms()
+    m, d = arms.model, mujoco.MjData(arms.model)
+    rng = np.random.default_rng(0)
+    poses = np.zeros((6, 31))
+    for pose in poses:  # flexion, extension, abduction overhead, rotation
         for s in range(2):
-            d.qpos[0], d.qvel[0], d.act[:] = q[i, s], qd[i, s], so.activation[i, 6 * s:6 * s + 6]
-            mujoco.mj_forward(m, d)
-            assert k * force_scale * d.qfrc_actuator[0] + so.reserve[i, s] == pytest.approx(tau[i, s], abs=1e-3)
-    # flexion torques recruit biceps, extension torques triceps
-    flex = tau[:, 0] > 15
-    ext = tau[:, 0] < -5
-    assert so.activation[flex, 3].min() > 0.1 and so.activation[ext, 0].min() > 0.05
-    with pytest.raises(ValueError, match=r"\(T, 2\)"):
-        elbow_static_optimization(height, mass, q[:, :1], qd, tau)
+            pose[23 + 4 * s:23 + 4 * s + 4] = (rng.uniform(-0.8, 2.0), rng.uniform(-2.6, -0.1), rng.uniform(-0.8, 0.8),
+                                               rng.uniform(0.0, 2.2))
+    qpos, _, _ = arm_state(poses[:, 23:], np.zeros((6, 8)))
+    for i, pose in enumerate(poses):
+        d.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(m, d)
+        thorax = d.xmat[arms.thorax].reshape(3, 3)
+        for s, side in enumerate("rl"):
+            mobl = thorax.T @ d.xmat[arms.humerus[s]].reshape(3, 3)
+            np.testing.assert_allclose(mobl, _hdys_humerus(body, pose, side), atol=1e-7)
+            assert qpos[i, m.joint(f"elbow_flexion_{side}").qposadr[0]] == pytest.approx(min(pose[26 + 4 * s], 2.269),
+                                                                                       abs=1e-3)
+    # a hanging arm keeps the minimum elevation (the plane of elevation is undefined straight down)
+    qpos, _, _ = arm_state(np.zeros((1, 8)), np.zeros((1, 8)))
+    assert qpos[0, m.joint("shoulder_elv_r").qposadr[0]] == pytest.approx(MIN_ELEVATION)
+    with pytest.raises(ValueError, match=r"\(T, 8\)"):
+        arm_state(np.zeros((2, 4)), np.zeros((2, 4)))
+
+
+def test_arm_moment_arms_are_length_gradients_and_scale_with_the_subject():
+    """Moment arms in hdys's coordinates = -d(muscle length)/d(coordinate) through the whole map, by central
+    differences of MuJoCo's muscle lengths (independent of the Jacobian algebra)."""
+    arms = load_myoarms()
+    m, d = arms.model, mujoco.MjData(arms.model)
+
+    def lengths(q):
+        d.qpos[:] = arm_state(q[None], np.zeros((1, 8)))[0][0]
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
+        mujoco.mj_tendon(m, d)
+        mujoco.mj_transmission(m, d)
+        return d.actuator_length[arms.actuators].copy()
+
+    q = np.array([0.9, -0.4, 0.2, 1.2, -0.3, -1.2, -0.3, 0.6])
+    moment, gain, bias = arm_muscle_terms(q[None], np.zeros((1, 8)), arms.height_m, ARM_MODEL_MASS_KG)
+    h = 1e-5
+    fd = np.stack([(lengths(q + h * e) - lengths(q - h * e)) / (2 * h) for e in np.eye(8)])
+    np.testing.assert_allclose(moment[0], fd, atol=1e-8)
+    assert (np.abs(moment[0, :4, 24:]) == 0).all() and (np.abs(moment[0, 4:, :24]) == 0).all()  # own side only
+    assert (gain <= 0).all() and (bias <= 1e-12).all()
+    tall, heavy, _ = arm_muscle_terms(q[None], np.zeros((1, 8)), 2 * arms.height_m, 2 * ARM_MODEL_MASS_KG)
+    np.testing.assert_allclose(tall, 2 * moment)
+    np.testing.assert_allclose(heavy, 2 * gain)
+
+
+def test_arm_muscle_actions_match_anatomy():
+    """Pulling forces are negative (MuJoCo), so a muscle that drives a coordinate positive has a negative
+    moment entry. Hanging arm, elbow at 90 deg."""
+    q = np.array([0.0, -0.1, 0.0, 1.57] * 2)
+    moment = arm_muscle_terms(q[None], np.zeros((1, 8)), 1.75, 75.0)[0][0]
+    col = {n: i for i, n in enumerate(ARM_MUSCLE_NAMES)}
+    for side, s in (("r", 0), ("l", 4)):
+        flex, add, elbow = s, s + 1, s + 3
+        for flexor in ("BIClong", "BICshort", "BRA", "BRD"):
+            assert moment[elbow, col[f"{flexor}_{side}"]] < -0.01
+        for extensor in ("TRIlong", "TRIlat", "TRImed"):
+            assert moment[elbow, col[f"{extensor}_{side}"]] > 0.01
+        assert 0.03 < -moment[elbow, col[f"BIClong_{side}"]] < 0.06  # biceps' elbow moment arm ~4-5 cm
+        assert moment[flex, col[f"DELT1_{side}"]] < -0.005  # anterior deltoid flexes the shoulder
+        assert moment[flex, col[f"LAT2_{side}"]] > 0.005  # latissimus extends it
+    # abducted 1 rad (near the hanging arm MoBL's latissimus and middle deltoid swap roles: its paths' own
+    # behaviour, checked in its own coordinates)
+    moment = arm_muscle_terms(np.array([[0.0, -1.0, 0.0, 1.57] * 2]), np.zeros((1, 8)), 1.75, 75.0)[0][0]
+    for side, add in (("r", 1), ("l", 5)):
+        assert moment[add, col[f"DELT2_{side}"]] > 0.005  # middle deltoid abducts (arm_add < 0)
+        assert moment[add, col[f"LAT2_{side}"]] < -0.005  # latissimus adducts
+
+
+def test_arm_static_optimisation_reproduces_torques_through_mujoco():
+    """Independent of the R/F assembly: drive myofullbody with the activations, read its actuator forces on
+    its own DoFs and map them to hdys's coordinates with the coupling Jacobian (virtual work)."""
+    rng = np.random.default_rng(3)
+    t = 12
+    q = np.column_stack([rng.uniform(-0.3, 1.0, t), rng.uniform(-1.0, -0.1, t), rng.uniform(-0.4, 0.4, t),
+                         rng.uniform(0.3, 2.0, t)] * 2)  # the arm below shoulder height
+    qd = rng.uniform(-1.5, 1.5, (t, 8))
+    tau = np.column_stack([rng.uniform(-8, 8, t), rng.uniform(-8, 8, t), rng.uniform(-2, 2, t),
+                           rng.uniform(-10.0, 25.0, t)] * 2)  # N m
+    height, mass = 1.70, 68.0
+    so = arm_static_optimization(height, mass, q, qd, tau)
+    assert so.muscle_names == list(ARM_MUSCLE_NAMES)
+    # reserves cost like a fully active muscle per N m: with shoulder moment arms of 1-3 cm they take ~0.1 N m
+    # where a muscle works at ~0.7
+    assert so.activation.min() >= 0 and so.activation.max() < 1 and np.abs(so.reserve).max() < 0.2
+    arms = load_myoarms()
+    m, d = arms.model, mujoco.MjData(arms.model)
+    qpos, qvel, jac = arm_state(q, qd)
+    k, force_scale = height / arms.height_m, mass / ARM_MODEL_MASS_KG
+    for i in range(t):
+        d.qpos[:], d.qvel[:], d.act[:] = qpos[i], qvel[i], 0.0
+        d.act[arms.actuators] = so.activation[i]
+        mujoco.mj_forward(m, d)
+        force = np.zeros(m.nv)
+        mujoco.mju_sparse2dense(dense := np.zeros((m.nu, m.nv)), d.actuator_moment, d.moment_rownnz,
+                                d.moment_rowadr, d.moment_colind)
+        force = dense[arms.actuators].T @ d.actuator_force[arms.actuators]
+        np.testing.assert_allclose(k * force_scale * jac[i].T @ force + so.reserve[i], tau[i], atol=1e-3)
+    # elbow flexion torques recruit biceps, extension torques triceps
+    bic, tri = ARM_MUSCLE_NAMES.index("BIClong_r"), ARM_MUSCLE_NAMES.index("TRIlat_r")
+    assert so.activation[tau[:, 3] > 15, bic].min() > 0.05 and so.activation[tau[:, 3] < -5, tri].min() > 0.05
+    with pytest.raises(ValueError, match=r"\(T, 8\)"):
+        arm_static_optimization(height, mass, q[:, :2], qd, tau)
 
 
 @pytest.mark.parametrize("kind", RAJAGOPAL_KINDS + ARM_KINDS)
@@ -165,7 +276,7 @@ def test_curl_on_the_ground_loads_the_biceps(body):
     t = np.arange(90) / 30
     q, qd, qdd = kin(t)
     elbows = [ELBOW_R, ELBOW_L]
-    drive, elbow_tau = [], []
+    drive, elbow_tau, arm_tau = [], [], []
     for load in (0.0, 5.0):
         body.set_hand_load(load)
         tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
@@ -173,16 +284,19 @@ def test_curl_on_the_ground_loads_the_biceps(body):
         # the feet carry the body and the dumbbells
         assert res.grf[..., 2].sum(1).mean() == pytest.approx((body.mass_kg + 2 * load) * G, rel=0.02)
         elbow_tau.append(res.joint[:, body.arm_qpos[elbows]])
-        so = elbow_static_optimization(body.height_m, body.mass_kg, q[:, 23:][:, elbows], qd[:, 23:][:, elbows],
-                                       elbow_tau[-1])
+        arm_tau.append(res.joint[:, body.arm_qpos])
+        so = arm_static_optimization(body.height_m, body.mass_kg, q[:, 23:], qd[:, 23:], arm_tau[-1])
         names = [f"{m}_{s}" for s in "rl" for m in ("recfem", "vasint", "vaslat", "vasmed", "bflh", "bfsh",
                                                    "semimem", "semiten", "glmax1", "glmax2", "glmax3")]
         activation = np.concatenate([np.zeros((90, len(names))), so.activation], axis=1)
         d = emg.channel_drive(activation, names + so.muscle_names, emg.ARM_CHANNELS)
         drive.append(d[:, MIA_EMG_CHANNELS.index("rightbicep")])
         if load:  # holding the dumbbell up: flexors on throughout, triceps (nearly) off, no reserve needed
-            assert so.activation[:, 3:6].min() > 0.05 and so.activation[:, 0:3].max() < 0.02
-            assert np.abs(so.reserve).max() < 0.01 * np.abs(elbow_tau[-1]).max()
+            col = {n: i for i, n in enumerate(so.muscle_names)}
+            flexors = [col[f"{m}_r"] for m in ("BIClong", "BRA")]  # (the short head also flexes the shoulder)
+            triceps = [col[f"{m}_r"] for m in ("TRIlat", "TRImed")]
+            assert so.activation[:, flexors].min() > 0.02 and so.activation[:, triceps].max() < 0.02
+            assert np.abs(so.reserve).max() < 0.01 * np.abs(arm_tau[-1]).max()
     body.set_hand_load(0.0)
     # the point-mass moment leaves out the dumbbell's own rotational inertia (3 cm radius of gyration:
     # 5 kg x (0.03 m)^2 x ~10 rad/s^2 = 0.05 N m at most in this curl)
@@ -193,13 +307,13 @@ def test_curl_on_the_ground_loads_the_biceps(body):
 
 
 def test_emg_channels_with_arms_follow_the_dataset_order():
-    names = list(emg.load_myolegs().muscle_names) + [f"{m}_{s}" for s in "rl" for m in ELBOW_MUSCLES]
+    names = list(emg.load_myolegs().muscle_names) + list(ARM_MUSCLE_NAMES)
     w = emg.channel_weights(names, emg.ARM_CHANNELS)
-    assert w.shape == (8, 92) and np.allclose(w.sum(1), 1.0)
+    assert w.shape == (8, 128) and np.allclose(w.sum(1), 1.0)
     left_bicep = w[MIA_EMG_CHANNELS.index("leftbicep")]
     assert {names[j] for j in np.flatnonzero(left_bicep)} == {"BIClong_l", "BICshort_l"}
     params = emg.sample_emg_params(np.random.default_rng(0), 8)
-    env, channels = emg.emg_from_activation(np.full((30, 92), 0.2), names, 30.0, params, np.random.default_rng(1))
+    env, channels = emg.emg_from_activation(np.full((30, 128), 0.2), names, 30.0, params, np.random.default_rng(1))
     assert channels == list(MIA_EMG_CHANNELS) and env.shape == (30, 8)
     with pytest.raises(ValueError, match="parameters are for 6 channels"):
         emg.emg_from_activation(np.full((30, 92), 0.2), names, 30.0, emg.sample_emg_params(np.random.default_rng(0)),
