@@ -13,6 +13,7 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
   (the landing: about 3-5 BW after a maximal jump, e.g. McMahon et al. 2018, Strength Cond J 40(4):96-106);
 * ``stance_slide``: per contact run of a sole point, its largest horizontal displacement (m);
 * ``activation`` / ``reserve``: range of the static-optimisation activations and reserve torques;
+  ``arm_reserve`` (``emg``): the arms' reserve torques (:func:`hdys.physics.static_opt.arm_static_optimization`);
 * ``forward``: from recorded states, forward-simulate ``k = round(HORIZON_S * fps)`` frames (RK4,
   4 sub-steps per frame, forces at every stage's time from a cubic spline over the frames; contacts,
   limits and equalities disabled) with ``qfrc_applied`` built from the exported labels: joint torques
@@ -390,6 +391,14 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                 rep["reserve"] = {"rms_nm_muscle_dofs": rms, "max_abs_nm_muscle_dofs":
                                   float(np.abs(np.delete(r, np.r_[lumbar], axis=1)).max()), "passed": ok}
                 checks.append(ok)
+        arm = [s.extra["arm_reserve"] for s in seqs if "arm_reserve" in s.extra]
+        if arm:  # emg: the arms' static optimisation (all 8 arm DoFs are muscle-actuated)
+            r = np.concatenate(arm)
+            rms = float(np.sqrt(np.mean(r ** 2)))
+            ok = rms <= TOLERANCES["reserve_rms_nm"]
+            rep["arm_reserve"] = {"rms_nm": rms, "max_abs_nm": float(np.abs(r).max()),
+                                  "frames_over_1nm": float((np.abs(r).max(1) > 1.0).mean()), "passed": ok}
+            checks.append(ok)
         dyn = [s for s in with_state if "contact_point_force" in s.extra
                and (s.torque_rajagopal is not None or s.torque_smpl is not None)]
         if dyn:

@@ -149,3 +149,13 @@ def test_report_has_both_forward_runs():
         lab_only = fwd["labels_only"]
         assert lab_only["root_error_m"]["n"] == 4 * on_ground and lab_only["drift_ratio_root"]["median"] > 0
         assert fwd["passed"] == (fwd["with_residual"]["passed"] and lab_only["passed"])
+
+
+def test_report_checks_the_arm_reserves():
+    from hdys.physics.fixture import generate_subject
+
+    seqs = generate_subject("tiny", 0, "emg", 0)
+    rep = validate_corpus_physics(seqs, max_forward_sequences=0)["domains"]["emg"]["arm_reserve"]
+    assert rep["passed"] and 0 < rep["rms_nm"] < 5.0 and rep["max_abs_nm"] >= rep["rms_nm"]
+    seqs[0].extra["arm_reserve"] = seqs[0].extra["arm_reserve"] + 100.0  # muscles that cannot produce the torques
+    assert not validate_corpus_physics(seqs, max_forward_sequences=0)["domains"]["emg"]["arm_reserve"]["passed"]
