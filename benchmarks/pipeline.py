@@ -5,9 +5,9 @@ A Rajagopal-body walk on the ground (``--seconds`` at 100 fps, subject 1.75 m / 
 each the best of ``--repeats``:
 
 * raw ``mj_inverse`` (``inverse_dynamics``: one call per frame, constraints off), the reference speed;
-* contact-aware inverse dynamics (``contact_inverse_dynamics``: ``mj_inverse`` and the foot bodies' Jacobians
-  per frame, the friction-pyramid NNLS per frame with active points, the rest batched), with its ratio to
-  raw ``mj_inverse``;
+* contact-aware inverse dynamics (``contact_inverse_dynamics``: ``mj_inverse`` per frame, then for all frames
+  at once the sole points' Jacobians from ``cdof`` and the friction-pyramid least squares, one batched
+  active-set solve), with its ratio to raw ``mj_inverse``;
 * static optimisation of the 80 myolegs muscles, batched (``static_optimization``) and per frame
   (``method="bvls"``, the ``scipy.optimize.lsq_linear`` baseline, on the first ``--baseline-frames``);
 * the full pipeline (kinematics + contact ID + batched SO) against the same with per-frame SO.
@@ -70,7 +70,7 @@ def main() -> None:
     print(f"{platform.machine()}, {n} frames of a {args.seconds:g} s walk on the ground at {FPS:g} fps "
           f"(per-frame SO on {m} frames, scaled)")
     rows = [("kinematics (foot plan, balance, leg IK)", t_kin), ("raw mj_inverse", t_id),
-            ("contact-aware ID (mj_inverse + GRF NNLS)", t_cid), ("static optimisation, batched", t_so),
+            ("contact-aware ID (mj_inverse + GRF solve)", t_cid), ("static optimisation, batched", t_so),
             ("static optimisation, per-frame lsq_linear", t_bvls_all),
             ("full pipeline, batched SO", t_kin + t_cid + t_so),
             ("full pipeline, per-frame SO", t_kin + t_cid + t_bvls_all)]

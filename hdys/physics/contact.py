@@ -19,10 +19,13 @@ single points of a rolling foot are active while the others move. Only active po
 **Ground reaction forces.** Per frame, each active point force lies in a linearised Coulomb cone (a
 four-sided pyramid inscribed in the cone of friction coefficient ``MU = 0.8``):
 ``f_j = Σ_k β_jk d_k``, ``d_k = n + μ (cos θ_k t₁ + sin θ_k t₂)``, ``θ_k = 45° + k 90°``, ``β ≥ 0``. The
-β minimise ``‖W (A β − qfrc_root)‖² + α ‖β‖²`` (non-negative least squares, ``scipy.optimize.nnls``)
-with ``A = J_rootᵀ D``; ``W`` scales the force rows by ``1/(m g)`` and the moment rows by
-``1/(m g · 1 m)``, the unknowns are in body weights, ``α = 1e-4`` spreads the load evenly over the
-points where the wrench leaves it undetermined. Then:
+β minimise ``‖W (A β − qfrc_root)‖² + α ‖β‖²`` (non-negative least squares) with ``A = J_rootᵀ D``; ``W``
+scales the force rows by ``1/(m g)`` and the moment rows by ``1/(m g · 1 m)``, the unknowns are in body
+weights, ``α = 1e-4`` spreads the load evenly over the points where the wrench leaves it undetermined.
+With ``γ = √α β`` this is ``min ‖γ‖² + ‖W A γ / √α − W qfrc_root‖²``, ``0 ≤ γ``, the problem static
+optimisation solves (:func:`hdys.physics.static_opt.solve_batched`, all frames at once, exact active set;
+inactive points' columns are zero); its upper bound ``γ ≤ 1`` is ``β ≤ 100`` body weights per pyramid
+edge, never reached by a motion a person makes. Then:
 
 * joint torques: the non-root rows of ``qfrc − Σ_j J_jᵀ f_j``;
 * GRF per foot: the sum of its point forces; CoP: the normal-force-weighted mean of its active points
@@ -41,11 +44,11 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
-from scipy.optimize import nnls
 
 from hdys.physics.bodies import DE_LEVA_STATURE, SMPL_REFERENCE_HEIGHT, RajagopalBody, SmplBody
 from hdys.physics.inverse import rajagopal_state, smpl_state, unconstrained
 from hdys.physics.motions import G, SmplTrajectory
+from hdys.physics.static_opt import solve_batched
 
 MU = 0.8  # friction coefficient (shoe on floor)
 CONTACT_HEIGHT = 0.03  # m: a point lower than this may be in contact
@@ -159,6 +162,21 @@ class ContactDynamics:
     solver_residual: np.ndarray
 
 
+def body_dof_chains(model: mujoco.MjModel, bodies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``chain (len(bodies), nv)``: the DoFs that move each body (its own and its ancestors', as ``mj_jac``
+    walks them; a body without DoFs moves with its nearest ancestor that has some) and ``tree_root``: the
+    root body of each one's kinematic tree (whose subtree COM is the origin of ``cdof``)."""
+    chain = np.zeros((len(bodies), model.nv), bool)
+    for k, b in enumerate(bodies):
+        while b and not model.body_dofnum[b]:
+            b = model.body_parentid[b]
+        dof = model.body_dofadr[b] + model.body_dofnum[b] - 1 if b else -1
+        while dof >= 0:
+            chain[k, dof] = True
+            dof = model.dof_parentid[dof]
+    return chain, model.body_rootid[bodies].copy()
+
+
 def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray, qvel: np.ndarray,
                              qacc: np.ndarray, mass_kg: float, mu: float = MU,
                              height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
@@ -169,9 +187,9 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     ``terrain``) and slower than ``speed``; the supports are level, so the friction pyramids stay vertical.
 
     Per frame only MuJoCo runs in the loop (``mj_inverse``, and the Jacobians of the four foot bodies and
-    the root at their origins) and, for frames with active points, one NNLS; the sole points' positions
-    and Jacobians (``J_point = J_origin - [r]x J_rot``), the forces, the contact torques and the residual
-    wrench are computed for all frames at once."""
+    the root at their origins); the sole points' positions and Jacobians (``J_point = J_origin - [r]x
+    J_rot``), the ground forces (one batched solve), the contact torques and the residual wrench are
+    computed for all frames at once."""
     nt, nv = qvel.shape
     data = mujoco.MjData(model)
     rot = feet.to_zup
@@ -180,45 +198,61 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     root = feet.root_dofs
     bodies, which = np.unique(feet.body, return_inverse=True)  # the foot bodies; (2, 4) index into them
     which = which.reshape(feet.body.shape)
-    nb = bodies.shape[0] + 1  # and the root body, last
-    qfrc = np.empty((nt, nv))
-    origin, frame = np.empty((nt, nb, 3)), np.empty((nt, nb, 3, 3))
-    jac_t, jac_r = np.empty((nt, nb, 3, nv)), np.empty((nt, nb, 3, nv))
+    bodies = np.append(bodies, feet.root_body)  # and the root body, last
+    chain, tree_root = body_dof_chains(model, bodies)
+    qfrc, cdof = np.empty((nt, nv)), np.empty((nt, nv, 6))
+    xpos, xmat, subtree_com = (np.empty((nt, model.nbody, k)) for k in (3, 9, 3))
+    inverse = mujoco.mj_inverse
     with unconstrained(model):
-        for i in range(nt):
-            data.qpos[:], data.qvel[:], data.qacc[:] = qpos[i], qvel[i], qacc[i]
-            mujoco.mj_inverse(model, data)  # runs the position stages the Jacobians need
-            qfrc[i] = data.qfrc_inverse
-            for k, b in enumerate((*bodies, feet.root_body)):
-                mujoco.mj_jacBody(model, data, jac_t[i, k], jac_r[i, k], b)
-                origin[i, k] = data.xpos[b]
-                frame[i, k] = data.xmat[b].reshape(3, 3)
+        for i in range(nt):  # MuJoCo only: the rest is computed for all frames at once
+            data.qpos, data.qvel, data.qacc = qpos[i], qvel[i], qacc[i]
+            inverse(model, data)  # also runs the position stages (cdof, subtree_com)
+            qfrc[i], cdof[i], xpos[i], xmat[i], subtree_com[i] = (data.qfrc_inverse, data.cdof, data.xpos, data.xmat,
+                                                                  data.subtree_com)
+    origin, frame, com = xpos[:, bodies], xmat[:, bodies], subtree_com[:, tree_root]
+    # A body's Jacobian at its origin, as mj_jacBody: each DoF of its chain moves it with cdof's angular
+    # velocity w_n and, at the lever l from the subtree COM that cdof refers to, the linear velocity
+    # v_n + w_n x l. Only what is needed is formed: velocities, the root columns, and J^T applied to forces.
+    ang, lin = cdof[..., :3], cdof[..., 3:]  # (T, nv, 3)
+    lever = origin - com  # (T, nb, 3)
+    chain_f = chain.astype(float)
+    w_body = np.einsum("bn,tn,tna->tba", chain_f, qvel, ang)  # (T, nb, 3)
+    v_body = np.einsum("bn,tn,tna->tba", chain_f, qvel, lin) + np.cross(w_body, lever)
+    frame = frame.reshape(nt, bodies.size, 3, 3)
     r = np.einsum("tfpab,fpb->tfpa", frame[:, which], feet.local)  # (T, 2, 4, 3) from the body origins
     pos_m = origin[:, which] + r  # model world
-    jr = jac_r[:, which]  # (T, 2, 4, 3, nv)
-    jac = jac_t[:, which] + np.cross(jr, r[..., None], axis=-2)  # J_o + J_r x r, column by column
+    vel = (v_body[:, which] + np.cross(w_body[:, which], r)) @ rot.T
     pos = pos_m @ rot.T
-    vel = np.einsum("tfpan,tn->tfpa", jac, qvel) @ rot.T
     support = 0.0 if terrain is None else terrain.height(pos[..., :2])
     active = (pos[..., 2] - support < height) & (np.linalg.norm(vel, axis=-1) < speed)
-    # the root rows of each pyramid edge's generalized force, unknowns in body weights: (T, 2, 4, 6, 4)
-    a_all = np.einsum("tfpan,ka->tfpnk", jac[..., root], dirs) * (w[:, None] * mass_kg * G)
+    # the root rows of each point's Jacobian (J_o + J_r x r, column by column) and of each pyramid edge's
+    # generalized force, unknowns in body weights: (T, 2, 4, 6, 4)
+    moves = chain[:, root].T[None, :, :, None]  # (1, 6, nb, 1)
+    root_r = ang[:, root, None, :] * moves  # (T, 6, nb, 3): the root columns, angular
+    root_t = (lin[:, root, None, :] + np.cross(ang[:, root, None, :], lever[:, None])) * moves
+    jac_root = (root_t[:, :, which] + np.cross(root_r[:, :, which], r[:, None])).transpose(0, 2, 3, 4, 1)
+    a_all = np.einsum("tfpan,ka->tfpnk", jac_root, dirs) * (w[:, None] * mass_kg * G)
     b_all = qfrc[:, root] * w
     beta = np.zeros((nt, 2, 4, 4))
-    sq = np.sqrt(regulariser)
-    for i in np.flatnonzero(active.any((1, 2))):
-        idx = np.argwhere(active[i])
-        a_mat = a_all[i, idx[:, 0], idx[:, 1]].transpose(1, 0, 2).reshape(6, -1)
-        n = a_mat.shape[1]
-        sol, _ = nnls(np.vstack([a_mat, sq * np.eye(n)]), np.concatenate([b_all[i], np.zeros(n)]), maxiter=50 * n)
-        beta[i, idx[:, 0], idx[:, 1]] = sol.reshape(-1, 4)
+    frames = np.flatnonzero(active.any((1, 2)))
+    if frames.size:  # all frames at once, as box-constrained least squares in gamma = sqrt(alpha) beta
+        sq = np.sqrt(regulariser)
+        a_mat = (a_all[frames] * active[frames][..., None, None]).transpose(0, 3, 1, 2, 4).reshape(-1, 6, 32)
+        gamma, _ = solve_batched(a_mat / sq, b_all[frames])
+        beta[frames] = gamma.reshape(-1, 2, 4, 4) / sq
     force_m = (beta * (mass_kg * G)) @ dirs  # (T, 2, 4, 3) model world
-    qfrc_c = np.einsum("tfpan,tfpa->tn", jac, force_m)
+    # sum J^T f over the points = per body J_o^T (sum f) + J_r^T (sum r x f)
+    on_body = np.eye(bodies.size)[which]  # (2, 4, nb)
+    body_force = np.einsum("tfpa,fpb->tba", force_m, on_body)
+    body_moment = np.einsum("tfpa,fpb->tba", np.cross(r, force_m), on_body)
+    # J_t^T F + J_r^T M per DoF n: v_n . (sum of the chain's F) + w_n . (sum of the chain's l x F + M)
+    qfrc_c = (np.einsum("tna,bn,tba->tn", lin, chain_f, body_force)
+              + np.einsum("tna,bn,tba->tn", ang, chain_f, np.cross(lever, body_force) + body_moment))
     force = force_m @ rot.T
     res = qfrc[:, root] - qfrc_c[:, root]
     solver_res = np.linalg.norm(res * w, axis=1) / np.maximum(np.linalg.norm(b_all, axis=1), 1e-12)
     # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
-    j6 = np.concatenate([jac_t[:, -1][..., root], jac_r[:, -1][..., root]], axis=1)  # (T, 6, 6)
+    j6 = np.concatenate([root_t[:, :, -1], root_r[:, :, -1]], axis=2).transpose(0, 2, 1)  # (T, 6, 6)
     fm = np.linalg.solve(j6.transpose(0, 2, 1), res[..., None])[..., 0]
     wrench = np.concatenate([fm[:, :3] @ rot.T, fm[:, 3:] @ rot.T], axis=1)
     grf = force.sum(2)

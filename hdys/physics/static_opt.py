@@ -153,7 +153,8 @@ def solve_batched(a_mat: np.ndarray, b_vec: np.ndarray) -> tuple[np.ndarray, Bat
 
     Each iteration solves, for every unfinished frame, the equality-constrained subproblem with the
     variables of a working set held at their bounds (``a_L = 0``, ``a_U = 1``): by the Woodbury identity the
-    free part is ``a_F = A_F^T y`` with ``(I + A_F A_F^T) y = b - A_U 1`` (an m x m SPD system, m = 17,
+    free part is ``a_F = A_F^T y`` with ``(I + A_F A_F^T) y = b - A_U 1`` (an m x m SPD system, m = 17 DoFs
+    in static optimisation, 6 root rows in the contact solve of :mod:`hdys.physics.contact`,
     batched Cholesky), the residual there is ``A a - b = -y`` and the gradient ``g = 2 (a - A^T y)``.
 
     1. Primal-dual active set (semismooth Newton; Hintermueller, Ito & Kunisch 2003) from the
