@@ -7,7 +7,7 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
   (moment: % of body weight x height), mean / 95th percentile / max over frames;
 * ``walking_grf_peak``: per walking sequence and foot, the peak vertical GRF in body weights
   (normative walking: about 1.0-1.3 BW, rising with speed, e.g. Winter 2009; the generator's walks at
-  0.8-1.8 m/s peak at 1.3-1.65 BW, see :mod:`hdys.physics.locomotion`); ``running_grf_peak`` the same for running
+  0.8-1.8 m/s peak at 1.15-1.5 BW, see :mod:`hdys.physics.locomotion`); ``running_grf_peak`` the same for running
   (slow running: about 2-3 BW, Cavanagh P.R. & Lafortune M.A. 1980, J Biomech 13:397-406);
   ``jump_grf_peak``: per countermovement jump with a flight, the peak vertical GRF of both feet together
   (the landing: about 3-5 BW after a maximal jump, e.g. McMahon et al. 2018, Strength Cond J 40(4):96-106);
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 
 TOLERANCES = {
     "residual_force_mean_pct_bw": 10.0,  # mean root residual force, % body weight
-    "walking_grf_peak_median_bw": (0.9, 1.7),  # tolerant range around the normative 1.0-1.3 (to 1.8 m/s)
+    "walking_grf_peak_median_bw": (0.9, 1.5),  # tolerant range around the normative 1.0-1.3 (to 1.8 m/s)
     "running_grf_peak_median_bw": (1.8, 3.0),  # slow running: about 2-3 (Cavanagh & Lafortune 1980)
     "jump_grf_peak_median_bw": (2.5, 5.5),  # countermovement-jump landings: about 3-5 (both feet together)
     "stance_slide_p95_m": 0.02,

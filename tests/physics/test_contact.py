@@ -92,16 +92,16 @@ def test_feet_on_the_floor_without_sliding(raj, kind):
         assert (turned > 0.4) if kind == "turn" else (turned < 0.1)
 
 
-@pytest.mark.parametrize("kind, seed", [("walk", 1), ("walk", 2), ("turn", 1)])
-def test_walking_vertical_grf_peaks(raj, smpl, kind, seed):
+@pytest.mark.parametrize("kind, seed, top", [("walk", 1, 1.6), ("walk", 2, 1.3), ("turn", 1, 1.6)])
+def test_walking_vertical_grf_peaks(raj, smpl, kind, seed, top):
     # normative 1.0-1.3 body weights, rising with speed (Keller et al. 1996); the planner's walks peak at
-    # 1.3-1.5 at 0.8-1.3 m/s and up to about 1.65 at 1.8 m/s (seeds 1: 1.75 m/s, 2: 1.10 m/s)
+    # 1.15-1.3 at 0.8-1.4 m/s and up to about 1.55 at 1.8 m/s (seeds 1: 1.75 m/s, 2: 1.10 m/s)
     _, _, _, _, res, _ = _raj_labels(raj, kind, seed=seed)
     peaks = res.grf[..., 2].max(0) / (raj.mass_kg * G)
-    assert ((peaks > 0.9) & (peaks < 1.7)).all(), peaks
+    assert ((peaks > 0.9) & (peaks < top)).all(), peaks
     _, res = _smpl_labels(smpl, kind, seed=seed)
     peaks = res.grf[..., 2].max(0) / (smpl.mass_kg * G)
-    assert ((peaks > 0.9) & (peaks < 1.7)).all(), peaks
+    assert ((peaks > 0.9) & (peaks < top)).all(), peaks
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / (smpl.mass_kg * G) < 0.05
 
 
