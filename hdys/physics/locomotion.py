@@ -46,9 +46,8 @@ as a planner for a walking robot would:
    11:253-259), root residual 1-5 % body weight: the planned legs need a deeper double-support dip than a
    person's, so the stance knee stays flexed 30-45 deg through mid-stance, and the swing thigh overshoots
    forward; the swing knee extends fast in terminal swing and flexes again before heel strike (the knees'
-   wide soft limit, ``SOFT_ZONE``, keeps it from snapping straight). Where a leg still cannot reach its planned foot the pelvis
-   is lowered further, slowly
-   (``WALK_LOWER_*``).
+   wide soft limit, ``WALK_SOFT_ZONE``, keeps it from snapping straight). Where a leg still cannot reach
+   its planned foot the pelvis is lowered further, slowly (``WALK_LOWER_*``).
 4. **Leg IK.** On a ``FINE_HZ`` grid (padded by ``PAD_S``) each frame solves the leg joints (Rajagopal:
    hip 3, knee, ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) by damped Gauss-Newton on the
    MuJoCo model (``mj_kinematics``/``mj_comPos``/``mj_jac`` of the eight sole points), minimising
@@ -56,7 +55,7 @@ as a planner for a walking robot would:
    redundancy), warm-started from the previous frame. The pelvis's horizontal position is the COM target
    minus the COM's offset from the pelvis, taken from a first pass on every fourth frame (offset from
    the reference pose) for the second, full pass. Hinge joints are clipped to their limits less
-   ``LIMIT_MARGIN`` (the knees, and the SMPL ball-joint knees' flexion, softly from ``SOFT_ZONE`` on).
+   ``LIMIT_MARGIN`` (the knees, and the SMPL ball-joint knees' flexion, softly from ``Plan.soft`` on).
    The solved angles and the pelvis translation are interpolated by quintic splines,
    whose derivatives give consistent velocities and accelerations; all other coordinates keep the
    generator's analytic values (toe joints: their mean), except the Rajagopal pelvis rotation, which is
@@ -181,12 +180,15 @@ LIMIT_MARGIN = 0.01  # rad kept from the hinge limits, so the splines' overshoot
 # soft limits of the knees (``Rig.soft``): inside SOFT_ZONE (rad) of a limit a penalty SOFT_WEIGHT
 # (m^2 / rad^2) pushes back, so a leg that cannot reach its target (a knee straightening at heel strike)
 # saturates smoothly instead of bouncing off the hard clip (kinks in the angles are spikes in the
-# torques); the ankles keep hard limits (flat feet in a squat need all of their dorsiflexion). The zone is
-# wide and the penalty weak (0.1 rad inside the zone costs what a 5 mm miss does): a walk's swing knee
-# extends at 6-7 rad/s in terminal swing, and with a 0.1 rad zone (weight 0.01) it stopped within 20-40 ms
-# at full extension, a snap that put 0.3 body weights onto the vertical GRF (benchmarks/walking.py: GRF
-# peak medians 1.34-1.57 BW then, 1.17-1.47 now; the IK's misses unchanged)
-SOFT_ZONE, SOFT_WEIGHT = 0.4, 0.003
+# torques); the ankles keep hard limits (flat feet in a squat need all of their dorsiflexion).
+SOFT_ZONE, SOFT_WEIGHT = 0.1, 0.01
+# Walks (and turns) have a wide, weak one (0.1 rad inside the zone costs what a 5 mm miss does): a walk's
+# swing knee extends at 6-7 rad/s in terminal swing, and with the narrow zone it stopped within 20-40 ms at
+# full extension, a snap that put 0.3 body weights onto the vertical GRF (benchmarks/walking.py: GRF peak
+# medians 1.34-1.57 BW then, 1.15-1.52 now; the IK's misses unchanged). Standing motions keep the narrow
+# one: their knees stand nearly straight, and the wide zone's pull towards flexion lifted the feet of a
+# light subject's curls off the floor (``default`` corpus: mean root residuals of 350-675 % body weight).
+WALK_SOFT_ZONE, WALK_SOFT_WEIGHT = 0.4, 0.003
 
 
 def sole_points(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray) -> np.ndarray:
@@ -390,6 +392,7 @@ class Plan:
     terrain: Terrain | None = None  # platforms the feet stand on (step-ups), else the floor alone
     reach: np.ndarray | None = None  # (T, 2) bool: feet a nearly straight leg must reach (walking: see _vault)
     ankles: np.ndarray | None = None  # (T, 2, 3): where the feet's sole points put the ankle joints (walking)
+    soft: tuple[float, float] = (SOFT_ZONE, SOFT_WEIGHT)  # the knees' soft limit (zone rad, weight), see SOFT_ZONE
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -763,7 +766,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
     com = lipm(p, dt, com_z - WALK_TOP * k)
     return Plan(t, pts[keep], np.full(t.shape[0], stand_z - WALK_TOP * k), com[keep], reach=reach[keep],
-                ankles=ankles[keep])
+                ankles=ankles[keep], soft=(WALK_SOFT_ZONE, WALK_SOFT_WEIGHT))
 
 
 def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.ndarray:
@@ -920,6 +923,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     blocks = [(jac[3 * k:3 * k + 3], int(b)) for k, b in enumerate(feet.body.reshape(-1))]
     step = np.empty(nl)
     damp = REG * np.eye(nl)
+    soft_zone, soft_weight = plan.soft
 
     def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int) -> None:
         """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``."""
@@ -935,18 +939,18 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp
             rhs = j.T @ r - REG * dv[legs]
-            if rig.limits is not None:  # soft limits: a quadratic penalty inside SOFT_ZONE of each bound
+            if rig.limits is not None:  # soft limits: a quadratic penalty inside the zone of each bound
                 adr, lo, hi = rig.limits
-                below = np.maximum(lo + SOFT_ZONE - q[adr], 0.0) * rig.soft
-                above = np.maximum(q[adr] - hi + SOFT_ZONE, 0.0) * rig.soft
-                normal[np.diag_indices(nl)] += SOFT_WEIGHT * ((below > 0) | (above > 0))
-                rhs += SOFT_WEIGHT * (below - above)
+                below = np.maximum(lo + soft_zone - q[adr], 0.0) * rig.soft
+                above = np.maximum(q[adr] - hi + soft_zone, 0.0) * rig.soft
+                normal[np.diag_indices(nl)] += soft_weight * ((below > 0) | (above > 0))
+                rhs += soft_weight * (below - above)
             if rig.knees is not None:  # ball-joint knees: the same penalty near full extension
                 for adr, k in zip(rig.knees, rig.knee_dofs):
-                    below = max(SOFT_ZONE - _flexion(q[adr:adr + 4]), 0.0)
+                    below = max(soft_zone - _flexion(q[adr:adr + 4]), 0.0)
                     if below > 0:
-                        normal[k, k] += SOFT_WEIGHT
-                        rhs[k] += SOFT_WEIGHT * below
+                        normal[k, k] += soft_weight
+                        rhs[k] += soft_weight * below
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
             mujoco.mju_cholSolve(step, normal, rhs)
             dv[:] = 0.0

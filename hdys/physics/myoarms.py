@@ -65,7 +65,6 @@ class MyoArms:
     model: mujoco.MjModel
     actuators: np.ndarray  # (48,) actuator ids, ARM_MUSCLE_NAMES order
     max_isometric_force: np.ndarray  # (48,) N, generic model
-    coord_joint: np.ndarray  # (2, 4) joint ids of MOBL_COORDINATES per side
     coord_qpos: np.ndarray  # (8,) qpos addresses, sides concatenated
     coord_dof: np.ndarray  # (8,)
     coord_range: np.ndarray  # (8, 2)
@@ -98,7 +97,7 @@ def load_myoarms() -> MyoArms:
     mujoco.mj_kinematics(model, data)
     upper_arm = np.linalg.norm(data.xanchor[joints[0, 3]] - data.xpos[humerus[0]])
     return MyoArms(model=model, actuators=np.array(act), max_isometric_force=model.actuator_gainprm[act, 2].copy(),
-                   coord_joint=joints, coord_qpos=model.jnt_qposadr[flat].copy(),
+                   coord_qpos=model.jnt_qposadr[flat].copy(),
                    coord_dof=model.jnt_dofadr[flat].copy(), coord_range=model.jnt_range[flat].copy(),
                    couplings=joint_couplings(model, flat), thorax=int(thorax), humerus=humerus,
                    height_m=float(upper_arm / DE_LEVA_UPPER_ARM))

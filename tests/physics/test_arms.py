@@ -112,6 +112,13 @@ def _hdys_humerus(body, q: np.ndarray, side: str) -> np.ndarray:
 def test_shoulder_map_puts_the_myofullbody_humerus_where_hdys_has_it(body):
     arms = load_myoarms()
     m, d = arms.model, mujoco.MjData(arms.model)
+    # the map's premise: at the model's zero pose the humeri hang, their frames aligned with the thorax's
+    mujoco.mj_kinematics(m, d)
+    thorax = d.xmat[arms.thorax].reshape(3, 3)
+    for s, side in enumerate("rl"):
+        np.testing.assert_allclose(d.xmat[arms.humerus[s]].reshape(3, 3), thorax, atol=1e-6)
+        down = thorax.T @ (d.xanchor[m.joint(f"elbow_flexion_{side}").id] - d.xpos[arms.humerus[s]])
+        assert np.degrees(np.arccos(-down[1] / np.linalg.norm(down))) < 5.0  # the elbow below the shoulder
     rng = np.random.default_rng(0)
     poses = np.zeros((6, 31))
     for pose in poses:  # flexion, extension, abduction overhead, rotation

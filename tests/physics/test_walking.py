@@ -8,8 +8,9 @@ import pytest
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.fixture import generate_subject, sample_subject, smpl_standing_height, standing_pelvis_height
-from hdys.physics.locomotion import (STEP_RANGE, SWING_END_DEC, SWING_START_ACC, ground_rajagopal, ground_smpl,
-                                     rajagopal_rig, smootherstep, smpl_rig, sole_points, swing_progress)
+from hdys.physics.locomotion import (SOFT_WEIGHT, SOFT_ZONE, STEP_RANGE, SWING_END_DEC, SWING_START_ACC, WALK_SOFT_WEIGHT,
+                                     WALK_SOFT_ZONE, ground_rajagopal, ground_smpl, rajagopal_rig, smootherstep, smpl_rig,
+                                     sole_points, swing_progress)
 from hdys.physics.motions import (PELVIS_STATURE, WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, rajagopal_motion,
                                   smpl_motion, walk_frequency)
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
@@ -183,3 +184,24 @@ def test_smpl_knees_never_bend_backwards():
             w, x = qpos[:, adr], qpos[:, adr + 1]
             angle = 2 * np.arctan2(x * np.where(w < 0, -1.0, 1.0), np.abs(w))
             assert angle.min() > -1e-3, (s.sequence_id, np.degrees(angle.min()))
+
+
+def test_swing_knee_does_not_snap_straight_and_standing_keeps_the_narrow_soft_limit():
+    """Walks plan with the wide, weak knee limit (``WALK_SOFT_ZONE``): the swing knee decelerates before full
+    extension instead of stopping within a few frames (the stop put 0.3 BW onto the GRF); standing motions
+    keep the narrow one (their knees stand nearly straight)."""
+    body = rajagopal_body(1.75, 72.0)
+    stand = standing_pelvis_height(body)
+    t = np.arange(300) / 100
+    walk = ground_rajagopal(body, rajagopal_motion("walk", np.random.default_rng([0, 7]), body.coord_range, stand),
+                            0.0, t[-1])
+    q, qd, qdd = walk(t)
+    assert walk.plan.soft == (WALK_SOFT_ZONE, WALK_SOFT_WEIGHT) and WALK_SOFT_ZONE > SOFT_ZONE
+    knees = [NAMES.index("knee_angle_r"), NAMES.index("knee_angle_l")]
+    swing = ~rajagopal_contact_dynamics(body, q, qd, qdd)[1].contact[:, ::-1]  # (T, 2): [r, l] as knees
+    # while a knee extends fast towards straight in swing, it decelerates gently (a person's: ~100 rad/s^2)
+    fast = swing & (qd[:, knees] < -2.0) & (q[:, knees] < 0.5)
+    assert fast.any() and np.abs(qdd[:, knees][fast]).max() < 300.0
+    squat = ground_rajagopal(body, rajagopal_motion("squat", np.random.default_rng(1), body.coord_range, stand),
+                             0.0, 1.0)
+    assert squat.plan.soft == (SOFT_ZONE, SOFT_WEIGHT)
