@@ -370,6 +370,22 @@ def test_contact_forces_are_consistent(raj):
     assert res.contact.all(axis=0).any()
 
 
+def _check_point_kinematics(model, feet, qpos, qvel, res, frames) -> None:
+    """Sole point positions and velocities of ``res`` against MuJoCo's own point Jacobian (``mj_jac``)."""
+    data, jac = mujoco.MjData(model), np.zeros((3, model.nv))
+    for i in frames:
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        for f in range(2):
+            for p in range(4):
+                b = feet.body[f, p]
+                x = data.xpos[b] + data.xmat[b].reshape(3, 3) @ feet.local[f, p]
+                mujoco.mj_jac(model, data, jac, None, x, b)
+                np.testing.assert_allclose(feet.to_zup @ (jac @ qvel[i]), res.point_vel[i, f, p], atol=1e-9)
+                np.testing.assert_allclose(feet.to_zup @ x, res.point_pos[i, f, p], atol=1e-12)
+
+
 def test_smpl_contact_jacobians_match_mujoco(smpl):
     """On the SMPL body (free-joint root, ball joints): the sole point velocities and ``sum J^T f`` that the
     contact solve forms from ``cdof`` for all frames at once equal those of MuJoCo's ``mj_jac``."""
@@ -382,37 +398,16 @@ def test_smpl_contact_jacobians_match_mujoco(smpl):
     feet, model = smpl_feet(smpl), smpl.model
     assert np.abs(res.point_force).max() > 100.0 and np.abs(res.point_vel).max() > 1.0
     np.testing.assert_allclose(contact_generalized(model, feet, qpos, res.point_force), res.qfrc_contact, atol=1e-6)
-    data, jac = mujoco.MjData(model), np.zeros((3, model.nv))
-    for i in range(0, t.size, 7):
-        data.qpos[:] = qpos[i]
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        for f in range(2):
-            for p in range(4):
-                b = feet.body[f, p]
-                mujoco.mj_jac(model, data, jac, None, data.xpos[b] + data.xmat[b].reshape(3, 3) @ feet.local[f, p], b)
-                np.testing.assert_allclose(feet.to_zup @ (jac @ qvel[i]), res.point_vel[i, f, p], atol=1e-9)
+    _check_point_kinematics(model, feet, qpos, qvel, res, range(0, t.size, 7))
 
 
 def test_sole_point_velocities_match_mujoco_point_jacobians(raj):
     """The sole points' Jacobians (a body origin's, moved to the point, for all frames at once) give the
     velocities MuJoCo's own point Jacobian (``mj_jac``) gives, on a walk whose swing feet move fast."""
     q, qd, _, _, res, _ = _raj_labels(raj, "walk", seed=2, seconds=1.5)
-    feet, model = rajagopal_feet(raj), raj.model
-    qpos, qvel = rajagopal_state(raj, q), rajagopal_state(raj, qd)
-    data, jac = mujoco.MjData(model), np.zeros((3, model.nv))
     assert np.abs(res.point_vel).max() > 1.0
-    for i in range(0, q.shape[0], 15):
-        data.qpos[:] = qpos[i]
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        for f in range(2):
-            for p in range(4):
-                b = feet.body[f, p]
-                x = data.xpos[b] + data.xmat[b].reshape(3, 3) @ feet.local[f, p]
-                mujoco.mj_jac(model, data, jac, None, x, b)
-                np.testing.assert_allclose(feet.to_zup @ (jac @ qvel[i]), res.point_vel[i, f, p], atol=1e-9)
-                np.testing.assert_allclose(feet.to_zup @ x, res.point_pos[i, f, p], atol=1e-12)
+    _check_point_kinematics(raj.model, rajagopal_feet(raj), rajagopal_state(raj, q), rajagopal_state(raj, qd), res,
+                            range(0, q.shape[0], 15))
 
 
 def test_forward_simulation_reproduces_a_squat(raj):

@@ -37,16 +37,21 @@ class Case:
                          for s in starts])
 
 
-@pytest.fixture(scope="module")
-def lab() -> Case:
+def _rajagopal_case(kind: str, seed: int) -> Case:
+    """40 frames at 100 fps of a Rajagopal ``kind`` on the ground, labelled."""
     raj = rajagopal_body(1.75, 72.0)
-    motion = rajagopal_motion("squat", np.random.default_rng(1), raj.coord_range, standing_pelvis_height(raj))
+    motion = rajagopal_motion(kind, np.random.default_rng(seed), raj.coord_range, standing_pelvis_height(raj))
     t = np.arange(40) / 100.0
     q, qd, qdd = ground_rajagopal(raj, motion, 0.0, t[-1])(t)
     tau, res = rajagopal_contact_dynamics(raj, q, qd, qdd)
     seq = Sequence(fps=100.0, joint_angles=q, torque_rajagopal=tau.astype(np.float32))
     return Case(raj, rajagopal_feet(raj), "rajagopal", 100.0, rajagopal_state(raj, q), rajagopal_state(raj, qd),
                 res, seq)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Case:
+    return _rajagopal_case("squat", 1)
 
 
 @pytest.fixture(scope="module")
@@ -125,14 +130,7 @@ def test_corrupted_torques_are_detected(request, name, corrupt):
 @pytest.fixture(scope="module")
 def lunge() -> Case:
     """A lunge whose rear heel rises: the ground leaves a root residual (0.3 % body weight on average)."""
-    raj = rajagopal_body(1.75, 72.0)
-    motion = rajagopal_motion("lunge", np.random.default_rng(2), raj.coord_range, standing_pelvis_height(raj))
-    t = np.arange(40) / 100.0
-    q, qd, qdd = ground_rajagopal(raj, motion, 0.0, t[-1])(t)
-    tau, res = rajagopal_contact_dynamics(raj, q, qd, qdd)
-    seq = Sequence(fps=100.0, joint_angles=q, torque_rajagopal=tau.astype(np.float32))
-    return Case(raj, rajagopal_feet(raj), "rajagopal", 100.0, rajagopal_state(raj, q), rajagopal_state(raj, qd),
-                res, seq)
+    return _rajagopal_case("lunge", 2)
 
 
 def test_labels_only_drift_is_the_residual(lunge):
