@@ -252,8 +252,8 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     res = qfrc[:, root] - qfrc_c[:, root]
     solver_res = np.linalg.norm(res * w, axis=1) / np.maximum(np.linalg.norm(b_all, axis=1), 1e-12)
     # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
-    j6 = np.concatenate([root_t[:, :, -1], root_r[:, :, -1]], axis=2).transpose(0, 2, 1)  # (T, 6, 6)
-    fm = np.linalg.solve(j6.transpose(0, 2, 1), res[..., None])[..., 0]
+    j6t = np.concatenate([root_t[:, :, -1], root_r[:, :, -1]], axis=2)  # (T, 6, 6): J6ᵀ, rows the root DoFs
+    fm = np.linalg.solve(j6t, res[..., None])[..., 0]
     wrench = np.concatenate([fm[:, :3] @ rot.T, fm[:, 3:] @ rot.T], axis=1)
     grf = force.sum(2)
     fn = force[..., 2]

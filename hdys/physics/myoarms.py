@@ -40,6 +40,7 @@ from functools import lru_cache
 
 import mujoco
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import _ARM_AXES, _mirror_axis
 from hdys.physics.myolegs import JointCouplings, _silenced, actuation_terms, joint_couplings
@@ -103,14 +104,6 @@ def load_myoarms() -> MyoArms:
                    height_m=float(upper_arm / DE_LEVA_UPPER_ARM))
 
 
-def _axis_angle(axis, angle: np.ndarray) -> np.ndarray:
-    """Rotations (T, 3, 3) about a unit ``axis`` by ``angle`` (T,) (Rodrigues)."""
-    a = np.asarray(axis, float)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
 def hdys_humerus(q: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     """hdys's humerus rotation relative to the torso (T, 3, 3) for ``arm_flex, arm_add, arm_rot`` ``q`` (T, 3)
     of ``side``, and its angular-velocity Jacobian (T, 3, 3) (torso frame, per unit coordinate rate): the
@@ -120,17 +113,8 @@ def hdys_humerus(q: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     jac = np.empty((q.shape[0], 3, 3))
     for i, a in enumerate(axes):
         jac[:, :, i] = rot @ a
-        rot = rot @ _axis_angle(a, q[:, i])
+        rot = rot @ Rotation.from_rotvec(q[:, i, None] * a).as_matrix()
     return rot, jac
-
-
-def _log(rot: np.ndarray) -> np.ndarray:
-    """Rotation vector of a rotation matrix (3, 3)."""
-    quat = np.empty(4)
-    mujoco.mju_mat2Quat(quat, rot.ravel())
-    vec = np.empty(3)
-    mujoco.mju_quat2Vel(vec, quat, 1.0)
-    return vec
 
 
 def _initial_shoulder(rot: np.ndarray, side: str) -> np.ndarray:
@@ -180,7 +164,8 @@ def arm_state(q: np.ndarray, qd: np.ndarray):
             thorax = data.xmat[arms.thorax].reshape(3, 3)
             worst = 0.0
             for s in range(2):
-                err = _log(thorax @ target[s][t] @ data.xmat[arms.humerus[s]].reshape(3, 3).T)  # world frame
+                err = Rotation.from_matrix(thorax @ target[s][t] @ data.xmat[arms.humerus[s]].reshape(3, 3).T
+                                           ).as_rotvec()  # world frame, current -> target
                 step = np.linalg.lstsq(shoulder_jacobian(s, dq_dx), err, rcond=1e-8)[0]
                 idx = shoulders[s]
                 x[idx] = np.clip(x[idx] + step, lo[idx], hi[idx])
