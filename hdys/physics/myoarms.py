@@ -17,12 +17,13 @@ and scapula follow ``shoulder_elv`` through joint equalities (a scapulohumeral r
 knee's are). hdys's arm is ``arm_flex``, ``arm_add``, ``arm_rot`` (:data:`hdys.physics.bodies.ARM_COORDINATES`).
 Both models' humeri are aligned with their thorax when the arm hangs (checked in tests), so a pose maps by
 the humerus' rotation relative to the thorax: per frame, the MoBL shoulder angles whose humerus has the
-same rotation as hdys's are found by Gauss-Newton (warm-started from the previous frame, the first frame
-from the elevation plane and angle of the humerus' long axis). The elevation is kept at least
-:data:`MIN_ELEVATION` from hanging straight down, where the plane of elevation is undefined (hdys's arms
-never hang closer than 0.05 rad; :func:`hdys.physics.motions.rajagopal_arms`). The elbows are the same
-coordinate in both (flexion positive), clipped to the model's range; the forearm stays in neutral rotation
-(``pro_sup`` 0: palm facing the thigh, as hdys's hand). Moment arms then follow from virtual work: with
+same rotation as hdys's are found by Gauss-Newton, started from the plane and angle of elevation of the
+humerus' long axis and the previous frame's axial rotation; the plane of elevation and the axial rotation are
+then kept within one turn. The elevation is kept at least :data:`MIN_ELEVATION` from hanging straight down and
+from pointing straight up, where the plane of elevation is undefined (hdys's arms never hang closer than
+0.05 rad; :func:`hdys.physics.motions.rajagopal_arms`). The elbows are the same coordinate in both (flexion
+positive), clipped to the model's range; the forearm stays in neutral rotation (``pro_sup`` 0: palm facing the
+thigh, as hdys's hand). Moment arms then follow from virtual work: with
 ``A = d(MoBL shoulder angles) / d(hdys shoulder angles) = J_m^-1 J_h`` (``J_m``, ``J_h``: the humerus'
 angular velocity relative to the thorax per unit rate of each model's coordinates) the moment arms in hdys's
 coordinates are ``A^T`` times those in MoBL's, and the muscle velocities are those of the mapped rates.
@@ -140,7 +141,7 @@ def arm_state(q: np.ndarray, qd: np.ndarray):
     # only the elevation and the elbows are bounded: a plane of elevation or an axial rotation past the model's
     # joint range is a pose the arm can take (hdys's ranges differ), and the muscle paths are evaluated there
     lo, hi = np.full(8, -np.inf), np.full(8, np.inf)
-    lo[[1, 5]], hi[[1, 5]] = MIN_ELEVATION, np.pi
+    lo[[1, 5]], hi[[1, 5]] = MIN_ELEVATION, np.pi - MIN_ELEVATION
     lo[3::4], hi[3::4] = arms.coord_range[3::4, 0], arms.coord_range[3::4, 1]
     shoulders = [np.arange(4 * s, 4 * s + 3) for s in range(2)]
     target, jac_h = zip(*(hdys_humerus(q[:, 4 * s:4 * s + 3], side) for s, side in enumerate(SIDES)))
@@ -157,7 +158,11 @@ def arm_state(q: np.ndarray, qd: np.ndarray):
     for t in range(nt):
         x[3::4] = np.clip(q[t, 3::4], lo[3::4], hi[3::4])  # elbows: the same coordinate
         for s, side in enumerate(SIDES):
-            guess = x[shoulders[s]] if t else _initial_shoulder(target[s][0], side)
+            # the plane and angle of elevation from this frame's humerus axis, the axial rotation from the
+            # previous frame (a warm start alone can wind the plane of elevation round or park the fit at
+            # an elevation bound when the pose jumps)
+            guess = _initial_shoulder(target[s][t], side)
+            guess[2] = x[shoulders[s][2]]
             x[shoulders[s]] = np.clip(guess, lo[shoulders[s]], hi[shoulders[s]])
         for _ in range(_GN_ITERS):  # Gauss-Newton on the humerus rotations
             dq_dx = _pose(arms, data, x)
@@ -172,6 +177,7 @@ def arm_state(q: np.ndarray, qd: np.ndarray):
                 worst = max(worst, float(np.abs(err).max()))
             if worst < _GN_TOL:
                 break
+        x[[0, 2, 4, 6]] = np.mod(x[[0, 2, 4, 6]] + np.pi, 2 * np.pi) - np.pi  # the same pose, within one turn
         dq_dx = _pose(arms, data, x)
         thorax = data.xmat[arms.thorax].reshape(3, 3)
         dx_dq = np.zeros((8, 8))

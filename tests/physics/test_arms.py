@@ -142,6 +142,31 @@ def test_shoulder_map_puts_the_myofullbody_humerus_where_hdys_has_it(body):
         arm_state(np.zeros((2, 4)), np.zeros((2, 4)))
 
 
+def test_shoulder_map_holds_frame_by_frame_without_a_smooth_warm_start(body):
+    """Poses that jump from frame to frame (the fit cannot lean on the previous frame) land on hdys's humerus
+    every time, and an arm held straight up (the plane of elevation undefined, as hanging down) keeps finite
+    moment arms."""
+    arms = load_myoarms()
+    m, d = arms.model, mujoco.MjData(arms.model)
+    rng = np.random.default_rng(5)
+    t = 60
+    q = np.column_stack([rng.uniform(-0.3, 1.8, t), rng.uniform(-1.5, -0.1, t), rng.uniform(-0.6, 0.6, t),
+                         rng.uniform(0.1, 2.2, t)] * 2)
+    qpos, _, _ = arm_state(q, np.zeros((t, 8)))
+    for i in range(t):
+        d.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(m, d)
+        thorax = d.xmat[arms.thorax].reshape(3, 3)
+        pose = np.concatenate([np.zeros(23), q[i]])
+        for s, side in enumerate("rl"):
+            mobl = thorax.T @ d.xmat[arms.humerus[s]].reshape(3, 3)
+            np.testing.assert_allclose(mobl, _hdys_humerus(body, pose, side), atol=1e-7)
+    assert (np.abs(qpos[:, arms.coord_qpos[[0, 2, 4, 6]]]) <= np.pi).all()  # angles kept to one turn
+    up = np.array([[0.0, -np.pi, 0.0, 0.3] * 2, [0.3, -2.9, 0.2, 0.3] * 2])  # straight up, and past it
+    moment = arm_muscle_terms(up, np.zeros((2, 8)), 1.75, 75.0)[0]
+    assert np.isfinite(moment).all() and np.abs(moment).max() < 0.2
+
+
 def test_arm_moment_arms_are_length_gradients_and_scale_with_the_subject():
     """Moment arms in hdys's coordinates = -d(muscle length)/d(coordinate) through the whole map, by central
     differences of MuJoCo's muscle lengths (independent of the Jacobian algebra)."""
