@@ -61,15 +61,24 @@ as a planner for a walking robot would:
    generator's analytic values (toe joints: their mean), except the Rajagopal pelvis rotation, which is
    converted from the generators' heading-first meaning to OpenSim's tilt-first angles
    (:func:`heading_first`) and splined too.
-5. **Running** (duty factor below one half: ``Fourier.gait["duty"]`` 0.38). The same foot plan with
-   the running constants (``RUN_*``: shorter heel rocker, heel rising from ``RUN_HEEL_OFF`` of stance,
-   footprints nearer the line of travel, a higher swing, jogging step lengths so the legs reach). Each
-   leg's vertical force is a half sine over its stance (:func:`running_bounce`), zero in flight; the COM
-   height follows from it exactly (``z'' = F/m - g``: ballistic in flight), the horizontal COM from the
-   pendulum ``x'' = (F / (m z)) (x - p)`` (:func:`pendulum`; the ground force points from the centre of
-   pressure through the COM, no force in flight). The IK then solves the pelvis height for the COM
+5. **Running** (duty factor below one half: ``Fourier.gait["duty"]`` 0.34-0.42). The same stance plan with
+   the running constants (``RUN_*``: a flatter heel strike, the heel rising from ``RUN_HEEL_OFF`` of stance
+   ever faster until toe-off (``RUN_PUSH``), footprints nearer the line of travel, the centre of pressure
+   under the forefoot from early stance (``RUN_ZMP_POW``)). The step is the generator's speed over twice the
+   stride frequency, clipped so that the COM travels ``RUN_TRAVEL`` of the stature over one stance (longer
+   stances leave the feet out of reach): 2.0-3.1 m/s at 1.75 m. Each leg's vertical force is a half sine
+   over its stance (:func:`running_bounce`), zero in flight; the COM height follows from it exactly
+   (``z'' = F/m - g``: ballistic in flight), raised or lowered as a whole so that at touchdown the landing
+   leg reaches its heel with the knee bent ``RUN_TD_KNEE`` (:func:`_touchdown_lift`), and the horizontal
+   COM from the pendulum ``x'' = (F / (m z)) (x - p)`` (:func:`pendulum`; the ground force points from the
+   centre of pressure through the COM, no force in flight). The IK solves the pelvis height for the COM
    height as well (``Plan.com_z``), with ``COM_PASSES`` extra passes, so that the body is ballistic in
    flight (root residual below 0.1 body weight there) and the stance forces peak at about 2.1 body weights.
+   The swing foot is not planned in the world: its sole points have no weight in the IK
+   (``Plan.point_weight``) and the swing leg follows the generator's normative running curves (the knee
+   folds to ~100 deg), offset so that it joins the stance solution at toe-off and touchdown with matching
+   angle, rate and acceleration (:func:`swing_legs`, solved again ``SWING_PASSES`` times). Measured
+   (``benchmarks/running.py``): ...
 6. **Hops in place** (``Fourier.gait["hop"]``: ``jump``, rebound hopping, and ``jumping_jack``, whose
    feet land ``spread`` further apart on every other hop): both legs on one cycle, no progression, the
    vertical force of both legs a half sine (peak ``pi / (2 duty)``, about 3 body weights), the feet on
@@ -118,12 +127,12 @@ WALK_TOE_OFF_PITCH = 1.0  # rad, heel up at a walk's toe-off (the trailing leg r
 FOOT_FLAT = 0.08  # cycle fraction at which the heel rocker ends
 HEEL_OFF = 0.32  # cycle fraction at which the heel starts to rise
 CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot
-BUMP_PEAK = (3 / 7) ** 3 * (4 / 7) ** 4  # of the running swing's s^3 (1 - s)^4 lift
 BUMP_TAIL = 2.0  # the walking swing's lift s^3 (1 - s)^BUMP_TAIL: the heel descends onto the floor late
 FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over the footprint
-SWING_WARP = 1.4  # running swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late
+SWING_WARP = 1.4  # hopping swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late
 SWING_START_ACC = 8.0  # walking swing progress (swing_progress): its acceleration at toe-off ...
 SWING_END_DEC = 3.0  # ... and its deceleration at heel strike, per swing time^2 (leaves at once, arrives late)
+RUN_ZMP_POW = 0.3
 ZMP_POW = 0.5  # walking: the centre of pressure rolls from heel to toe as (stance progress) ** ZMP_POW
 VAULT_KNEE = 5.0  # deg: the walking pelvis is low enough for each stance leg to reach its ankle with this knee bend
 VAULT_SWING = 0.8  # ... and for the swing leg from this swing progress on (terminal swing)
@@ -135,13 +144,13 @@ WALK_TOP = 0.015  # m at 1.75 m stature: the walking pelvis at its highest (mid-
 STEP_RANGE = (0.30, 0.46)  # step length / stature (the generator's: 0.33-0.45)
 WALK_DUTY = 0.6  # the duty factor FOOT_FLAT is given for; other gaits scale it by duty / 0.6
 # running (duty factor < 0.5: a flight phase between the stances)
-RUN_STEP_RANGE = (0.28, 0.34)  # step length / stature (jogging, 1.2-1.8 m/s at 1.75 m; 0.36: touchdowns out of reach)
-RUN_CLEARANCE = 0.09  # m at 1.75 m stature: the running swing foot rises higher
+RUN_TRAVEL = (0.34, 0.40)  # stature: the COM's travel over one stance of a run (2 x step x duty), longer out of reach
 RUN_NARROW = 0.04  # m at 1.75 m stature: each footprint this much nearer the line of travel than in walking
-RUN_DROP = 0.04  # m at 1.75 m stature: COM height at the flight apex below the neutral pose's
 RUN_HEEL_STRIKE_PITCH = 0.2  # rad: a flatter foot strike
 RUN_FOOTPRINT = 0.4  # stance fraction at which the COM passes over the footprint
-RUN_HEEL_OFF = 0.25  # stance fraction at which the running heel starts to rise (the ankle's dorsiflexion limit)
+RUN_TD_KNEE = 28.0  # deg: a run's COM at touchdown is as high as lets the landing leg reach its heel with this knee bend
+RUN_PUSH = 1.5  # a run's heel rises as (progress from heel-off to toe-off) ** RUN_PUSH: fastest at toe-off
+RUN_HEEL_OFF = 0.15  # stance fraction at which the running heel starts to rise (the ankle's dorsiflexion limit)
 HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take-off below the neutral pose's
 HOP_PITCH = 0.3  # rad: hopping feet land and stay on the forefoot, heels this much up
 HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to TOE_OFF_PITCH
@@ -164,6 +173,9 @@ CMJ_FINE_HZ = 100.0  # IK grid of countermovement jumps (take-off and touchdown 
 CMJ_PAD_S = 0.7  # s: padding of a jump's IK grid, longer than any flight
 CMJ_EASE = 0.08  # fraction of a jump's flight over which the (warm-start) feet ease into the COM's rise and out
 FLIGHT_TAU = 0.04  # s: time constant over which the legs' take-off (touchdown) motion decays in flight
+SWING_PASSES = 2  # running: solve again with the swing legs following the generator (swing_legs)
+SWING_FOLD = 15.0  # deg: the running swing knee folds this much more than the generator's at mid-swing
+SWING_TAU = 0.05  # s: time over which a running swing leg's offset from the generator keeps its toe-off (touchdown) rate
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
@@ -393,6 +405,8 @@ class Plan:
     reach: np.ndarray | None = None  # (T, 2) bool: feet a nearly straight leg must reach (walking: see _vault)
     ankles: np.ndarray | None = None  # (T, 2, 3): where the feet's sole points put the ankle joints (walking)
     soft: tuple[float, float] = (SOFT_ZONE, SOFT_WEIGHT)  # the knees' soft limit (zone rad, weight), see SOFT_ZONE
+    point_weight: np.ndarray | None = None  # (T, 2): weight of each foot's sole points in the leg IK (default 1)
+    swing: np.ndarray | None = None  # (T, 2) bool: running swing frames, whose legs follow the generator (see swing_legs)
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -592,6 +606,60 @@ def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep], flying[keep])
 
 
+def _end_state(vals: np.ndarray, at: int, side: int, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, rate, acceleration) of ``vals`` (T, C) at the last frame before ``at`` (``side`` -1: a quadratic
+    through the ``FLIGHT_FIT`` frames before ``at``) or at ``at`` (``side`` 1: through ``at`` and the frames after)."""
+    rows = np.arange(at - FLIGHT_FIT, at) if side < 0 else np.arange(at, at + FLIGHT_FIT)
+    c = np.polynomial.polynomial.polyfit((rows - (at - 1 if side < 0 else at)) * dt, vals[rows], 2)  # (3, C)
+    return c[0], c[1], 2 * c[2]
+
+
+def _bridge(start, end, a: int, b: int, frames: np.ndarray, dt: float, decay) -> np.ndarray:
+    """Values (F, C) on ``frames`` (``a <= frame < b``) from the state ``start`` (value, rate, acceleration at
+    frame ``a - 1``) to ``end`` (at frame ``b``): a quintic between the two values at rest plus, at each end,
+    that end's rate and acceleration decaying as ``exp(-s / decay)`` (s: the time from that end), so that value,
+    rate and acceleration are continuous at both ends without the overshoot a single quintic would have.
+    A missing end (None) holds the other's value."""
+    q0, q1 = (start if start is not None else end)[0], (end if end is not None else start)[0]
+    s_a, s_b = (frames - a + 1) * dt, (b - frames) * dt  # time since the start, to the end
+    fit = quintic((q0, 0 * q0, 0 * q0), (q1, 0 * q1, 0 * q1), (b - a + 1) * dt, s_a)[0]
+    for state, s_, sign in ((start, s_a, 1.0), (end, s_b, -1.0)):  # the ends' motion, decaying over ``decay``
+        if state is not None:
+            v, acc = sign * state[1], state[2]
+            s_ = s_[:, None]
+            fit = fit + np.exp(-s_ / decay) * (v * s_ + (acc + 2 * v / decay) * s_ ** 2 / 2)
+    return fit
+
+
+def swing_legs(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+    """``q_ref`` (generator coordinates) with the solved columns of each leg in its running swing
+    (``plan.swing``) replaced by the generator's plus an offset that joins the IK solution ``qpos`` at toe-off
+    and at touchdown (:func:`_bridge` of the offset, its end rates decaying over ``SWING_TAU``): in the leg IK
+    (where ``plan.point_weight`` lets go of the swing foot) the swing leg moves as the normative running curves
+    do (the knee folds, the thigh swings through) instead of carrying its foot along a path planned in the
+    world, which a leg could not follow at either end of a running swing."""
+    vals = rig.read(qpos)
+    n, half = vals.shape[0], vals.shape[1] // 2
+    out = q_ref.copy()
+    dt = plan.t[1] - plan.t[0]
+    swings = [list(runs(plan.swing[:, side])) for side in range(2)]
+    full = max((b - a for r in swings for a, b in r), default=0)  # a whole swing's frames (or the longest seen)
+    for side in range(2):
+        cols = rig.solved[side * half:(side + 1) * half]
+        off = vals[:, side * half:(side + 1) * half] - q_ref[:, cols]
+        knee = int(rig.knee_cols[side]) - side * half if rig.knee_cols is not None else (
+            int(np.flatnonzero(rig.soft[side * half:(side + 1) * half])[0]))
+        for a, b in swings[side]:  # swing frames a .. b-1
+            start = _end_state(off, a, -1, dt) if a >= FLIGHT_FIT else None
+            end = _end_state(off, b, 1, dt) if b + FLIGHT_FIT <= n else None
+            if start is not None or end is not None:
+                out[a:b, cols] += _bridge(start, end, a, b, np.arange(a, b), dt, SWING_TAU)
+            a0 = b - full if a == 0 else a  # a swing cut by the grid's ends: where it would start
+            s_ = np.clip((np.arange(a, b) - a0 + 1) / (full + 1), 0.0, 1.0)  # swing progress
+            out[a:b, cols[knee]] += np.deg2rad(SWING_FOLD) * (4 * s_ * (1 - s_)) ** 3  # the knee folds further
+    return out
+
+
 def free_flight(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np.ndarray:
     """qpos with the legs of each ``plan.flight`` run replaced, in the solved (generator) coordinates, by a
     quintic from the take-off pose to the touchdown pose (at rest at both ends) plus, at each end, the
@@ -614,21 +682,11 @@ def free_flight(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np
     for a, b in runs(plan.flight):  # flight frames a .. b-1
         if a < FLIGHT_FIT or b + FLIGHT_FIT > n:
             continue
-        ends_state = []
-        for rows, at in ((np.arange(a - FLIGHT_FIT, a), a - 1), (np.arange(b, b + FLIGHT_FIT), b)):
-            c = np.polynomial.polynomial.polyfit((rows - at) * dt, vals[rows], 2)  # (3, C)
-            ends_state.append((c[0], c[1], 2 * c[2]))
         frames = np.arange(a, b)
-        dur = (b - a + 1) * dt
-        s_to, s_td = (frames - a + 1) * dt, (b - frames) * dt  # time since take-off, to touchdown
-        (q0, v0, a0), (q1, v1, a1) = ends_state
-        base = quintic((q0, 0 * q0, 0 * q0), (q1, 0 * q1, 0 * q1), dur, s_to)[0]
+        ends = _end_state(vals, a, -1, dt), _end_state(vals, b, 1, dt)
         decay = np.full(vals.shape[1], FLIGHT_TAU)
         for _ in range(8):  # a joint the decaying motion would carry past its limit decays faster
-            fit = base.copy()
-            for s_, v, acc in ((s_to, v0, a0), (s_td, -v1, a1)):  # the ends' motion, decaying over ``decay``
-                s_ = s_[:, None]
-                fit += np.exp(-s_ / decay) * (v * s_ + (acc + 2 * v / decay) * s_ ** 2 / 2)
+            fit = _bridge(*ends, a, b, frames, dt, decay)
             over = ((fit < lo + LIMIT_MARGIN) | (fit > hi - LIMIT_MARGIN)).any(0)
             if not over.any():
                 break
@@ -658,7 +716,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     footprint_phase = RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE
     strike = RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH
     toe_off = TOE_OFF_PITCH if run else WALK_TOE_OFF_PITCH
-    lo, hi = RUN_STEP_RANGE if run else STEP_RANGE
+    lo, hi = (RUN_TRAVEL[0] / (2 * duty), RUN_TRAVEL[1] / (2 * duty)) if run else STEP_RANGE
     speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
     step = float(np.clip(speed / (2 * f), lo * rig.height_m, hi * rig.height_m))
     speed = 0.0 if hop else 2 * f * step
@@ -682,16 +740,16 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
     pts = np.zeros((tl.shape[0], 2, 4, 3))
     reach = np.zeros((tl.shape[0], 2), bool)
+    swing = np.zeros((tl.shape[0], 2), bool)
+    point_weight = np.ones((tl.shape[0], 2))
     ankles = np.zeros((tl.shape[0], 2, 3))
     weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
     if run:  # COM height (flight phases: from the stance forces)
         shifts = [gait["shift"][s] for s in ("left", "right")]
         zeta, zeta_dd = running_bounce(f, duty, shifts, tl)
-        if hop:  # at touchdown and take-off the legs are extended a little less than in standing
-            td = running_bounce(f, duty, shifts, np.array([-shifts[0] / (2 * np.pi * f)]))[0][0]
-            h_com = com_z - HOP_DROP * k + zeta - td
-        else:
-            h_com = com_z - RUN_DROP * k + zeta - zeta.max()
+        # hops: at touchdown the legs are extended a little less than in standing (runs: see _touchdown_lift)
+        td = running_bounce(f, duty, shifts, -np.array(shifts[:1 if hop else 2]) / (2 * np.pi * f))[0].mean()
+        h_com = com_z - (HOP_DROP * k if hop else 0.0) + zeta - td
     for side, name in enumerate(("left", "right")):
         s = f * tl + gait["shift"][name] / (2 * np.pi)
         n = np.floor(s)
@@ -713,12 +771,14 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             return a, psi
 
         stance = u < duty
+        swing[:, side] = ~stance
         if hop:  # on the forefoot all stance, heels up; the push-off raises them further
             alpha = HOP_PITCH + (toe_off - HOP_PITCH) * smootherstep((u - heel_off) / (duty - heel_off))
             land, land_pivot = HOP_PITCH, toe[side]
         else:
             alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
-                             toe_off * smootherstep((u - heel_off) / (duty - heel_off)))
+                             toe_off * (np.clip((u - heel_off) / (duty - heel_off), 0, 1) ** RUN_PUSH if run
+                                        else smootherstep((u - heel_off) / (duty - heel_off))))
             land, land_pivot = -strike, heel[side]
         pivot = toe[side] if hop else np.where((u < foot_flat)[:, None], heel[side], toe[side])
         a_st, psi_st = pose(n, alpha, pivot)
@@ -726,15 +786,14 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         a_hs, psi_hs = pose(n + 1, np.full_like(u, land), land_pivot)
         su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
         reach[:, side] = stance | (su > VAULT_SWING)
+        point_weight[:, side] = np.where(stance, 1.0, 0.0)  # running: the swing leg follows the generator (swing_legs)
         sig = smootherstep(su ** SWING_WARP) if run else swing_progress(su, SWING_START_ACC, SWING_END_DEC)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         if hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
             take_off = h_com[~stance].min()  # the COM height at take-off and touchdown (the flights' lowest)
             a_sw[:, 2] += (h_com - take_off) * smootherstep(
                 np.clip(np.minimum(su, 1 - su) / HOP_EASE, 0, 1))
-        elif run:
-            a_sw[:, 2] += RUN_CLEARANCE * k * su ** 3 * (1 - su) ** 4 / BUMP_PEAK
-        else:  # peaks at 3 / (3 + BUMP_TAIL) of the swing
+        elif not run:  # peaks at 3 / (3 + BUMP_TAIL) of the swing (a run's swing leg follows the generator)
             e = BUMP_TAIL
             a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** e / ((3 / (3 + e)) ** 3 * (e / (3 + e)) ** e)
         alpha_sw = toe_off + (land - toe_off) * sig
@@ -754,7 +813,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             local = np.broadcast_to(toe[side], (u.shape[0], 3))
         else:
             roll = np.clip(u / duty, 0, 1)
-            local = heel[side] + (toe[side] - heel[side]) * (roll if run else roll ** ZMP_POW)[:, None]
+            local = heel[side] + (toe[side] - heel[side]) * (roll ** RUN_ZMP_POW if run else roll ** ZMP_POW)[:, None]
         zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
@@ -763,10 +822,46 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     if run:
         h = h_com
         com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
-        return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
+        if hop:
+            return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
+        h = h + _touchdown_lift(rig, motion, tl, com, h, ankles, swing)
+        com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
+        return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep], swing=swing[keep],
+                    point_weight=point_weight[keep])
     com = lipm(p, dt, com_z - WALK_TOP * k)
     return Plan(t, pts[keep], np.full(t.shape[0], stand_z - WALK_TOP * k), com[keep], reach=reach[keep],
                 ankles=ankles[keep], soft=(WALK_SOFT_ZONE, WALK_SOFT_WEIGHT))
+
+
+def _touchdown_lift(rig: Rig, motion: Fourier, t: np.ndarray, com: np.ndarray, h: np.ndarray, ankles: np.ndarray,
+                    swing: np.ndarray) -> float:
+    """How much to raise a run's planned COM height ``h`` (T,) so that at touchdown each landing leg reaches its
+    heel-strike ankle (``ankles`` (T, 2, 3)) with the knee bent at least ``RUN_TD_KNEE`` (on average over that
+    leg's touchdowns; the legs' strides differ by the generator's asymmetry), its hip placed relative to the
+    planned COM ``com`` (T, 2) as in the generator's pose at that instant."""
+    m = rig.model
+    data = mujoco.MjData(m)
+    thigh = np.linalg.norm(m.body_pos[rig.chain[:, 1]], axis=-1)
+    shank = np.linalg.norm(m.body_pos[rig.chain[:, 2]], axis=-1)
+    leg = np.sqrt(thigh ** 2 + shank ** 2 + 2 * thigh * shank * np.cos(np.deg2rad(RUN_TD_KNEE)))
+    lift = []
+    for side in range(2):
+        td = np.flatnonzero(swing[:-1, side] & ~swing[1:, side]) + 1  # first stance frames
+        if td.size == 0:
+            continue
+        lift.append([])
+        q = motion(t[td])[0]
+        q[:, rig.fixed] = motion.mean[rig.fixed]
+        if rig.reorient is not None:
+            q[:, rig.root_rot] = rig.reorient(q[:, rig.root_rot])
+        for i, qpos in zip(td, rig.to_qpos(q)):
+            data.qpos[:] = qpos
+            mujoco.mj_kinematics(m, data)
+            mujoco.mj_comPos(m, data)
+            hip = rig.to_zup @ (data.xpos[rig.chain[side, 0]] - data.subtree_com[0])  # from the COM
+            flat = np.linalg.norm(ankles[i, side, :2] - com[i] - hip[:2])
+            lift[-1].append(ankles[i, side, 2] + np.sqrt(max(leg[side] ** 2 - flat ** 2, 0.0)) - hip[2] - h[i])
+    return float(min(np.mean(x) for x in lift)) if lift else 0.0
 
 
 def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.ndarray:
@@ -925,8 +1020,11 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     damp = REG * np.eye(nl)
     soft_zone, soft_weight = plan.soft
 
-    def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int) -> None:
-        """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``."""
+    rows = np.ones((target.shape[0], 24)) if plan.point_weight is None else np.repeat(np.sqrt(plan.point_weight), 12, 1)
+
+    def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int, sw: np.ndarray) -> None:
+        """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``
+        (each point's residual weighted by ``sw``, (24,))."""
         for _ in range(iters):
             data.qpos[:] = q
             mujoco.mj_kinematics(model, data)
@@ -934,8 +1032,8 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             pts = _points(data, feet)
             for (block, body), point in zip(blocks, pts.reshape(-1, 3)):
                 mujoco.mj_jac(model, data, block, None, point, body)
-            r = (goal - pts).reshape(-1)
-            j = jac[:, legs]
+            r = (goal - pts).reshape(-1) * sw
+            j = jac[:, legs] * sw[:, None]
             mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp
             rhs = j.T @ r - REG * dv[legs]
@@ -971,14 +1069,14 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
         q = out[row]
         if row:
             q[rig.leg_qpos] = out[row - 1, rig.leg_qpos]
-            solve(q, target[i], ref[i], IK_ITER)
+            solve(q, target[i], ref[i], IK_ITER, rows[i])
             continue
         data.qpos[:] = q
         mujoco.mj_kinematics(model, data)
         own = _points(data, feet)  # the reference pose's sole points, where the continuation starts
         for alpha in np.linspace(0.0, 1.0, COLD_STEPS + 1)[1:]:
-            solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS)
-        solve(q, target[i], ref[i], IK_ITER_COLD)
+            solve(q, own + alpha * (target[i] - own), ref[i], IK_ITER_COLD // COLD_STEPS, rows[i])
+        solve(q, target[i], ref[i], IK_ITER_COLD, rows[i])
     return out
 
 
@@ -1031,6 +1129,9 @@ class GroundMotion:
         if rig.reorient is not None:
             q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
         qpos = solve_ik(rig, self.plan, q_ref)
+        if self.plan.swing is not None:  # running: the swing legs follow the generator, joined to the stance legs
+            for _ in range(SWING_PASSES):
+                qpos = solve_ik(rig, self.plan, swing_legs(rig, self.plan, q_ref, qpos))
         if self.plan.reach is not None:
             top = float(self.plan.pelvis_z.max())
             for _ in range(VAULT_PASSES):
