@@ -22,7 +22,7 @@ with the 24 shoulder and elbow muscles per arm of myo-sim's ``myofullbody`` (:mo
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
 
-* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, running (jogging, with
+* motions on the ground (``GROUND_CONTACT``: walking straight or along a curve, running (2.0-3.1 m/s, with
   flight phases), hopping in place, jumping jacks and countermovement jumps (flight phases), kicks and
   lunges (single support), step-ups onto a platform and back down (its box in ``extra["terrain"]``, which
   the corpus store keeps), squat, sit-to-stand, standing, arm raises and biceps curls):

@@ -137,8 +137,9 @@ FOOTPRINT_PHASE = 0.18  # cycle fraction at which the COM reference passes over 
 SWING_WARP = 1.4  # hopping swing progress smootherstep(s ** SWING_WARP): the foot reaches forward late
 SWING_START_ACC = 8.0  # walking swing progress (swing_progress): its acceleration at toe-off ...
 SWING_END_DEC = 3.0  # ... and its deceleration at heel strike, per swing time^2 (leaves at once, arrives late)
-RUN_ZMP_POW = 0.3
 ZMP_POW = 0.5  # walking: the centre of pressure rolls from heel to toe as (stance progress) ** ZMP_POW
+RUN_ZMP_POW = 0.3  # running: ... as (stance progress) ** RUN_ZMP_POW, under the forefoot early (Cavanagh &
+# Lafortune 1980, "Ground reaction forces in distance running", J Biomech 13:397-406)
 VAULT_KNEE = 5.0  # deg: the walking pelvis is low enough for each stance leg to reach its ankle with this knee bend
 VAULT_SWING = 0.8  # ... and for the swing leg from this swing progress on (terminal swing)
 VAULT_W = 0.5  # steps: width of the window over which the walking pelvis is enveloped
