@@ -75,7 +75,7 @@ as a planner for a walking robot would:
    height as well (``Plan.com_z``), with ``COM_PASSES`` extra passes, so that the body is ballistic in
    flight (root residual below 0.1 body weight there) and the stance forces peak at about 2.1 body weights.
    The swing foot is not planned in the world: its sole points have no weight in the IK
-   (``Plan.point_weight``) and the swing leg follows the generator's normative running curves (the knee
+   (``Plan.swing``) and the swing leg follows the generator's normative running curves (the knee
    folds to ~100 deg), offset so that it joins the stance solution at toe-off and touchdown with matching
    angle, rate and acceleration (:func:`swing_legs`, solved again ``SWING_PASSES`` times), its knee folding
    ``SWING_FOLD`` further at mid-swing (the pelvis runs lower than the curves' runner's, and the toes would
@@ -411,8 +411,8 @@ class Plan:
     reach: np.ndarray | None = None  # (T, 2) bool: feet a nearly straight leg must reach (walking: see _vault)
     ankles: np.ndarray | None = None  # (T, 2, 3): where the feet's sole points put the ankle joints (walking)
     soft: tuple[float, float] = (SOFT_ZONE, SOFT_WEIGHT)  # the knees' soft limit (zone rad, weight), see SOFT_ZONE
-    point_weight: np.ndarray | None = None  # (T, 2): weight of each foot's sole points in the leg IK (default 1)
-    swing: np.ndarray | None = None  # (T, 2) bool: running swing frames, whose legs follow the generator (see swing_legs)
+    swing: np.ndarray | None = None  # (T, 2) bool: running swing frames: the feet are no IK targets, the legs follow
+    # the generator (see swing_legs)
 
 
 def _zup_translation(rig: Rig, q: np.ndarray) -> np.ndarray:
@@ -641,7 +641,7 @@ def swing_legs(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray) -> np.
     """``q_ref`` (generator coordinates) with the solved columns of each leg in its running swing
     (``plan.swing``) replaced by the generator's plus an offset that joins the IK solution ``qpos`` at toe-off
     and at touchdown (:func:`_bridge` of the offset, its end rates decaying over ``SWING_TAU``): in the leg IK
-    (where ``plan.point_weight`` lets go of the swing foot) the swing leg moves as the normative running curves
+    (where the swing foot's sole points have no weight) the swing leg moves as the normative running curves
     do (the knee folds, the thigh swings through) instead of carrying its foot along a path planned in the
     world, which a leg could not follow at either end of a running swing."""
     vals = rig.read(qpos)
@@ -747,7 +747,6 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     pts = np.zeros((tl.shape[0], 2, 4, 3))
     reach = np.zeros((tl.shape[0], 2), bool)
     swing = np.zeros((tl.shape[0], 2), bool)
-    point_weight = np.ones((tl.shape[0], 2))
     ankles = np.zeros((tl.shape[0], 2, 3))
     weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
     if run:  # COM height (flight phases: from the stance forces)
@@ -792,7 +791,6 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         a_hs, psi_hs = pose(n + 1, np.full_like(u, land), land_pivot)
         su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
         reach[:, side] = stance | (su > VAULT_SWING)
-        point_weight[:, side] = np.where(stance, 1.0, 0.0)  # running: the swing leg follows the generator (swing_legs)
         sig = smootherstep(su ** SWING_WARP) if run else swing_progress(su, SWING_START_ACC, SWING_END_DEC)
         a_sw = a_to + (a_hs - a_to) * sig[:, None]
         if hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
@@ -832,11 +830,18 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
         h = h + _touchdown_lift(rig, motion, tl, com, h, ankles, swing)
         com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
-        return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep], swing=swing[keep],
-                    point_weight=point_weight[keep])
+        return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep], swing=swing[keep])
     com = lipm(p, dt, com_z - WALK_TOP * k)
     return Plan(t, pts[keep], np.full(t.shape[0], stand_z - WALK_TOP * k), com[keep], reach=reach[keep],
                 ankles=ankles[keep], soft=(WALK_SOFT_ZONE, WALK_SOFT_WEIGHT))
+
+
+def _leg_reach(rig: Rig, knee_deg: float) -> np.ndarray:
+    """(2,) hip-to-ankle distance of each leg with the knee bent ``knee_deg`` (thigh and shank from the model)."""
+    m = rig.model
+    thigh = np.linalg.norm(m.body_pos[rig.chain[:, 1]], axis=-1)
+    shank = np.linalg.norm(m.body_pos[rig.chain[:, 2]], axis=-1)
+    return np.sqrt(thigh ** 2 + shank ** 2 + 2 * thigh * shank * np.cos(np.deg2rad(knee_deg)))
 
 
 def _touchdown_lift(rig: Rig, motion: Fourier, t: np.ndarray, com: np.ndarray, h: np.ndarray, ankles: np.ndarray,
@@ -847,9 +852,7 @@ def _touchdown_lift(rig: Rig, motion: Fourier, t: np.ndarray, com: np.ndarray, h
     planned COM ``com`` (T, 2) as in the generator's pose at that instant."""
     m = rig.model
     data = mujoco.MjData(m)
-    thigh = np.linalg.norm(m.body_pos[rig.chain[:, 1]], axis=-1)
-    shank = np.linalg.norm(m.body_pos[rig.chain[:, 2]], axis=-1)
-    leg = np.sqrt(thigh ** 2 + shank ** 2 + 2 * thigh * shank * np.cos(np.deg2rad(RUN_TD_KNEE)))
+    leg = _leg_reach(rig, RUN_TD_KNEE)
     lift = []
     for side in range(2):
         td = np.flatnonzero(swing[:-1, side] & ~swing[1:, side]) + 1  # first stance frames
@@ -886,9 +889,7 @@ def _vault(rig: Rig, plan: Plan, qpos: np.ndarray, f: float, top: float) -> np.n
         data.qpos[:] = qpos[i]
         mujoco.mj_kinematics(m, data)
         hip[i] = data.xpos[rig.chain[:, 0]] @ rig.to_zup.T
-    thigh = np.linalg.norm(m.body_pos[rig.chain[:, 1]], axis=-1)
-    shank = np.linalg.norm(m.body_pos[rig.chain[:, 2]], axis=-1)
-    leg = np.sqrt(thigh ** 2 + shank ** 2 + 2 * thigh * shank * np.cos(np.deg2rad(VAULT_KNEE)))
+    leg = _leg_reach(rig, VAULT_KNEE)
     flat = np.linalg.norm(hip[..., :2] - plan.ankles[..., :2], axis=-1)
     highest = plan.ankles[..., 2] + np.sqrt(np.maximum(leg ** 2 - flat ** 2, 0.0))  # hip over each ankle
     room = np.where(plan.reach, highest - hip[..., 2], np.inf).min(1)
@@ -1026,11 +1027,11 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     damp = REG * np.eye(nl)
     soft_zone, soft_weight = plan.soft
 
-    rows = np.ones((target.shape[0], 24)) if plan.point_weight is None else np.repeat(np.sqrt(plan.point_weight), 12, 1)
+    rows = np.repeat((~plan.swing).astype(float), 12, 1) if plan.swing is not None else np.ones((target.shape[0], 24))
 
     def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int, sw: np.ndarray) -> None:
         """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``
-        (each point's residual weighted by ``sw``, (24,))."""
+        (each point's residual weighted by ``sw``, (24,): zero for a running swing foot)."""
         for _ in range(iters):
             data.qpos[:] = q
             mujoco.mj_kinematics(model, data)
