@@ -98,7 +98,10 @@ as a planner for a walking robot would:
 7. **Countermovement jumps** (``Fourier.gait["cmj"]``, :func:`cmj_plan`): the COM height is designed
    (:func:`hdys.physics.motions.cmj_height`), the feet stay flat until the heels rise about the toes late
    in the propulsion, the horizontal COM follows the pendulum of the vertical force; in flight the legs
-   are not tied to planned foot positions (:func:`free_flight`), and the whole body turns a little (a few
+   are not tied to planned foot positions (:func:`free_flight`). Where the flat feet need more dorsiflexion
+   than the ankles have (the bottom of a deep countermovement or landing: the Rajagopal ankle stops at 30 deg),
+   the heels rise about the toes as far as needed (:meth:`GroundMotion._heels`, up to ~6 cm): with flat feet
+   the IK put the toes 8-19 mm into the floor; raised, at most 2 mm. In flight the whole body turns a little (a few
    degrees) so that its angular momentum stays constant in the air (:func:`spin_correction`, solved again
    ``SPIN_PASSES`` times). Hops and runs do not turn yet: their flight's angular momentum still changes
    (the ground could not explain 10-15 % of body weight x height there, on average).
@@ -194,6 +197,8 @@ SPIN_TAU = 0.05  # s: time over which the whole-body turn of spin_correction kee
 SPIN_PASSES = 2  # turn the body for a constant angular momentum in flight, solve again (spin_correction)
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
+CMJ_HEEL_PASSES, CMJ_HEEL_TOL, CMJ_HEEL_GAIN = 3, 0.01, 1.3  # jumps: heels raised where the feet pitch down (rad)
+CMJ_HEEL_S = 0.1  # s: half-width of the envelope of that pitch
 HOP_RAISE_PASSES, HOP_RAISE_TOL, HOP_RAISE_GAIN = 3, 0.003, 1.5  # hops raised where the feet are missed (m)
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
 WALK_LOWER_PASSES, WALK_LOWER_TOL, WALK_LOWER_GAIN = 3, 0.005, 1.0  # walking pelvis lowered where a foot is missed (m)
@@ -581,7 +586,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     return Plan(t, pts[keep], z[keep], com[keep], terrain=terrain)
 
 
-def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
+def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray, heel: np.ndarray | None = None) -> Plan:
     """A countermovement jump in place (``gait["cmj"]``): the COM height is :func:`cmj_height`'s design; the
     feet stay flat on their footprints until the heels rise about the toes through the second half of
     the propulsion (to ``TOE_OFF_PITCH`` at take-off, the ankle still plantarflexing then, as it dorsiflexes
@@ -615,6 +620,8 @@ def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
                              (touch, touch + settle, (HOP_PITCH, w_on, 0.0), (0.0, 0.0, 0.0))):
         m = (tau >= a) & (tau < b)
         alpha[m] = quintic(start, end, b - a, tau[m] - a)[0]
+    if heel is not None:  # heels raised further (rad, on t) where the ankles cannot dorsiflex enough
+        alpha[n_pad:n_pad + t.shape[0]] += heel
     chord = (CMJ_TAKEOFF + (CMJ_TOUCHDOWN - CMJ_TAKEOFF) * sf) * k  # the COM's take-off-to-touchdown line
     lift = np.where(flying, (zeta - chord) * smootherstep(np.clip(np.minimum(sf, 1 - sf) / CMJ_EASE, 0, 1)), 0.0)
     yaw = motion.mean[rig.yaw] + rig.yaw_offset
@@ -1224,6 +1231,8 @@ class GroundMotion:
         qpos = self._solve(q_ref)
         if motion.gait is not None and motion.gait.get("hop"):  # hops: raised as a whole where the feet are missed
             qpos = self._raise(q_ref, qpos)
+        if cmj:  # heels raised where the flat feet need more dorsiflexion than the ankles have
+            qpos = self._heels(q_ref, qpos)
         if self.plan.reach is not None:
             top = float(self.plan.pelvis_z.max())
             for _ in range(VAULT_PASSES):
@@ -1283,6 +1292,43 @@ class GroundMotion:
                 plan.com_z = before
                 break
             qpos, m = moved, m_moved
+        return qpos
+
+    def _heels(self, q_ref: np.ndarray, qpos: np.ndarray) -> np.ndarray:
+        """Countermovement jumps: up to ``CMJ_HEEL_PASSES`` times, where the solved feet pitch toes-down from
+        their plan by more than ``CMJ_HEEL_TOL`` (an ankle on its dorsiflexion limit: the foot turns with the
+        shank and the toes go into the floor), raise the planned heels about the toes by ``CMJ_HEEL_GAIN`` times
+        that pitch (enveloped over ``CMJ_HEEL_S``: smoothly, ahead of time), plan and solve again; a pass is
+        kept only if it reduces the largest sole-point miss. With the feet flat, the bottom of a deep
+        countermovement needs more dorsiflexion than the Rajagopal ankle's 30 deg: its IK pitched the toes up to
+        2.3 cm into the floor, and an ankle leaving its limit at once as the heels rose made a foot slip (a
+        frame without contact in the push, 2.4 BW unexplained)."""
+        rig, plan = self.rig, self.plan
+        dt = plan.t[1] - plan.t[0]
+        heel = np.zeros(plan.t.shape[0])
+
+        def pitch(pts: np.ndarray) -> np.ndarray:  # (T, 2) toes-down pitch of each foot (heel pair to toe pair)
+            d = pts[:, :, 2:].mean(2) - pts[:, :, :2].mean(2)
+            return np.arctan2(-d[..., 2], np.linalg.norm(d[..., :2], axis=-1))
+
+        def miss(q: np.ndarray) -> tuple[np.ndarray, float]:
+            pts = sole_points(rig.model, rig.feet, q)
+            over = np.where(self.plan.flight, 0.0, (pitch(pts) - pitch(self.plan.points)).max(1))
+            return np.maximum(over, 0.0), float(np.linalg.norm(self.plan.points - pts, axis=-1).max())
+
+        over, m = miss(qpos)
+        for _ in range(CMJ_HEEL_PASSES):
+            if over.max() < CMJ_HEEL_TOL:
+                break
+            before = self.plan
+            wanted = heel + CMJ_HEEL_GAIN * _envelope(over, max(1, int(round(CMJ_HEEL_S / dt))))
+            self.plan = cmj_plan(rig, self.motion, plan.t, wanted)
+            moved = self._solve(q_ref)
+            over_moved, m_moved = miss(moved)
+            if m_moved >= m:
+                self.plan = before
+                break
+            qpos, over, m, heel = moved, over_moved, m_moved, wanted
         return qpos
 
     def _reference(self, t: np.ndarray):
