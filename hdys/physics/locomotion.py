@@ -117,12 +117,13 @@ as a planner for a walking robot would:
    reach the floor, as quasi-static motions do (over ``STEPS_RAISE_S``): a deep lunge's front ankle reaches its
    dorsiflexion limit, and its toes went 12-21 mm into the floor (6 Rajagopal lunges; raised: below 1 mm, the
    knees at least 22 deg flexed instead of 36; the stance feet still slide 15 mm at the 95th percentile, 18
-   before). Step-ups are not raised yet: the leading
-   ankle on the platform reaches its limit too, and the toes go up to 5 cm into the platform.
+   before). On a step-up's platform the leading ankle reaches its limit too; there the heel rises about the
+   toes instead (:meth:`GroundMotion._heels`, as in jumps): 6 Rajagopal step-ups missed their planned feet by
+   4-7 cm (toes up to 11 mm into the platform), raised by at most 1.1 mm (0.4 mm).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import mujoco
@@ -202,8 +203,8 @@ SPIN_TAU = 0.05  # s: time over which the whole-body turn of spin_correction kee
 SPIN_PASSES = 2  # turn the body for a constant angular momentum in flight, solve again (spin_correction)
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
-CMJ_HEEL_PASSES, CMJ_HEEL_TOL, CMJ_HEEL_GAIN = 3, 0.01, 1.3  # jumps: heels raised where the feet pitch down (rad)
-CMJ_HEEL_S = 0.1  # s: half-width of the envelope of that pitch
+HEEL_PASSES, HEEL_TOL, HEEL_GAIN = 3, 0.01, 1.3  # jumps, step-ups: heels raised where the feet pitch down (rad)
+HEEL_S = 0.1  # s: half-width of the envelope of that pitch
 HOP_RAISE_PASSES, HOP_RAISE_TOL, HOP_RAISE_GAIN = 3, 0.003, 1.5  # hops raised where the feet are missed (m)
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
 STATIC_RAISE_S = 0.1  # s: half-width of the raise's envelope in quasi-static motions ...
@@ -286,6 +287,24 @@ def _toe_pivots(tmpl: np.ndarray) -> np.ndarray:
 def _roll(foot: np.ndarray, pivot: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """(T, 4, 3) a foot's template sole points (4, 3) pitched by ``angle`` (T,) about ``pivot`` (3,)."""
     return np.einsum("tab,pb->tpa", _ry(angle), foot - pivot) + pivot
+
+
+def toe_pitch(pts: np.ndarray) -> np.ndarray:
+    """(T, 2) toes-down pitch (rad) of each foot's sole points (T, 2, 4, 3; heel pair, then toe pair)."""
+    d = pts[:, :, 2:].mean(2) - pts[:, :, :2].mean(2)
+    return np.arctan2(-d[..., 2], np.linalg.norm(d[..., :2], axis=-1))
+
+
+def raise_heels(pts: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Sole points (T, 2, 4, 3) with each foot turned heel-up by ``angle`` (T, 2) about its foremost point,
+    about the horizontal axis across the foot."""
+    fwd = pts[:, :, 2:].mean(2) - pts[:, :, :2].mean(2)
+    fwd[..., 2] = 0.0
+    fwd /= np.linalg.norm(fwd, axis=-1, keepdims=True)
+    across = np.stack([-fwd[..., 1], fwd[..., 0], np.zeros_like(fwd[..., 0])], -1)  # z x forward: to the left
+    pivot = np.take_along_axis(pts, np.einsum("tfpa,tfa->tfp", pts, fwd).argmax(-1)[..., None, None], 2)
+    rot = Rotation.from_rotvec((across * angle[..., None]).reshape(-1, 3)).as_matrix().reshape(angle.shape + (3, 3))
+    return np.einsum("tfab,tfpb->tfpa", rot, pts - pivot) + pivot
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1239,8 +1258,11 @@ class GroundMotion:
         qpos = self._solve(q_ref)
         if motion.gait is not None and motion.gait.get("hop"):  # hops: raised as a whole where the feet are missed
             qpos = self._raise(q_ref, qpos)
-        if cmj:  # heels raised where the flat feet need more dorsiflexion than the ankles have
-            qpos = self._heels(q_ref, qpos)
+        if cmj:  # heels raised where the flat feet need more dorsiflexion than the ankles have (the centre of
+            qpos = self._heels(q_ref, qpos, lambda heel: cmj_plan(rig, motion, tf, heel.max(1)))  # pressure too)
+        elif self.plan.terrain is not None:  # step-ups: the same, the feet alone
+            base = self.plan
+            qpos = self._heels(q_ref, qpos, lambda heel: replace(base, points=raise_heels(base.points, heel)))
         if self.plan.reach is not None:
             top = float(self.plan.pelvis_z.max())
             for _ in range(VAULT_PASSES):
@@ -1305,35 +1327,33 @@ class GroundMotion:
             qpos, m = moved, m_moved
         return qpos
 
-    def _heels(self, q_ref: np.ndarray, qpos: np.ndarray) -> np.ndarray:
-        """Countermovement jumps: up to ``CMJ_HEEL_PASSES`` times, where the solved feet pitch toes-down from
-        their plan by more than ``CMJ_HEEL_TOL`` (an ankle on its dorsiflexion limit: the foot turns with the
-        shank and the toes go into the floor), raise the planned heels about the toes by ``CMJ_HEEL_GAIN`` times
-        that pitch (enveloped over ``CMJ_HEEL_S``: smoothly, ahead of time), plan and solve again; a pass is
-        kept only if it reduces the largest sole-point miss. With the feet flat, the bottom of a deep
-        countermovement needs more dorsiflexion than the Rajagopal ankle's 30 deg: its IK pitched the toes up to
-        2.3 cm into the floor, and an ankle leaving its limit at once as the heels rose made a foot slip (a
-        frame without contact in the push, 2.4 BW unexplained)."""
-        rig, plan = self.rig, self.plan
-        dt = plan.t[1] - plan.t[0]
-        heel = np.zeros(plan.t.shape[0])
-
-        def pitch(pts: np.ndarray) -> np.ndarray:  # (T, 2) toes-down pitch of each foot (heel pair to toe pair)
-            d = pts[:, :, 2:].mean(2) - pts[:, :, :2].mean(2)
-            return np.arctan2(-d[..., 2], np.linalg.norm(d[..., :2], axis=-1))
+    def _heels(self, q_ref: np.ndarray, qpos: np.ndarray, lift: Callable[[np.ndarray], Plan]) -> np.ndarray:
+        """Up to ``HEEL_PASSES`` times, where a solved foot pitches toes-down from its plan by more than
+        ``HEEL_TOL`` (an ankle on its dorsiflexion limit: the foot turns with the shank and the toes go into the
+        floor), raise that foot's heel by ``HEEL_GAIN`` times the pitch (enveloped over ``HEEL_S``: smoothly,
+        ahead of time; ``lift``: heel angles (T, 2) -> the plan with the heels raised) and solve again; a pass
+        is kept only if it reduces the largest sole-point miss. The Rajagopal ankle stops at 30 deg of
+        dorsiflexion: at the bottom of a deep countermovement its IK pitched the toes up to 2.3 cm into the
+        floor (and an ankle leaving its limit at once as the heels rose made a foot slip: a frame without
+        contact in the push, 2.4 BW unexplained), and on a step-up's platform it missed the leading foot by up
+        to 7 cm."""
+        rig = self.rig
+        heel = np.zeros(self.plan.points.shape[:2])
+        w = max(1, int(round(HEEL_S / (self.plan.t[1] - self.plan.t[0]))))
+        free = np.zeros((heel.shape[0], 1), bool) if self.plan.flight is None else self.plan.flight[:, None]
 
         def miss(q: np.ndarray) -> tuple[np.ndarray, float]:
             pts = sole_points(rig.model, rig.feet, q)
-            over = np.where(self.plan.flight, 0.0, (pitch(pts) - pitch(self.plan.points)).max(1))
-            return np.maximum(over, 0.0), float(np.linalg.norm(self.plan.points - pts, axis=-1).max())
+            over = np.where(free, 0.0, np.maximum(toe_pitch(pts) - toe_pitch(self.plan.points), 0.0))
+            return over, float(np.linalg.norm(self.plan.points - pts, axis=-1).max())
 
         over, m = miss(qpos)
-        for _ in range(CMJ_HEEL_PASSES):
-            if over.max() < CMJ_HEEL_TOL:
+        for _ in range(HEEL_PASSES):
+            if over.max() < HEEL_TOL:
                 break
             before = self.plan
-            wanted = heel + CMJ_HEEL_GAIN * _envelope(over, max(1, int(round(CMJ_HEEL_S / dt))))
-            self.plan = cmj_plan(rig, self.motion, plan.t, wanted)
+            wanted = heel + HEEL_GAIN * np.stack([_envelope(over[:, f], w) for f in range(2)], 1)
+            self.plan = lift(wanted)
             moved = self._solve(q_ref)
             over_moved, m_moved = miss(moved)
             if m_moved >= m:

@@ -566,7 +566,11 @@ def test_step_up_onto_a_platform_and_back(raj, smpl, body_kind):
     on_top = res.contact & (np.abs(res.cop[..., 2] - top) < 0.01)
     assert on_top.any(0).all()  # each foot carries weight on the platform at some time
     support = terrain.height(res.point_pos[..., :2])
-    assert (res.point_pos[..., 2] - support).min() > -0.025  # soles do not sink into the platform or the floor
+    assert (res.point_pos[..., 2] - support).min() > -0.005  # soles do not sink into the platform or the floor
+    # the IK reaches the planned feet: on the platform a leading ankle at its dorsiflexion limit raises its heel
+    # (with the foot flat the Rajagopal IK missed it by 4-7 cm, its toes in the platform)
+    miss = np.linalg.norm(ground.plan.points - sole_points(ground.rig.model, ground.rig.feet, ground.qpos), axis=-1)
+    assert miss.max() < 0.005
     loaded = np.linalg.norm(res.point_force, axis=-1) > 1e-6
     slides = [np.linalg.norm(res.point_pos[a:b, f, p, :2] - res.point_pos[a, f, p, :2], axis=1).max()
               for f in range(2) for p in range(4) for a, b in runs(loaded[:, f, p])]
