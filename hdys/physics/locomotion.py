@@ -90,11 +90,12 @@ as a planner for a walking robot would:
    the forefoot all stance (heels ``HOP_PITCH`` up, raised further by the push-off from ``HOP_PUSH`` of
    stance, the centre of pressure under the toes), the COM at touchdown ``HOP_DROP`` below standing and
    the feet rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight). Where the IK
-   still misses a foot (a deep hop's crouch puts the Rajagopal ankles on their dorsiflexion limit), the COM
-   is raised as a whole (:meth:`GroundMotion._raise`): 8 Rajagopal hops missed their feet by 4-17 mm and
-   slid 9 mm at the 95th percentile (one had a mid-stance frame without contact); raised, 2-3 mm and 4 mm
-   (the moment the ground cannot explain rose from 7.9 to 9.3 % of body weight x height). SMPL hops reach
-   their feet and are not raised.
+   still misses a foot (a deep hop's crouch puts the Rajagopal ankles on their dorsiflexion limit), the heels
+   rise further (:meth:`GroundMotion._heels`): 8 Rajagopal hops missed their feet by 4-17 mm, their toes up
+   to 8 mm in the floor, and slid 9 mm at the 95th percentile (one had a mid-stance frame without contact,
+   2.8 BW unexplained); with the heels raised, at most 1.6 mm, 0.7 mm and 2.5 mm (raising the whole COM
+   instead fixed the misses too, but the flights' unexplained moment rose by a fifth). SMPL hops reach their
+   feet and are unchanged.
 7. **Countermovement jumps** (``Fourier.gait["cmj"]``, :func:`cmj_plan`): the COM height is designed
    (:func:`hdys.physics.motions.cmj_height`), the feet stay flat until the heels rise about the toes late
    in the propulsion, the horizontal COM follows the pendulum of the vertical force; in flight the legs
@@ -203,9 +204,8 @@ SPIN_TAU = 0.05  # s: time over which the whole-body turn of spin_correction kee
 SPIN_PASSES = 2  # turn the body for a constant angular momentum in flight, solve again (spin_correction)
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
-HEEL_PASSES, HEEL_TOL, HEEL_GAIN = 3, 0.01, 1.3  # jumps, step-ups: heels raised where the feet pitch down (rad)
+HEEL_PASSES, HEEL_TOL, HEEL_GAIN = 3, 0.01, 1.3  # jumps, hops, step-ups: heels raised where the feet pitch down (rad)
 HEEL_S = 0.1  # s: half-width of the envelope of that pitch
-HOP_RAISE_PASSES, HOP_RAISE_TOL, HOP_RAISE_GAIN = 3, 0.003, 1.5  # hops raised where the feet are missed (m)
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
 STATIC_RAISE_S = 0.1  # s: half-width of the raise's envelope in quasi-static motions ...
 STEPS_RAISE_S = 0.25  # ... and in kicks and lunges (0.1 s: GRF peaks of 1.5 BW where a lunge rose)
@@ -1256,11 +1256,11 @@ class GroundMotion:
         if rig.reorient is not None:
             q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
         qpos = self._solve(q_ref)
-        if motion.gait is not None and motion.gait.get("hop"):  # hops: raised as a whole where the feet are missed
-            qpos = self._raise(q_ref, qpos)
-        if cmj:  # heels raised where the flat feet need more dorsiflexion than the ankles have (the centre of
-            qpos = self._heels(q_ref, qpos, lambda heel: cmj_plan(rig, motion, tf, heel.max(1)))  # pressure too)
-        elif self.plan.terrain is not None:  # step-ups: the same, the feet alone
+        # heels raised where the feet need more dorsiflexion than the ankles have: jumps (re-planning the centre
+        # of pressure too), hops and step-ups (the planned feet alone)
+        if cmj:
+            qpos = self._heels(q_ref, qpos, lambda heel: cmj_plan(rig, motion, tf, heel.max(1)))
+        elif self.plan.terrain is not None or (motion.gait is not None and motion.gait.get("hop")):
             base = self.plan
             qpos = self._heels(q_ref, qpos, lambda heel: replace(base, points=raise_heels(base.points, heel)))
         if self.plan.reach is not None:
@@ -1305,28 +1305,6 @@ class GroundMotion:
             qpos = free_flight(self.rig, self.plan, q_ref, qpos)
         return qpos
 
-    def _raise(self, q_ref: np.ndarray, qpos: np.ndarray) -> np.ndarray:
-        """Hops: up to ``HOP_RAISE_PASSES`` times, while a sole point misses its planned place by more than
-        ``HOP_RAISE_TOL`` somewhere, raise the planned COM (``plan.com_z``) as a whole by ``HOP_RAISE_GAIN`` times
-        the largest miss and solve again (the forces, the flights and the feet are unchanged; a pass is kept
-        only if it reduces the miss). A deep hop's crouch puts the Rajagopal ankle on its 30 deg dorsiflexion
-        limit, where the IK misses the forefoot by up to 17 mm and lets go of the limit at once when the heels
-        rise (a foot slipping 0.7 m/s in stance: a frame without ground contact in mid-stance)."""
-        rig, plan = self.rig, self.plan
-        m = np.linalg.norm(plan.points - sole_points(rig.model, rig.feet, qpos), axis=-1).max()
-        for _ in range(HOP_RAISE_PASSES):
-            if m < HOP_RAISE_TOL:
-                break
-            before = plan.com_z
-            plan.com_z = before + HOP_RAISE_GAIN * m
-            moved = self._solve(q_ref)
-            m_moved = np.linalg.norm(plan.points - sole_points(rig.model, rig.feet, moved), axis=-1).max()
-            if m_moved >= m:
-                plan.com_z = before
-                break
-            qpos, m = moved, m_moved
-        return qpos
-
     def _heels(self, q_ref: np.ndarray, qpos: np.ndarray, lift: Callable[[np.ndarray], Plan]) -> np.ndarray:
         """Up to ``HEEL_PASSES`` times, where a solved foot pitches toes-down from its plan by more than
         ``HEEL_TOL`` (an ankle on its dorsiflexion limit: the foot turns with the shank and the toes go into the
@@ -1335,8 +1313,8 @@ class GroundMotion:
         is kept only if it reduces the largest sole-point miss. The Rajagopal ankle stops at 30 deg of
         dorsiflexion: at the bottom of a deep countermovement its IK pitched the toes up to 2.3 cm into the
         floor (and an ankle leaving its limit at once as the heels rose made a foot slip: a frame without
-        contact in the push, 2.4 BW unexplained), and on a step-up's platform it missed the leading foot by up
-        to 7 cm."""
+        contact in the push, 2.4 BW unexplained; a deep hop's the same), and on a step-up's platform it missed
+        the leading foot by up to 7 cm."""
         rig = self.rig
         heel = np.zeros(self.plan.points.shape[:2])
         w = max(1, int(round(HEEL_S / (self.plan.t[1] - self.plan.t[0]))))

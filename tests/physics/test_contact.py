@@ -166,9 +166,9 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
 
 
 def test_deep_hops_reach_their_feet(raj):
-    """A deep hop (this seed's stance put the Rajagopal ankles on their dorsiflexion limit) is raised until the
-    feet are reached: before, the IK missed the forefoot by 14 mm, the ankle let go of its limit at once as the
-    heels rose and the foot slipped at 0.7 m/s, one mid-stance frame without contact (2.8 BW unexplained)."""
+    """A deep hop (this seed's stance put the Rajagopal ankles on their dorsiflexion limit) raises its heels until
+    the feet are reached: before, the IK missed the forefoot by 14 mm, the ankle let go of its limit at once as
+    the heels rose and the foot slipped at 0.7 m/s, one mid-stance frame without contact (2.8 BW unexplained)."""
     _, _, _, _, res, ground = _raj_labels(raj, "jump", seed=2)
     plan = ground.plan
     miss = np.linalg.norm(plan.points - sole_points(raj.model, ground.rig.feet, ground.qpos), axis=-1)
