@@ -158,12 +158,15 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         lo, hi = HAND_LOAD_KG.get(kind, (0.0, 0.0))
         seq.extra["hand_load_kg"] = float(rng.uniform(lo, hi)) if hi > 0 else 0.0
         body.set_hand_load(seq.extra["hand_load_kg"])
-    kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay) if ground else motion
+    # the arms move with the legs' motion, and the plan balances the body with them
+    arms = rajagopal_arms(kind, rng, motion, body.arm_range) if body.arm_qpos is not None else None
+    if ground:
+        kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]) + delay, arms)
+    else:
+        kin = motion if arms is None else _with_arms(motion, arms)
     terrain = kin.plan.terrain if ground else None
     if terrain is not None:
         seq.extra["terrain"] = terrain.to_json()
-    if body.arm_qpos is not None:  # the arms move with the legs' motion (the leg plan sees them hanging)
-        kin = _with_arms(kin, rajagopal_arms(kind, rng, motion, body.arm_range))
     q, qd, qdd = kin(t)
 
     def labels(q, qd, qdd):

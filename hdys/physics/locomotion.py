@@ -1238,12 +1238,12 @@ class GroundMotion:
     the solved leg columns and the root translation are quintic splines through the IK solution on the
     fine grid, the toe columns are held at their mean, every other column is the generator's."""
 
-    def __init__(self, rig: Rig, motion: Fourier, t_start: float, t_end: float):
+    def __init__(self, rig: Rig, motion: Fourier, t_start: float, t_end: float, extra: Fourier | None = None):
         cmj = bool(motion.gait and motion.gait.get("cmj"))
         h = 1.0 / (CMJ_FINE_HZ if cmj else FINE_HZ)
         pad = CMJ_PAD_S if cmj else PAD_S  # a jump's grid holds whole flights (see free_flight)
         tf = np.arange(np.floor((t_start - pad) / h), np.ceil((t_end + pad) / h) + 1) * h
-        self.motion, self.rig = motion, rig
+        self.motion, self.rig, self.extra = motion, rig, extra
         if motion.gait is None:
             self.plan = static_plan(rig, motion, tf)
         elif "steps" in motion.gait:
@@ -1344,6 +1344,8 @@ class GroundMotion:
         q, qd, qdd = self.motion(t)
         q[:, self.rig.fixed] = self.motion.mean[self.rig.fixed]
         qd[:, self.rig.fixed] = qdd[:, self.rig.fixed] = 0.0
+        if self.extra is not None:  # columns after the generator's (the Rajagopal arms): moved as given
+            return tuple(np.concatenate([a, b], axis=1) for a, b in zip((q, qd, qdd), self.extra(t)))
         return q, qd, qdd
 
     def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1353,11 +1355,12 @@ class GroundMotion:
         return q, qd, qdd
 
 
-def ground_rajagopal(body: RajagopalBody, motion: Fourier, t_start: float,
-                     t_end: float) -> GroundMotion:
+def ground_rajagopal(body: RajagopalBody, motion: Fourier, t_start: float, t_end: float,
+                     arms: Fourier | None = None) -> GroundMotion:
     """The Rajagopal motion on the ground (walking if ``motion.gait``, else both feet planted):
-    ``t -> (q, qd, qdd)`` (T, 23) each."""
-    return GroundMotion(rajagopal_rig(body), motion, t_start, t_end)
+    ``t -> (q, qd, qdd)`` (T, 23) each; with ``arms`` (a body with arms: the ``ARM_COORDINATES``, e.g.
+    :func:`hdys.physics.motions.rajagopal_arms`) (T, 31), the plan balancing the body with its arms moving."""
+    return GroundMotion(rajagopal_rig(body), motion, t_start, t_end, arms)
 
 
 def ground_smpl(body: SmplBody, motion: Fourier, t_start: float,
