@@ -114,13 +114,13 @@ as a planner for a walking robot would:
    it; the weight moves over; the trailing heel rises about its toes and the trailing foot follows as the
    body rises (the pelvis by the platform's height, lowered where a loaded leg could not reach its foot
    from the COM), the trunk leaning forward; back down, the trailing foot first. The contact-aware inverse
-   dynamics then takes the platform as a support. Kicks and lunges raise the pelvis where a flat foot cannot
-   reach the floor, as quasi-static motions do (over ``STEPS_RAISE_S``): a deep lunge's front ankle reaches its
-   dorsiflexion limit, and its toes went 12-21 mm into the floor (6 Rajagopal lunges; raised: below 1 mm, the
-   knees at least 22 deg flexed instead of 36; the stance feet still slide 15 mm at the 95th percentile, 18
-   before). On a step-up's platform the leading ankle reaches its limit too; there the heel rises about the
-   toes instead (:meth:`GroundMotion._heels`, as in jumps): 6 Rajagopal step-ups missed their planned feet by
-   4-7 cm (toes up to 11 mm into the platform), raised by at most 1.1 mm (0.4 mm).
+   dynamics then takes the platform as a support. A deep lunge's front ankle and a step-up's leading ankle
+   (on the platform) reach their dorsiflexion limit: there the heel rises about the toes
+   (:meth:`GroundMotion._heels`, as in jumps; ``benchmarks/feet.py``, 8 Rajagopal motions each: lunges missed
+   their planned feet by up to 42 mm, the toes up to 28 mm into the floor, step-ups by up to 76 mm and 13 mm;
+   now at most 0.7 and 2.4 mm, the toes at most 0.6 and 0.5 mm below; lunges' root residual 1.1 -> 1.4 % of
+   body weight). Raising the lunge's pelvis instead (as quasi-static motions do) left the deepest lunges
+   short and, with wider envelopes or more passes, made some fail (residuals of several body weights).
 """
 from __future__ import annotations
 
@@ -204,12 +204,9 @@ SPIN_TAU = 0.05  # s: time over which the whole-body turn of spin_correction kee
 SPIN_PASSES = 2  # turn the body for a constant angular momentum in flight, solve again (spin_correction)
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
-HEEL_PASSES, HEEL_TOL, HEEL_GAIN = 3, 0.01, 1.3  # jumps, hops, step-ups: heels raised where the feet pitch down (rad)
+HEEL_PASSES, HEEL_TOL, HEEL_GAIN = 3, 0.01, 1.3  # heels raised where the feet pitch down (rad; GroundMotion._heels)
 HEEL_S = 0.1  # s: half-width of the envelope of that pitch
 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelvis raise where flat feet fall short (m)
-STATIC_RAISE_S = 0.1  # s: half-width of the raise's envelope in quasi-static motions ...
-STEPS_RAISE_S = 0.25  # ... and in kicks and lunges (0.1 s: GRF peaks of 1.5 BW where a lunge rose)
-STEPS_RAISE_GAIN = 1.5  # ... with this gain (3: the knees of the standing phases nearly straight, 5 deg)
 WALK_LOWER_PASSES, WALK_LOWER_TOL, WALK_LOWER_GAIN = 3, 0.005, 1.0  # walking pelvis lowered where a foot is missed (m)
 WALK_LOWER_S = 0.25  # s: half-width of its envelope (a slow dip: a 5 cm one adds about 0.15 BW)
 WALK_LOWER_MAX = 0.08  # m at 1.75 m stature: at most this much lower (deeper, a walk turns into a crouch)
@@ -1257,10 +1254,10 @@ class GroundMotion:
             q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
         qpos = self._solve(q_ref)
         # heels raised where the feet need more dorsiflexion than the ankles have: jumps (re-planning the centre
-        # of pressure too), hops and step-ups (the planned feet alone)
+        # of pressure too), hops, kicks, lunges and step-ups (the planned feet alone)
         if cmj:
             qpos = self._heels(q_ref, qpos, lambda heel: cmj_plan(rig, motion, tf, heel.max(1)))
-        elif self.plan.terrain is not None or (motion.gait is not None and motion.gait.get("hop")):
+        elif motion.gait is not None and (motion.gait.get("hop") or "steps" in motion.gait):
             base = self.plan
             qpos = self._heels(q_ref, qpos, lambda heel: replace(base, points=raise_heels(base.points, heel)))
         if self.plan.reach is not None:
@@ -1274,12 +1271,9 @@ class GroundMotion:
                 q_ref[:, rig.root_rot] = rig.turn(q_ref[:, rig.root_rot], spin_correction(rig, self.plan.flight,
                                                                                           qpos, h))
                 qpos = self._solve(q_ref)
-        steps = motion.gait is not None and "steps" in motion.gait
-        if motion.gait is None or (steps and self.plan.terrain is None):  # quasi-static, kicks and lunges: where
-            # the flat feet cannot reach the floor (the ankle's dorsiflexion limit), raise the pelvis
+        if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
             qpos = _move_pelvis(rig, self.plan, q_ref, qpos, lambda d: np.maximum(d[..., 2].max((1, 2)), 0.0),
-                                STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STEPS_RAISE_GAIN if steps else STATIC_RAISE_GAIN,
-                                STEPS_RAISE_S if steps else STATIC_RAISE_S, 1.0 / h)
+                                STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN, 0.1, 1.0 / h)
         elif self.plan.com_z is None and "steps" not in motion.gait:  # walking: lower the pelvis where a leg
             qpos = _move_pelvis(rig, self.plan, q_ref, qpos,  # cannot reach its foot (a long step of a tall subject)
                                 lambda d: np.linalg.norm(d, axis=-1).max((1, 2)),

@@ -282,8 +282,8 @@ def test_kicks_and_lunges_step_off_and_back(raj, smpl, kind):
     assert single.mean() > 0.2 and res.contact[:, 1 - side].all()  # the other foot never leaves the floor
     residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
     assert residual.mean() < 0.03 and np.percentile(_slides(res), 95) < 0.03
-    # no toe into the floor (a deep lunge's front ankle on its dorsiflexion limit: the pelvis rises there;
-    # without, 12-21 mm)
+    # no toe into the floor (a deep lunge's front ankle on its dorsiflexion limit: its heel rises there; with
+    # the foot flat, 12-21 mm)
     assert res.point_pos[..., 2].min() > -0.005
     lo, hi = raj.coord_range[6:, 0], raj.coord_range[6:, 1]
     assert (q[:, 6:] >= lo - 1e-3).all() and (q[:, 6:] <= hi + 1e-3).all()
