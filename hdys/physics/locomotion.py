@@ -91,21 +91,22 @@ as a planner for a walking robot would:
    stance, the centre of pressure under the toes), the COM at touchdown ``HOP_DROP`` below standing and
    the feet rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight). Where the IK
    still misses a foot (a deep hop's crouch puts the Rajagopal ankles on their dorsiflexion limit), the heels
-   rise further (:meth:`GroundMotion._heels`): 8 Rajagopal hops missed their feet by 4-17 mm, their toes up
-   to 8 mm in the floor, and slid 9 mm at the 95th percentile (one had a mid-stance frame without contact,
-   2.8 BW unexplained); with the heels raised, at most 1.6 mm, 0.7 mm and 2.5 mm (raising the whole COM
-   instead fixed the misses too, but the flights' unexplained moment rose by a fifth). SMPL hops reach their
-   feet and are unchanged.
+   rise further (:meth:`GroundMotion._heels`; ``benchmarks/feet.py``, 8 hops and 8 jumping jacks: misses of
+   up to 18-21 mm, the toes up to 12-14 mm in the floor, slides of 8-10 mm at the 95th percentile and frames
+   without contact in mid-stance, up to 3.4 BW unexplained; with the heels raised, at most 2.6 mm, 1 mm and
+   3.4 mm); raising the whole COM instead fixed the misses too, but the flights' unexplained moment rose by a
+   fifth. SMPL hops reach their feet and are unchanged.
 7. **Countermovement jumps** (``Fourier.gait["cmj"]``, :func:`cmj_plan`): the COM height is designed
    (:func:`hdys.physics.motions.cmj_height`), the feet stay flat until the heels rise about the toes late
    in the propulsion, the horizontal COM follows the pendulum of the vertical force; in flight the legs
    are not tied to planned foot positions (:func:`free_flight`). Where the flat feet need more dorsiflexion
    than the ankles have (the bottom of a deep countermovement or landing: the Rajagopal ankle stops at 30 deg),
    the heels rise about the toes as far as needed (:meth:`GroundMotion._heels`, up to ~6 cm): with flat feet
-   the IK put the toes 8-19 mm into the floor; raised, at most 2 mm. In flight the whole body turns a little (a few
-   degrees) so that its angular momentum stays constant in the air (:func:`spin_correction`, solved again
-   ``SPIN_PASSES`` times). Hops and runs do not turn yet: their flight's angular momentum still changes
-   (the ground could not explain 10-15 % of body weight x height there, on average).
+   the IK put the toes up to 22 mm into the floor (8 jumps); raised, at most 2 mm. In flight the whole body
+   turns a little (a few degrees) so that its angular momentum stays constant in the air
+   (:func:`spin_correction`, solved again ``SPIN_PASSES`` times). Hops and runs do not turn yet: their
+   flight's angular momentum still changes (the ground could not explain 10-15 % of body weight x height
+   there, on average).
 8. **Kicks, lunges and step-ups** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one
    foot on a slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the
    COM, from the same LIPM as walking, is over the supporting foot in single support). A step-up climbs a
@@ -1233,7 +1234,8 @@ def _move_pelvis(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray,
 class GroundMotion:
     """``t -> (q, qd, qdd)`` in generator coordinates for a motion on the ground over ``[t_start, t_end]``:
     the solved leg columns and the root translation are quintic splines through the IK solution on the
-    fine grid, the toe columns are held at their mean, every other column is the generator's."""
+    fine grid, the toe columns are held at their mean, every other column is the generator's; ``extra``'s
+    columns (the Rajagopal arms) follow, as given, and the plan balances the body with them."""
 
     def __init__(self, rig: Rig, motion: Fourier, t_start: float, t_end: float, extra: Fourier | None = None):
         cmj = bool(motion.gait and motion.gait.get("cmj"))
