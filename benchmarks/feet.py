@@ -24,26 +24,13 @@ import numpy as np
 
 import hdys.physics.locomotion as loc
 from hdys.physics.bodies import rajagopal_body
-from hdys.physics.contact import G, rajagopal_contact_dynamics
+from hdys.physics.contact import G, rajagopal_contact_dynamics, stance_slides
 from hdys.physics.fixture import sample_subject, standing_pelvis_height
 from hdys.physics.motions import rajagopal_motion
 
 FIXES = {"heels": ("HEEL_PASSES", 0), "spin": ("SPIN_PASSES", 0)}
 CASES = [("cmj", "heels"), ("cmj", "spin"), ("jump", "heels"), ("jumping_jack", "heels"), ("lunge", "heels"),
          ("step_up", "heels")]
-
-
-def slides(res) -> np.ndarray:
-    """Horizontal travel (m) of each loaded sole point over each run of frames in which it carries force."""
-    out = [0.0]
-    loaded = np.linalg.norm(res.point_force, axis=-1) > 1e-6
-    for f in range(2):
-        for p in range(4):
-            d = np.diff(np.concatenate([[0], loaded[:, f, p].astype(int), [0]]))
-            for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-                xy = res.point_pos[a:b, f, p, :2]
-                out.append(float(np.linalg.norm(xy - xy[0], axis=1).max()))
-    return np.array(out)
 
 
 def one(kind: str, seed: int, seconds: float = 3.0) -> dict:
@@ -67,7 +54,7 @@ def one(kind: str, seed: int, seconds: float = 3.0) -> dict:
     flight = contact == 0
     return {"kind": kind, "seed": seed, "miss_mm": float(miss.max() * 1000),
             "below_mm": float(-(res.point_pos[..., 2] - support).min() * 1000),
-            "slide_p95_mm": float(np.percentile(slides(res), 95) * 1000),
+            "slide_p95_mm": float(np.percentile(np.r_[0.0, stance_slides(res.point_pos, res.point_force)], 95) * 1000),
             "force_mean": float(force.mean()), "force_max": float(force.max()), "moment_mean": float(moment.mean()),
             "moment_flight": float(moment[flight].mean()) if flight.any() else 0.0,
             "torque_max": float(np.abs(tau).max() / mass),

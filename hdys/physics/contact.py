@@ -132,6 +132,14 @@ def runs(flag: np.ndarray):
     return zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))
 
 
+def stance_slides(pos: np.ndarray, force: np.ndarray) -> np.ndarray:
+    """Per run of frames in which a sole point carries force (``force`` (T, 2, 4, 3), above 1e-6 N), that
+    point's largest horizontal displacement (m) from where the run began (``pos`` (T, 2, 4, 3), z-up)."""
+    loaded = np.linalg.norm(force, axis=-1) > 1e-6
+    return np.array([np.linalg.norm(pos[a:b, f, p, :2] - pos[a, f, p, :2], axis=1).max()
+                     for f in range(pos.shape[1]) for p in range(pos.shape[2]) for a, b in runs(loaded[:, f, p])])
+
+
 def pyramid(mu: float = MU) -> np.ndarray:
     """(4, 3) edge directions of the friction pyramid inscribed in the cone, z-up world (normal +z)."""
     th = np.pi / 4 + np.arange(4) * np.pi / 2

@@ -62,8 +62,8 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from hdys.physics.bodies import rajagopal_body, smpl_body
-from hdys.physics.contact import (G, rajagopal_contact_dynamics, rajagopal_feet, runs, smpl_contact_dynamics,
-                                  smpl_feet)
+from hdys.physics.contact import (G, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics, smpl_feet,
+                                  stance_slides)
 from hdys.physics.inverse import unconstrained
 from hdys.schema import Sequence
 
@@ -408,13 +408,7 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                 s = dyn[idx]
                 body, feet, kind = _body_for(s)
                 qpos, qvel = s.extra["mj_qpos"], s.extra["mj_qvel"]
-                pts = _sole_points(body.model, feet, qpos)
-                active = np.linalg.norm(s.extra["contact_point_force"], axis=-1) > 1e-6
-                for f in range(2):
-                    for p in range(4):
-                        for a0, a1 in runs(active[:, f, p]):
-                            xy = pts[a0:a1, f, p, :2]
-                            slides.append(float(np.linalg.norm(xy - xy[0], axis=1).max()))
+                slides += stance_slides(_sole_points(body.model, feet, qpos), s.extra["contact_point_force"]).tolist()
                 gen = _joint_generalized(s, body, kind, qpos) + contact_generalized(
                     body.model, feet, qpos, s.extra["contact_point_force"])
                 res_gen = residual_generalized(body.model, feet, qpos, s.extra["root_residual"])

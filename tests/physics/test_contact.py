@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import (G, MU, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics,
-                                  smpl_feet)
+                                  smpl_feet, stance_slides)
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import (ground_rajagopal, ground_smpl, heading_first, lipm, pendulum, rajagopal_rig,
@@ -48,16 +48,7 @@ def _smpl_labels(smpl, kind, seed=0, frames=75):
 
 
 def _slides(res):
-    out = []
-    for f in range(2):
-        for p in range(4):
-            loaded = np.linalg.norm(res.point_force[:, f, p], axis=-1) > 1e-6  # as validation.json counts
-            flag = np.concatenate([[0], loaded.astype(int), [0]])
-            d = np.diff(flag)
-            for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-                xy = res.point_pos[a:b, f, p, :2]
-                out.append(np.linalg.norm(xy - xy[0], axis=1).max())
-    return np.array(out)
+    return stance_slides(res.point_pos, res.point_force)  # as validation.json counts
 
 
 def test_quiet_standing_grf_equals_body_weight():
@@ -549,8 +540,6 @@ def test_step_up_onto_a_platform_and_back(raj, smpl, body_kind):
     """A step-up: the feet stand on the platform (contact at its height, no slide, no sinking into it), the
     pelvis rises by about its height, the ground explains the motion; without the platform in the contact
     model the ground could not."""
-    from hdys.physics.contact import runs
-
     seed = 5
     if body_kind == "rajagopal":
         body = raj
@@ -589,9 +578,6 @@ def test_step_up_onto_a_platform_and_back(raj, smpl, body_kind):
     # (with the foot flat the Rajagopal IK missed it by 4-7 cm, its toes in the platform)
     miss = np.linalg.norm(ground.plan.points - sole_points(ground.rig.model, ground.rig.feet, ground.qpos), axis=-1)
     assert miss.max() < 0.005
-    loaded = np.linalg.norm(res.point_force, axis=-1) > 1e-6
-    slides = [np.linalg.norm(res.point_pos[a:b, f, p, :2] - res.point_pos[a, f, p, :2], axis=1).max()
-              for f in range(2) for p in range(4) for a, b in runs(loaded[:, f, p])]
-    assert max(slides) < 0.02
+    assert _slides(res).max() < 0.02
     flat = labels()  # the floor alone: the feet on the platform are never in contact
     assert np.linalg.norm(flat.root_residual[:, :3], axis=1).mean() / mg > 0.2
