@@ -185,6 +185,29 @@ def body_dof_chains(model: mujoco.MjModel, bodies: np.ndarray) -> tuple[np.ndarr
     return chain, model.body_rootid[bodies].copy()
 
 
+def _solve3(rows: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (T, 3) with ``rows @ x = b`` for (T, 3, 3), (T, 3), by Cramer's rule (vectorised; a batch of tiny
+    ``np.linalg.solve`` calls costs microseconds each)."""
+    r0, r1, r2 = rows[:, 0], rows[:, 1], rows[:, 2]
+    c12, c20, c01 = np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)
+    det = np.einsum("ta,ta->t", r0, c12)
+    return (b[:, :1] * c12 + b[:, 1:2] * c20 + b[:, 2:] * c01) / det[:, None]
+
+
+def _root_wrench(lin: np.ndarray, ang: np.ndarray, lever: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """World wrench (T, 6) (force, moment about the root body's origin) whose generalized force on the six
+    root DoFs is ``gen`` (T, 6): ``J6ᵀ (F, M) = gen`` with J6's columns (lin_n + ang_n x lever, ang_n) from
+    ``cdof`` (``lin``/``ang`` (T, 6, 3) of the root DoFs, ``lever`` (T, 3) from the subtree COM to the root
+    origin). Root translations first (no rotation part, as both bodies' are): two 3 x 3 solves."""
+    if np.any(ang[:, :3]):
+        j6t = np.concatenate([lin + np.cross(ang, lever[:, None]), ang], axis=2)
+        return np.linalg.solve(j6t, gen[..., None])[..., 0]
+    force = _solve3(lin[:, :3], gen[:, :3])
+    arm = lin[:, 3:] + np.cross(ang[:, 3:], lever[:, None])
+    moment = _solve3(ang[:, 3:], gen[:, 3:] - np.einsum("tna,ta->tn", arm, force))
+    return np.concatenate([force, moment], axis=1)
+
+
 def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray, qvel: np.ndarray,
                              qacc: np.ndarray, mass_kg: float, mu: float = MU,
                              height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
@@ -211,35 +234,33 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     qfrc, cdof = np.empty((nt, nv)), np.empty((nt, nv, 6))
     xpos, xmat, subtree_com = (np.empty((nt, model.nbody, k)) for k in (3, 9, 3))
     inverse = mujoco.mj_inverse
+    # MjData's arrays, fetched once (each attribute access builds a new view)
+    d_pos, d_vel, d_acc = data.qpos, data.qvel, data.qacc
+    d_frc, d_cdof, d_xpos, d_xmat, d_com = data.qfrc_inverse, data.cdof, data.xpos, data.xmat, data.subtree_com
     with unconstrained(model):
         for i in range(nt):  # MuJoCo only: the rest is computed for all frames at once
-            data.qpos, data.qvel, data.qacc = qpos[i], qvel[i], qacc[i]
+            d_pos[:], d_vel[:], d_acc[:] = qpos[i], qvel[i], qacc[i]
             inverse(model, data)  # also runs the position stages (cdof, subtree_com)
-            qfrc[i], cdof[i], xpos[i], xmat[i], subtree_com[i] = (data.qfrc_inverse, data.cdof, data.xpos, data.xmat,
-                                                                  data.subtree_com)
-    origin, frame, com = xpos[:, bodies], xmat[:, bodies], subtree_com[:, tree_root]
-    # A body's Jacobian at its origin, as mj_jacBody: each DoF of its chain moves it with cdof's angular
-    # velocity w_n and, at the lever l from the subtree COM that cdof refers to, the linear velocity
-    # v_n + w_n x l. Only what is needed is formed: velocities, the root columns, and J^T applied to forces.
+            qfrc[i], cdof[i], xpos[i], xmat[i], subtree_com[i] = d_frc, d_cdof, d_xpos, d_xmat, d_com
+    # cdof row n is DoF n's unit motion (angular, linear) about the subtree COM of its tree's root: DoF n turns
+    # a point p it moves at ang_n and moves it at lin_n + ang_n x (p - com), p's Jacobian column n (as
+    # mj_jac). Only what is needed is formed: velocities, the root columns, and J^T applied to forces.
     ang, lin = cdof[..., :3], cdof[..., 3:]  # (T, nv, 3)
-    lever = origin - com  # (T, nb, 3)
-    chain_f = chain.astype(float)
-    w_body = np.einsum("bn,tn,tna->tba", chain_f, qvel, ang)  # (T, nb, 3)
-    v_body = np.einsum("bn,tn,tna->tba", chain_f, qvel, lin) + np.cross(w_body, lever)
-    frame = frame.reshape(nt, bodies.size, 3, 3)
+    com = subtree_com[:, tree_root]  # (T, nb, 3)
+    frame = xmat[:, bodies].reshape(nt, bodies.size, 3, 3)
     r = np.einsum("tfpab,fpb->tfpa", frame[:, which], feet.local)  # (T, 2, 4, 3) from the body origins
-    pos_m = origin[:, which] + r  # model world
-    vel = (v_body[:, which] + np.cross(w_body[:, which], r)) @ rot.T
+    pos_m = xpos[:, bodies][:, which] + r  # model world
+    lever = pos_m - com[:, which]  # (T, 2, 4, 3): from the COM that cdof refers to
+    twist = np.matmul(chain.astype(float), cdof * qvel[..., None])  # (T, nb, 6): sum over each chain
+    vel = (twist[:, which, 3:] + np.cross(twist[:, which, :3], lever)) @ rot.T
     pos = pos_m @ rot.T
     support = 0.0 if terrain is None else terrain.height(pos[..., :2])
     active = (pos[..., 2] - support < height) & (np.linalg.norm(vel, axis=-1) < speed)
-    # the root rows of each point's Jacobian (J_o + J_r x r, column by column) and of each pyramid edge's
-    # generalized force, unknowns in body weights: (T, 2, 4, 6, 4)
-    moves = chain[:, root].T[None, :, :, None]  # (1, 6, nb, 1)
-    root_r = ang[:, root, None, :] * moves  # (T, 6, nb, 3): the root columns, angular
-    root_t = (lin[:, root, None, :] + np.cross(ang[:, root, None, :], lever[:, None])) * moves
-    jac_root = (root_t[:, :, which] + np.cross(root_r[:, :, which], r[:, None])).transpose(0, 2, 3, 4, 1)
-    a_all = np.einsum("tfpan,ka->tfpnk", jac_root, dirs) * (w[:, None] * mass_kg * G)
+    # the root rows of each pyramid edge's generalized force, unknowns in body weights (T, 2, 4, 6, 4):
+    # (lin_n + ang_n x l) . d_k = lin_n . d_k + ang_n . (l x d_k), for the root DoFs that move the point
+    moves = chain[which][..., root][..., None]  # (2, 4, 6, 1)
+    lever_x_dirs = np.cross(lever[..., None, :], dirs).swapaxes(-1, -2)  # (T, 2, 4, 3, 4)
+    a_all = ((lin[:, None, None, root] @ dirs.T) + ang[:, None, None, root] @ lever_x_dirs) * moves
     b_all = qfrc[:, root] * w
     beta = np.zeros((nt, 2, 4, 4))
     frames = np.flatnonzero(active.any((1, 2)))
@@ -249,19 +270,17 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
         gamma, _ = solve_batched(a_mat / sq, b_all[frames])
         beta[frames] = gamma.reshape(-1, 2, 4, 4) / sq
     force_m = (beta * (mass_kg * G)) @ dirs  # (T, 2, 4, 3) model world
-    # sum J^T f over the points = per body J_o^T (sum f) + J_r^T (sum r x f)
-    on_body = np.eye(bodies.size)[which]  # (2, 4, nb)
-    body_force = np.einsum("tfpa,fpb->tba", force_m, on_body)
-    body_moment = np.einsum("tfpa,fpb->tba", np.cross(r, force_m), on_body)
-    # J_t^T F + J_r^T M per DoF n: v_n . (sum of the chain's F) + w_n . (sum of the chain's l x F + M)
-    qfrc_c = (np.einsum("tna,bn,tba->tn", lin, chain_f, body_force)
-              + np.einsum("tna,bn,tba->tn", ang, chain_f, np.cross(lever, body_force) + body_moment))
+    # sum of J^T f over the points: per DoF n, over the bodies b its chain moves,
+    # lin_n . (sum of b's point forces) + ang_n . (sum of b's l x f)
+    on_body = np.eye(bodies.size)[which].reshape(8, -1)  # (8, nb)
+    load = np.concatenate([np.cross(lever, force_m), force_m], axis=-1).reshape(nt, 8, 6)
+    body_load = np.einsum("tpa,pb->tab", load, on_body)  # (T, 6, nb): (moment about the COM, force)
+    qfrc_c = np.einsum("tnc,tcn->tn", cdof, body_load @ chain.astype(float))  # each DoF: its bodies' loads
     force = force_m @ rot.T
     res = qfrc[:, root] - qfrc_c[:, root]
     solver_res = np.linalg.norm(res * w, axis=1) / np.maximum(np.linalg.norm(b_all, axis=1), 1e-12)
     # residual generalized root force -> world wrench at the root origin: Q = J6ᵀ (F, M)
-    j6t = np.concatenate([root_t[:, :, -1], root_r[:, :, -1]], axis=2)  # (T, 6, 6): J6ᵀ, rows the root DoFs
-    fm = np.linalg.solve(j6t, res[..., None])[..., 0]
+    fm = _root_wrench(lin[:, root], ang[:, root], xpos[:, feet.root_body] - com[:, -1], res)
     wrench = np.concatenate([fm[:, :3] @ rot.T, fm[:, 3:] @ rot.T], axis=1)
     grf = force.sum(2)
     fn = force[..., 2]

@@ -9,8 +9,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import rajagopal_body, smpl_body
-from hdys.physics.contact import (G, MU, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics,
-                                  smpl_feet, stance_slides)
+from hdys.physics.contact import (G, MU, _root_wrench, rajagopal_contact_dynamics, rajagopal_feet,
+                                  smpl_contact_dynamics, smpl_feet, stance_slides)
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import (ground_rajagopal, ground_smpl, heading_first, lipm, pendulum, rajagopal_rig,
@@ -442,6 +442,43 @@ def test_contact_forces_are_consistent(raj):
     assert abs(res.grf[..., 2].sum(1).mean() / mg - 1.0) < 0.05
     assert np.median(np.linalg.norm(res.root_residual[:, :3], axis=1)) / mg < 0.05
     assert res.contact.all(axis=0).any()
+
+
+@pytest.mark.parametrize("body_kind", ["rajagopal", "smpl"])
+def test_residual_wrench_is_the_root_rows_left_over(raj, smpl, body_kind):
+    """root_residual is the world wrench (force, moment about the root origin) that MuJoCo's root-body
+    Jacobian (``mj_jacBody``) maps onto the root rows of ``qfrc - J^T lambda``."""
+    if body_kind == "rajagopal":
+        q, qd, qdd, _, res, _ = _raj_labels(raj, "cmj")
+        body, qpos, feet = raj, rajagopal_state(raj, q), rajagopal_feet(raj)
+    else:
+        traj = ground_smpl(smpl, smpl_motion("jump", np.random.default_rng(2), smpl_standing_height(smpl)),
+                           0.0, 2.0)(np.arange(60) / 30)
+        _, res = smpl_contact_dynamics(smpl, traj)
+        body, qpos, feet = smpl, smpl_state(smpl, traj)[0], smpl_feet(smpl)
+    model, data = body.model, mujoco.MjData(body.model)
+    jp, jr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+    assert np.abs(res.root_residual).max() > 1.0  # the motions leave something to check
+    for i in range(0, len(qpos), 5):
+        data.qpos[:] = qpos[i]
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        mujoco.mj_jacBody(model, data, jp, jr, feet.root_body)
+        wrench = np.concatenate([feet.to_zup.T @ res.root_residual[i, :3], feet.to_zup.T @ res.root_residual[i, 3:]])
+        gen = np.concatenate([jp, jr])[:, feet.root_dofs].T @ wrench
+        np.testing.assert_allclose(gen, res.joint[i, feet.root_dofs], atol=1e-8 * (1 + np.abs(gen).max()))
+
+
+def test_root_wrench_with_turning_translations():
+    """The general 6 x 6 path (root translation DoFs that also turn the body) and the block path agree with
+    a dense solve."""
+    rng = np.random.default_rng(0)
+    lin, ang, lever, gen = rng.normal(size=(7, 6, 3)), rng.normal(size=(7, 6, 3)), rng.normal(size=(7, 3)), \
+        rng.normal(size=(7, 6))
+    for a in (ang, np.concatenate([np.zeros((7, 3, 3)), ang[:, 3:]], axis=1)):
+        j6t = np.concatenate([lin + np.cross(a, lever[:, None]), a], axis=2)
+        fm = _root_wrench(lin, a, lever, gen)
+        np.testing.assert_allclose(np.einsum("tij,tj->ti", j6t, fm), gen, atol=1e-9)
 
 
 def _check_point_kinematics(model, feet, qpos, qvel, res, frames) -> None:
