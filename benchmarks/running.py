@@ -3,9 +3,10 @@ both bodies (Rajagopal at 100 fps, SMPL at 30 fps, 3 s each).
 
 Per run: the speed (m/s at 1.75 m stature, Froude-scaled), cadence (steps/min), stance fraction, the fraction of
 frames without ground force (detected) and planned as flight, the root residual force (mean, % body weight), the
-peak vertical GRF of each foot (median of the feet, body weights), the largest joint torque (N m/kg), the IK's
-largest miss of a planned stance sole point (mm) and, Rajagopal only, the knee at touchdown, its largest flexion
-in stance and in swing (deg).
+peak vertical GRF of each foot (median of the feet, body weights), the root residual moment in the frames without
+ground force (mean, % body weight x height: in flight nothing can change the body's angular momentum), the
+largest joint torque (N m/kg), the IK's largest miss of a planned stance sole point (mm) and, Rajagopal only, the
+knee at touchdown, its largest flexion in stance and in swing, and the range of the pelvis tilt (deg).
 
     python benchmarks/running.py --runs 24 --out benchmarks/running.json
 """
@@ -61,13 +62,17 @@ def one(which: str, seed: int, seconds: float = 3.0) -> dict:
            "flight_detected": float((~res.contact.any(1)).mean()), "flight_planned": float((~stance.any(1)).mean()),
            "residual_pct_bw": float(np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / weight * 100),
            "grf_peak_bw": float(np.median(res.grf[..., 2].max(0) / weight)),
+           "flight_moment_pct_bwh": float(np.linalg.norm(res.root_residual[~res.contact.any(1), 3:], axis=1).mean()
+                                          / (weight * height) * 100),
            "torque_max_nm_kg": float(np.abs(tau).max() / mass), "stance_miss_mm": float(1000 * miss[on_plan].max())}
     if which == "rajagopal":
         knees = np.rad2deg(q[:, KNEES])
         touchdown = stance & ~np.roll(stance, 1, axis=0)
         touchdown[0] = False
         out.update({"touchdown_knee_deg": float(np.median(knees[touchdown])),
-                    "stance_knee_max_deg": float(knees[stance].max()), "swing_knee_max_deg": float(knees[~stance].max())})
+                    "stance_knee_max_deg": float(knees[stance].max()),
+                    "swing_knee_max_deg": float(knees[~stance].max()),
+                    "pelvis_tilt_range_deg": float(np.rad2deg(np.ptp(q[:, 0])))})
     return out
 
 
@@ -79,7 +84,8 @@ def main() -> None:
     start = time.perf_counter()
     rows = [one(which, seed) for which in ("rajagopal", "smpl") for seed in range(args.runs)]
     keys = ("speed_at_175", "cadence", "duty", "flight_detected", "flight_planned", "residual_pct_bw", "grf_peak_bw",
-            "torque_max_nm_kg", "stance_miss_mm", "touchdown_knee_deg", "stance_knee_max_deg", "swing_knee_max_deg")
+            "flight_moment_pct_bwh", "torque_max_nm_kg", "stance_miss_mm", "touchdown_knee_deg", "stance_knee_max_deg",
+            "swing_knee_max_deg", "pelvis_tilt_range_deg")
     print(f"{len(rows)} runs in {time.perf_counter() - start:.0f} s; median (min-max)")
     print("| body | runs | " + " | ".join(keys) + " |")
     print("|---" * (2 + len(keys)) + "|")

@@ -79,11 +79,16 @@ as a planner for a walking robot would:
    folds to ~100 deg), offset so that it joins the stance solution at toe-off and touchdown with matching
    angle, rate and acceleration (:func:`swing_legs`, solved again ``SWING_PASSES`` times), its knee folding
    ``SWING_FOLD`` further at mid-swing (the pelvis runs lower than the curves' runner's, and the toes would
-   brush the floor). Measured (``benchmarks/running.py``, 24 runs per body, medians): 2.3-2.5 m/s at 1.75 m,
-   no ground force in 18-19 % of the frames (21 % planned), root residual 2.7 % (Rajagopal) and 3.7 % (SMPL)
-   of body weight, the knee at touchdown 28 deg and at most 69 deg in stance (a person's: ~20 and 40-50 deg;
-   the ankle's dorsiflexion limit with the planned COM drop of ~6 cm from touchdown), folding to 106 deg in
-   swing; peak joint torques 5.6 N m/kg (Rajagopal: the knee extensors of the crouched stance).
+   brush the floor). In flight the planned legs and COM change the body's angular momentum (as a swinging leg
+   moves the COM, the plan moves the trunk the other way, and nothing turns the body); the whole body then
+   turns a little (the pelvis tilt's range unchanged, ~6 deg), once, by :func:`spin_least_squares`. Measured
+   (``benchmarks/running.py``, 24 runs per body, medians): 2.3-2.5 m/s at 1.75 m, no ground force in 18-19 % of
+   the frames (21 % planned), root residual 3.2 % (Rajagopal; 2.7 % without the turn: the feet cannot always
+   give its moment in stance) and 3.8 % (SMPL) of body weight, the moment left unexplained in flight 6.5 %
+   (Rajagopal; 14.8 % without the turn) and 2.4 % (SMPL; 5.8 %) of body weight x height, the knee at touchdown
+   29 deg and at most 69 deg in stance (a person's: ~20 and 40-50 deg; the ankle's dorsiflexion limit with the
+   planned COM drop of ~6 cm from touchdown), folding to 106 deg in swing; peak joint torques 5.5 N m/kg
+   (Rajagopal: the knee extensors of the crouched stance).
 6. **Hops in place** (``Fourier.gait["hop"]``: ``jump``, rebound hopping, and ``jumping_jack``, whose
    feet land ``spread`` further apart on every other hop): both legs on one cycle, no progression, the
    vertical force of both legs a half sine (peak ``pi / (2 duty)``, about 3 body weights), the feet on
@@ -104,9 +109,8 @@ as a planner for a walking robot would:
    the heels rise about the toes as far as needed (:meth:`GroundMotion._heels`, up to ~6 cm): with flat feet
    the IK put the toes up to 22 mm into the floor (8 jumps); raised, at most 2 mm. In flight the whole body
    turns a little (a few degrees) so that its angular momentum stays constant in the air
-   (:func:`spin_correction`, solved again ``SPIN_PASSES`` times). Hops and runs do not turn yet: their
-   flight's angular momentum still changes (the ground could not explain 10-15 % of body weight x height
-   there, on average).
+   (:func:`spin_correction`, solved again ``SPIN_PASSES`` times). Hops do not turn yet: their flight's angular
+   momentum still changes (the ground could not explain 10-15 % of body weight x height there, on average).
 8. **Kicks, lunges and step-ups** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one
    foot on a slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the
    COM, from the same LIPM as walking, is over the supporting foot in single support). A step-up climbs a
@@ -132,6 +136,8 @@ import mujoco
 import numpy as np
 from scipy.interpolate import CubicSpline, make_interp_spline
 from scipy.linalg import solve_banded
+from scipy.sparse import csr_matrix
+from scipy.sparse.linalg import spsolve
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from scipy.spatial.transform import Rotation
 
@@ -203,6 +209,10 @@ SWING_FOLD = 15.0  # deg: the running swing knee folds this much more than the g
 SWING_TAU = 0.05  # s: time over which a running swing leg's offset from the generator keeps its toe-off (touchdown) rate
 SPIN_TAU = 0.05  # s: time over which the whole-body turn of spin_correction keeps a flight's end rate on the ground
 SPIN_PASSES = 2  # turn the body for a constant angular momentum in flight, solve again (spin_correction)
+SPIN_ACC = 100.0  # rad/s^2: a run's turn (spin_least_squares) weighs an angular acceleration this large like a
+# 1 rad/s miss of a flight's rate
+SPIN_RATE_TAU = 0.1  # s: ... and its rates decay over this time outside the flights
+SPIN_HOLD = 1.0  # 1/rad: ... and a weak pull of the turn itself to zero
 FLIGHT_FIT = 4  # stance frames through which a quadratic gives the legs' state at take-off and touchdown
 COM_PASSES = 2  # extra IK passes that make the COM follow a planned height (running)
 HEEL_PASSES, HEEL_TOL, HEEL_GAIN = 3, 0.01, 1.3  # heels raised where the feet pitch down (rad; GroundMotion._heels)
@@ -802,7 +812,7 @@ def spin_correction(rig: Rig, airborne: np.ndarray, qpos: np.ndarray, dt: float)
     the moment the ground could not explain in a countermovement jump's flight was 5 % (Rajagopal) and 18 %
     (SMPL) of body weight x height on average, 1.4 and 2 % with ``SPIN_PASSES`` turns. Used where the legs move
     freely in flight (:func:`free_flight`: jumps); where the IK holds them to planned feet (hops) it undoes
-    part of the turn, and on a run's brief flights the turn's rates did not settle (see the module docstring)."""
+    part of the turn; runs use :func:`spin_least_squares` (their stances are too short for these joins)."""
     mom, lock = centroidal(rig, qpos, dt)
     n = qpos.shape[0]
     out = np.zeros((n, 3))
@@ -822,6 +832,53 @@ def spin_correction(rig: Rig, airborne: np.ndarray, qpos: np.ndarray, dt: float)
             out[g0:g1] = _bridge(ends[k - 1][1] if k else None, ends[k][0] if k < len(flights) else None,
                                  g0, g1, np.arange(g0, g1), dt, SPIN_TAU)
     return out
+
+
+def spin_least_squares(rig: Rig, airborne: np.ndarray, qpos: np.ndarray, dt: float) -> np.ndarray:
+    """Rotation vectors (T, 3, z-up world) that turn the whole body so that its angular momentum about the COM
+    stays (nearly) constant in each run of ``airborne`` frames, by one least-squares problem over the grid: the
+    turn's rate ``w`` (central differences of the rotation vectors, small angles) must meet ``I w + L = L0_k``
+    in flight ``k`` (``L``, ``I``: :func:`centroidal`; ``L0_k`` free), while its angular accelerations
+    (weighted ``1 / SPIN_ACC``), its rates (decaying over ``SPIN_RATE_TAU``) and the turn itself
+    (``SPIN_HOLD``) stay small. Used for runs, once: their flights are brief (4-6 frames of the IK grid) and
+    their stances short, and :func:`spin_correction`'s exact turns, joined through the stances, left 0.3-3 body
+    weights unexplained; without the rate term the turn drifted (up to 28 deg over 3 s); with a second or third
+    pass the swing legs, which join the stance legs' rates (:func:`swing_legs`), reached peak torques of 8-11
+    N m/kg in some runs (4 Rajagopal runs each; one pass: at most 6). Flights that touch the grid's ends are not whole
+    and are left free."""
+    mom, lock = centroidal(rig, qpos, dt)
+    n = qpos.shape[0]
+    flights = [(a, b) for a, b in runs(airborne) if a > 0 and b < n]
+    unit = 3.0 / np.trace(lock.mean(0))  # N m s -> rad/s of the whole body
+    entries, rhs, nrow = [], {}, 0  # (rows, columns, values) broadcast together; right-hand sides by row
+    axes = np.arange(3)
+    for k, (a, b) in enumerate(flights):  # I (theta[t+1] - theta[t-1]) / (2 dt) - L0_k = -L[t], in rad/s
+        t = np.arange(a, b)
+        r = nrow + 3 * (t - a)[:, None] + axes  # (F, 3): row of frame t, axis i
+        c = lock[t] * unit / (2 * dt)  # (F, 3, 3)
+        entries += [(r[..., None], 3 * (t + 1)[:, None, None] + axes, c),
+                    (r[..., None], 3 * (t - 1)[:, None, None] + axes, -c), (r, 3 * n + 3 * k + axes, -unit)]
+        rhs[nrow] = -mom[t].ravel() * unit
+        nrow += r.size
+    t = np.arange(1, n - 1)  # angular accelerations / SPIN_ACC
+    w = 1.0 / (SPIN_ACC * dt * dt)
+    r = nrow + 3 * (t - 1)[:, None] + axes
+    entries += [(r, 3 * (t + d)[:, None] + axes, v) for d, v in ((-1, w), (0, -2 * w), (1, w))]
+    nrow += r.size
+    t = np.arange(n - 1)  # rates / (SPIN_ACC SPIN_RATE_TAU)
+    w = 1.0 / (SPIN_ACC * SPIN_RATE_TAU * dt)
+    r = nrow + 3 * t[:, None] + axes
+    entries += [(r, 3 * t[:, None] + axes, -w), (r, 3 * (t + 1)[:, None] + axes, w)]
+    nrow += r.size
+    entries.append((nrow + np.arange(3 * n), np.arange(3 * n), SPIN_HOLD))  # the turn itself
+    nrow += 3 * n
+    rows, cols, vals = (np.concatenate([np.broadcast_arrays(*e)[i].ravel() for e in entries]) for i in range(3))
+    a_mat = csr_matrix((vals, (rows, cols)), shape=(nrow, 3 * n + 3 * len(flights)))
+    b_vec = np.zeros(nrow)
+    for start, values in rhs.items():
+        b_vec[start:start + values.size] = values
+    x = spsolve((a_mat.T @ a_mat).tocsc(), a_mat.T @ b_vec)
+    return x[:3 * n].reshape(n, 3)
 
 
 def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
@@ -1273,6 +1330,11 @@ class GroundMotion:
                 q_ref[:, rig.root_rot] = rig.turn(q_ref[:, rig.root_rot], spin_correction(rig, self.plan.flight,
                                                                                           qpos, h))
                 qpos = self._solve(q_ref)
+        if self.plan.swing is not None and rig.turn is not None:  # runs: one least-squares turn
+            spun = True
+            q_ref[:, rig.root_rot] = rig.turn(q_ref[:, rig.root_rot], spin_least_squares(
+                rig, self.plan.swing.all(1), qpos, h))
+            qpos = self._solve(q_ref)
         if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
             qpos = _move_pelvis(rig, self.plan, q_ref, qpos, lambda d: np.maximum(d[..., 2].max((1, 2)), 0.0),
                                 STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN, 0.1, 1.0 / h)
