@@ -5,7 +5,8 @@ generator does now, and with the fix in question switched off by its constants.
 
 Fixes (``hdys.physics.locomotion``): ``heels`` (jumps, hops, lunges, step-ups: the heels rise where a foot
 pitches toes-down in the IK, ``HEEL_PASSES`` = 0 to switch off), ``spin`` (jumps: the body turns so that its
-angular momentum is constant in flight, ``SPIN_PASSES`` = 0).
+angular momentum is constant in flight, ``SPIN_PASSES`` = 0), ``push`` (hops: the heels rise to
+``HOP_TOE_OFF_PITCH`` at take-off, 0.7 rad = ``TOE_OFF_PITCH`` to switch off).
 
 Per motion: the IK's largest miss of a planned sole point outside flight (mm), the deepest sole point below its
 support (mm), stance slides (95th percentile, mm), the root residual force (mean and largest, % body weight), the
@@ -28,9 +29,9 @@ from hdys.physics.contact import G, rajagopal_contact_dynamics, stance_slides
 from hdys.physics.fixture import sample_subject, standing_pelvis_height
 from hdys.physics.motions import rajagopal_motion
 
-FIXES = {"heels": ("HEEL_PASSES", 0), "spin": ("SPIN_PASSES", 0)}
-CASES = [("cmj", "heels"), ("cmj", "spin"), ("jump", "heels"), ("jumping_jack", "heels"), ("lunge", "heels"),
-         ("step_up", "heels")]
+FIXES = {"heels": ("HEEL_PASSES", 0), "spin": ("SPIN_PASSES", 0), "push": ("HOP_TOE_OFF_PITCH", loc.TOE_OFF_PITCH)}
+CASES = [("cmj", "heels"), ("cmj", "spin"), ("jump", "heels"), ("jump", "push"), ("jumping_jack", "heels"),
+         ("jumping_jack", "push"), ("lunge", "heels"), ("step_up", "heels")]
 
 
 def one(kind: str, seed: int, seconds: float = 3.0) -> dict:

@@ -151,6 +151,10 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     assert heels[res.contact.all(axis=1)].min() > 0.005  # on the forefoot: the heels stay up in stance
     residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
     assert residual.mean() < 0.1 and residual[flight].mean() < 0.05
+    # the feet push off on the forefoot, both toe points on the floor to take-off (heels up HOP_TOE_OFF_PITCH; at
+    # 0.7 rad the lateral toe point rose above CONTACT_HEIGHT in a quarter of the stance frames, and the root
+    # residual was 6.7-7.3 % BW here)
+    assert res.active[..., 2:].all(-1)[res.contact].mean() > 0.95 and residual.mean() < 0.062
     slides = _slides(res)
     assert np.percentile(slides, 95) < 0.02
     lo, hi = raj.coord_range[6:, 0], raj.coord_range[6:, 1]
@@ -160,7 +164,7 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     _, res = _smpl_labels(smpl, kind, seed=1)
     mg = smpl.mass_kg * G
     assert 2.5 < res.grf[..., 2].sum(1).max() / mg < 4.5 and (~res.contact.any(axis=1)).mean() > 0.3
-    assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.1
+    assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.06  # 6.4-7.4 % with the 0.7 rad push
 
 
 
