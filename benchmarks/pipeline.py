@@ -5,9 +5,10 @@ A Rajagopal-body walk on the ground (``--seconds`` at 100 fps, subject 1.75 m / 
 each the best of ``--repeats``:
 
 * raw ``mj_inverse`` (``inverse_dynamics``: one call per frame, constraints off), the reference speed;
-* contact-aware inverse dynamics (``contact_inverse_dynamics``: ``mj_inverse`` per frame, then for all frames
-  at once the sole points' Jacobians from ``cdof`` and the friction-pyramid least squares, one batched
-  active-set solve), with its ratio to raw ``mj_inverse``;
+* contact-aware inverse dynamics in its two stages: inverse dynamics (``inverse_pass``: ``mj_inverse`` per
+  frame, keeping what the contact step needs) and contact forces (``contact_forces``: for all frames at once the
+  sole points' Jacobians from ``cdof`` and the friction-pyramid least squares, one batched active-set solve),
+  each and together with their ratios to raw ``mj_inverse``;
 * static optimisation of the 80 myolegs muscles, batched (``static_optimization``) and per frame
   (``method="bvls"``, the ``scipy.optimize.lsq_linear`` baseline, on the first ``--baseline-frames``);
 * the full pipeline (kinematics + contact ID + batched SO) against the same with per-frame SO.
@@ -23,7 +24,7 @@ import time
 import numpy as np
 
 from hdys.physics.bodies import rajagopal_body
-from hdys.physics.contact import contact_inverse_dynamics, rajagopal_feet
+from hdys.physics.contact import contact_forces, contact_inverse_dynamics, inverse_pass, rajagopal_feet
 from hdys.physics.fixture import standing_pelvis_height
 from hdys.physics.inverse import inverse_dynamics, rajagopal_state
 from hdys.physics.locomotion import ground_rajagopal
@@ -60,6 +61,8 @@ def main() -> None:
     qpos, qvel, qacc = (rajagopal_state(body, x) for x in (q, qd, qdd))
     feet = rajagopal_feet(body)
     t_id, _ = best_of(args.repeats, lambda: inverse_dynamics(body.model, qpos, qvel, qacc))
+    t_pass, passed = best_of(args.repeats, lambda: inverse_pass(body.model, qpos, qvel, qacc))
+    t_forces, _ = best_of(args.repeats, lambda: contact_forces(body.model, feet, qvel, passed, body.mass_kg))
     t_cid, res = best_of(args.repeats, lambda: contact_inverse_dynamics(body.model, feet, qpos, qvel, qacc,
                                                                         body.mass_kg))
     tau = res.joint[:, body.coord_qpos[6:]]
@@ -70,13 +73,15 @@ def main() -> None:
     print(f"{platform.machine()}, {n} frames of a {args.seconds:g} s walk on the ground at {FPS:g} fps "
           f"(per-frame SO on {m} frames, scaled)")
     rows = [("kinematics (foot plan, balance, leg IK)", t_kin), ("raw mj_inverse", t_id),
-            ("contact-aware ID (mj_inverse + GRF solve)", t_cid), ("static optimisation, batched", t_so),
+            ("inverse dynamics stage (inverse_pass)", t_pass), ("contact forces stage (contact_forces)", t_forces),
+            ("contact-aware ID (both stages)", t_cid), ("static optimisation, batched", t_so),
             ("static optimisation, per-frame lsq_linear", t_bvls_all),
             ("full pipeline, batched SO", t_kin + t_cid + t_so),
             ("full pipeline, per-frame SO", t_kin + t_cid + t_bvls_all)]
     for name, sec in rows:
         print(f"{name:45s} {n / sec:12,.0f} frames/s")
-    print(f"contact-aware ID / raw mj_inverse time: {t_cid / t_id:.1f}x; batched / per-frame SO speed: "
+    print(f"time / raw mj_inverse: inverse dynamics stage {t_pass / t_id:.2f}x, contact forces stage "
+          f"{t_forces / t_id:.2f}x, contact-aware ID {t_cid / t_id:.2f}x; batched / per-frame SO speed: "
           f"{t_bvls_all / t_so:.1f}x; full pipeline batched / per-frame: "
           f"{(t_kin + t_cid + t_bvls_all) / (t_kin + t_cid + t_so):.1f}x")
 

@@ -208,21 +208,55 @@ def _root_wrench(lin: np.ndarray, ang: np.ndarray, lever: np.ndarray, gen: np.nd
     return np.concatenate([force, moment], axis=1)
 
 
+@dataclass
+class InversePass:
+    """What ``mj_inverse`` leaves for the contact step, per frame (T, ...): ``qfrc`` (T, nv) the generalized
+    forces; ``cdof`` (T, nv, 6), ``xpos`` (T, nbody, 3), ``xmat`` (T, nbody, 9), ``subtree_com`` (T, nbody, 3) as
+    MuJoCo's position stages computed them."""
+
+    qfrc: np.ndarray
+    cdof: np.ndarray
+    xpos: np.ndarray
+    xmat: np.ndarray
+    subtree_com: np.ndarray
+
+
+def inverse_pass(model: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray, qacc: np.ndarray) -> InversePass:
+    """The inverse-dynamics stage: ``mj_inverse`` frame by frame (constraints off, as
+    :func:`hdys.physics.inverse.inverse_dynamics`), keeping the kinematics the contact step needs."""
+    nt, nv = qvel.shape
+    data = mujoco.MjData(model)
+    out = InversePass(np.empty((nt, nv)), np.empty((nt, nv, 6)), *(np.empty((nt, model.nbody, k)) for k in (3, 9, 3)))
+    qfrc, cdof, xpos, xmat, subtree_com = out.qfrc, out.cdof, out.xpos, out.xmat, out.subtree_com
+    inverse = mujoco.mj_inverse
+    # MjData's arrays, fetched once (each attribute access builds a new view)
+    d_pos, d_vel, d_acc = data.qpos, data.qvel, data.qacc
+    d_frc, d_cdof, d_xpos, d_xmat, d_com = data.qfrc_inverse, data.cdof, data.xpos, data.xmat, data.subtree_com
+    with unconstrained(model):
+        for i in range(nt):
+            d_pos[:], d_vel[:], d_acc[:] = qpos[i], qvel[i], qacc[i]
+            inverse(model, data)  # also runs the position stages (cdof, subtree_com)
+            qfrc[i], cdof[i], xpos[i], xmat[i], subtree_com[i] = d_frc, d_cdof, d_xpos, d_xmat, d_com
+    return out
+
+
 def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.ndarray, qvel: np.ndarray,
-                             qacc: np.ndarray, mass_kg: float, mu: float = MU,
-                             height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
-                             regulariser: float = REGULARISER, terrain: Terrain | None = None) -> ContactDynamics:
-    """Inverse dynamics with ground reaction forces for MuJoCo states (T, nq), (T, nv), (T, nv).
+                             qacc: np.ndarray, mass_kg: float, **kw) -> ContactDynamics:
+    """Inverse dynamics with ground reaction forces for MuJoCo states (T, nq), (T, nv), (T, nv): the two stages,
+    :func:`inverse_pass` then :func:`contact_forces` (``kw``: its options)."""
+    return contact_forces(model, feet, qvel, inverse_pass(model, qpos, qvel, qacc), mass_kg, **kw)
+
+
+def contact_forces(model: mujoco.MjModel, feet: FootModel, qvel: np.ndarray, passed: InversePass, mass_kg: float,
+                   mu: float = MU, height: float = CONTACT_HEIGHT, speed: float = CONTACT_SPEED,
+                   regulariser: float = REGULARISER, terrain: Terrain | None = None) -> ContactDynamics:
+    """The contact stage, for all frames at once from an :func:`inverse_pass` at velocities ``qvel`` (T, nv).
 
     A sole point may carry force when it is within ``height`` of its support (the floor, or a platform of
     ``terrain``) and slower than ``speed``; the supports are level, so the friction pyramids stay vertical.
-
-    Per frame only MuJoCo runs in the loop (``mj_inverse``, and the Jacobians of the four foot bodies and
-    the root at their origins); the sole points' positions and Jacobians (``J_point = J_origin - [r]x
-    J_rot``), the ground forces (one batched solve), the contact torques and the residual wrench are
-    computed for all frames at once."""
+    The sole points' positions, velocities and root Jacobian rows (from ``cdof``), the ground forces (one
+    batched solve), the contact torques and the residual wrench."""
     nt, nv = qvel.shape
-    data = mujoco.MjData(model)
     rot = feet.to_zup
     dirs = pyramid(mu) @ rot  # (4, 3): pyramid edges in the model world (rows)
     w = np.full(6, 1.0 / (mass_kg * G))  # force rows / (m g), moment rows / (m g * 1 m)
@@ -231,17 +265,7 @@ def contact_inverse_dynamics(model: mujoco.MjModel, feet: FootModel, qpos: np.nd
     which = which.reshape(feet.body.shape)
     bodies = np.append(bodies, feet.root_body)  # and the root body, last
     chain, tree_root = body_dof_chains(model, bodies)
-    qfrc, cdof = np.empty((nt, nv)), np.empty((nt, nv, 6))
-    xpos, xmat, subtree_com = (np.empty((nt, model.nbody, k)) for k in (3, 9, 3))
-    inverse = mujoco.mj_inverse
-    # MjData's arrays, fetched once (each attribute access builds a new view)
-    d_pos, d_vel, d_acc = data.qpos, data.qvel, data.qacc
-    d_frc, d_cdof, d_xpos, d_xmat, d_com = data.qfrc_inverse, data.cdof, data.xpos, data.xmat, data.subtree_com
-    with unconstrained(model):
-        for i in range(nt):  # MuJoCo only: the rest is computed for all frames at once
-            d_pos[:], d_vel[:], d_acc[:] = qpos[i], qvel[i], qacc[i]
-            inverse(model, data)  # also runs the position stages (cdof, subtree_com)
-            qfrc[i], cdof[i], xpos[i], xmat[i], subtree_com[i] = d_frc, d_cdof, d_xpos, d_xmat, d_com
+    qfrc, cdof, xpos, xmat, subtree_com = passed.qfrc, passed.cdof, passed.xpos, passed.xmat, passed.subtree_com
     # cdof row n is DoF n's unit motion (angular, linear) about the subtree COM of its tree's root: DoF n turns
     # a point p it moves at ang_n and moves it at lin_n + ang_n x (p - com), p's Jacobian column n (as
     # mj_jac). Only what is needed is formed: velocities, the root columns, and J^T applied to forces.

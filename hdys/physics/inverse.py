@@ -39,11 +39,12 @@ def inverse_dynamics(model: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray, 
     """Generalized forces (T, nv) that produce ``qacc`` (T, nv) at states ``qpos`` (T, nq), ``qvel`` (T, nv)."""
     data = mujoco.MjData(model)
     out = np.empty((qpos.shape[0], model.nv))
+    d_pos, d_vel, d_acc, d_frc = data.qpos, data.qvel, data.qacc, data.qfrc_inverse  # views, fetched once
     with unconstrained(model):
         for i in range(qpos.shape[0]):
-            data.qpos[:], data.qvel[:], data.qacc[:] = qpos[i], qvel[i], qacc[i]
+            d_pos[:], d_vel[:], d_acc[:] = qpos[i], qvel[i], qacc[i]
             mujoco.mj_inverse(model, data)
-            out[i] = data.qfrc_inverse
+            out[i] = d_frc
     return out
 
 
