@@ -265,6 +265,7 @@ def contact_forces(model: mujoco.MjModel, feet: FootModel, qvel: np.ndarray, pas
     which = which.reshape(feet.body.shape)
     bodies = np.append(bodies, feet.root_body)  # and the root body, last
     chain, tree_root = body_dof_chains(model, bodies)
+    chain_f = chain.astype(float)
     qfrc, cdof, xpos, xmat, subtree_com = passed.qfrc, passed.cdof, passed.xpos, passed.xmat, passed.subtree_com
     # cdof row n is DoF n's unit motion (angular, linear) about the subtree COM of its tree's root: DoF n turns
     # a point p it moves at ang_n and moves it at lin_n + ang_n x (p - com), p's Jacobian column n (as
@@ -275,7 +276,7 @@ def contact_forces(model: mujoco.MjModel, feet: FootModel, qvel: np.ndarray, pas
     r = np.einsum("tfpab,fpb->tfpa", frame[:, which], feet.local)  # (T, 2, 4, 3) from the body origins
     pos_m = xpos[:, bodies][:, which] + r  # model world
     lever = pos_m - com[:, which]  # (T, 2, 4, 3): from the COM that cdof refers to
-    twist = np.matmul(chain.astype(float), cdof * qvel[..., None])  # (T, nb, 6): sum over each chain
+    twist = np.matmul(chain_f, cdof * qvel[..., None])  # (T, nb, 6): sum over each chain
     vel = (twist[:, which, 3:] + np.cross(twist[:, which, :3], lever)) @ rot.T
     pos = pos_m @ rot.T
     support = 0.0 if terrain is None else terrain.height(pos[..., :2])
@@ -299,7 +300,7 @@ def contact_forces(model: mujoco.MjModel, feet: FootModel, qvel: np.ndarray, pas
     on_body = np.eye(bodies.size)[which].reshape(8, -1)  # (8, nb)
     load = np.concatenate([np.cross(lever, force_m), force_m], axis=-1).reshape(nt, 8, 6)
     body_load = np.einsum("tpa,pb->tab", load, on_body)  # (T, 6, nb): (moment about the COM, force)
-    qfrc_c = np.einsum("tnc,tcn->tn", cdof, body_load @ chain.astype(float))  # each DoF: its bodies' loads
+    qfrc_c = np.einsum("tnc,tcn->tn", cdof, body_load @ chain_f)  # each DoF: its bodies' loads
     force = force_m @ rot.T
     res = qfrc[:, root] - qfrc_c[:, root]
     solver_res = np.linalg.norm(res * w, axis=1) / np.maximum(np.linalg.norm(b_all, axis=1), 1e-12)
