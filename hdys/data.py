@@ -36,8 +36,8 @@ class Normalizer:
         mean, std = {}, {}
         sizes = {**KIN_FEATURE_DIMS, **FIXED_DYN}
         for key, n in sizes.items():
-            if key in stats:
-                mean[key], std[key] = stats[key].mean_std()
+            if key in stats:  # kinematics: [x, ẋ, ẍ] blocks, each floored on its own
+                mean[key], std[key] = stats[key].mean_std(blocks=3 if key in KIN_FEATURE_DIMS else 1)
             else:  # representation absent from the training data: identity
                 mean[key], std[key] = np.zeros(n, np.float32), np.ones(n, np.float32)
         for dyn, names in (("muscle_activation", muscle_names), ("emg", emg_names)):

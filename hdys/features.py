@@ -32,6 +32,10 @@ from scipy.spatial.transform import Rotation
 from .schema import Sequence
 
 MARGIN = 2  # frames read on each side of a window so that its derivatives are central differences
+# Version of what ``sequence_stats`` computes. Corpora record it next to the statistics they cache (per
+# sequence and merged); statistics of another version are recomputed from the arrays, never used.
+# Bump it whenever the features (and so their statistics) change.
+FEATURE_VERSION = 1
 
 
 def derivatives(x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -295,12 +299,20 @@ class RunningStats:
     def merge(self, other: "RunningStats") -> "RunningStats":
         return RunningStats(self.count + other.count, self.total + other.total, self.total_sq + other.total_sq)
 
-    def mean_std(self, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    def mean_std(self, floor: float = 1e-3, blocks: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel mean and std. A channel's std is floored at ``floor`` and at 1 % of the largest
+        std of its block: the channels are ``blocks`` equal consecutive blocks of one unit each (3 for
+        kinematics features [x, ẋ, ẍ], whose stds differ by orders of magnitude: one floor over all
+        three would let an acceleration's std shrink every position channel)."""
         n = np.maximum(self.count, 1.0)
         mean = self.total / n
         var = np.maximum(self.total_sq / n - mean * mean, 0.0)
         std = np.sqrt(var)
-        std = np.maximum(std, np.maximum(floor, 1e-2 * float(std.max(initial=0.0))))
+        if blocks < 1 or std.size % blocks:
+            raise ValueError(f"{std.size} channels cannot be split into {blocks} equal blocks")
+        per_block = std.reshape(blocks, -1)
+        largest = per_block.max(axis=1, keepdims=True, initial=0.0)
+        std = np.maximum(per_block, np.maximum(floor, 1e-2 * largest)).reshape(-1)
         return mean.astype(np.float32), std.astype(np.float32)
 
     def to_json(self) -> dict:

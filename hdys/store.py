@@ -12,7 +12,8 @@ scalars (fps, mass_kg, height_m, subject, split, dataset, sequence_id) as attrib
 attribute (JSON) where ``extra["terrain"]`` gives the platforms the feet stood on (read back into
 ``extra``; the rest of ``extra`` is not stored), and ``_stats_json``, the sequence's feature statistics
 (``features.sequence_stats``) so that the train statistics can be recomputed without re-reading arrays
-when a subject changes split.
+when a subject changes split. Both the groups and the manifest record the ``features.FEATURE_VERSION``
+their statistics were computed with; statistics of another version are recomputed from the arrays.
 
 The manifest is the authority: shard files or groups it does not list are ignored (and shard files
 are overwritten by a later write). It is replaced atomically at the end of ``write_corpus`` only, so an
@@ -39,7 +40,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from .features import MARGIN, RunningStats, merge_stats, sequence_stats
+from .features import FEATURE_VERSION, MARGIN, RunningStats, merge_stats, sequence_stats
 from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, NAME_KEYS, SPLITS, SchemaError, Sequence,
                      load_npz, save_npz, validate)
 
@@ -191,6 +192,7 @@ class _ShardWriter:
         if seq.keypoints is not None and seq.keypoint_parents is not None:
             g.create_dataset("keypoint_parents", data=np.asarray(seq.keypoint_parents, np.int64))
         g.create_dataset(STATS_KEY, data=json.dumps(_stats_to_json(stats)), dtype=h5py.string_dtype())
+        g.attrs["feature_version"] = FEATURE_VERSION
         g.attrs["sequence_id"] = seq.sequence_id
         g.attrs["dataset"] = seq.dataset
         g.attrs["subject"] = seq.subject or ""
@@ -368,6 +370,7 @@ def write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 0
         "datasets": {k: datasets_meta[k] for k in sorted(datasets_meta)},
         "sequences": [e.to_json() for e in entries],
         "stats": _stats_to_json(stats),
+        "feature_version": FEATURE_VERSION,
         "skipped": skipped,
     }
     atomic_write_json(out / MANIFEST, manifest)
@@ -445,11 +448,16 @@ def _read_seq_stats(out: Path, by_shard: dict[str, list[str]]) -> dict[str, dict
         with h5py.File(out / shard, "r") as f:
             for sid in sids:
                 g = f[_group_name(sid)]
-                if STATS_KEY in g:
+                if STATS_KEY in g and _feature_version(g.attrs) == FEATURE_VERSION:
                     res[sid] = _stats_from_json(json.loads(g[STATS_KEY].asstr()[()]))
-                else:
+                else:  # no cached statistics, or of other features: from the arrays
                     res[sid] = sequence_stats(_read_group(g, _fallback_entry(g, sid, shard), 0, None))
     return res
+
+
+def _feature_version(meta) -> int:
+    """The feature version a group's attributes or a manifest records (1: written before versions)."""
+    return int(meta.get("feature_version", 1))
 
 
 def _fallback_entry(g, sid: str, shard: str) -> Entry:
@@ -527,6 +535,7 @@ class Corpus:
         self._by_id = {e.sequence_id: e for e in self._entries}
         self._handles: dict[int, dict[str, h5py.File]] = {}
         self._meta: dict[str, dict] = {}
+        self._stale_stats: dict[str, RunningStats] | None = None
 
     def __repr__(self) -> str:
         return f"Corpus({str(self.path)!r}, {len(self._entries)} sequences)"
@@ -558,7 +567,18 @@ class Corpus:
 
     @property
     def stats(self) -> dict[str, RunningStats]:
-        return _stats_from_json(self.manifest["stats"])
+        """Feature statistics of the train split; recomputed from the arrays (once per ``Corpus``) when
+        the manifest's were computed by another feature version."""
+        version = _feature_version(self.manifest)
+        if version == FEATURE_VERSION:
+            return _stats_from_json(self.manifest["stats"])
+        if self._stale_stats is None:
+            train = self.entries(split="train")
+            log.warning("%s: statistics were computed by feature version %d, this hdys computes version %d; "
+                        "recomputing them from %d train sequences (rewrite the corpus to store them)",
+                        self.path, version, FEATURE_VERSION, len(train))
+            self._stale_stats = merge_stats([sequence_stats(self.read(e.sequence_id)) for e in train])
+        return self._stale_stats
 
     def entries(self, split: str | None = None, dataset: str | None = None) -> list[Entry]:
         if split is not None and split not in SPLITS:

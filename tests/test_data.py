@@ -54,3 +54,17 @@ def test_window_starts_cover_every_frame():
 def test_average_over_representations():
     per_rep = {"markers": {"grf": np.ones((2, 6))}, "smpl": {"grf": 3 * np.ones((2, 6))}, "_latent": {}}
     np.testing.assert_allclose(average_over_representations(per_rep)["grf"], 2.0)
+
+
+def test_normalizer_floors_positions_velocities_and_accelerations_apart():
+    """Joint-angle features are [x, ẋ, ẍ]; accelerations' stds are ~100x the angles'. A floor over the
+    whole group (1 % of its largest std) used to flatten every angle channel to the acceleration scale."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.2, size=(500, 23))  # rad
+    feats = np.concatenate([x, 5 * rng.normal(size=x.shape), 70 * rng.normal(size=x.shape)], 1)
+    norm = Normalizer.from_stats({"joint_angles": RunningStats.of(feats)}, [], [])
+    np.testing.assert_allclose(norm.std["joint_angles"][:23], x.std(0), rtol=1e-4)
+    # a channel that barely moves is still floored, at 1 % of its own block's largest std
+    feats[:, 0] = 1e-6 * rng.normal(size=500)
+    std = Normalizer.from_stats({"joint_angles": RunningStats.of(feats)}, [], []).std["joint_angles"]
+    assert np.isclose(std[0], 0.01 * feats[:, 1:23].std(0).max(), rtol=1e-4)

@@ -344,3 +344,37 @@ def test_summary_logged(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="hdys.store"):
         write_corpus(tmp_path / "c", make_all()[:4], progress=True)
     assert "wrote 4 new sequences" in caplog.text and "alpha" in caplog.text
+
+
+def test_stale_feature_statistics_are_recomputed(tmp_path, caplog):
+    """Statistics cached by another feature version (manifest and groups) are recomputed, not used."""
+    import h5py
+
+    out = tmp_path / "c"
+    seqs = make_all()
+    c = write_corpus(out, seqs[:6], progress=False)
+    fresh = c.stats
+    assert c.manifest["feature_version"] == 1
+    # what an older hdys would have left: other numbers, recorded under another version
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["feature_version"] = 0
+    manifest["stats"] = {k: {kk: [7.0] * len(vv) for kk, vv in v.items()} for k, v in manifest["stats"].items()}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    for e in c.entries():
+        with h5py.File(out / e.shard, "r+") as f:
+            g = f[e.sequence_id]
+            del g["_stats_json"]
+            g.create_dataset("_stats_json", data=json.dumps(manifest["stats"]), dtype=h5py.string_dtype())
+            g.attrs["feature_version"] = 0
+    with caplog.at_level(logging.WARNING):
+        stale = Corpus(out).stats
+    assert "feature version 0" in caplog.text
+    for k in fresh:
+        np.testing.assert_allclose(stale[k].total, fresh[k].total, rtol=1e-10)
+    # appending recomputes the stale groups' statistics and stores the current version
+    c2 = write_corpus(out, seqs, progress=False)
+    assert c2.manifest["feature_version"] == 1
+    train = {e.sequence_id for e in c2.entries("train")}
+    expected = merge_stats([sequence_stats(schema.validate(s)) for s in make_all() if s.sequence_id in train])
+    for k in expected:
+        np.testing.assert_allclose(c2.stats[k].total, expected[k].total, rtol=1e-10)
