@@ -65,7 +65,7 @@ UNITS: dict[tuple[str, str], str] = {
     ("emg", RMSE): "envelope units", ("emg", PCC): "1",
 }
 AVG = "avg"  # representation name under which the caller passes the averaged prediction
-BEST = "best"  # added by MetricAccumulator.result: best over the individual representations
+BEST = "best"  # added by MetricAccumulator.result: the dataset's best single representation (paper's *bst*)
 DEFAULT_PCC_WINDOW = 64  # MinT benchmark default window (frames)
 
 
@@ -240,8 +240,10 @@ class MetricAccumulator:
 
     Error metrics are pooled over all valid frames of a dataset (frame-weighted: a long sequence
     counts more than a short one); PCC is the mean over all windows of all sequences. Pass the
-    averaged prediction under the representation name ``"avg"``; ``result()`` adds ``"best"``, the
-    best value over the individual (non-"avg") representations (min for errors, max for PCC).
+    averaged prediction under the representation name ``"avg"``; ``result()`` adds ``"best"``: every
+    metric of the one representation that is best on the dataset (``best_representations``), as the
+    paper's *bst* is one representation's row of its Table 3, so RMSE and PCC never come from
+    different inputs.
 
     ``pcc_window``: frames per PCC window, an int or a dict ``{dataset: int}`` (missing datasets use
     ``DEFAULT_PCC_WINDOW``).
@@ -307,13 +309,32 @@ class MetricAccumulator:
         for (dataset, dynamics, rep, metric), (total, count) in sorted(self._sums.items()):
             out.setdefault(dataset, {}).setdefault(dynamics, {}).setdefault(metric, {})[rep] = \
                 _finish(metric, total, count)
-        for per_dyn in out.values():
-            for per_metric in per_dyn.values():
-                for metric, per_rep in per_metric.items():
-                    best = best_value(metric, {r: v for r, v in per_rep.items() if r not in (AVG, BEST)})
-                    if best is not None:
-                        per_rep[BEST] = best
+        for dataset, rep in best_representations(out).items():
+            for per_metric in out[dataset].values():
+                for per_rep in per_metric.values():
+                    if rep in per_rep:
+                        per_rep[BEST] = per_rep[rep]
         return out
+
+
+def best_representations(results: dict) -> dict[str, str]:
+    """Per dataset of ``{dataset: {dynamics: {metric: {rep: value}}}}``, the single representation with
+    the best mean rank over the dataset's headline metrics (ties: the better first headline value, then
+    the name; a representation without a value ranks last in that column)."""
+    out = {}
+    for dataset, per_dyn in results.items():
+        columns = [(m, per_dyn[d][m]) for d in sorted(per_dyn) for m in HEADLINE_METRICS.get(d, ())
+                   if m in per_dyn[d]]
+        reps = sorted({r for _, col in columns for r, v in col.items() if r not in (AVG, BEST) and np.isfinite(v)})
+        if not reps:
+            continue
+        keys = []  # per column: rep -> value oriented so that lower is better
+        for metric, col in columns:
+            sign = 1.0 if LOWER_IS_BETTER[metric] else -1.0
+            keys.append({r: sign * col[r] if np.isfinite(col.get(r, np.nan)) else np.inf for r in reps})
+        rank = {r: sum(sorted(reps, key=k.get).index(r) for k in keys) for r in reps}
+        out[dataset] = min(reps, key=lambda r: (rank[r], keys[0][r], r))
+    return out
 
 
 def _finish(metric: str, total: float, count: float) -> float:
@@ -322,11 +343,3 @@ def _finish(metric: str, total: float, count: float) -> float:
     if metric == RMSE:
         return float(np.sqrt(total / count))
     return float(total / count)
-
-
-def best_value(metric: str, values: dict[str, float]) -> float | None:
-    """Best finite value (min for errors, max for PCC); None if there is none."""
-    finite = [float(v) for v in values.values() if v is not None and np.isfinite(v)]
-    if not finite:
-        return None
-    return min(finite) if LOWER_IS_BETTER[metric] else max(finite)
