@@ -63,11 +63,18 @@ class TrainConfig:
     seed: int = 0
     datasets: list[str] = field(default_factory=list)  # train on these datasets only (empty: all)
     fractions: dict[str, float] = field(default_factory=dict)  # dataset -> share of its train sequences used
+    # dataset -> windows drawn per epoch, as a multiple of sequences_per_dataset (1 where not given: the
+    # paper's balanced sampling); a composition such as Table 8's 50/50 mix is realised with these
+    shares: dict[str, float] = field(default_factory=dict)
+    stratified: bool = False  # every batch holds every dataset in its fixed share (else: shuffled epoch)
     checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
     keep_checkpoints: int = 2
     max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit)
     budget_minutes: float = 0.0  # stop (with a checkpoint) after this much wall time (0 = no limit)
     device: str = "auto"  # auto | cpu | cuda
+    # fp32, or bf16: matmuls in bfloat16 under autocast (weights, optimiser and losses stay float32);
+    # auto: bf16 where the hardware has bfloat16 matrix units (CPUs with AMX, CUDA with bf16), else fp32
+    precision: str = "fp32"
     threads: int = 0  # torch intra-op threads (0 = torch default)
 
     def __post_init__(self):
@@ -79,6 +86,11 @@ class TrainConfig:
         for name, f in self.fractions.items():
             if not 0.0 < f <= 1.0:
                 raise ValueError(f"train.fractions[{name!r}] must be in (0, 1], got {f}")
+        for name, f in self.shares.items():
+            if not f >= 0.0:
+                raise ValueError(f"train.shares[{name!r}] must be >= 0, got {f}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"train.precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"train.device must be auto, cpu or cuda, got {self.device!r}")
 

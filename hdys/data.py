@@ -137,24 +137,36 @@ def _pad_points(x: np.ndarray, P: int, fill) -> np.ndarray:
 
 
 def epoch_windows(entries_by_dataset: dict[str, list], window: int, per_dataset: int, seed: int,
-                  epoch: int) -> list[tuple[str, int]]:
-    """The shuffled (sequence_id, start) windows of one epoch: ``per_dataset`` sequences drawn from
-    every dataset (without replacement while possible), one random window each. Deterministic in
-    (seed, epoch), independent of the process that asks."""
+                  epoch: int, shares: dict[str, float] | None = None,
+                  stratified: bool = False) -> list[tuple[str, int]]:
+    """The (sequence_id, start) windows of one epoch: ``per_dataset x shares[d]`` sequences drawn from
+    every dataset d (share 1 where not given: the paper's balanced sampling), without replacement
+    while possible, one random window each. Deterministic in (seed, epoch), independent of the
+    process that asks.
+
+    Order: shuffled, or with ``stratified`` interleaved so that every run of consecutive windows holds
+    each dataset in proportion to its count (window i of a dataset's n sits at (i + u) / n of the epoch,
+    u drawn once per dataset and epoch): every batch cut from it has every dataset in fixed shares."""
     rng = np.random.default_rng([seed, epoch])
+    shares = shares or {}
     out: list[tuple[str, int]] = []
+    position: list[float] = []
     for name in sorted(entries_by_dataset):
         entries = sorted(entries_by_dataset[name], key=lambda e: e.sequence_id)
-        if not entries:
+        count = int(round(per_dataset * shares.get(name, 1.0)))
+        if not entries or count <= 0:
             continue
-        reps, rest = divmod(per_dataset, len(entries))
+        reps, rest = divmod(count, len(entries))
         picks = np.concatenate([np.tile(np.arange(len(entries)), reps),
                                 rng.choice(len(entries), size=rest, replace=False)]).astype(int)
-        for i in picks:
+        rng.shuffle(picks)
+        u = rng.uniform()
+        for k, i in enumerate(picks):
             e = entries[i]
             start = int(rng.integers(0, max(1, e.frames - window + 1)))
             out.append((e.sequence_id, start))
-    order = rng.permutation(len(out))
+            position.append((k + u) / count)
+    order = np.argsort(position, kind="stable") if stratified else rng.permutation(len(out))
     return [out[i] for i in order]
 
 

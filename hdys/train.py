@@ -29,7 +29,7 @@ from .model import build_model, parameter_counts
 from .store import Corpus, atomic_write_json, merged_stats
 
 log = logging.getLogger("hdys.train")
-RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads"}
+RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,19 @@ def subset(refs: list[WindowRef], fraction: float, seed: int) -> list[WindowRef]
     """A deterministic share of the sequences (at least one), independent of their order."""
     ranked = sorted(refs, key=lambda r: hashlib.sha256(f"{seed}:{r.sequence_id}".encode()).hexdigest())
     return sorted(ranked[: max(1, round(fraction * len(refs)))], key=lambda r: r.sequence_id)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype ``train.precision`` asks for on ``device`` (None: float32 throughout)."""
+    if precision == "fp32":
+        return None
+    if precision == "auto":
+        if device.type == "cuda":
+            ok = torch.cuda.is_bf16_supported()
+        else:  # bfloat16 matmuls pay only with AMX tiles (5x float32 on the development CPU)
+            ok = torch.cpu._is_amx_tile_supported()
+        return torch.bfloat16 if ok else None
+    return torch.bfloat16
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,6 +84,7 @@ class Trainer:
                 dist.init_process_group(backend)
             self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.device = resolve_device(cfg.train.device)
+        self.amp = autocast_dtype(cfg.train.precision, self.device)
         if self.device.type == "cuda" and self.world > 1:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         if cfg.train.threads:
@@ -103,9 +117,11 @@ class Trainer:
         if missing:
             raise ValueError(f"train.datasets {missing} have no training sequences in {', '.join(self.data)}; "
                              f"available: {sorted({e.dataset for c in self.corpora for e in c.entries()})}")
+        for key in ("fractions", "shares"):
+            for name in getattr(tc, key):
+                if name not in self.by_dataset:
+                    raise ValueError(f"train.{key} names dataset {name!r}, which is not being trained on")
         for name, frac in tc.fractions.items():
-            if name not in self.by_dataset:
-                raise ValueError(f"train.fractions names dataset {name!r}, which is not being trained on")
             self.by_dataset[name] = subset(self.by_dataset[name], frac, tc.seed)
         self.refs: dict[str, WindowRef] = {r.sequence_id: r for refs in self.by_dataset.values() for r in refs}
         if not self.refs:
@@ -173,7 +189,8 @@ class Trainer:
             if not mb:
                 continue
             batch = collate([self._read(w) for w in mb], self.norm, self.vocab, tc.window, self.device)
-            loss, part = self.model(batch)
+            with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
+                loss, part = self.model(batch)
             (loss / n_micro).backward()
             for k, v in part.items():
                 logs[k] = logs.get(k, 0.0) + v / tc.grad_accum
@@ -205,7 +222,7 @@ class Trainer:
         try:
             while self.epoch < tc.epochs and stop is None:
                 plan = batches(epoch_windows(self.by_dataset, tc.window, tc.sequences_per_dataset, tc.seed,
-                                             self.epoch), per_batch)
+                                             self.epoch, tc.shares, tc.stratified), per_batch)
                 bar = tqdm(total=len(plan), initial=self.batch_index, desc=f"epoch {self.epoch + 1}/{tc.epochs}",
                            disable=not self.progress or self.rank != 0, leave=False, dynamic_ncols=True)
                 while self.batch_index < len(plan):

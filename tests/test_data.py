@@ -1,6 +1,6 @@
 import numpy as np
 
-from hdys.data import Normalizer, average_over_representations, collate, epoch_windows, window_starts
+from hdys.data import Normalizer, average_over_representations, batches, collate, epoch_windows, window_starts
 from hdys.features import WindowFeatures, RunningStats
 
 
@@ -68,3 +68,22 @@ def test_normalizer_floors_positions_velocities_and_accelerations_apart():
     feats[:, 0] = 1e-6 * rng.normal(size=500)
     std = Normalizer.from_stats({"joint_angles": RunningStats.of(feats)}, [], []).std["joint_angles"]
     assert np.isclose(std[0], 0.01 * feats[:, 1:23].std(0).max(), rtol=1e-4)
+
+
+def test_sampler_realises_shares_and_stratified_batches_hold_every_dataset():
+    class E:
+        def __init__(self, name, i, frames=100):
+            self.sequence_id, self.frames = f"{name}{i}", frames
+    data = {n: [E(n, i) for i in range(k)] for n, k in (("a", 40), ("b", 7), ("c", 3), ("d", 11), ("e", 5))}
+    # Table 8's 50/50 mix: half of the epoch from the target, half from the others
+    shares = {"a": 0.5, "b": 0.2, "c": 0.1, "d": 0.1, "e": 0.1}
+    w = epoch_windows(data, 32, 60, seed=0, epoch=0, shares=shares)
+    counts = {n: sum(sid.startswith(n) for sid, _ in w) for n in data}
+    assert counts == {"a": 30, "b": 12, "c": 6, "d": 6, "e": 6}
+    # stratified: the same windows, every batch of 5 holds each of 5 equally shared datasets once
+    even = epoch_windows(data, 32, 12, seed=0, epoch=3, stratified=True)
+    assert sorted(even) == sorted(epoch_windows(data, 32, 12, seed=0, epoch=3))
+    for batch in batches(even, 5):
+        assert sorted(sid[0] for sid, _ in batch) == list("abcde")
+    shuffled = batches(epoch_windows(data, 32, 12, seed=0, epoch=3), 5)
+    assert any(len({sid[0] for sid, _ in b}) < 5 for b in shuffled)  # what stratifying prevents

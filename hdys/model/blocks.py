@@ -4,7 +4,10 @@ Shape legend: B windows, T frames, N = B*T frames, P points (markers or keypoint
 """
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -20,6 +23,69 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
+class _SelfAttention(nn.Module):
+    """Multi-head self-attention as explicit matmuls. Parameter names are those of
+    ``nn.MultiheadAttention`` (``in_proj_weight``, ``in_proj_bias``, ``out_proj``), so checkpoints of the
+    ``nn.TransformerEncoderLayer`` this replaces load unchanged. On the CPU, for the short sequences
+    here (a frame's 17-58 points, a 32-frame window), plain matmuls train faster than
+    ``scaled_dot_product_attention``'s fused kernel, whose backward is slow in bfloat16."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """x (N, L, D); bias (N, 1, 1, L) added to the logits (-inf = ignore that key) or None."""
+        N, L, D = x.shape
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(N, L, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        logits = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)  # (N, H, L, L)
+        if bias is not None:
+            logits = logits + bias
+        out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(N, L, D)
+        return self.out_proj(out)
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm transformer encoder layer, ReLU feed-forward of twice the width, no dropout: what
+    ``nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0, norm_first=True)`` computes, with the
+    same parameter names."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.self_attn = _SelfAttention(dim, heads)
+        self.linear1 = nn.Linear(dim, 2 * dim)
+        self.linear2 = nn.Linear(2 * dim, dim)
+        self.norm1 = nn.LayerNorm(dim)
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.self_attn(self.norm1(x), bias)
+        return x + self.linear2(F.relu(self.linear1(self.norm2(x))))
+
+
+class Encoder(nn.Module):
+    """A stack of ``EncoderLayer`` (``layers.i`` as in ``nn.TransformerEncoder``)."""
+
+    def __init__(self, dim: int, heads: int, layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(EncoderLayer(dim, heads) for _ in range(layers))
+
+    def forward(self, x: torch.Tensor, ignore: torch.Tensor | None = None) -> torch.Tensor:
+        """x (N, L, D); ignore (N, L) bool, True for keys no token may attend to."""
+        bias = None
+        if ignore is not None:
+            bias = torch.zeros(ignore.shape, dtype=x.dtype, device=x.device)
+            bias = bias.masked_fill(ignore, float("-inf"))[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, bias)
+        return x
+
+
 class PointSetEncoder(nn.Module):
     """Transformer encoder over an unordered point set, no positional embedding (paper §3.3).
 
@@ -32,9 +98,7 @@ class PointSetEncoder(nn.Module):
         self.proj = nn.Linear(in_dim, dim)
         self.summary = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.normal_(self.summary, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.encoder = Encoder(dim, heads, layers)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,7 +106,7 @@ class PointSetEncoder(nn.Module):
         tokens = self.proj(x)  # (N, P, D)
         summary = self.summary.expand(x.shape[0], -1, -1)  # (N, 1, D)
         pad = torch.cat([torch.zeros_like(valid[:, :1]), ~valid], dim=1)  # (N, 1+P) True = ignore
-        h = self.norm(self.encoder(torch.cat([summary, tokens], dim=1), src_key_padding_mask=pad))
+        h = self.norm(self.encoder(torch.cat([summary, tokens], dim=1), pad))
         return h[:, 0], h[:, 1:]  # (N, D), (N, P, D)
 
 
@@ -53,9 +117,7 @@ class TemporalRefiner(nn.Module):
         super().__init__()
         self.pos = nn.Parameter(torch.zeros(1, max_window, dim))
         nn.init.normal_(self.pos, std=0.02)
-        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.encoder = Encoder(dim, heads, layers)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -184,7 +184,7 @@ class HDyS(nn.Module):
             a = za[ia][:, :: stride // sa].flatten(0, 1)  # (m*T', D)
             b = zb[ib][:, :: stride // sb].flatten(0, 1)
             stride = max(1, -(-a.shape[0] // self.cfg.align_max_frames))
-            a, b = F.normalize(a[::stride], dim=-1), F.normalize(b[::stride], dim=-1)
+            a, b = F.normalize(a[::stride].float(), dim=-1), F.normalize(b[::stride].float(), dim=-1)
             if a.shape[0] < 2:
                 continue
             logits = a @ b.T / self.cfg.temperature  # (m', m')
@@ -220,6 +220,7 @@ def z_kin_sum_zero(z_kin: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def _masked_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor | None:
+    pred = pred.float()  # bfloat16 under autocast: the loss in float32
     if valid is None:
         return (pred - target).abs().mean()
     count = valid.sum()
