@@ -34,6 +34,11 @@ class ModelConfig:
     align_max_frames: int = 512  # frames per latent pair in one InfoNCE term (evenly strided subsample)
     fd_frame_stride: int = 1  # FDAE on every k-th frame of a window only (it is per frame; 1 = every frame)
     alpha_recon: float = 0.01  # paper: alpha_1
+    # how the reconstruction terms add up: "sum", the paper's plain sum of one term per (representation,
+    # dynamics) pair; "dynamics", the same total weight shared equally by the dynamics types (and by the
+    # decoded accelerations of the FDAE), so that a type read from few representations (muscles, EMG)
+    # is not outweighed by one read from many (torques)
+    loss_balance: str = "sum"
     alpha_align: float = 0.05  # paper: alpha_2
     muscle_names: list[str] = field(default_factory=list)  # channel vocabulary, filled from the data
     emg_names: list[str] = field(default_factory=list)
@@ -46,6 +51,8 @@ class ModelConfig:
             raise ValueError(f"model.temperature must be > 0, got {self.temperature}")
         if self.fd_frame_stride < 1:
             raise ValueError(f"model.fd_frame_stride must be >= 1, got {self.fd_frame_stride}")
+        if self.loss_balance not in ("sum", "dynamics"):
+            raise ValueError(f"model.loss_balance must be sum or dynamics, got {self.loss_balance!r}")
         if self.max_window < 2:
             raise ValueError(f"model.max_window must be >= 2, got {self.max_window}")
 
@@ -57,6 +64,11 @@ class TrainConfig:
     batch_frames: int = 9600  # paper: 9600 frames per (global) batch
     window: int = 32  # frames per window fed to the temporal transformer
     lr: float = 1e-3  # paper: AdamW, 1e-3
+    # constant (paper), or cosine: linear warm-up over warmup_steps, then cosine decay to
+    # lr * lr_final over the run (its length: max_steps, epochs or budget_minutes, whichever ends it first)
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    lr_final: float = 0.05
     weight_decay: float = 1e-2
     grad_clip: float = 5.0
     grad_accum: int = 1  # micro-batches per step on each process; the global batch is split evenly
@@ -89,6 +101,11 @@ class TrainConfig:
         for name, f in self.shares.items():
             if not f >= 0.0:
                 raise ValueError(f"train.shares[{name!r}] must be >= 0, got {f}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"train.lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0 or not 0.0 <= self.lr_final <= 1.0:
+            raise ValueError(f"train.warmup_steps must be >= 0 and train.lr_final in [0, 1], got "
+                             f"{self.warmup_steps}, {self.lr_final}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"train.precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import signal
 import time
@@ -45,6 +46,17 @@ def subset(refs: list[WindowRef], fraction: float, seed: int) -> list[WindowRef]
     """A deterministic share of the sequences (at least one), independent of their order."""
     ranked = sorted(refs, key=lambda r: hashlib.sha256(f"{seed}:{r.sequence_id}".encode()).hexdigest())
     return sorted(ranked[: max(1, round(fraction * len(refs)))], key=lambda r: r.sequence_id)
+
+
+def lr_factor(tc, step: int, progress: float) -> float:
+    """Multiplier of ``train.lr`` at optimiser step ``step`` (0-based) of a run ``progress`` in [0, 1]
+    through: 1 for the constant schedule; for cosine, a linear warm-up over ``warmup_steps``, then
+    lr_final + (1 - lr_final) (1 + cos(pi progress)) / 2."""
+    if tc.lr_schedule == "constant":
+        return 1.0
+    warm = min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else 1.0
+    p = min(max(progress, 0.0), 1.0)
+    return warm * (tc.lr_final + (1.0 - tc.lr_final) * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -142,6 +154,7 @@ class Trainer:
         self.model = build_model(cfg.model).to(self.device)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.epoch, self.batch_index, self.step, self.elapsed = 0, 0, 0, 0.0
+        self.epoch_steps = 1  # batches in the current epoch (set when its plan is drawn)
         ckpt = latest_checkpoint(self.out) if self.resume else None
         if ckpt is not None:
             state = load_checkpoint(ckpt, self.model, self.opt)
@@ -198,8 +211,23 @@ class Trainer:
             for p in self.model.parameters():
                 dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        lr = tc.lr * lr_factor(tc, self.step, self.run_fraction())
+        for group in self.opt.param_groups:
+            group["lr"] = lr
         self.opt.step()
+        logs["lr"] = lr
         return logs
+
+    def run_fraction(self) -> float:
+        """How far through its run training is, in [0, 1]: the furthest of steps / max_steps, epochs and
+        elapsed / budget_minutes (whichever limit is set and will end the run first)."""
+        tc = self.cfg.train
+        done = [(self.epoch + self.batch_index / max(1, self.epoch_steps)) / tc.epochs]
+        if tc.max_steps:
+            done.append(self.step / tc.max_steps)
+        if tc.budget_minutes:
+            done.append(self.elapsed / (60.0 * tc.budget_minutes))
+        return min(1.0, max(done))
 
     def save(self) -> None:
         if self.rank != 0:
@@ -223,6 +251,7 @@ class Trainer:
             while self.epoch < tc.epochs and stop is None:
                 plan = batches(epoch_windows(self.by_dataset, tc.window, tc.sequences_per_dataset, tc.seed,
                                              self.epoch, tc.shares, tc.stratified), per_batch)
+                self.epoch_steps = len(plan)
                 bar = tqdm(total=len(plan), initial=self.batch_index, desc=f"epoch {self.epoch + 1}/{tc.epochs}",
                            disable=not self.progress or self.rank != 0, leave=False, dynamic_ncols=True)
                 while self.batch_index < len(plan):

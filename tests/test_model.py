@@ -78,3 +78,15 @@ def test_config_errors_quote_the_value():
     cfg = apply_overrides(Config(), ["train.window=16", "model.use_align=false"])
     assert cfg.train.window == 16 and cfg.model.use_align is False
     assert Config.from_json(cfg.to_json()) == cfg
+
+
+def test_balanced_reconstruction_gives_every_dynamics_type_the_same_weight():
+    from hdys.model.hdys import combine_terms
+    t = lambda v: torch.tensor(float(v), requires_grad=True)  # noqa: E731
+    terms = [("torque", t(1)), ("torque", t(1)), ("torque", t(1)), ("emg", t(4))]
+    assert float(combine_terms(terms, "sum")) == 7.0
+    balanced = combine_terms(terms, "dynamics")
+    assert float(balanced) == pytest.approx(4 * (1 + 4) / 2)  # total weight 4 terms, half each group
+    balanced.backward()
+    grads = [float(x.grad) for _, x in terms]
+    assert grads[3] == pytest.approx(sum(grads[:3])) == pytest.approx(2.0)

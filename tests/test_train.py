@@ -80,9 +80,13 @@ def test_two_processes_match_one_process_of_the_same_global_batch(synth_corpus, 
     _assert_same(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
 
 
-def test_ctrl_c_writes_a_checkpoint_and_resume_loses_nothing(synth_corpus, tmp_path, monkeypatch):
+RECIPE = {"stratified": True, "lr_schedule": "cosine", "warmup_steps": 2}
+
+
+@pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["paper", "recipe"])
+def test_ctrl_c_writes_a_checkpoint_and_resume_loses_nothing(synth_corpus, tmp_path, monkeypatch, recipe):
     from hdys import train as train_mod
-    full = train(tiny_config(epochs=3), [str(synth_corpus)], tmp_path / "full", progress=False)
+    full = train(tiny_config(epochs=3, **recipe), [str(synth_corpus)], tmp_path / "full", progress=False)
     real_step = train_mod.Trainer._step
     calls = {"n": 0}
 
@@ -94,11 +98,12 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_loses_nothing(synth_corpus, tmp_p
 
     monkeypatch.setattr(train_mod.Trainer, "_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_config(epochs=3, checkpoint_every=100), [str(synth_corpus)], tmp_path / "cut", progress=False)
+        train(tiny_config(epochs=3, checkpoint_every=100, **recipe), [str(synth_corpus)], tmp_path / "cut",
+              progress=False)
     monkeypatch.setattr(train_mod.Trainer, "_step", real_step)
     state = json.loads((latest_checkpoint(tmp_path / "cut") / "state.json").read_text())
     assert state["step"] == 3  # the three finished steps were saved although checkpoint_every=100
-    train(tiny_config(epochs=3), [str(synth_corpus)], tmp_path / "cut", resume=True, progress=False)
+    train(tiny_config(epochs=3, **recipe), [str(synth_corpus)], tmp_path / "cut", resume=True, progress=False)
     _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"), atol=1e-6)
     assert full["steps"] == json.loads((latest_checkpoint(tmp_path / "cut") / "state.json").read_text())["step"]
 
@@ -151,3 +156,22 @@ def test_sigterm_checkpoints_and_exits(synth_corpus, tmp_path):
     assert proc.wait(timeout=120) == 143
     state = json.loads((latest_checkpoint(tmp_path / "r") / "state.json").read_text())
     assert state["step"] >= 2  # the finished steps are saved although checkpoint_every=1000
+
+
+def test_cosine_schedule_warms_up_and_decays_to_its_final_share():
+    from hdys.train import lr_factor
+    tc = Config().train
+    assert lr_factor(tc, 0, 0.5) == 1.0  # the paper's constant rate
+    tc.lr_schedule, tc.warmup_steps, tc.lr_final = "cosine", 4, 0.1
+    assert [round(lr_factor(tc, s, 0.0), 6) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    assert lr_factor(tc, 100, 0.5) == pytest.approx(0.55)
+    assert lr_factor(tc, 100, 1.0) == pytest.approx(0.1) == lr_factor(tc, 100, 1.7)
+
+
+def test_the_run_writes_its_learning_rate_and_ends_near_the_final_rate(synth_corpus, tmp_path):
+    cfg = tiny_config(epochs=3, lr_schedule="cosine", warmup_steps=2, lr_final=0.2)
+    train(cfg, [str(synth_corpus)], tmp_path / "r", progress=False)
+    lrs = [json.loads(x)["lr"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert lrs[0] == pytest.approx(0.5 * cfg.train.lr) and max(lrs) <= cfg.train.lr
+    assert lrs[-1] < 0.3 * cfg.train.lr
+    assert all(b <= a for a, b in zip(lrs[1:], lrs[2:]))  # decays after the warm-up

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .blocks import MLP
-from .hdys import POINT_REPS, VECTOR_DIMS, dynamics_dims, reconstruction_terms
+from .hdys import POINT_REPS, VECTOR_DIMS, combine_terms, dynamics_dims, reconstruction_terms
 
 TORQUE_GRF = ("torque_smpl", "torque_rajagopal", "grf")
 MUSCLE = ("emg", "muscle_activation")
@@ -134,7 +134,7 @@ class Baseline(nn.Module):
         logs: dict[str, float] = {}
         terms = reconstruction_terms(preds, batch, logs)
         if terms:
-            loss = torch.stack(terms).sum()
+            loss = combine_terms(terms, self.cfg.loss_balance)
         else:  # nothing this baseline can learn from in the batch: a zero that keeps the graph
             loss = sum(p.sum() for p in self.parameters()) * 0.0
         logs["recon"] = logs["loss"] = float(loss.detach())

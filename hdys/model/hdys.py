@@ -116,7 +116,7 @@ class HDyS(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         logs: dict[str, float] = {}
-        recon_terms: list[torch.Tensor] = []
+        recon_terms: list[tuple[str, torch.Tensor]] = []  # (group, term): groups share weight when balanced
         latents: list[tuple] = []  # (idx (n,), z (n, T/stride, D), frame stride)
 
         z_kin = self.encode(batch)
@@ -126,7 +126,7 @@ class HDyS(nn.Module):
         if cfg.use_fdae:
             recon_terms += self._forward_dynamics(batch, latents, logs)
 
-        recon = torch.stack(recon_terms).sum() if recon_terms else z_kin_sum_zero(z_kin)
+        recon = combine_terms(recon_terms, cfg.loss_balance) if recon_terms else z_kin_sum_zero(z_kin)
         loss = cfg.alpha_recon * recon
         logs["recon"] = float(recon.detach())
         if cfg.use_align and len(latents) > 1:
@@ -136,8 +136,8 @@ class HDyS(nn.Module):
         logs["loss"] = float(loss.detach())
         return loss, logs
 
-    def _forward_dynamics(self, batch: dict, latents: list, logs: dict) -> list[torch.Tensor]:
-        terms: list[torch.Tensor] = []
+    def _forward_dynamics(self, batch: dict, latents: list, logs: dict) -> list[tuple[str, torch.Tensor]]:
+        terms: list[tuple[str, torch.Tensor]] = []
         s = self.cfg.fd_frame_stride  # the FDAE has no temporal context: a frame subset is an unbiased sample
         z_dyn = {}
         for dyn, t in batch["dyn"].items():
@@ -169,7 +169,7 @@ class HDyS(nn.Module):
                     acc = self.acc_decoders[rep](z)  # (m, T, n)
                     term = _masked_l1(acc, x[ia][..., 2 * n:], None)
                 if term is not None:
-                    terms.append(term)
+                    terms.append((f"fd/{rep}", term))
                     logs[f"fd/{rep}+{dyn}"] = float(term.detach())
         return terms
 
@@ -195,9 +195,11 @@ class HDyS(nn.Module):
         return torch.stack(terms).mean()
 
 
-def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict, logs: dict) -> list[torch.Tensor]:
+def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict,
+                         logs: dict) -> list[tuple[str, torch.Tensor]]:
     """Eq. 2, dynamics part: masked L1 between each representation's predictions {rep: {dyn: (n, T, C)}}
-    and every dynamics target of the same windows; each term is also logged as ``id/<rep>-><dyn>``."""
+    and every dynamics target of the same windows, as (dynamics type, term); each term is also logged
+    as ``id/<rep>-><dyn>``."""
     terms = []
     for rep, rep_preds in preds.items():
         idx = batch["kin"][rep]["idx"]
@@ -209,9 +211,21 @@ def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict,
                 continue
             term = _masked_l1(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib])
             if term is not None:
-                terms.append(term)
+                terms.append((dyn, term))
                 logs[f"id/{rep}->{dyn}"] = float(term.detach())
     return terms
+
+
+def combine_terms(terms: list[tuple[str, torch.Tensor]], balance: str) -> torch.Tensor:
+    """The reconstruction loss from (group, term) pairs: the plain sum (paper Eq. 2), or with
+    ``balance="dynamics"`` the same total weight (one per term) shared equally by the groups."""
+    if balance == "sum":
+        return torch.stack([t for _, t in terms]).sum()
+    groups: dict[str, list[torch.Tensor]] = {}
+    for g, t in terms:
+        groups.setdefault(g, []).append(t)
+    per_group = torch.stack([torch.stack(ts).mean() for ts in groups.values()])
+    return per_group.mean() * len(terms)
 
 
 def z_kin_sum_zero(z_kin: dict[str, torch.Tensor]) -> torch.Tensor:
