@@ -116,12 +116,12 @@ def cmd_predict(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from .experiment import DEFAULT_BUDGETS, run_experiment
-    budget = DEFAULT_BUDGETS[args.name] if args.budget is None else args.budget
-    if args.steps and args.budget is None:
-        budget = 0.0  # equal steps, no time cap unless asked for
-    run_experiment(args.name, args.data.split(","), args.out, budget, progress=not args.quiet,
-                   base_overrides=args.overrides, steps=args.steps)
+    from .experiment import DEFAULT_EPOCHS, run_experiment
+    epochs = args.epochs
+    if not epochs and not args.steps and args.budget is None:
+        epochs = DEFAULT_EPOCHS[args.name]  # the paper's protocol unless another is asked for
+    run_experiment(args.name, args.data.split(","), args.out, args.budget or 0.0, progress=not args.quiet,
+                   base_overrides=args.overrides, steps=args.steps, epochs=epochs)
     print((Path(args.out) / args.name / "table.md").read_text())
     return 0
 
@@ -216,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run")
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
     s.add_argument("--out", required=True, help="report JSON (a markdown table is written next to it)")
-    s.add_argument("--split", default="test", choices=["train", "test"])
+    s.add_argument("--split", default="test", choices=["train", "test", "all"],
+                   help="all: every sequence (a validation corpus of other subjects)")
     s.add_argument("--plots", help="directory for predicted-vs-reference plots")
     s.set_defaults(func=cmd_eval)
 
@@ -232,11 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name", choices=sorted(EXPERIMENTS))
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
     s.add_argument("--out", required=True, help="output directory (re-running resumes)")
-    s.add_argument("--budget", type=float, help="training minutes for the whole experiment, split evenly over "
-                                                "its variants (default: per experiment, table1 100; "
-                                                "none with --steps)")
-    s.add_argument("--steps", type=int, default=0, help="train every variant for exactly this many optimiser "
-                                                       "steps (equal steps instead of equal time)")
+    s.add_argument("--epochs", type=int, default=0,
+                   help="the paper's protocol, equal per-dataset exposure (the default, 25 epochs): every variant "
+                        "trains this many epochs of train.sequences_per_dataset windows per dataset it uses")
+    s.add_argument("--steps", type=int, default=0, help="equal steps instead: train every variant for exactly this "
+                                                       "many optimiser steps")
+    s.add_argument("--budget", type=float, help="equal time instead: training minutes for the whole experiment, "
+                                                "split evenly over its variants (with --epochs or --steps: a cap)")
     s.add_argument("overrides", nargs="*", help="section.field=value applied to every variant")
     s.set_defaults(func=cmd_experiment)
 

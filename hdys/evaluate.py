@@ -49,7 +49,8 @@ def _shape_pred(d: str, pred: np.ndarray, cols: list[int] | None) -> np.ndarray:
 
 def evaluate(run_dir: str | Path, corpora: list[str], out: str | Path | None = None, split: str = "test",
              progress: bool = True, plot_dir: str | Path | None = None, max_sequences: int = 0) -> dict:
-    """Evaluate the latest checkpoint of ``run_dir`` on ``split`` of every corpus; writes a JSON report
+    """Evaluate the latest checkpoint of ``run_dir`` on ``split`` (train, test, or all: a corpus of other
+    subjects used for validation) of every corpus; writes a JSON report
     (and a markdown table next to it) when ``out`` is given. Returns the report dict."""
     model, cfg, norm, vocab = load_run(run_dir)
     acc = M.MetricAccumulator()
@@ -58,7 +59,7 @@ def evaluate(run_dir: str | Path, corpora: list[str], out: str | Path | None = N
     examples: dict[str, tuple] = {}
     for path in corpora:
         corpus = Corpus(path)
-        entries = corpus.entries(split=split)
+        entries = corpus.entries(split=None if split == "all" else split)
         if max_sequences:
             entries = entries[:max_sequences]
         for e in tqdm(entries, desc=f"eval {Path(path).name}", disable=not progress, leave=False):

@@ -1,15 +1,21 @@
 """``hdys experiment NAME``: the paper's Tables 1, 2, 3, 7, 9 and Figure 3 on a corpus, as measured.
 
 An experiment is a closed list of *variants*; a variant is a row name and the config overrides that
-make it (``train.datasets``, ``train.fractions``, ``model.arch``, ablation switches). Every variant of an
-experiment starts from the same CPU-sized config (the quickstart's, changed by ``base_overrides``),
-the same seed and the same data, gets the same share of the time budget
-(``train.budget_minutes = budget / variants that train``, with an epoch count the budget always
-reaches first) or, with ``steps``, the same number of optimiser steps (``train.max_steps``; the budget,
-if any, is then only a cap). Equal time is what a user with a fixed machine gets; equal steps separates
-the design choices from their cost per step and does not depend on how busy the machine is. Each variant trains into ``out/<experiment>/<variant>/run`` and is evaluated on the same test split
-into ``out/<experiment>/<variant>/eval.json``. Finished variants (an ``eval.json``) are skipped on a
-re-run; a variant with a checkpoint but no evaluation resumes its training.
+make it (``train.datasets``, ``train.fractions``, ``train.shares``, ``model.arch``, ablation switches).
+Every variant of an experiment starts from the same CPU-sized config (the quickstart's, changed by
+``base_overrides``), the same seed and the same data, and trains under one protocol:
+
+* equal per-dataset exposure (the default; the paper's §4.2): every variant trains the same number of
+  epochs, an epoch drawing ``train.sequences_per_dataset`` windows from every dataset the variant uses,
+  so a mixture of five datasets takes five times the steps of a single-dataset variant and each sees
+  its target dataset as often;
+* equal steps (``train.max_steps``): separates design choices from their cost per step;
+* equal time (``train.budget_minutes = budget / variants that train``): what a user with a fixed
+  machine gets.
+
+Each table says which protocol it used. Each variant trains into ``out/<experiment>/<variant>/run`` and is
+evaluated on the same test split into ``out/<experiment>/<variant>/eval.json``. Finished variants (an
+``eval.json``) are skipped on a re-run; a variant with a checkpoint but no evaluation resumes its training.
 
 Results go to ``out/<experiment>/results.json`` (every number, the budget, corpora, commands) and
 ``out/<experiment>/table.md`` (the paper's layout plus a *Reading* of the paper's claims, checked on
@@ -49,14 +55,17 @@ LATENT_DIMS = (32, 64, 128)  # HDyS sizes of Table 1 (the base size is the HDyS 
 TABLE2_TARGETS = ("lab", "emg")  # AddBiomechanics and MiA, as in the paper
 REP_ROWS = {"markers": "HDyS-marker", "keypoints": "HDyS-keypoint", "joint_angles": "HDyS-angle",
             "smpl": "HDyS-SMPL"}
-EPOCHS = 1_000_000  # the budget stops every variant, never the epoch count
+EPOCHS = 1_000_000  # the base epoch count, never reached: the protocol (epochs, steps or budget) ends a run
 FIG3_FRAMES = 1500  # frames (x representations) embedded per model
 FIG3_SEQUENCES = 8  # test sequences per dataset read for Figure 3
 # the paper's Table 7, for reference next to the measured counts
 PAPER_PARAMS = {"mia": "5.4M", "imdys": "4.0M", "hdys": "3.9M", "hdys-32d": "0.6M", "hdys-64d": "1.4M",
                 "hdys-128d": "3.9M"}
-# suggested total budgets (minutes) for the `default` corpus on 2 CPU cores; table1 leaves room for eval
-DEFAULT_BUDGETS = {"table1": 100.0, "table2": 30.0, "table3": 10.0, "table7": 0.0, "table9": 12.0, "fig3": 12.0}
+# Epochs every variant trains by default (the paper's protocol: equal per-dataset exposure; an epoch draws
+# train.sequences_per_dataset windows from every dataset, so a mixture of 5 datasets takes 5x the steps of
+# one). 25 epochs of the CPU config are 500 steps of HDyS on 5 datasets (~6 min on 2 CPU cores).
+DEFAULT_EPOCHS = {"table1": 25, "table2": 25, "table3": 25, "table7": 0, "table9": 25, "fig3": 25}
+PROTOCOLS = {"exposure": "equal per-dataset exposure", "steps": "equal optimiser steps", "minutes": "equal minutes"}
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,9 @@ def fifty_fifty(info: CorpusInfo, target: str) -> dict[str, int]:
 
 def table2_variants(info: CorpusInfo, base: Config, targets=TABLE2_TARGETS) -> list[Variant]:
     """Single-50, 50/50 and Single per target (``lab`` and ``emg``; on a corpus without them the first
-    two labelled datasets)."""
+    two labelled datasets). Every row sees the same number of windows per epoch, one dataset's
+    ``sequences_per_dataset``: the 50/50 row draws half of them from the target and the other half from
+    the other datasets in proportion to its mix (``train.shares``), so its batches hold the mix."""
     chosen = [t for t in targets if t in info.labelled and info.train.get(t)]
     if not chosen:
         chosen = [d for d in info.labelled if info.train.get(d)][:2]
@@ -201,12 +212,15 @@ def table2_variants(info: CorpusInfo, base: Config, targets=TABLE2_TARGETS) -> l
     for t in chosen:
         mix = fifty_fifty(info, t)
         fractions = {d: c / info.train[d] for d, c in mix.items() if c < info.train[d]}
+        # an epoch draws as many windows as a single-dataset epoch, split as the mix is (half the target)
+        shares = {d: c / info.train[t] for d, c in mix.items()}
         rows += [
             Variant(f"{_slug(t)}-single50", f"{t}: HDyS-Single-50",
                     (_datasets([t]), "train.fractions=" + json.dumps({t: 0.5})), (t,), "single50", t,
                     ((t, max(1, round(0.5 * info.train[t]))),)),
             Variant(f"{_slug(t)}-fifty-fifty", f"{t}: HDyS-50/50",
-                    (_datasets(list(mix)), "train.fractions=" + json.dumps(fractions)), (t,), "fifty_fifty", t,
+                    (_datasets(list(mix)), "train.fractions=" + json.dumps(fractions),
+                     "train.shares=" + json.dumps(shares)), (t,), "fifty_fifty", t,
                     tuple(mix.items())),
             Variant(f"{_slug(t)}-single", f"{t}: HDyS-Single", (_datasets([t]),), (t,), "single", t,
                     ((t, info.train[t]),)),
@@ -289,17 +303,23 @@ def _run_variant(v: Variant, vdir: Path, data: list[str], overrides: list[str], 
     return record
 
 
-def run_experiment(name: str, data: list[str], out, budget_minutes: float, progress: bool = True,
-                   base_overrides: list[str] = (), steps: int = 0) -> dict:
+def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0, progress: bool = True,
+                   base_overrides: list[str] = (), steps: int = 0, epochs: int = 0) -> dict:
     """Run experiment ``name`` on the corpora ``data`` into ``out/<name>``; returns the results dict
-    (also written to ``out/<name>/results.json``, with ``table.md`` beside it). ``steps`` > 0 trains every
-    variant for exactly that many optimiser steps (``budget_minutes`` > 0 then caps each variant's share)."""
+    (also written to ``out/<name>/results.json``, with ``table.md`` beside it).
+
+    Protocol, the first that is given: ``epochs`` > 0, every variant trains that many epochs of
+    ``train.sequences_per_dataset`` windows per dataset it trains on (the paper's equal per-dataset
+    exposure); ``steps`` > 0, every variant trains exactly that many optimiser steps; else
+    ``budget_minutes`` split evenly over the variants (equal time). With epochs or steps, a budget > 0
+    caps each variant's share."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; known: {sorted(EXPERIMENTS)}")
     if budget_minutes < 0:
         raise ValueError(f"budget must be >= 0 minutes, got {budget_minutes}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    if steps < 0 or epochs < 0:
+        raise ValueError(f"steps and epochs must be >= 0, got {steps}, {epochs}")
+    protocol = "exposure" if epochs else "steps" if steps else "minutes"
     data = [str(Path(p).resolve()) for p in data]
     root = Path(out)
     out_dir = root / name
@@ -311,8 +331,13 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float, progr
     results = {"experiment": name, "paper": exp.paper, "what": exp.what, "corpora": data,
                "base_overrides": list(base_overrides),
                "command": _command(["hdys", "experiment", name, "--data", ",".join(data), "--out", str(root),
-                                    "--budget", f"{budget_minutes:g}", *(["--steps", str(steps)] if steps else [])]),
-               "corpus": asdict(info), "budget_minutes": budget_minutes, "steps_per_variant": steps,
+                                    *(["--epochs", str(epochs)] if epochs else []),
+                                    *(["--steps", str(steps)] if steps and not epochs else []),
+                                    *(["--budget", f"{budget_minutes:g}"] if budget_minutes else []),
+                                    *base_overrides]),
+               "corpus": asdict(info), "budget_minutes": budget_minutes, "protocol": protocol,
+               "steps_per_variant": steps if protocol == "steps" else 0,
+               "epochs_per_variant": epochs, "sequences_per_dataset": base.train.sequences_per_dataset,
                "device": _device_name()}
     if name == "table7":
         results.update(budget_minutes=0.0, budget_per_variant_minutes=0.0, variants={}, params=_parameters(data, base))
@@ -322,13 +347,13 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float, progr
     reused = {v.key: root / "table1" / v.key for v in vs
               if exp.reuse_table1 and (root / "table1" / v.key / "eval.json").exists()}
     trained = [v for v in vs if v.key not in reused]
-    if trained and budget_minutes <= 0 and not steps:
-        raise ValueError(f"experiment {name} trains {len(trained)} variant(s); give it a budget > 0 minutes "
-                         "or a number of steps")
+    if trained and budget_minutes <= 0 and not steps and not epochs:
+        raise ValueError(f"experiment {name} trains {len(trained)} variant(s); give it a number of epochs "
+                         "(equal per-dataset exposure), a number of steps or a budget > 0 minutes")
     per = budget_minutes / max(1, len(trained))
     results.update(budget_per_variant_minutes=per, variants_trained=len(trained), variants={})
-    overrides = [*quick_overrides(), f"train.budget_minutes={per:.6g}",
-                 *([f"train.max_steps={steps}"] if steps else []), *base_overrides]
+    limit = {"exposure": [f"train.epochs={epochs}"], "steps": [f"train.max_steps={steps}"], "minutes": []}[protocol]
+    overrides = [*quick_overrides(), f"train.budget_minutes={per:.6g}", *limit, *base_overrides]
     for i, v in enumerate(vs):
         log.info("[%d/%d] %s: %s", i + 1, len(vs), name, v.name)
         vdir = reused.get(v.key, out_dir / v.key)
@@ -413,12 +438,16 @@ def table_markdown(results: dict) -> str:
         n = results["variants_trained"]
         budgets = sorted({round(r["budget_minutes"], 4) for r in results["variants"].values()})
         per = " / ".join(f"{b:.2f}" for b in budgets)
-        if results.get("steps_per_variant"):
-            what = (f"{results['steps_per_variant']} optimiser steps per variant"
-                    + (f" (at most {per} min each)" if results["budget_minutes"] > 0 else "")
-                    + f" ({n} trained here")
+        protocol = results.get("protocol", "steps" if results.get("steps_per_variant") else "minutes")
+        cap = f" (at most {per} min each)" if results["budget_minutes"] > 0 else ""
+        if protocol == "exposure":
+            what = (f"equal per-dataset exposure, the paper's protocol: {results['epochs_per_variant']} epochs of "
+                    f"{results['sequences_per_dataset']} windows per dataset per variant{cap} ({n} trained here")
+        elif protocol == "steps":
+            what = f"equal steps: {results['steps_per_variant']} optimiser steps per variant{cap} ({n} trained here"
         else:
-            what = f"{per} min of training per variant ({n} trained here of {results['budget_minutes']:g} min in all"
+            what = (f"equal time: {per} min of training per variant ({n} trained here of "
+                    f"{results['budget_minutes']:g} min in all")
         title = (f"{results['paper']} on {corpora}: {what}"
                  + (", the others taken from table1" if n < len(results["variants"]) else "")
                  + "), same seed and test split")

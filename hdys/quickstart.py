@@ -86,8 +86,9 @@ def quickstart(out: str | Path, budget_minutes: float = 6.0, seed: int = 0, prog
     return report
 
 
-def mean_predictor_results(corpus_dir: Path) -> dict:
-    """Metrics of predicting every test frame as the train-split mean of each channel (a floor)."""
+def mean_predictor_results(corpus_dir: Path, split: str = "test", train_corpus: Path | None = None) -> dict:
+    """Metrics of predicting every frame of ``split`` (test, train or all) as the train-split mean of each
+    channel (a floor); the means are those of ``train_corpus`` where given (a validation corpus)."""
     import numpy as np
 
     from . import metrics as M
@@ -95,11 +96,11 @@ def mean_predictor_results(corpus_dir: Path) -> dict:
     from .evaluate import targets_of
 
     corpus = Corpus(corpus_dir)
-    stats = corpus.stats
+    stats = Corpus(train_corpus).stats if train_corpus is not None else corpus.stats
     vocab = {d: channel_vocabulary(stats, d) for d in ("muscle_activation", "emg")}
     norm = Normalizer.from_stats(stats, vocab["muscle_activation"], vocab["emg"])
     acc = M.MetricAccumulator()
-    for e in corpus.entries(split="test"):
+    for e in corpus.entries(split=None if split == "all" else split):
         seq = corpus.read(e.sequence_id)
         for d, (y, cols) in targets_of(seq, vocab).items():
             mean = norm.mean[d] if cols is None else norm.mean[d][cols]

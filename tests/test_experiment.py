@@ -62,6 +62,9 @@ def test_table2_fifty_fifty_keeps_the_target_scale():
         assert fr[t] == 0.5 and _over(vs[f"{t}-fifty-fifty"], "train.datasets") == list(mix)
         # what train.subset draws from these fractions
         assert sum(max(1, round(fr.get(d, 1.0) * FIXTURE.train[d])) for d in mix) == FIXTURE.train[t]
+        # an epoch of 50/50 draws as many windows as one of a single dataset, half from the target
+        shares = _over(vs[f"{t}-fifty-fifty"], "train.shares")
+        assert shares[t] == pytest.approx(0.5, abs=0.02) and sum(shares.values()) == pytest.approx(1.0)
         assert _over(vs[f"{t}-single50"], "train.fractions") == {t: 0.5}
         assert _over(vs[f"{t}-single"], "train.datasets") == [t]
     other = {d: c for d, c in fifty_fifty(FIXTURE, "lab").items() if d != "lab"}
@@ -185,5 +188,23 @@ def test_equal_steps_trains_every_variant_for_the_same_number_of_steps(synth_cor
         assert "train.max_steps=3" in rec["commands"][0]
     md = (tmp_path / "table9" / "table.md").read_text()
     assert "3 optimiser steps per variant" in md and "--steps 3" in md
-    with pytest.raises(ValueError, match="budget > 0 minutes or a number of steps"):
+    with pytest.raises(ValueError, match="number of epochs"):
         run_experiment("table9", [str(synth_corpus)], tmp_path / "b", 0.0, progress=False, base_overrides=TINY)
+
+
+def test_equal_exposure_gives_every_dataset_the_same_windows_whatever_the_variant_trains_on(synth_corpus, tmp_path):
+    """The paper's protocol: a variant on one dataset trains 1/k of the steps of one on k datasets."""
+    tiny = [o for o in TINY if not o.startswith("train.max_steps")]
+    res = run_experiment("table9", [str(synth_corpus)], tmp_path, progress=False, epochs=2,
+                         base_overrides=[*tiny, "train.datasets=[\"a\"]"])
+    full = run_experiment("table9", [str(synth_corpus)], tmp_path / "all", progress=False, epochs=2,
+                          base_overrides=tiny)
+    k = len(X.describe_corpora([str(synth_corpus)]).train)
+    assert k > 1
+    one, many = res["variants"]["hdys"]["training"], full["variants"]["hdys"]["training"]
+    assert one["stopped_by"] == many["stopped_by"] == "epochs" and one["epochs_done"] == 2
+    windows_per_step = 96 // 16
+    assert one["steps"] == 2 * -(-4 // windows_per_step) and many["steps"] == 2 * -(-4 * k // windows_per_step)
+    md = (tmp_path / "table9" / "table.md").read_text()
+    assert "equal per-dataset exposure" in md and "2 epochs of 4 windows per dataset" in md
+    assert "--epochs 2" in md

@@ -1,0 +1,93 @@
+"""The training recipe, each change on and off: same seed, same corpus, same budget, judged on a
+validation corpus of other subjects (never the test split).
+
+    python benchmarks/recipe.py --train CORPUS --val VAL_CORPUS --out DIR [--steps 500] [--variants a,b]
+
+``VAL_CORPUS`` is a corpus generated with another seed (``hdys synth --preset quick --seed 1``): all its
+subjects are new to the model. Every variant starts from the quickstart configuration; a variant that
+changes the batch size gets the steps that keep the frames seen equal. Re-running skips finished
+variants. Writes ``DIR/recipe.json`` and ``DIR/recipe.md`` (errors as a ratio of the mean predictor's,
+which predicts the training means).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from hdys.config import apply_overrides
+from hdys.evaluate import evaluate
+from hdys.experiment import base_config
+from hdys.quickstart import mean_predictor_results
+from hdys.train import train
+
+FULL = ["train.stratified=true", "model.loss_balance=dynamics", "train.lr_schedule=cosine",
+        "train.warmup_steps=30"]
+VARIANTS = {
+    "paper": [],  # constant rate, shuffled epochs, plain sum of the terms
+    "recipe": FULL,
+    "recipe, constant rate": [o for o in FULL if "lr_schedule" not in o and "warmup" not in o],
+    "recipe, shuffled batches": [o for o in FULL if "stratified" not in o],
+    "recipe, plain sum": [o for o in FULL if "loss_balance" not in o],
+    "recipe, 2x batch": FULL + ["train.batch_frames=768"],
+    "recipe, lr 2e-3": FULL + ["train.lr=0.002"],
+}
+COLUMNS = [("lab", "torque_rajagopal", "mPJE"), ("sim", "torque_smpl", "mPJE"), ("lab", "grf", "mPJE"),
+           ("sim", "grf", "mPJE"), ("muscle", "muscle_activation", "RMSE"), ("muscle", "muscle_activation", "PCC"),
+           ("emg", "emg", "RMSE"), ("emg", "emg", "PCC")]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", required=True)
+    ap.add_argument("--val", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("overrides", nargs="*", help="applied to every variant (e.g. train.precision=bf16)")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    floor = mean_predictor_results(Path(args.val), split="all", train_corpus=Path(args.train))
+    rows = {}
+    for name in args.variants.split(","):
+        vdir = out / _slug(name)
+        val = vdir / "val.json"
+        cfg = apply_overrides(base_config(), [*VARIANTS[name], *args.overrides])
+        steps = args.steps * 384 // cfg.train.batch_frames  # equal frames seen
+        if not val.exists():
+            cfg = apply_overrides(cfg, [f"train.max_steps={steps}", "train.budget_minutes=0"])
+            t0 = time.perf_counter()
+            run = vdir / "run"
+            summary = train(cfg, [args.train], run, resume=run.exists(), progress=False)
+            report = evaluate(run, [args.val], split="all", progress=False)
+            report["train_minutes"] = (time.perf_counter() - t0) / 60
+            report["training"] = summary
+            val.write_text(json.dumps(report, indent=1))
+        rows[name] = json.loads(val.read_text())
+        print(name, {f"{d}/{k}": round(rows[name]["results"].get(d, {}).get(k, {}).get(m, {}).get("avg", float("nan")), 4)
+                     for d, k, m in COLUMNS})
+    lines = ["| variant | steps | train min | " + " | ".join(f"{d} {k.split('_')[0]} {m}" for d, k, m in COLUMNS) + " |",
+             "|---|---|---|" + "---|" * len(COLUMNS)]
+    for name, r in rows.items():
+        cells = []
+        for d, k, m in COLUMNS:
+            v = r["results"].get(d, {}).get(k, {}).get(m, {}).get("avg")
+            f = floor.get(d, {}).get(k, {}).get(m, {}).get("avg")
+            cells.append("-" if v is None else f"{v:.3f}" + (f" ({v / f:.2f}x)" if m != "PCC" and f else ""))
+        lines.append(f"| {name} | {r['training']['steps']} | {r['train_minutes']:.1f} | " + " | ".join(cells) + " |")
+    lines.append("| mean predictor | - | - | " + " | ".join(
+        f"{floor.get(d, {}).get(k, {}).get(m, {}).get('avg', float('nan')):.3f}" for d, k, m in COLUMNS) + " |")
+    (out / "recipe.md").write_text("\n".join(lines) + "\n")
+    (out / "recipe.json").write_text(json.dumps({"rows": rows, "mean_predictor": floor, "steps": args.steps,
+                                                 "overrides": args.overrides}, indent=1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
