@@ -3,13 +3,17 @@
 Everything is measured in one process, one after the other, so ratios are comparable on a shared,
 noisy machine:
 
-* training frames/s of the quickstart configuration (64-D, 384-frame batches) and of the paper's
-  default (128-D; batch shrunk to 768 frames so that a step takes seconds, not minutes);
+* training frames/s, FLOP per training frame (forward + backward, ``torch.utils.flop_counter``) and the
+  achieved GFLOPS against a 1024^3 matmul measured in the same process, for the quickstart configuration
+  and the paper's 128-D model (batch shrunk to 768 frames so that a step takes seconds, not minutes);
+  with ``--baseline-rev REV``, the quickstart training of revision REV (its own code, from a git worktree)
+  alternating with this one's;
 * inference frames/s of HDyS from each kinematics representation (batched windows, no gradients);
 * the label pipeline on a walk of the muscle body: MuJoCo inverse dynamics (``mj_inverse`` per frame),
   static optimisation per frame (bounded least squares, the OpenSim-style baseline) and batched.
 
     python benchmarks/throughput.py [--corpus DIR] [--steps 6] [--out benchmarks/throughput.json]
+                                    [--baseline-rev 86bf8e7 --rounds 3] [--training-only]
 
 Without ``--corpus`` the quick physics corpus is generated into a temporary directory (~30 s).
 """
@@ -32,7 +36,9 @@ from hdys.store import Corpus, write_corpus
 from hdys.train import Trainer
 
 
-def training_fps(corpus: Path, work: Path, model: dict, train: dict, steps: int) -> float:
+def training_fps(corpus: Path, work: Path, model: dict, train: dict, steps: int, flops: bool = False):
+    """Training frames/s over ``steps`` steps (after one warm-up step) of a config given as field dicts;
+    with ``flops``, also (FLOP per training frame, forward + backward, by torch's flop counter)."""
     cfg = Config()
     for k, v in model.items():
         setattr(cfg.model, k, v)
@@ -50,8 +56,61 @@ def training_fps(corpus: Path, work: Path, model: dict, train: dict, steps: int)
         tr._step(b)
         frames += len(b) * cfg.train.window
     dt = time.perf_counter() - t0
+    per_frame = None
+    if flops:
+        from torch.utils.flop_counter import FlopCounterMode
+        counter = FlopCounterMode(display=False)
+        with counter:
+            tr._step(plan[steps + 1])
+        per_frame = counter.get_total_flops() / (len(plan[steps + 1]) * cfg.train.window)
     tr.close()
-    return frames / dt
+    return (frames / dt, per_frame) if flops else frames / dt
+
+
+def matmul_gflops(dtype=torch.float32, n: int = 1024, reps: int = 20) -> float:
+    """Achieved GFLOPS of an n x n x n matmul in this process (the peak the model is held against)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+# The training configurations measured: the quickstart's (hdys.quickstart) and the paper's 128-D model
+# (its batch cut to 768 frames so that a step takes seconds on this CPU).
+def configs() -> dict[str, tuple[dict, dict]]:
+    from hdys.quickstart import QUICK_MODEL, QUICK_TRAIN
+    train = {k: v for k, v in QUICK_TRAIN.items() if k not in ("epochs", "checkpoint_every", "sequences_per_dataset")}
+    return {"quickstart": (dict(QUICK_MODEL), train),
+            "paper 128-D (768-frame batches)": ({}, {**train, "batch_frames": 768})}
+
+
+BASELINE_SNIPPET = """
+import json, sys
+from pathlib import Path
+sys.path[:0] = [{root!r}, {root!r} + '/benchmarks']
+from throughput import training_fps
+print(json.dumps(training_fps(Path({corpus!r}), Path({work!r}), {model!r}, {train!r}, {steps})))
+"""
+
+
+def baseline_fps(rev: str, corpus: Path, work: Path, steps: int) -> float:
+    """Training frames/s of the quickstart config of revision ``rev`` (its own code, a git worktree, a
+    subprocess), so that a speed-up is measured against the code it replaces on the same machine."""
+    import subprocess
+    import sys
+
+    root = work / f"baseline-{rev}"
+    if not root.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(root), rev], check=True, capture_output=True,
+                       cwd=Path(__file__).resolve().parents[1])
+    model, train = {"latent_dim": 64, "fd_frame_stride": 2}, {"batch_frames": 384, "window": 32}
+    code = BASELINE_SNIPPET.format(root=str(root), corpus=str(corpus), work=str(work / "bw"), model=model,
+                                   train=train, steps=steps)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root)
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def inference_fps(corpus: Path, work: Path) -> dict[str, float]:
@@ -114,6 +173,10 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, help="an existing corpus (default: generate the quick preset)")
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/throughput.json"))
+    ap.add_argument("--baseline-rev", help="also measure this git revision's quickstart training, alternating "
+                                           "with this one's (e.g. 86bf8e7, before the model issue)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternations with --baseline-rev (medians reported)")
+    ap.add_argument("--training-only", action="store_true", help="skip inference and the label pipeline")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hdys-bench-"))
     try:
@@ -122,25 +185,44 @@ def main() -> None:
             from hdys.physics.fixture import make_fixture
             corpus = work / "corpus"
             write_corpus(corpus, make_fixture("quick"), progress=False)
+        peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
         res = {
             "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
             "torch": torch.__version__,
-            "train_frames_per_s": {
-                "quickstart (64-D, 384-frame batches, FDAE every 2nd frame)":
-                    training_fps(corpus, work, {"latent_dim": 64, "fd_frame_stride": 2},
-                                 {"batch_frames": 384, "window": 32}, args.steps),
-                "paper default (128-D, 768-frame batches)":
-                    training_fps(corpus, work, {}, {"batch_frames": 768, "window": 32}, args.steps),
-            },
-            "inference_frames_per_s": inference_fps(corpus, work),
-            "pipeline_frames_per_s": pipeline_fps(),
+            "matmul_1024_gflops": peak,
+            "training": {},
         }
-        for key in ("id_plus_so", "id_plus_batched_so"):
-            base = res["pipeline_frames_per_s"][key]
-            res[f"inference_speedup_vs_{key}"] = {k: v / base for k, v in res["inference_frames_per_s"].items()}
+        for name, (model, train) in configs().items():
+            fps, flop = training_fps(corpus, work, model, train, args.steps, flops=True)
+            precision = train.get("precision", "fp32")
+            key = "bf16" if precision == "bf16" or (precision == "auto" and torch.cpu._is_amx_tile_supported()) \
+                else "fp32"
+            res["training"][name] = {"frames_per_s": fps, "flop_per_frame": flop, "gflops": fps * flop / 1e9,
+                                     "share_of_matmul_peak": fps * flop / 1e9 / peak[key], "peak_dtype": key,
+                                     "model": model, "train": train}
+        if args.baseline_rev:
+            import statistics
+            model, train = configs()["quickstart"]
+            new, old = [], []
+            for _ in range(args.rounds):
+                new.append(training_fps(corpus, work, model, train, args.steps))
+                old.append(baseline_fps(args.baseline_rev, corpus, work, args.steps))
+            res["quickstart_vs_baseline"] = {"revision": args.baseline_rev, "new_frames_per_s": new,
+                                             "baseline_frames_per_s": old,
+                                             "speedup_of_medians": statistics.median(new) / statistics.median(old)}
+        if not args.training_only:
+            res["inference_frames_per_s"] = inference_fps(corpus, work)
+            res["pipeline_frames_per_s"] = pipeline_fps()
+            for key in ("id_plus_so", "id_plus_batched_so"):
+                base = res["pipeline_frames_per_s"][key]
+                res[f"inference_speedup_vs_{key}"] = {k: v / base for k, v in res["inference_frames_per_s"].items()}
         args.out.write_text(json.dumps(res, indent=1))
         print(json.dumps(res, indent=1))
     finally:
+        if args.baseline_rev:
+            import subprocess
+            shutil.rmtree(work, ignore_errors=True)
+            subprocess.run(["git", "worktree", "prune"], capture_output=True, cwd=Path(__file__).resolve().parents[1])
         shutil.rmtree(work, ignore_errors=True)
 
 
