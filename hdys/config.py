@@ -88,6 +88,7 @@ class TrainConfig:
     # auto: bf16 where the hardware has bfloat16 matrix units (CPUs with AMX, CUDA with bf16), else fp32
     precision: str = "fp32"
     threads: int = 0  # torch intra-op threads (0 = torch default)
+    cache_mb: int = 4096  # training sequences kept in memory once read (the rest is read window by window)
 
     def __post_init__(self):
         for name in ("epochs", "sequences_per_dataset", "batch_frames", "window", "grad_accum", "checkpoint_every"):

@@ -500,6 +500,15 @@ def _read_group(g, e: Entry, start: int, stop: int | None, meta: dict | None = N
                     subject=e.subject, mass_kg=e.mass_kg, height_m=e.height_m, **kw)
 
 
+def window_span(frames: int, start: int, length: int) -> tuple[int, int, int]:
+    """The frames [a, b) to read for the window [start, start + length) of a sequence of ``frames``
+    frames, with up to MARGIN frames on each side, and how many of them come before ``start``."""
+    s = min(max(int(start), 0), frames)
+    a = max(s - MARGIN, 0)
+    b = min(max(int(start) + int(length) + MARGIN, s), frames)
+    return a, b, s - a
+
+
 class Corpus:
     """Read access to a corpus directory written by ``write_corpus``."""
 
@@ -615,11 +624,8 @@ class Corpus:
 
     def read_window(self, sequence_id: str, start: int, length: int) -> tuple[Sequence, int]:
         """Frames [start - MARGIN, start + length + MARGIN) clipped; returns (sequence, margin_before)."""
-        e = self.entry(sequence_id)
-        s = min(max(int(start), 0), e.frames)
-        a = max(s - MARGIN, 0)
-        b = min(max(int(start) + int(length) + MARGIN, s), e.frames)
-        return self.read(sequence_id, a, b), s - a
+        a, b, before = window_span(self.entry(sequence_id).frames, start, length)
+        return self.read(sequence_id, a, b), before
 
     def availability(self) -> list[dict]:
         """Per dataset: sequences, frames, subjects, per split counts, sequences per representation."""

@@ -27,10 +27,12 @@ from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
 from .features import window_features
 from .model import build_model, parameter_counts
-from .store import Corpus, atomic_write_json, merged_stats
+from .schema import ARRAY_KEYS
+from .store import Corpus, atomic_write_json, merged_stats, window_span
 
 log = logging.getLogger("hdys.train")
-RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision"}
+RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision",
+                      "cache_mb"}
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class Trainer:
                     setattr(saved.train, k, v)
             cfg = self.cfg = saved
         self.corpora = [Corpus(p) for p in self.data]
+        self._cache: dict = {}
+        self._cached_bytes = 0
         self.by_dataset: dict[str, list[WindowRef]] = {}
         tc = cfg.train
         for ci, corpus in enumerate(self.corpora):
@@ -179,9 +183,19 @@ class Trainer:
     # ---------------------------------------------------------------------------------------------
 
     def _read(self, window: tuple[str, int]):
-        ref = self.refs[window[0]]
-        seq, before = self.corpora[ref.corpus].read_window(ref.local_id, window[1], self.cfg.train.window)
-        return window_features(seq, window[1], min(self.cfg.train.window, ref.frames), before)
+        """Features of one (sequence, start) window. Whole sequences are kept in memory once read, up to
+        ``train.cache_mb``; past it, windows are read from the shards."""
+        ref, length = self.refs[window[0]], self.cfg.train.window
+        seq = self._cache.get(window[0])
+        if seq is None and self._cached_bytes < self.cfg.train.cache_mb * 2 ** 20:
+            seq = self._cache[window[0]] = self.corpora[ref.corpus].read(ref.local_id)
+            self._cached_bytes += sum(getattr(seq, k).nbytes for k in ARRAY_KEYS if getattr(seq, k) is not None)
+        if seq is not None:
+            a, b, before = window_span(ref.frames, window[1], length)
+            span = seq.slice(a, b)
+        else:
+            span, before = self.corpora[ref.corpus].read_window(ref.local_id, window[1], length)
+        return window_features(span, window[1], min(length, ref.frames), before)
 
     def _micro_batches(self, global_batch: list) -> list[list]:
         n = self.world * self.cfg.train.grad_accum
