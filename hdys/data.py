@@ -178,29 +178,43 @@ def batches(windows: list, windows_per_batch: int) -> list[list]:
 # sequence-level inference
 
 
-def window_starts(frames: int, window: int) -> list[int]:
-    """Non-overlapping windows covering every frame; the last one is aligned to the end."""
+def window_starts(frames: int, window: int, hop: int | None = None) -> list[int]:
+    """Windows every ``hop`` frames (default ``window``: non-overlapping) covering every frame; the last
+    one is aligned to the end."""
+    hop = hop or window
     if frames <= window:
         return [0]
-    starts = list(range(0, frames - window + 1, window))
+    starts = list(range(0, frames - window + 1, hop))
     if starts[-1] + window < frames:
         starts.append(frames - window)
     return starts
 
 
+def blend_weights(length: int) -> np.ndarray:
+    """Weights of a window's frames where overlapping windows are averaged: highest at the centre,
+    where the temporal transformer sees context on both sides, and small but positive at the edges."""
+    t = (np.arange(length) + 0.5) / length
+    return (0.05 + np.sin(np.pi * t) ** 2).astype(np.float32)
+
+
 def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, list[str]], window: int,
-                     reps: list[str] | None = None, device="cpu", windows_per_batch: int = 64) -> dict:
+                     reps: list[str] | None = None, device="cpu", windows_per_batch: int = 64,
+                     overlap: bool = True) -> dict:
     """Dynamics for every frame of ``seq`` from each kinematics representation it has.
 
     Returns {rep: {dyn: (T, C) array in physical units (N·m, N, activation, EMG units)}}, the GRF rotated
     back to the world frame; torques and GRF are per kg times ``seq.mass_kg`` (left per kg if unknown).
     Also returns latents under the key "_latent": {rep: (T, D)}.
+
+    With ``overlap`` windows start every half window and every frame is the ``blend_weights`` average of
+    the windows that hold it, so no frame is predicted only from the edge of a window and the output has
+    no jumps where windows meet; without it, windows do not overlap (half the compute).
     """
     T_all = seq.num_frames
     reps = [r for r in (reps or seq.kinematics) if getattr(seq, r) is not None]
     out: dict = {r: {} for r in reps}
     latents: dict = {}
-    starts = window_starts(T_all, window)
+    starts = window_starts(T_all, window, max(1, window // 2) if overlap else window)
     feats = []
     for s in starts:
         a, b = max(0, s - 2), min(T_all, s + window + 2)
@@ -211,10 +225,14 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
         f.dyn = {}
         feats.append(f)
     mass = seq.mass_kg if seq.mass_kg is not None else 1.0
+    Tw = min(window, T_all)
+    w = blend_weights(Tw)[:, None]
+    total = np.zeros((T_all, 1), np.float32)  # summed weights per frame
+    for s in starts:
+        total[s:s + Tw] += w
     model.eval()
     for i in range(0, len(feats), windows_per_batch):
         chunk = feats[i:i + windows_per_batch]
-        Tw = min(window, T_all)
         batch = collate(chunk, norm, vocab, Tw, device)
         with torch.no_grad():
             all_preds, z = model.infer(batch)
@@ -226,16 +244,21 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
                     sl = slice(f.start, f.start + Tw)
                     if rep in z:
                         lat = latents.setdefault(rep, np.zeros((T_all, z[rep].shape[-1]), np.float32))
-                        lat[sl] = z[rep][j].cpu().numpy()
+                        lat[sl] += w * z[rep][j].float().cpu().numpy()
                     for d, y in preds.items():
-                        val = norm.inverse(d, y[j].cpu().numpy())
+                        val = norm.inverse(d, y[j].float().cpu().numpy())
                         if d == "grf":
                             h = np.full(Tw, -f.heading)  # rotate back by +heading
                             val = rotate_xy(val.reshape(Tw, 2, 3), h).reshape(Tw, 6)
                         if d in FIXED_DYN:
                             val = val * mass
                         arr = out[rep].setdefault(d, np.zeros((T_all, val.shape[-1]), np.float32))
-                        arr[sl] = val
+                        arr[sl] += w * val
+    for rep in reps:
+        for d in out[rep]:
+            out[rep][d] /= total
+    for rep in latents:
+        latents[rep] /= total
     out["_latent"] = latents
     return out
 

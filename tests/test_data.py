@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 
 from hdys.data import Normalizer, average_over_representations, batches, collate, epoch_windows, window_starts
 from hdys.features import WindowFeatures, RunningStats
@@ -87,3 +88,32 @@ def test_sampler_realises_shares_and_stratified_batches_hold_every_dataset():
         assert sorted(sid[0] for sid, _ in batch) == list("abcde")
     shuffled = batches(epoch_windows(data, 32, 12, seed=0, epoch=3), 5)
     assert any(len({sid[0] for sid, _ in b}) < 5 for b in shuffled)  # what stratifying prevents
+
+
+class _PositionModel:
+    """Predicts, for every frame of a window, 1 + its position in the window (torque channel 0)."""
+
+    def eval(self):
+        return self
+
+    def infer(self, batch):
+        n, T = batch["kin"]["joint_angles"]["x"].shape[:2]
+        y = torch.zeros(n, T, 17)
+        y[..., 0] = 1.0 + torch.arange(T, dtype=torch.float32)
+        return {"joint_angles": {"torque_rajagopal": y}}, {}
+
+
+def test_overlapping_windows_blend_without_jumps_and_keep_what_every_window_agrees_on():
+    from hdys.data import predict_sequence
+    from hdys.schema import Sequence
+    T = 100
+    seq = Sequence(fps=100.0, joint_angles=np.zeros((T, 23), np.float32), mass_kg=1.0)
+    norm = Normalizer({"torque_rajagopal": np.zeros(17, np.float32), "joint_angles": np.zeros(69, np.float32)},
+                      {"torque_rajagopal": np.ones(17, np.float32), "joint_angles": np.ones(69, np.float32)})
+    vocab = {"muscle_activation": [], "emg": []}
+    plain = predict_sequence(_PositionModel(), seq, norm, vocab, 32, overlap=False)["joint_angles"]["torque_rajagopal"]
+    blend = predict_sequence(_PositionModel(), seq, norm, vocab, 32)["joint_angles"]["torque_rajagopal"]
+    assert np.abs(np.diff(plain[:, 0])).max() == 31  # a jump where non-overlapping windows meet
+    inner = blend[16:T - 16, 0]  # away from the sequence ends every frame has two windows
+    assert np.abs(np.diff(inner)).max() < 4 and np.abs(inner - 16.5).max() < 8
+    np.testing.assert_array_equal(blend[:, 1:], 0.0)  # what every window predicts stays exact
