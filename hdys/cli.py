@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("quickstart", help="the main job: generate a corpus, train, evaluate, report")
     s.add_argument("--out", required=True)
-    s.add_argument("--budget", type=float, default=6.0, help="training minutes (default 6)")
+    s.add_argument("--budget", type=float, default=5.5, help="training minutes (default 5.5)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--preset", choices=["tiny", "quick"], default="quick", help="corpus size (tiny: a smoke test)")
     s.set_defaults(func=cmd_quickstart)

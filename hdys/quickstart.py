@@ -1,4 +1,4 @@
-"""``hdys quickstart``: the main job on the embedded default, within 15 minutes on 2 CPU cores.
+"""``hdys quickstart``: the main job on the embedded default, within 12 minutes on 2 CPU cores.
 
 1. generate the ``quick`` physically exact corpus (MuJoCo bodies, inverse dynamics, static optimisation),
 2. train HDyS on all five domains for a fixed time budget,
@@ -21,13 +21,16 @@ from .store import Corpus
 log = logging.getLogger("hdys.quickstart")
 
 # CPU-sized training for the quickstart: the paper's HDyS-64D variant, 384-frame batches (the paper's
-# 9600-frame batches of the 128-D model take ~25 s per step on 2 cores), the FDAE on every 2nd frame.
-QUICK_MODEL = {"latent_dim": 64, "fd_frame_stride": 2}
+# 9600-frame batches of the 128-D model take ~25 s per step on 2 cores), the FDAE on every 4th frame and
+# the alignment on at most 128 frames per latent pair (cheaper steps: more of them in the budget), every
+# dataset in every batch, the reconstruction weight shared by the dynamics types, lr 2e-3 (chosen on a
+# validation corpus of other subjects: benchmarks/RESULTS.md, "The training recipe").
+QUICK_MODEL = {"latent_dim": 64, "fd_frame_stride": 4, "align_max_frames": 128, "loss_balance": "dynamics"}
 QUICK_TRAIN = {"batch_frames": 384, "window": 32, "sequences_per_dataset": 48, "epochs": 1000,
-               "checkpoint_every": 100}
+               "checkpoint_every": 100, "stratified": True, "lr": 2e-3}
 
 
-def quickstart(out: str | Path, budget_minutes: float = 6.0, seed: int = 0, progress: bool = True,
+def quickstart(out: str | Path, budget_minutes: float = 5.5, seed: int = 0, progress: bool = True,
                preset: str = "quick") -> dict:
     from .evaluate import evaluate
     from .physics.synth import synth
