@@ -194,9 +194,9 @@ def main() -> None:
         }
         for name, (model, train) in configs().items():
             fps, flop = training_fps(corpus, work, model, train, args.steps, flops=True)
-            precision = train.get("precision", "fp32")
-            key = "bf16" if precision == "bf16" or (precision == "auto" and torch.cpu._is_amx_tile_supported()) \
-                else "fp32"
+            from hdys.train import autocast_dtype
+            amp = autocast_dtype(train.get("precision", "fp32"), torch.device("cpu"))
+            key = "fp32" if amp is None else "bf16"
             res["training"][name] = {"frames_per_s": fps, "flop_per_frame": flop, "gflops": fps * flop / 1e9,
                                      "share_of_matmul_peak": fps * flop / 1e9 / peak[key], "peak_dtype": key,
                                      "model": model, "train": train}

@@ -69,7 +69,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         if device.type == "cuda":
             ok = torch.cuda.is_bf16_supported()
         else:  # bfloat16 matmuls pay only with AMX tiles (5x float32 on the development CPU)
-            ok = torch.cpu._is_amx_tile_supported()
+            ok = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
         return torch.bfloat16 if ok else None
     return torch.bfloat16
 
