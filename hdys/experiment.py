@@ -65,7 +65,6 @@ PAPER_PARAMS = {"mia": "5.4M", "imdys": "4.0M", "hdys": "3.9M", "hdys-32d": "0.6
 # train.sequences_per_dataset windows from every dataset, so a mixture of 5 datasets takes 5x the steps of
 # one). 25 epochs of the CPU config are 500 steps of HDyS on 5 datasets (~6 min on 2 CPU cores).
 DEFAULT_EPOCHS = {"table1": 25, "table2": 25, "table3": 25, "table7": 0, "table9": 25, "fig3": 25}
-PROTOCOLS = {"exposure": "equal per-dataset exposure", "steps": "equal optimiser steps", "minutes": "equal minutes"}
 
 
 @dataclass(frozen=True)
