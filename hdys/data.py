@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .features import RunningStats, WindowFeatures, rotate_xy, window_features
+from .features import RunningStats, WindowFeatures, rotate_xy, window_features, window_span
 from .schema import Sequence
 
 KIN_FEATURE_DIMS = {"markers": 9, "keypoints": 9, "joint_angles": 69, "smpl": 225}
@@ -217,9 +217,8 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
     starts = window_starts(T_all, window, max(1, window // 2) if overlap else window)
     feats = []
     for s in starts:
-        a, b = max(0, s - 2), min(T_all, s + window + 2)
-        span = seq.slice(a, b)
-        f = window_features(span, s, min(window, T_all), s - a)
+        a, b, before = window_span(T_all, s, window)
+        f = window_features(seq.slice(a, b), s, min(window, T_all), before)
         f.kin = {r: v for r, v in f.kin.items() if r in reps}
         f.point_mask = {r: v for r, v in f.point_mask.items() if r in reps}
         f.dyn = {}

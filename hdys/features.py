@@ -38,6 +38,15 @@ MARGIN = 2  # frames read on each side of a window so that its derivatives are c
 FEATURE_VERSION = 1
 
 
+def window_span(frames: int, start: int, length: int) -> tuple[int, int, int]:
+    """The frames [a, b) to read for the window [start, start + length) of a sequence of ``frames``
+    frames, with up to MARGIN frames on each side, and how many of them come before ``start``."""
+    s = min(max(int(start), 0), frames)
+    a = max(s - MARGIN, 0)
+    b = min(max(int(start) + int(length) + MARGIN, s), frames)
+    return a, b, s - a
+
+
 def derivatives(x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Velocity and acceleration of ``x`` (T, ...) along time, per second. NaN propagates."""
     if x.shape[0] < 2:

@@ -40,7 +40,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from .features import FEATURE_VERSION, MARGIN, RunningStats, merge_stats, sequence_stats
+from .features import FEATURE_VERSION, RunningStats, merge_stats, sequence_stats, window_span
 from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, NAME_KEYS, SPLITS, SchemaError, Sequence,
                      load_npz, save_npz, validate)
 
@@ -498,15 +498,6 @@ def _read_group(g, e: Entry, start: int, stop: int | None, meta: dict | None = N
         kw["extra"] = {"terrain": json.loads(g.attrs["terrain"])}
     return Sequence(fps=e.fps, sequence_id=e.sequence_id, dataset=e.dataset, split=e.split,
                     subject=e.subject, mass_kg=e.mass_kg, height_m=e.height_m, **kw)
-
-
-def window_span(frames: int, start: int, length: int) -> tuple[int, int, int]:
-    """The frames [a, b) to read for the window [start, start + length) of a sequence of ``frames``
-    frames, with up to MARGIN frames on each side, and how many of them come before ``start``."""
-    s = min(max(int(start), 0), frames)
-    a = max(s - MARGIN, 0)
-    b = min(max(int(start) + int(length) + MARGIN, s), frames)
-    return a, b, s - a
 
 
 class Corpus:

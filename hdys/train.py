@@ -25,10 +25,10 @@ from tqdm import tqdm
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
-from .features import window_features
+from .features import window_features, window_span
 from .model import build_model, parameter_counts
 from .schema import ARRAY_KEYS
-from .store import Corpus, atomic_write_json, merged_stats, window_span
+from .store import Corpus, atomic_write_json, merged_stats
 
 log = logging.getLogger("hdys.train")
 RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision",
