@@ -7,12 +7,17 @@ Layout of a run directory::
     RUN_DIR/checkpoints/step-00000042/       model.safetensors, optimizer.safetensors, state.json
     RUN_DIR/checkpoints/latest.json          {"step": 42, "dir": "step-00000042"}
 
-A checkpoint directory is written under a temporary name and renamed into place, and ``latest.json``
-is replaced atomically afterwards, so a run killed at any moment leaves the previous checkpoint intact.
+A checkpoint directory is written under a temporary name (``.step-N.tmp``; ``state.json`` last, so a
+directory with it is complete) and renamed into place, and ``latest.json`` is replaced atomically
+afterwards. Re-saving a step that exists moves the old copy aside (``.step-N.old``) before the new one
+takes its name, and deletes it only then. A run killed at any moment thus keeps a complete checkpoint,
+and :func:`latest_checkpoint` falls back to the newest complete one when ``latest.json`` points at a
+directory that is missing or incomplete.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +27,8 @@ from safetensors.torch import load_file, save_file
 
 from .config import Config
 from .store import atomic_write_json
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -54,28 +61,70 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, opt: torch
     tensors, meta = _optimizer_tensors(opt)
     save_file(tensors, tmp / "optimizer.safetensors")
     atomic_write_json(tmp / "state.json", {**state, "step": step, "optimizer": meta})
-    if final.exists():
-        shutil.rmtree(final)
+    aside = ckpt_root / f".{name}.old"
+    if final.exists():  # the same step saved again (end of a run): never delete the good copy first
+        if aside.exists():
+            shutil.rmtree(aside)
+        os.replace(final, aside)
     os.replace(tmp, final)
     atomic_write_json(ckpt_root / "latest.json", {"step": step, "dir": name})
+    for p in ckpt_root.glob(".step-*"):  # copies left by a run killed while saving: back in place or gone
+        in_place = ckpt_root / f"step-{_step_of(p):08d}"
+        if _step_of(p) >= 0 and is_complete(p) and not in_place.exists():
+            os.replace(p, in_place)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
     old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p != final)
     for p in old[: max(0, len(old) - (keep - 1))]:
         shutil.rmtree(p, ignore_errors=True)
     return final
 
 
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.safetensors", "state.json")
+
+
+def is_complete(path: Path) -> bool:
+    return all((path / f).is_file() for f in CHECKPOINT_FILES)
+
+
+def _step_of(path: Path) -> int:
+    """Step number of ``step-N``, ``.step-N.tmp`` or ``.step-N.old``; -1 for anything else."""
+    digits = path.name.lstrip(".").removeprefix("step-").split(".")[0]
+    return int(digits) if path.name.lstrip(".").startswith("step-") and digits.isdigit() else -1
+
+
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoint directories of a run, newest step first; at equal steps the one in place
+    (``step-N``) before a finished temporary copy before the copy moved aside."""
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    rank = {"": 0, "tmp": 1, "old": 2}
+    found = [p for p in root.iterdir() if p.is_dir() and _step_of(p) >= 0 and is_complete(p)]
+    return sorted(found, key=lambda p: (-_step_of(p), rank.get(p.suffix.lstrip("."), 3)))
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint ``latest.json`` names; if it is missing or incomplete (a run killed while saving),
+    the newest complete one on disk, with a warning. None when the run has no checkpoint at all."""
     latest = run_dir / "checkpoints" / "latest.json"
-    if not latest.exists():
+    problem = None
+    if latest.exists():
+        try:
+            path = run_dir / "checkpoints" / json.loads(latest.read_text())["dir"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            problem = f"{latest} is unreadable ({exc})"
+        else:
+            if is_complete(path):
+                return path
+            problem = f"{latest} points to {path}, which is missing or incomplete"
+    candidates = complete_checkpoints(run_dir)
+    if not candidates:
+        if problem:
+            raise CheckpointError(f"{problem}, and {run_dir / 'checkpoints'} holds no complete checkpoint")
         return None
-    try:
-        name = json.loads(latest.read_text())["dir"]
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise CheckpointError(f"{latest}: unreadable ({exc})") from None
-    path = run_dir / "checkpoints" / name
-    if not (path / "model.safetensors").exists():
-        raise CheckpointError(f"{latest} points to {path}, which has no model.safetensors")
-    return path
+    log.warning("%s; using the newest complete checkpoint, %s", problem or f"{latest} is missing", candidates[0])
+    return candidates[0]
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer | None = None) -> dict:

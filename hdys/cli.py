@@ -256,11 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from .checkpoint import CheckpointError
+    from .locks import LockedError
     from .schema import SchemaError
     from .store import CorpusError
     try:
         return args.func(args)
-    except (SchemaError, CorpusError, CheckpointError, FileExistsError, FileNotFoundError, ValueError) as exc:
+    except (SchemaError, CorpusError, CheckpointError, LockedError, FileExistsError, FileNotFoundError,
+            ValueError) as exc:
         if args.verbose:
             log.exception("details")
         print(f"hdys {args.verb}: error: {exc}", file=sys.stderr)

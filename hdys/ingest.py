@@ -27,6 +27,7 @@ import logging
 from pathlib import Path
 
 from .formats import Unit, read_units
+from .locks import holding
 from .store import MANIFEST, atomic_write_json, write_corpus
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,13 @@ def ingest(fmt: str, src, out, *, workers: int = 1, strict: bool = False, fps: f
     resumed (already ingested), sequences read, the report records of files skipped in this run.
     """
     out = Path(out)
+    with holding(out, "this hdys ingest"):
+        return _ingest(fmt, src, out, workers=workers, strict=strict, fps=fps, test_fraction=test_fraction,
+                       seed=seed, progress=progress, batch_frames=batch_frames, **options)
+
+
+def _ingest(fmt: str, src, out: Path, *, workers: int, strict: bool, fps: float | None, test_fraction: float,
+            seed: int, progress: bool, batch_frames: int, **options) -> dict:
     options = {k: v for k, v in sorted(options.items()) if v is not None}
     settings = {"format": fmt, "fps": fps, "options": options}
     old = load_report(out)

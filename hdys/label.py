@@ -401,15 +401,23 @@ def label_corpus(src: str | Path, out: str | Path, opts: LabelOptions = LabelOpt
                  workers: int = 1, progress: bool = True, validate: bool = True,
                  validate_sample: int = 20) -> dict:
     """Label every sequence of the corpus ``src`` and write them to the corpus ``out`` (resumable: ids
-    already in ``out`` are left alone). Writes ``out/label_report.json`` and, with ``validate``,
-    ``out/validation.json``; returns the summary (also in the report)."""
-    from tqdm import tqdm
-
-    from hdys.store import Corpus, write_corpus
+    already in ``out`` are left alone; one labelling of ``out`` at a time). Writes ``out/label_report.json``
+    and, with ``validate``, ``out/validation.json``; returns the summary (also in the report)."""
+    from hdys.locks import holding
 
     src, out = Path(src), Path(out)
     if src.resolve() == out.resolve():
         raise ValueError(f"--out {out} is the input corpus; labels go to a new corpus (pick another directory)")
+    with holding(out, "this hdys label"):
+        return _label_corpus(src, out, opts, strict, workers, progress, validate, validate_sample)
+
+
+def _label_corpus(src: Path, out: Path, opts: LabelOptions, strict: bool, workers: int, progress: bool,
+                  validate: bool, validate_sample: int) -> dict:
+    from tqdm import tqdm
+
+    from hdys.store import Corpus, write_corpus
+
     corpus = Corpus(src)
     done = set()
     if (out / "manifest.json").exists():

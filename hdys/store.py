@@ -41,6 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .features import FEATURE_VERSION, RunningStats, merge_stats, sequence_stats, window_span
+from .locks import holding
 from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, NAME_KEYS, SPLITS, SchemaError, Sequence,
                      load_npz, save_npz, validate)
 
@@ -218,8 +219,15 @@ def _load_existing(out: Path) -> dict | None:
     return Corpus(out).manifest  # validates format and version
 
 
-def write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 0.2, seed: int = 0,
-                 strict: bool = False, progress: bool = True, shard_frames: int = 500_000) -> "Corpus":
+def write_corpus(out, sequences: Iterable[Sequence], **kwargs) -> "Corpus":
+    """Validate ``sequences`` and write them to the corpus ``out``, holding its lock (waiting for
+    another writer to finish); see :func:`_write_corpus` for the arguments."""
+    with holding(out, "this corpus write", wait=True):
+        return _write_corpus(out, sequences, **kwargs)
+
+
+def _write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 0.2, seed: int = 0,
+                  strict: bool = False, progress: bool = True, shard_frames: int = 500_000) -> "Corpus":
     """Validate ``sequences`` and write (or append them to) the corpus directory ``out``.
 
     ``sequences`` is consumed once, one at a time (a generator is fine). A sequence that fails

@@ -22,6 +22,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from .locks import acquire
+
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
@@ -31,6 +33,11 @@ from .schema import ARRAY_KEYS
 from .store import Corpus, atomic_write_json, merged_stats
 
 log = logging.getLogger("hdys.train")
+
+
+class TrainingError(ValueError):
+    """Training cannot go on (a non-finite loss or gradient: bad data or a diverging rate); the last
+    checkpoint is left as it was. A ValueError, so that the CLI reports it as a clean error."""
 RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision",
                       "cache_mb"}
 
@@ -108,6 +115,7 @@ class Trainer:
                 raise FileExistsError(f"{self.out} exists and is not empty; pass --resume to continue it "
                                       "or choose another --out")
             self.out.mkdir(parents=True, exist_ok=True)
+            self._lock = acquire(self.out, "this hdys train")  # one writer per run directory
             self._setup_logging()
         if self.world > 1:
             dist.barrier()
@@ -165,6 +173,9 @@ class Trainer:
             self.epoch, self.batch_index = state["epoch"], state["batch_index"]
             self.step, self.elapsed = state["step"], state.get("elapsed_s", 0.0)
             log.info("resumed from %s (epoch %d, batch %d, step %d)", ckpt, self.epoch, self.batch_index, self.step)
+            if self.rank == 0:
+                truncate_metrics(self.out / "metrics.jsonl", self.step)
+        self._saved = (self.epoch, self.batch_index, self.step)
         if self.rank == 0:
             atomic_write_json(self.out / "config.json", cfg.to_json())
             atomic_write_json(self.out / "normalizer.json", self.norm.to_json())
@@ -218,19 +229,40 @@ class Trainer:
             batch = collate([self._read(w) for w in mb], self.norm, self.vocab, tc.window, self.device)
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
                 loss, part = self.model(batch)
+            if not torch.isfinite(loss):
+                raise TrainingError(self._non_finite("loss", float(loss.detach()), mb))
             (loss / n_micro).backward()
             for k, v in part.items():
                 logs[k] = logs.get(k, 0.0) + v / tc.grad_accum
         if self.world > 1:
             for p in self.model.parameters():
                 dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        if not torch.isfinite(norm):
+            raise TrainingError(self._non_finite("gradient norm", float(norm), global_batch))
         lr = tc.lr * lr_factor(tc, self.step, self.run_fraction())
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.opt.step()
         logs["lr"] = lr
         return logs
+
+    def _non_finite(self, what: str, value: float, windows: list) -> str:
+        """The message for a non-finite loss or gradient: the step and the windows whose inputs or
+        targets hold NaN or inf (by dataset, sequence and array), so the bad data can be found."""
+        bad = []
+        for seq_id, start in windows:
+            ref = self.refs[seq_id]
+            seq = self.corpora[ref.corpus].read(ref.local_id)
+            keys = [k for k in ARRAY_KEYS if getattr(seq, k) is not None and getattr(seq, k).dtype.kind == "f"
+                    and not np.isfinite(getattr(seq, k)).all()]
+            if keys:
+                dataset = next(d for d, refs in self.by_dataset.items() if ref in refs)
+                bad.append(f"{dataset}/{ref.local_id} ({', '.join(keys)})")
+        where = ("; non-finite values in " + ", ".join(sorted(set(bad)))) if bad else \
+            "; the batch's arrays are finite (try a lower train.lr or train.grad_clip)"
+        return (f"step {self.step + 1}: the {what} is {value} in {self.out}{where}. Training stopped; no "
+                f"checkpoint of this step was written (the last one is kept)")
 
     def run_fraction(self) -> float:
         """How far through its run training is, in [0, 1]: the furthest of steps / max_steps, epochs and
@@ -244,8 +276,10 @@ class Trainer:
         return min(1.0, max(done))
 
     def save(self) -> None:
-        if self.rank != 0:
+        """Write a checkpoint, unless nothing changed since the last one (a finished run resumed)."""
+        if self.rank != 0 or self._saved == (self.epoch, self.batch_index, self.step):
             return
+        self._saved = (self.epoch, self.batch_index, self.step)
         state = {"epoch": self.epoch, "batch_index": self.batch_index, "elapsed_s": self.elapsed,
                  "config": self.cfg.to_json()}
         save_checkpoint(self.out, self.step, self.model, self.opt, state, keep=self.cfg.train.keep_checkpoints)
@@ -269,6 +303,15 @@ class Trainer:
                 bar = tqdm(total=len(plan), initial=self.batch_index, desc=f"epoch {self.epoch + 1}/{tc.epochs}",
                            disable=not self.progress or self.rank != 0, leave=False, dynamic_ncols=True)
                 while self.batch_index < len(plan):
+                    # checked before a step, so that resuming a finished run trains no further
+                    if tc.max_steps and self.step >= tc.max_steps:
+                        stop = "max_steps"
+                    elif tc.budget_minutes and self.elapsed >= 60 * tc.budget_minutes:
+                        stop = "budget"
+                    elif interrupted["flag"]:
+                        stop = "SIGTERM"
+                    if stop:
+                        break
                     ts = time.perf_counter()
                     logs = self._step(plan[self.batch_index])
                     self.batch_index += 1
@@ -284,14 +327,6 @@ class Trainer:
                                                  "time_s": self.elapsed, **logs}) + "\n")
                     if self.step % tc.checkpoint_every == 0:
                         self.save()
-                    if tc.max_steps and self.step >= tc.max_steps:
-                        stop = "max_steps"
-                    elif tc.budget_minutes and self.elapsed >= 60 * tc.budget_minutes:
-                        stop = "budget"
-                    elif interrupted["flag"]:
-                        stop = "SIGTERM"
-                    if stop:
-                        break
                 bar.close()
                 if self.batch_index >= len(plan):
                     self.epoch += 1
@@ -327,10 +362,30 @@ class Trainer:
     def close(self) -> None:
         for c in getattr(self, "corpora", []):
             c.close()
+        if getattr(self, "_lock", None) is not None:
+            self._lock.release()
         handler = getattr(self, "_log_handler", None)
         if handler is not None:
             logging.getLogger("hdys").removeHandler(handler)
             handler.close()
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop the rows of ``metrics.jsonl`` after ``step`` (logged after the checkpoint a run resumes
+    from; they are logged again) and a last line cut short by a kill."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and row.get("step", 0) <= step:
+            keep.append(line)
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(k + "\n" for k in keep))
+    os.replace(tmp, path)
 
 
 def train(cfg: Config, data: list[str], out: str | Path, resume: bool = False, progress: bool = True) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 
 from tqdm import tqdm
 
+from ..locks import holding
 from ..parallel import imap_ordered
 from ..store import Corpus, atomic_write_json, write_corpus
 from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
@@ -56,7 +57,13 @@ def synth(out: str | Path, preset: str = "quick", seed: int = 0, workers: int = 
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     out = Path(out)
-    i, n = parse_shard(shard)
+    with holding(out, "this hdys synth"):
+        return _synth(out, preset, seed, workers, parse_shard(shard), progress, validate)
+
+
+def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, int], progress: bool,
+           validate: bool) -> dict:
+    i, n = shard
     jobs = subject_jobs(preset)[i::n]
     done: set[str] = set()
     if (out / "manifest.json").exists():
