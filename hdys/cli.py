@@ -25,6 +25,22 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .store import Corpus
+    corpus = Corpus(args.corpus)
+    found = corpus.check(progress=not args.quiet)
+    for note in found["notes"]:
+        print(f"note: {note}")
+    for problem in found["problems"]:
+        print(f"problem: {problem}")
+    n = len(corpus.entries())
+    if found["problems"]:
+        print(f"{args.corpus}: {len(found['problems'])} problem(s) in {n} sequences")
+        return 1
+    print(f"{args.corpus}: intact ({n} sequences read whole, shapes and checksums as the manifest says)")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .store import Corpus, export_npz
     paths = export_npz(Corpus(args.corpus), args.out, args.sequence_ids or None, progress=not args.quiet)
@@ -142,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("info", help="a corpus' datasets x representations, or the model's parameter counts")
     s.add_argument("corpus", nargs="?", help="corpus directory (omit for the default model's parameters)")
     s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("check", help="verify a corpus: every shard opened, every sequence's shape and checksum "
+                                     "against the manifest (exit 1 on a problem)")
+    s.add_argument("corpus")
+    s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("export", help="write sequences of a corpus as schema npz files")
     s.add_argument("corpus")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +173,29 @@ ARRAY_KEYS: dict[str, KeySpec] = {
     "cop": KeySpec(("T", 2, 3), "m", nan_ok=True),
     "contact": KeySpec(("T", 2), "bool"),
 }
+# Plausibility ranges, one row per schema key: a value outside is a unit or scaling mistake (millimetres
+# for metres, degrees for radians, N mm for N m), not a movement, and is refused by ``validate``. The
+# bounds are far outside what bodies do (joint moments of landings and sprints reach ~10 N m/kg, ground
+# forces ~10 body weights) and inside what the usual mistakes produce.
+MAX_FPS = 10_000.0  # frames per second (optical motion capture runs at 50-2000)
+PLAUSIBLE = {
+    "markers": "|coordinate| <= 100 m; the points of a frame spread over >= 0.05 m (median frame)",
+    "keypoints": "as markers",
+    "joint_angles": "rotations other than the pelvis' within +-pi rad (+-180 deg); pelvis rotations +-4 pi; "
+                    "|pelvis_tx|, |pelvis_tz| <= 100 m, |pelvis_ty| <= 5 m",
+    "smpl": "|translation| <= 100 m; |axis-angle component| <= 4 pi rad",
+    "torque_rajagopal": "|moment| / mass_kg <= 50 N m/kg",
+    "torque_smpl": "|moment| / mass_kg <= 50 N m/kg",
+    "muscle_activation": "in [0, 1]",
+    "grf": "|force| <= 20 body weights (mass_kg x 9.81 N)",
+    "cop": "|coordinate| <= 100 m",
+    "fps": f"0 < fps <= {MAX_FPS:.0f}",
+    "mass_kg": "10 to 400 kg",
+    "height_m": "0.5 to 2.6 m",
+}
+MAX_COORDINATE_M, MIN_SPREAD_M, MAX_PELVIS_HEIGHT_M = 100.0, 0.05, 5.0
+MAX_MOMENT_PER_KG, MAX_FORCE_BW = 50.0, 20.0
+
 NAME_KEYS = {  # names array -> (array key, axis the names index)
     "marker_names": ("markers", 1),
     "keypoint_names": ("keypoints", 1),
@@ -251,8 +275,12 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
     def fail(key: str, msg: str) -> None:
         raise SchemaError(f"{where}{key}: {msg}")
 
-    if not np.isfinite(seq.fps) or seq.fps <= 0:
-        fail("fps", f"expected a positive frame rate in 1/s, got {seq.fps!r}")
+    try:
+        fps = float(seq.fps)
+    except (TypeError, ValueError):
+        fps = float("nan")
+    if not np.isfinite(fps) or not 0 < fps <= MAX_FPS:
+        fail("fps", f"expected a frame rate in (0, {MAX_FPS:.0f}] 1/s, got {seq.fps!r}")
     present = [k for k in ARRAY_KEYS if getattr(seq, k) is not None]
     if not present:
         fail("(arrays)", f"no representation present; expected at least one of {', '.join(ARRAY_KEYS)}")
@@ -271,8 +299,8 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         if key == "contact":
             arr = arr.astype(bool)
         else:
-            if not np.issubdtype(arr.dtype, np.number):
-                fail(key, f"expected a numeric array in {spec.unit}, got dtype {arr.dtype}")
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                fail(key, f"expected a real numeric array in {spec.unit}, got dtype {arr.dtype}")
             arr = arr.astype(np.float32)
             finite = np.isfinite(arr)
             if np.isinf(arr).any():
@@ -283,7 +311,6 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         setattr(seq, key, arr)
     if sizes.get("T", 0) < 1:
         fail("(arrays)", "sequence has no frames")
-    _check_units(seq, fail)
     for names_key, (arr_key, axis) in NAME_KEYS.items():
         arr, names = getattr(seq, arr_key), getattr(seq, names_key)
         if arr is None:
@@ -304,6 +331,7 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         unknown = [n for n in seq.joint_angle_names if n not in RAJAGOPAL_COORDINATES]
         fail("joint_angle_names", f"expected the 23 Rajagopal coordinates in order {list(RAJAGOPAL_COORDINATES)}"
              + (f"; unknown names {unknown}" if unknown else "; got them in another order"))
+    _check_units(seq, fail)
     if seq.keypoints is not None:
         k = seq.keypoints.shape[1]
         parents = np.full(k, -1, np.int64) if seq.keypoint_parents is None else np.asarray(seq.keypoint_parents)
@@ -320,6 +348,8 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         fail("mass_kg", f"required where dynamics are present ({', '.join(seq.dynamics)})")
     if seq.mass_kg is not None and not (10.0 <= float(seq.mass_kg) <= 400.0):
         fail("mass_kg", f"expected a body mass in kg (10..400), got {seq.mass_kg!r}")
+    if seq.mass_kg is not None:
+        _check_forces(seq, fail)
     if seq.height_m is not None and not (0.5 <= float(seq.height_m) <= 2.6):
         fail("height_m", f"expected a height in metres (0.5..2.6), got {seq.height_m!r}"
              + (" (centimetres?)" if float(seq.height_m) > 50 else ""))
@@ -328,26 +358,69 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
     return seq
 
 
+def _largest(arr: np.ndarray) -> float:
+    finite = np.abs(arr[np.isfinite(arr)])
+    return float(finite.max()) if finite.size else 0.0
+
+
 def _check_units(seq: Sequence, fail) -> None:
-    for key in ("markers", "keypoints"):
+    """The ``PLAUSIBLE`` ranges of the kinematics and of the unit-free arrays."""
+    for key in ("markers", "keypoints", "cop"):
         arr = getattr(seq, key)
-        if arr is not None and np.isfinite(arr).any():
-            extent = float(np.nanmax(np.abs(arr)))
-            if extent > 100.0:
-                fail(key, f"expected metres, largest |coordinate| is {extent:.1f} (millimetres? divide by 1000)")
+        if arr is None:
+            continue
+        extent = _largest(arr)
+        if extent > MAX_COORDINATE_M:
+            fail(key, f"expected metres, largest |coordinate| is {extent:.1f} (millimetres? divide by 1000)")
+        if key != "cop" and arr.shape[1] >= 3:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # frames where every point is missing
+                spread = np.nanmax(np.nanmax(arr, axis=1) - np.nanmin(arr, axis=1), axis=1)
+            spread = spread[np.isfinite(spread)]
+            if spread.size and float(np.median(spread)) < MIN_SPREAD_M:
+                fail(key, f"expected metres, but the {arr.shape[1]} points of a frame span only "
+                          f"{float(np.median(spread)) * 1000:.1f} mm (median frame): millimetres read as metres "
+                          "twice, or metres labelled as millimetres?")
     if seq.joint_angles is not None:
-        rot = np.delete(seq.joint_angles, [3, 4, 5], axis=1)
-        worst = float(np.abs(rot).max())
-        if worst > 4 * np.pi:
-            fail("joint_angles", f"expected radians, largest |angle| is {worst:.1f} (degrees? multiply by pi/180)")
+        q = seq.joint_angles
+        for j, name in enumerate(RAJAGOPAL_COORDINATES):
+            worst = _largest(q[:, j])
+            if name in RAJAGOPAL_TRANSLATIONS:
+                bound = MAX_PELVIS_HEIGHT_M if name == "pelvis_ty" else MAX_COORDINATE_M
+                if worst > bound:
+                    fail("joint_angles", f"{name}: expected metres, largest |value| is {worst:.1f} (bound "
+                                         f"{bound:g} m; millimetres? divide by 1000)")
+            elif worst > (4 * np.pi if name.startswith("pelvis") else np.pi + 1e-3):
+                fail("joint_angles", f"{name}: expected radians, largest |angle| is {worst:.2f} (beyond "
+                                     f"{'4 pi' if name.startswith('pelvis') else 'pi'}; degrees? multiply by pi/180)")
     if seq.smpl is not None:
-        worst = float(np.abs(seq.smpl[:, 3:]).max())
+        worst = _largest(seq.smpl[:, 3:])
         if worst > 4 * np.pi:
             fail("smpl", f"expected axis-angles in radians, largest |component| is {worst:.1f}")
+        worst = _largest(seq.smpl[:, :3])
+        if worst > MAX_COORDINATE_M:
+            fail("smpl", f"translation: expected metres, largest |component| is {worst:.1f} (millimetres? "
+                         "divide by 1000)")
     if seq.muscle_activation is not None:
         a = seq.muscle_activation[np.isfinite(seq.muscle_activation)]
         if a.size and (a.min() < -1e-3 or a.max() > 1 + 1e-3):
             fail("muscle_activation", f"expected activations in [0, 1], got range [{a.min():.3g}, {a.max():.3g}]")
+
+
+def _check_forces(seq: Sequence, fail) -> None:
+    """The ``PLAUSIBLE`` ranges of joint moments and ground forces, relative to body mass."""
+    mass = float(seq.mass_kg)
+    for key in ("torque_rajagopal", "torque_smpl"):
+        arr = getattr(seq, key)
+        if arr is not None and _largest(arr) / mass > MAX_MOMENT_PER_KG:
+            fail(key, f"expected N m, largest |moment| is {_largest(arr):.4g} N m = {_largest(arr) / mass:.3g} "
+                      f"N m/kg for {mass:g} kg (bound {MAX_MOMENT_PER_KG:g}; N mm? divide by 1000)")
+    if seq.grf is not None:
+        with np.errstate(invalid="ignore"):
+            worst = float(np.nanmax(np.linalg.norm(seq.grf, axis=-1), initial=0.0))
+        if worst > MAX_FORCE_BW * mass * 9.81:
+            fail("grf", f"expected N, largest |force| is {worst:.4g} N = {worst / (mass * 9.81):.3g} body weights "
+                        f"for {mass:g} kg (bound {MAX_FORCE_BW:g})")
 
 
 def _fmt(shape) -> str:

@@ -80,7 +80,28 @@ class Entry:
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
         kw["representations"] = tuple(kw.get("representations", ()))
-        return cls(**kw)
+        entry = cls(**kw)
+        entry.check()
+        return entry
+
+    def check(self) -> None:
+        """Raise a ValueError naming the field when the entry cannot describe a readable sequence."""
+        sid = self.sequence_id
+        if not isinstance(self.frames, int) or isinstance(self.frames, bool) or self.frames < 1:
+            raise ValueError(f"sequence {sid!r}: frames {self.frames!r} (expected an integer >= 1)")
+        if not isinstance(self.fps, (int, float)) or not 0.0 < self.fps < 1e5:
+            raise ValueError(f"sequence {sid!r}: fps {self.fps!r} (expected a number in (0, 1e5))")
+        for key in ("mass_kg", "height_m"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, (int, float)) or not v > 0 or not np.isfinite(v)):
+                raise ValueError(f"sequence {sid!r}: {key} {v!r} (expected a positive number or null)")
+        unknown = [k for k in self.representations if k not in ARRAY_KEYS]
+        if unknown or not self.representations:
+            raise ValueError(f"sequence {sid!r}: representations {list(self.representations)!r} "
+                             f"(expected one or more of {list(ARRAY_KEYS)})")
+        if not isinstance(self.shard, str) or not self.shard or ".." in Path(self.shard).parts \
+                or Path(self.shard).is_absolute():
+            raise ValueError(f"sequence {sid!r}: shard {self.shard!r} (expected a path inside the corpus)")
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -498,7 +519,13 @@ def _read_group(g, e: Entry, start: int, stop: int | None, meta: dict | None = N
     meta = _read_meta(g) if meta is None else meta
     kw: dict = {}
     for key in e.representations:
+        if key not in g:
+            raise CorpusError(f"{g.file.filename}: sequence {e.sequence_id!r} has no {key!r} array, which the "
+                              "manifest lists (run `hdys check` on the corpus)")
         arr = g[key][a:b]
+        if arr.shape[0] != b - a:
+            raise CorpusError(f"{g.file.filename}: sequence {e.sequence_id!r}: {key!r} holds {g[key].shape[0]} "
+                              f"frames, the manifest says {e.frames} (run `hdys check` on the corpus)")
         kw[key] = arr.astype(bool) if key == "contact" else arr
     for key, value in meta.items():
         kw[key] = list(value) if isinstance(value, list) else value.copy()
@@ -537,7 +564,7 @@ class Corpus:
                 raise CorpusError(f"{mpath}: missing or malformed {key!r}")
         try:
             self._entries = [Entry.from_json(e) for e in manifest["sequences"]]
-        except (TypeError, KeyError) as exc:
+        except (TypeError, KeyError, ValueError) as exc:
             raise CorpusError(f"{mpath}: malformed sequence entry: {exc}") from None
         self.manifest = manifest
         self._by_id = {e.sequence_id: e for e in self._entries}
@@ -612,14 +639,49 @@ class Corpus:
                 raise CorpusError(f"{self.path / shard}: cannot open shard: {exc}") from None
         return f
 
-    def read(self, sequence_id: str, start: int = 0, stop: int | None = None) -> Sequence:
-        """Frames [start, stop) of a sequence (clipped to [0, frames)). Not validated."""
+    def read(self, sequence_id: str, start: int = 0, stop: int | None = None, verify: bool = False) -> Sequence:
+        """Frames [start, stop) of a sequence (clipped to [0, frames)). Not validated against the schema;
+        with ``verify`` (whole sequences only) the arrays' checksum must equal the manifest's."""
         e = self.entry(sequence_id)
-        g = self._file(e.shard)[_group_name(sequence_id)]
+        f = self._file(e.shard)
+        try:
+            g = f[_group_name(sequence_id)]
+        except KeyError:
+            raise CorpusError(f"{self.path / e.shard}: no sequence {sequence_id!r} in this shard, which the "
+                              "manifest lists (run `hdys check` on the corpus)") from None
         meta = self._meta.get(sequence_id)
         if meta is None:
             meta = self._meta[sequence_id] = _read_meta(g)
-        return _read_group(g, e, start, stop, meta)
+        seq = _read_group(g, e, start, stop, meta)
+        if verify and e.checksum and (start, stop) == (0, None) and checksum(seq) != e.checksum:
+            raise CorpusError(f"{self.path / e.shard}: sequence {sequence_id!r}: its arrays' checksum differs from "
+                              "the manifest's: the shard was changed after it was written (run `hdys check`)")
+        return seq
+
+    def check(self, progress: bool = True) -> dict[str, list[str]]:
+        """Every shard opened and every sequence read whole: shapes and checksums against the manifest.
+        Returns ``{"problems": [...], "notes": [...]}``; problems make a corpus unusable as it is, notes
+        are harmless (groups of an interrupted write that no manifest entry names)."""
+        problems: list[str] = []
+        named: dict[str, set[str]] = defaultdict(set)
+        for e in self._entries:
+            named[e.shard].add(_group_name(e.sequence_id))
+        for e in tqdm(self._entries, disable=not progress, unit="seq", desc=f"checking {self.path.name}"):
+            try:
+                self.read(e.sequence_id, verify=True)
+            except (CorpusError, OSError, KeyError, ValueError) as exc:
+                if str(exc) not in problems:  # an unreadable shard is reported once
+                    problems.append(str(exc))
+        notes = []
+        for shard in sorted(named):
+            try:
+                extra = sorted(set(self._file(shard).keys()) - named[shard])
+            except CorpusError:
+                continue  # reported above
+            if extra:
+                notes.append(f"{self.path / shard}: {len(extra)} sequence group(s) no manifest entry names "
+                             f"(e.g. {extra[0]!r}), left by an interrupted write; never read")
+        return {"problems": problems, "notes": notes}
 
     def read_window(self, sequence_id: str, start: int, length: int) -> tuple[Sequence, int]:
         """Frames [start - MARGIN, start + length + MARGIN) clipped; returns (sequence, margin_before)."""

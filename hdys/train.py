@@ -199,7 +199,7 @@ class Trainer:
         ref, length = self.refs[window[0]], self.cfg.train.window
         seq = self._cache.get(window[0])
         if seq is None and self._cached_bytes < self.cfg.train.cache_mb * 2 ** 20:
-            seq = self._cache[window[0]] = self.corpora[ref.corpus].read(ref.local_id)
+            seq = self._cache[window[0]] = self.corpora[ref.corpus].read(ref.local_id, verify=True)
             self._cached_bytes += sum(getattr(seq, k).nbytes for k in ARRAY_KEYS if getattr(seq, k) is not None)
         if seq is not None:
             a, b, before = window_span(ref.frames, window[1], length)

@@ -168,9 +168,81 @@ def test_nan_in_a_shard_stops_training_with_the_sequence_named_and_no_nan_checkp
     corpus = tmp_path / "c"
     write_corpus(corpus, synthetic_sequences(), progress=False)
     entry = Corpus(corpus).entry("a00")
-    with h5py.File(corpus / entry.shard, "r+") as f:  # edited after writing, as a damaged shard is
+    with h5py.File(corpus / entry.shard, "r+") as f:  # NaN written with the data (its checksum says so)
         f["a00"]["joint_angles"][10, 7] = np.nan
+    _refresh_checksum(corpus, "a00")
     with pytest.raises(TrainingError, match=r"step \d+: the loss is nan .*a/a00 \(joint_angles\)"):
         train(tiny_config(epochs=4, checkpoint_every=1), [str(corpus)], tmp_path / "run", progress=False)
     for ck in (tmp_path / "run" / "checkpoints").glob("step-*"):
         assert all(torch.isfinite(v).all() for v in load_file(ck / "model.safetensors").values())
+
+
+def _refresh_checksum(corpus: Path, sid: str) -> None:
+    from hdys.store import checksum
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    digest = checksum(Corpus(corpus).read(sid))
+    for e in manifest["sequences"]:
+        if e["sequence_id"] == sid:
+            e["checksum"] = digest
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_manifest(corpus: Path, sid: str, **fields) -> None:
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    for e in manifest["sequences"]:
+        if e["sequence_id"] == sid:
+            e.update(fields)
+    (corpus / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    write_corpus(tmp_path / "c", synthetic_sequences(), progress=False)
+    return tmp_path / "c"
+
+
+def test_check_finds_an_edited_shard_and_training_refuses_it(corpus, tmp_path, capsys):
+    from hdys.cli import main
+    assert main(["-q", "check", str(corpus)]) == 0
+    assert "intact (18 sequences" in capsys.readouterr().out
+    entry = Corpus(corpus).entry("a10")
+    with h5py.File(corpus / entry.shard, "r+") as f:
+        f["a10"]["markers"][3, 0, 0] += 0.5
+    assert main(["-q", "check", str(corpus)]) == 1
+    out = capsys.readouterr().out
+    assert "problem:" in out and "'a10'" in out and "checksum" in out and "1 problem(s)" in out
+    from hdys.store import CorpusError
+    with pytest.raises(CorpusError, match="'a10'.*checksum"):
+        train(tiny_config(epochs=2), [str(corpus)], tmp_path / "run", progress=False)
+
+
+def test_check_reports_a_truncated_shard_once(corpus, capsys):
+    from hdys.cli import main
+    shard = corpus / Corpus(corpus).entry("b00").shard
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    assert main(["-q", "check", str(corpus)]) == 1
+    problems = [line for line in capsys.readouterr().out.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 1 and "cannot open shard" in problems[0] and shard.name in problems[0]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"fps": 0}, "fps 0 "), ({"fps": 1e30}, "fps 1e+30"), ({"frames": 0}, "frames 0 "),
+    ({"mass_kg": -70.0}, "mass_kg -70.0"), ({"shard": "../elsewhere.h5"}, "shard '../elsewhere.h5'")])
+def test_an_inconsistent_manifest_is_a_clean_error_naming_the_field(corpus, capsys, fields, message):
+    from hdys.cli import main
+    _edit_manifest(corpus, "c10", **fields)
+    assert main(["info", str(corpus)]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.json" in err and "'c10'" in err and message in err
+
+
+def test_frames_beyond_the_shard_and_a_missing_group_are_clean_errors(corpus, tmp_path, capsys):
+    from hdys.cli import main
+    _edit_manifest(corpus, "a00", frames=600)
+    assert main(["export", str(corpus), "a00", "--out", str(tmp_path / "x")]) == 2
+    assert "holds 60 frames, the manifest says 600" in capsys.readouterr().err
+    _edit_manifest(corpus, "a00", frames=60)
+    with h5py.File(corpus / Corpus(corpus).entry("a01").shard, "r+") as f:
+        del f["a01"]
+    assert main(["export", str(corpus), "a01", "--out", str(tmp_path / "y")]) == 2
+    assert "no sequence 'a01' in this shard" in capsys.readouterr().err

@@ -44,6 +44,46 @@ def test_bad_input_names_key_and_value(kw, words):
         assert w in msg
 
 
+def _walk(T=10, **kw):
+    """A plausible sequence in metres, radians, N m and N, to which one mistake is made."""
+    rng = np.random.default_rng(0)
+    q = np.zeros((T, 23))
+    q[:, 4] = 0.95
+    q[:, 9] = np.linspace(0.1, 1.2, T)  # a knee flexing to 69 degrees
+    base = dict(fps=100.0, sequence_id="w", dataset="d", mass_kg=70.0, joint_angles=q,
+                markers=rng.uniform(-0.3, 1.6, (T, 4, 3)), marker_names=list("abcd"),
+                smpl=np.concatenate([np.tile([0.5, 0.9, 2.0], (T, 1)), np.zeros((T, 72))], axis=1),
+                torque_rajagopal=np.full((T, 17), 80.0), grf=np.tile([0.0, 700.0, 0.0], (T, 2, 1)),
+                cop=np.tile([0.3, 0.0, 0.1], (T, 2, 1)))
+    base.update(kw)
+    return Sequence(**base)
+
+
+def _scaled(key, factor, **kw):
+    seq = _walk(**kw)
+    return getattr(seq, key) * factor
+
+
+@pytest.mark.parametrize("mistake, words", [
+    (dict(fps=1e30), ["fps", "1e+30"]),
+    (dict(joint_angles=_walk().joint_angles * np.r_[[180 / np.pi] * 3, [1] * 3, [180 / np.pi] * 17]),
+     ["knee_angle_r", "degrees", "pi"]),
+    (dict(joint_angles=_scaled("joint_angles", 1000)), ["pelvis_ty", "millimetres"]),
+    (dict(smpl=_scaled("smpl", 1000)), ["smpl", "translation", "millimetres"]),
+    (dict(cop=_scaled("cop", 1000)), ["cop", "millimetres"]),
+    (dict(markers=_scaled("markers", 1e-3)), ["markers", "span only", "labelled as millimetres"]),
+    (dict(torque_rajagopal=_scaled("torque_rajagopal", 1e6)), ["torque_rajagopal", "N m/kg", "N mm"]),
+    (dict(grf=_scaled("grf", 1e9 / 700)), ["grf", "body weights"]),
+    (dict(grf=_walk().grf * (1 + 1j)), ["grf", "real numeric", "complex"]),
+])
+def test_unit_and_scaling_mistakes_are_refused(mistake, words):
+    validate(_walk())  # the sequence without the mistake is fine
+    with pytest.raises(SchemaError) as err:
+        validate(_walk(**mistake), source="trial.npz")
+    for w in ["trial.npz", *words]:
+        assert w in str(err.value)
+
+
 def test_markers_may_be_occluded():
     m = np.ones((10, 2, 3))
     m[3, 1] = np.nan

@@ -23,6 +23,7 @@ folder name.
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 from typing import Iterator
 
@@ -59,8 +60,23 @@ def _labels(c, group: str, base: str = "LABELS") -> list[str]:
     return out
 
 
+def fill_gaps(x: np.ndarray) -> np.ndarray:
+    """Missing (non-finite) samples of each channel of x (S, C) linearly interpolated from their
+    neighbours, so that one lost sample does not spread over a whole filtered channel; a channel with
+    no finite sample stays NaN."""
+    x = x.copy()
+    s = np.arange(len(x))
+    for j in range(x.shape[1]):
+        ok = np.isfinite(x[:, j])
+        if ok.any() and not ok.all():
+            x[~ok, j] = np.interp(s[~ok], s[ok], x[ok, j])
+    return x
+
+
 def envelope(x: np.ndarray, rate: float, t_out: np.ndarray) -> np.ndarray:
-    """EMG x (S, C) at ``rate`` Hz -> envelope (len(t_out), C): demean, rectify, 6 Hz low-pass, sample."""
+    """EMG x (S, C) at ``rate`` Hz -> envelope (len(t_out), C): gaps filled, demean, rectify, 6 Hz
+    low-pass, sample."""
+    x = fill_gaps(x)
     x = np.abs(x - x.mean(axis=0, keepdims=True))
     cutoff = min(EMG_LOWPASS_HZ / (rate / 2), 0.99)
     b, a = butter(4, cutoff)
@@ -112,6 +128,21 @@ def emg(c, n_frames: int, point_rate: float) -> tuple[list[str], np.ndarray] | N
     return [labels[i] for i in idx], envelope(analogs[0, idx].T, rate, np.arange(n_frames) / point_rate)
 
 
+def header_frames(path: Path) -> int | None:
+    """Frames the C3D header announces (words 4 and 5: first and last frame), read from the file itself:
+    ezc3d shortens its header and POINT:FRAMES to the frames it could read, so a truncated file looks
+    whole through it. None when the count does not fit the 16-bit header word (POINT:FRAMES holds it)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+        f.seek(max(head[0] - 1, 0) * 512)
+        param = f.read(4)
+    big = len(param) == 4 and param[3] == 83 + 3  # processor type 3 (MIPS) is big-endian; Intel and DEC not
+    first, last = struct.unpack(">HH" if big else "<HH", head[6:10])
+    if last >= 0xFFFF or last < first:
+        return None
+    return last - first + 1
+
+
 def find(src: Path) -> list[Unit]:
     return [Unit(path=p, files=(p,), root=root_of(src)) for p in walk(src, lambda p: p.suffix.lower() == ".c3d")]
 
@@ -128,6 +159,9 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
         raise FormatError(f"too short for a C3D file ({unit.path.stat().st_size} bytes; truncated?)")
     c = ezc3d.c3d(str(unit.path), extract_forceplat_data=False)
     names, xyz, rate = markers(c, up)
+    expected = header_frames(unit.path)
+    if expected is not None and len(xyz) < expected:
+        raise FormatError(f"the file's header says {expected} frames, its data section holds {len(xyz)}: truncated?")
     took, dropped = ["markers"], []
     names, reason = apply_option(names, ctx.get("marker_names"))
     if reason:

@@ -249,6 +249,7 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
         try:
             if p.suffix.lower() == ".trc":
                 names, t, xyz = read_trc(p)
+                uniform_rate(t, "Time column")
                 names, reason = apply_option(names, ctx.get("marker_names"))
                 if reason:
                     dropped[p] = reason

@@ -187,3 +187,27 @@ def test_corrupt_file_skipped_or_strict(tmp_path, problem, caplog):
     assert report[0]["status"] == "skipped" and "a.c3d" in report[0]["reason"] and "a.c3d" in caplog.text
     with pytest.raises(SchemaError, match="a.c3d"):
         list(read_source("c3d", tmp_path, strict=True))
+
+
+def test_a_file_cut_inside_its_frames_is_refused_not_shortened(tmp_path):
+    write_c3d(tmp_path / "a.c3d")
+    data = (tmp_path / "a.c3d").read_bytes()
+    (tmp_path / "a.c3d").write_bytes(data[: len(data) // 2])  # ezc3d reads 20 of the 50 frames from this
+    report = []
+    assert list(read_source("c3d", tmp_path, report=report)) == []
+    assert f"header says {T} frames" in report[0]["reason"] and "holds 20" in report[0]["reason"]
+    with pytest.raises(SchemaError, match="a.c3d.*truncated"):
+        list(read_source("c3d", tmp_path, strict=True))
+
+
+def test_one_lost_emg_sample_does_not_blank_the_channel(tmp_path):
+    write_c3d(tmp_path / "a.c3d")
+    c = ezc3d.c3d(str(tmp_path / "a.c3d"))
+    analogs = c["data"]["analogs"]
+    analogs[0, 0, 123] = np.nan
+    c["data"]["analogs"] = analogs
+    c.write(str(tmp_path / "b.c3d"))
+    (clean,) = list(read_source("c3d", tmp_path / "a.c3d"))
+    (gap,) = list(read_source("c3d", tmp_path / "b.c3d"))
+    assert np.isfinite(gap.emg).all()
+    np.testing.assert_allclose(gap.emg, clean.emg, atol=0.05 * clean.emg.max())

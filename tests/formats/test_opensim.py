@@ -143,3 +143,15 @@ def test_bad_arguments(tmp_path):
         read_source("opensim", tmp_path, amass_dir="x")
     with pytest.raises(FileNotFoundError):
         read_source("opensim", tmp_path / "nope")
+
+
+def test_a_trc_with_an_uneven_time_column_is_refused_beside_its_coordinates(trial):
+    path = trial / "subj01" / "MarkerData" / "walk.trc"
+    lines = path.read_text().splitlines()
+    fields = lines[8].split("\t")  # the 3rd frame, recorded 25 ms late
+    fields[1] = f"{float(fields[1]) + 0.025:.5f}"
+    lines[8] = "\t".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    report = []
+    assert list(read_source("opensim", trial, report=report, mass_kg=70)) == []
+    assert "walk.trc" in report[0]["reason"] and "not uniformly sampled" in report[0]["reason"]
