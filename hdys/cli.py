@@ -59,11 +59,20 @@ def cmd_ingest(args) -> int:
     except TypeError as exc:
         raise ValueError(str(exc)) from None
     for r in summary["skipped"]:
-        print(f"skipped {r.get('path')}: {r.get('reason')}", file=sys.stderr)
+        reason = str(r.get("reason"))
+        print(f"skipped {reason}" if str(r.get("path")) in reason else f"skipped {r.get('path')}: {reason}",
+              file=sys.stderr)
     print(Corpus(args.out).info_table())
     print(f"{summary['sequences']} sequence(s) read from {summary['units_read']} unit(s), "
           f"{len(summary['skipped'])} file(s) skipped, {summary['units_resumed']} unit(s) already ingested; "
           f"per-file report in {Path(args.out) / REPORT}")
+    if summary["units_read"] + summary["units_resumed"] == 0:
+        print(f"hdys ingest: error: no {args.format} files found in {args.src}", file=sys.stderr)
+        return 1
+    if summary["units_read"] and not summary["sequences"] and not summary["units_resumed"]:
+        print(f"hdys ingest: error: none of the {summary['units_read']} {args.format} unit(s) read could be used "
+              "(see the reasons above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -16,6 +16,10 @@ or are fixed). An interruption therefore loses at most the batch in flight; a un
 corpus but not yet in the report is read again and its sequences, identical by checksum, are not
 written twice (``write_corpus`` skips ids it holds with the same data).
 
+With ``strict`` every unit is read (and validated) once before anything is written, so that a bad file
+stops the ingest with the corpus as it was: the files are read twice. One ingest (or synth, or label)
+writes a corpus at a time (``hdys.locks``); a second one is refused with the first one's pid.
+
 Splits are assigned by ``write_corpus`` batch by batch (per subject, by hash); a resumed ingest can
 place a dataset's test subject differently from one uninterrupted run when a batch had to move a
 subject to give its dataset both splits.
@@ -88,6 +92,10 @@ def _ingest(fmt: str, src, out: Path, *, workers: int, strict: bool, fps: float 
         summary["units_resumed"] += ok
         return ok
 
+    if strict:  # check every file first, so that a bad one stops the ingest before anything is written
+        for _ in read_units(fmt, src, strict=True, fps=fps, workers=workers, skip=done, progress=progress, **options):
+            pass
+        summary["units_resumed"] = 0  # counted again below
     units = read_units(fmt, src, strict=strict, fps=fps, workers=workers, skip=done, progress=progress, **options)
     out.mkdir(parents=True, exist_ok=True)
     pending: list = []

@@ -103,3 +103,24 @@ def test_cli_workers_and_resume(src, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "6 unit(s) already ingested" in out and len(Corpus(tmp_path / "c")) == 6
     assert main(["-q", "ingest", "amass", str(src), "--out", str(tmp_path / "x"), "--workers", "0"]) == 2
+
+
+def test_strict_stops_before_writing_anything(src, tmp_path, capsys):
+    # s2/bad_poses.npz sorts after s1's files: without the check first, s1 would be committed
+    assert main(["-q", "ingest", "amass", str(src), "--out", str(tmp_path / "c"), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "bad_poses.npz" in err and err.count(str(src / "s2" / "bad_poses.npz")) == 1
+    assert not (tmp_path / "c" / "manifest.json").exists()
+
+
+def test_an_ingest_that_reads_nothing_usable_fails(tmp_path, capsys):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad_poses.npz").write_bytes(b"truncated")
+    assert main(["-q", "ingest", "amass", str(tmp_path / "src"), "--out", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert "none of the 1 amass unit(s) read could be used" in err
+    assert err.count(str(tmp_path / "src" / "bad_poses.npz")) == 1  # the path once, not repeated
+    assert main(["-q", "ingest", "amass", str(tmp_path / "empty_dir_is_absent"), "--out", str(tmp_path / "d")]) == 2
+    (tmp_path / "none").mkdir()
+    assert main(["-q", "ingest", "amass", str(tmp_path / "none"), "--out", str(tmp_path / "e")]) == 1
+    assert "no amass files found" in capsys.readouterr().err

@@ -87,11 +87,7 @@ def read_source(fmt: str, src: str | Path, *, strict: bool = False, fps: float |
     """Validated sequences of the ``fmt`` files in ``src`` (see the module docstring).
 
     Bad arguments (unknown format or option, missing ``src``, non-positive ``fps``) raise at once; file
-    problems are reported per file as the returned iterator advances. ``marker_names`` ("canonical", the default, or "keep"): lab marker labels mapped onto one vocabulary
-(``formats.markers``: Plug-in Gait names; ``Sub01:L.ASIS`` -> ``LASI``), names it does not know kept and
-reported. The model does not need names, but mixing labs and finding a foot's heel and toe does.
-
-``workers`` > 1 reads units in
+    problems are reported per file as the returned iterator advances. ``workers`` > 1 reads units in
     that many processes; the sequences and the report are the same as with one.
     """
     units = read_units(fmt, src, strict=strict, fps=fps, workers=workers, **options)
@@ -186,7 +182,7 @@ def _read_unit(reader: Reader, unit: Unit, ctx: Context, fps: float | None) -> l
 
 def _skip(unit: Unit, exc: Exception, strict: bool) -> list[dict]:
     msg = str(exc) if isinstance(exc, SchemaError) else f"{type(exc).__name__}: {exc}"
-    if str(unit.path) not in msg:
+    if not any(str(f) in msg for f in (unit.path, *unit.files)):  # named once, by the file at fault if known
         msg = f"{unit.path}: {msg}"
     if strict:
         raise SchemaError(msg) from exc

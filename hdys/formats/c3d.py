@@ -157,7 +157,14 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
         raise ValueError(f"up_axis must be 'y' or 'z', got {up!r}")
     if unit.path.stat().st_size < 512 * 2:
         raise FormatError(f"too short for a C3D file ({unit.path.stat().st_size} bytes; truncated?)")
-    c = ezc3d.c3d(str(unit.path), extract_forceplat_data=False)
+    with open(unit.path, "rb") as f:
+        signature = f.read(2)
+    if signature[1] != 0x50:  # byte 2 of every C3D header; ezc3d may try to allocate what garbage announces
+        raise FormatError(f"not a C3D file (its second byte is {signature[1]:#04x}, a C3D header has 0x50)")
+    try:
+        c = ezc3d.c3d(str(unit.path), extract_forceplat_data=False)
+    except (RuntimeError, OSError, MemoryError, ValueError) as exc:
+        raise FormatError(f"not a readable C3D file (truncated or corrupt?): ezc3d says {exc}") from None
     names, xyz, rate = markers(c, up)
     expected = header_frames(unit.path)
     if expected is not None and len(xyz) < expected:

@@ -75,7 +75,8 @@ def load(path: Path) -> dict:
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             d = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, AttributeError, OSError) as exc:
+        # a zip cut short inside its records raises OSError (EINVAL) from the stream reader's seek
         raise FormatError(f"not a readable torch .pth file (truncated or corrupt?): {_short(exc)}") from None
     if not isinstance(d, dict):
         raise FormatError(f"expected a dict of arrays, got {type(d).__name__}")

@@ -269,6 +269,8 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
                 dyn["muscle_activation"] = (p, table.time, activations(table))
         except FormatError as exc:
             raise FormatError(f"{p}: {exc}") from None
+        except UnicodeDecodeError as exc:  # named here: the trial's unit is reported under another of its files
+            raise FormatError(f"{p}: not a text file (byte {exc.start} is not UTF-8); truncated or corrupt?") from None
     if not kin:
         raise FormatError(f"trial {stem!r} has no kinematics (.trc markers or a coordinates .mot); "
                           f"files {[p.name for p in unit.files]}")

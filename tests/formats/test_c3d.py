@@ -175,16 +175,19 @@ def test_plates_without_feet_or_mass_are_reported(tmp_path):
     assert "force plate 2 skipped: no FORCE_PLATFORM:TYPE" in report[2]["reason"]
 
 
-@pytest.mark.parametrize("problem", ["truncated", "garbage"])
+@pytest.mark.parametrize("problem", ["truncated", "garbage", "random"])
 def test_corrupt_file_skipped_or_strict(tmp_path, problem, caplog):
     write_c3d(tmp_path / "a.c3d")
     data = (tmp_path / "a.c3d").read_bytes()
-    (tmp_path / "a.c3d").write_bytes(data[:700] if problem == "truncated" else b"\x00" * len(data))
+    bad = {"truncated": data[:700], "garbage": b"\x00" * len(data),
+           "random": np.random.default_rng(0).bytes(len(data))}[problem]
+    (tmp_path / "a.c3d").write_bytes(bad)
     write_c3d(tmp_path / "b.c3d")
     report = []
     seqs = list(read_source("c3d", tmp_path, report=report))
     assert [s.sequence_id.split("/")[-1] for s in seqs] == ["b"]
     assert report[0]["status"] == "skipped" and "a.c3d" in report[0]["reason"] and "a.c3d" in caplog.text
+    assert "C3D" in report[0]["reason"] and report[0]["reason"].count("a.c3d") == 1
     with pytest.raises(SchemaError, match="a.c3d"):
         list(read_source("c3d", tmp_path, strict=True))
 

@@ -99,6 +99,7 @@ class _Evil:
 
 @pytest.mark.parametrize("case, message", [
     ("truncated", "not a readable torch .pth file"),
+    ("cut_inside", "not a readable torch .pth file"),  # torch's reader raised a bare OSError EINVAL here
     ("code", "not a readable torch .pth file.*system"),
     ("shape", r"angles: expected shape \(T, 22, 3\), got \(10, 21, 3\)"),
     ("missing", r"missing key 'CoP'"),
@@ -124,6 +125,8 @@ def test_malformed(processed, case, message):
     bad = write(processed, subject, "s00x_b_walk_1", d)
     if case == "truncated":
         bad.write_bytes(bad.read_bytes()[:400])
+    if case == "cut_inside":
+        bad.write_bytes(bad.read_bytes()[:-50])
     report = []
     (seq,) = read_source("groundlink", processed, report=report)
     assert seq.sequence_id == "S1/s001_a_walk_1"

@@ -155,3 +155,11 @@ def test_a_trc_with_an_uneven_time_column_is_refused_beside_its_coordinates(tria
     report = []
     assert list(read_source("opensim", trial, report=report, mass_kg=70)) == []
     assert "walk.trc" in report[0]["reason"] and "not uniformly sampled" in report[0]["reason"]
+
+
+def test_a_binary_trc_is_reported_under_its_own_name(trial):
+    (trial / "subj01" / "MarkerData" / "walk.trc").write_bytes(np.random.default_rng(0).bytes(3000))
+    report = []
+    assert list(read_source("opensim", trial, report=report, mass_kg=70)) == []
+    reason = report[0]["reason"]
+    assert "walk.trc: not a text file" in reason and "walk_ik.mot" not in reason, reason
