@@ -215,14 +215,15 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
     out: dict = {r: {} for r in reps}
     latents: dict = {}
     starts = window_starts(T_all, window, max(1, window // 2) if overlap else window)
-    feats = []
-    for s in starts:
+
+    def features(s: int):
         a, b, before = window_span(T_all, s, window)
         f = window_features(seq.slice(a, b), s, min(window, T_all), before)
         f.kin = {r: v for r, v in f.kin.items() if r in reps}
         f.point_mask = {r: v for r, v in f.point_mask.items() if r in reps}
         f.dyn = {}
-        feats.append(f)
+        return f
+
     mass = seq.mass_kg if seq.mass_kg is not None else 1.0
     Tw = min(window, T_all)
     w = blend_weights(Tw)[:, None]
@@ -230,8 +231,8 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
     for s in starts:
         total[s:s + Tw] += w
     model.eval()
-    for i in range(0, len(feats), windows_per_batch):
-        chunk = feats[i:i + windows_per_batch]
+    for i in range(0, len(starts), windows_per_batch):  # features per chunk: memory bounded by the chunk
+        chunk = [features(s) for s in starts[i:i + windows_per_batch]]
         batch = collate(chunk, norm, vocab, Tw, device)
         with torch.no_grad():
             all_preds, z = model.infer(batch)
@@ -242,8 +243,9 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
                 for j, f in enumerate(chunk):
                     sl = slice(f.start, f.start + Tw)
                     if rep in z:
-                        lat = latents.setdefault(rep, np.zeros((T_all, z[rep].shape[-1]), np.float32))
-                        lat[sl] += w * z[rep][j].float().cpu().numpy()
+                        if rep not in latents:  # allocated once (setdefault would allocate on every call)
+                            latents[rep] = np.zeros((T_all, z[rep].shape[-1]), np.float32)
+                        latents[rep][sl] += w * z[rep][j].float().cpu().numpy()
                     for d, y in preds.items():
                         val = norm.inverse(d, y[j].float().cpu().numpy())
                         if d == "grf":
@@ -251,8 +253,9 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
                             val = rotate_xy(val.reshape(Tw, 2, 3), h).reshape(Tw, 6)
                         if d in FIXED_DYN:
                             val = val * mass
-                        arr = out[rep].setdefault(d, np.zeros((T_all, val.shape[-1]), np.float32))
-                        arr[sl] += w * val
+                        if d not in out[rep]:
+                            out[rep][d] = np.zeros((T_all, val.shape[-1]), np.float32)
+                        out[rep][d][sl] += w * val
     for rep in reps:
         for d in out[rep]:
             out[rep][d] /= total

@@ -19,7 +19,13 @@ Formats (OpenSim 4 user guide, "File formats"):
   - static optimisation activations (``activation`` in the file name): every column that is not a
     reserve/residual actuator (named like a coordinate, ``*reserve*``, ``*residual*``, ``F/M X/Y/Z``)
     is a muscle -> ``muscle_activation``.
-  - anything else (muscle forces, external loads) is reported as not read.
+    Columns named like actuators or whose values leave [0, 1] (StaticOptimization writes the model's
+    torque actuators, reserves and residuals after the muscles) are left out and reported.
+  - ground forces (``<trial>_grf.mot``): per foot the force and its point of application, the columns
+    named by the ExternalLoads ``.xml`` beside it (``applied_to_body`` ``calcn_l``/``calcn_r``,
+    ``force_identifier``, ``point_identifier``), else ``ground_force_{l,r}_v{x,y,z}`` and ``_p{x,y,z}``
+    -> ``grf`` and ``cop`` (N and m, rotated to z up like the markers).
+  - anything else (muscle forces) is reported as not read.
 
 Trials: files are grouped by (subject folder, trial stem). The stem drops the usual suffixes
 (``_ik``, ``_id``, ``_inverse_dynamics``, ``_StaticOptimization_activation``, ...). The subject folder is
@@ -54,10 +60,11 @@ from .markers import apply_option
 SUFFIXES = (".trc", ".mot", ".sto")
 OUTPUT_FOLDERS = {"ik", "id", "markerdata", "so", "kinematics", "dynamics", "results", "markers",
                   "inversekinematics", "inversedynamics", "staticoptimization"}
-STEM_SUFFIX = re.compile(r"_(ik|id|inverse_?dynamics|static_?optimi[sz]ation_(activation|force)|so_activation|"
+STEM_SUFFIX = re.compile(r"_(ik|id|grf|forces|inverse_?dynamics|static_?optimi[sz]ation_(activation|force)|so_activation|"
                          r"activations?|markers|kinematics_q)$", re.IGNORECASE)
 UNITS_TO_M = {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "meters": 1.0, "millimeters": 1e-3}
 NOT_MUSCLE = re.compile(r"(reserve|residual|^[FM][XYZ]$)", re.IGNORECASE)
+GRF_COLUMN = re.compile(r"^(\d+_)?ground_force_([lr]_)?v[xyz]$")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,10 +163,12 @@ def read_table(path: Path) -> Table:
 
 
 def table_kind(path: Path, table: Table) -> str:
-    """'coordinates', 'id', 'activation' or 'other' (see the module docstring)."""
+    """'coordinates', 'id', 'activation', 'grf' or 'other' (see the module docstring)."""
     name = path.name.lower()
     if "activation" in name:
         return "activation"
+    if any(GRF_COLUMN.match(c) for c in table.columns) or external_loads_file(path) is not None:
+        return "grf"
     if any(c.endswith("_moment") for c in table.columns):
         return "id"
     if "force" in name:
@@ -193,11 +202,73 @@ def torques(table: Table) -> np.ndarray:
     return table.data[:, [table.columns.index(c) for c in want]]
 
 
-def activations(table: Table) -> tuple[list[str], np.ndarray]:
-    keep = [i for i, c in enumerate(table.columns) if c not in RAJAGOPAL_COORDINATES and not NOT_MUSCLE.search(c)]
+def activations(table: Table) -> tuple[list[str], np.ndarray, list[str]]:
+    """(muscle names, activations (T, N), columns left out). StaticOptimization writes the model's
+    torque actuators, reserves and residuals after the muscles: columns named like them, or whose
+    values leave [0, 1] (an actuator's control, not an activation), are left out."""
+    keep, left = [], []
+    for i, c in enumerate(table.columns):
+        v = table.data[:, i]
+        if c in RAJAGOPAL_COORDINATES or NOT_MUSCLE.search(c) or (v < -1e-3).any() or (v > 1 + 1e-3).any():
+            left.append(c)
+        else:
+            keep.append(i)
     if not keep:
-        raise FormatError("activation table has no muscle columns")
-    return [table.columns[i] for i in keep], table.data[:, keep]
+        raise FormatError(f"activation table has no muscle columns (all {len(left)} columns are actuators "
+                          "or leave [0, 1])")
+    return [table.columns[i] for i in keep], table.data[:, keep], left
+
+
+def external_loads_file(path: Path) -> Path | None:
+    """The ExternalLoads ``.xml`` beside a ground-force ``.mot`` (``<trial>_external_loads.xml``, or one
+    whose ``datafile`` names the .mot), if there is one."""
+    stem = trial_stem(path).removesuffix("_grf")
+    for cand in (path.with_name(f"{stem}_external_loads.xml"), path.with_name(f"{path.stem}_external_loads.xml")):
+        if cand.is_file():
+            return cand
+    for cand in sorted(path.parent.glob("*.xml")):
+        try:
+            text = cand.read_text(errors="replace")
+        except OSError:
+            continue
+        if "<ExternalLoads" in text and path.name in text:
+            return cand
+    return None
+
+
+def ground_forces(path: Path, table: Table) -> np.ndarray:
+    """(T, 2, 2, 3): per foot [left, right] the force (N) and the point (m), in the z-up world.
+
+    The columns of each foot come from the ExternalLoads ``.xml`` (each ExternalForce's
+    ``applied_to_body``, ``force_identifier``, ``point_identifier``; bodies ``calcn_l``/``calcn_r`` or
+    ``toes_*``), else from the names ``ground_force_{l,r}_v{x,y,z}`` and ``_p{x,y,z}``."""
+    feet: dict[str, tuple[str, str]] = {}
+    xml = external_loads_file(path)
+    if xml is not None:
+        import xml.etree.ElementTree as ET
+        try:
+            root = ET.parse(xml).getroot()
+        except ET.ParseError as exc:
+            raise FormatError(f"{xml}: not readable XML ({exc})") from None
+        for ef in root.iter("ExternalForce"):
+            body = (ef.findtext("applied_to_body") or "").strip().lower()
+            side = "l" if body.endswith("_l") else "r" if body.endswith("_r") else None
+            if side is None:
+                continue
+            feet[side] = ((ef.findtext("force_identifier") or "").strip(),
+                          (ef.findtext("point_identifier") or "").strip())
+    for side in ("l", "r"):
+        feet.setdefault(side, (f"ground_force_{side}_v", f"ground_force_{side}_p"))
+    out = np.full((len(table.time), 2, 2, 3), np.nan)
+    for f, side in enumerate(("l", "r")):
+        for k, prefix in enumerate(feet[side]):
+            cols = [f"{prefix}{a}" for a in "xyz"]
+            missing = [c for c in cols if c not in table.columns]
+            if missing:
+                raise FormatError(f"ground-force table lacks {missing} for the {'left' if side == 'l' else 'right'} "
+                                  f"foot ({'per ' + xml.name if xml else 'no ExternalLoads .xml beside it'})")
+            out[:, f, k] = table.data[:, [table.columns.index(c) for c in cols]]
+    return rotate_points(out.reshape(len(out), 4, 3), Y_UP_TO_Z_UP).reshape(out.shape)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -265,8 +336,14 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
                 kin["joint_angles"] = (p, table.time, coordinates(table))
             elif kind == "id":
                 dyn["torque_rajagopal"] = (p, table.time, torques(table))
+            elif kind == "grf":
+                dyn["grf"] = (p, table.time, ground_forces(p, table))
             else:
-                dyn["muscle_activation"] = (p, table.time, activations(table))
+                names, values, left = activations(table)
+                dyn["muscle_activation"] = (p, table.time, (names, values))
+                if left:
+                    dropped[p] = (f"{len(left)} column(s) not read as muscles (actuators, reserves, residuals or "
+                                  f"values outside [0, 1]): {', '.join(left[:6])}{', ...' if len(left) > 6 else ''}")
         except FormatError as exc:
             raise FormatError(f"{p}: {exc}") from None
         except UnicodeDecodeError as exc:  # named here: the trial's unit is reported under another of its files
@@ -293,6 +370,9 @@ def read(unit: Unit, ctx: Context) -> Iterator[Sequence]:
             seq.markers, seq.marker_names = _on(values, t, t_ref), names
         elif key == "muscle_activation":
             seq.muscle_activation, seq.muscle_names = _on(values, t, t_ref), names
+        elif key == "grf":
+            both = _on(values, t, t_ref)
+            seq.grf, seq.cop = both[:, :, 0], both[:, :, 1]
         else:
             setattr(seq, key, _on(values, t, t_ref))
         took[p].append(key)

@@ -163,3 +163,58 @@ def test_a_binary_trc_is_reported_under_its_own_name(trial):
     assert list(read_source("opensim", trial, report=report, mass_kg=70)) == []
     reason = report[0]["reason"]
     assert "walk.trc: not a text file" in reason and "walk_ik.mot" not in reason, reason
+
+
+def test_static_optimization_actuators_are_left_out_and_reported(trial):
+    # StaticOptimization: muscles, then the model's torque actuators and reserves (controls outside [0, 1])
+    so = trial / "subj01" / "walk_StaticOptimization_activation.sto"
+    act = np.full((T, 5), 0.25)
+    act[:, 2] = np.linspace(-1.65, 2.22, T)  # lumbar_ext, a coordinate actuator's control
+    act[:, 3] = 0.5  # a reserve
+    write_sto(so, ["soleus_r", "glmax1_r", "lumbar_ext", "hip_flexion_r_reserve", "FX"], act, in_degrees="no",
+              name="Static Optimization")
+    report = []
+    (seq,) = read_source("opensim", trial, report=report, mass_kg=70)
+    assert seq.muscle_names == ["soleus_r", "glmax1_r"]
+    rec = next(r for r in report if r["path"].endswith("activation.sto"))
+    assert "muscle_activation" in rec["took"] and "lumbar_ext" in rec["reason"] and "3 column(s)" in rec["reason"]
+
+
+EXTERNAL_LOADS = """<?xml version="1.0" encoding="UTF-8" ?>
+<OpenSimDocument Version="40000">
+  <ExternalLoads name="externalloads">
+    <objects>
+      <ExternalForce name="right">
+        <applied_to_body>calcn_r</applied_to_body><force_expressed_in_body>ground</force_expressed_in_body>
+        <point_expressed_in_body>ground</point_expressed_in_body>
+        <force_identifier>ground_force_v</force_identifier><point_identifier>ground_force_p</point_identifier>
+        <torque_identifier>ground_torque_</torque_identifier><data_source_name>walk_grf.mot</data_source_name>
+      </ExternalForce>
+      <ExternalForce name="left">
+        <applied_to_body>calcn_l</applied_to_body><force_expressed_in_body>ground</force_expressed_in_body>
+        <point_expressed_in_body>ground</point_expressed_in_body>
+        <force_identifier>1_ground_force_v</force_identifier><point_identifier>1_ground_force_p</point_identifier>
+        <torque_identifier>1_ground_torque_</torque_identifier><data_source_name>walk_grf.mot</data_source_name>
+      </ExternalForce>
+    </objects>
+    <datafile>walk_grf.mot</datafile>
+  </ExternalLoads>
+</OpenSimDocument>
+"""
+
+
+def test_ground_forces_with_their_external_loads_become_grf_and_cop(trial):
+    cols = [f"{p}ground_{q}{a}" for p in ("", "1_") for q in ("force_v", "force_p", "torque_") for a in "xyz"]
+    data = np.zeros((T, 18))
+    data[:, 0:3] = [10.0, 700.0, -5.0]  # right force (y up)
+    data[:, 3:6] = [0.3, 0.0, 0.1]  # right point
+    data[:, 9:12] = [0.0, 50.0, 0.0]  # left force
+    data[:, 12:15] = [-0.2, 0.0, -0.1]
+    write_sto(trial / "subj01" / "walk_grf.mot", cols, data, in_degrees=None, name="walk_grf.mot")
+    (trial / "subj01" / "walk_external_loads.xml").write_text(EXTERNAL_LOADS)
+    report = []
+    (seq,) = read_source("opensim", trial, report=report, mass_kg=70)
+    # feet [left, right], z up: (x, y, z)_osim -> (x, -z, y)
+    np.testing.assert_allclose(seq.grf[0], [[0.0, 0.0, 50.0], [10.0, 5.0, 700.0]])
+    np.testing.assert_allclose(seq.cop[0], [[-0.2, 0.1, 0.0], [0.3, -0.1, 0.0]])
+    assert "grf" in next(r for r in report if r["path"].endswith("walk_grf.mot"))["took"]
