@@ -133,10 +133,24 @@ def cmd_eval(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .predict import predict_file
-    out = predict_file(args.run, args.input, args.out, args.representations)
-    keys = ", ".join(f"{k} {tuple(v.shape)}" for k, v in out.items() if "__" not in k)
-    print(f"wrote {args.out}: {keys}")
+    from .predict import osim_mass, predict_file, predict_paths
+    if len(args.inputs) == 1 and args.out.endswith(".npz"):  # one schema npz in, one npz out
+        out = predict_file(args.run, args.inputs[0], args.out, args.representations)
+        keys = ", ".join(f"{k} {tuple(v.shape)}" for k, v in out.items() if "__" not in k)
+        print(f"wrote {args.out}: {keys}")
+        return 0
+    mass = args.mass_kg
+    if args.model:
+        mass = osim_mass(args.model)
+        print(f"body mass {mass:.2f} kg from {args.model}")
+    written = predict_paths(args.run, args.inputs, args.out, fmt=args.format, representations=args.representations,
+                            outputs=[o.strip() for o in args.output.split(",") if o.strip()], mass_kg=mass,
+                            height_m=args.height_m, progress=not args.quiet)
+    if not written:
+        print(f"hdys predict: error: nothing could be predicted from {', '.join(args.inputs)} (see the warnings)",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} file(s) to {args.out}")
     return 0
 
 
@@ -251,10 +265,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plots", help="directory for predicted-vs-reference plots")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("predict", help="dynamics and latents for every frame of a sequence")
+    s = sub.add_parser("predict", help="dynamics and latents for every frame of your recordings (any format "
+                                       "hdys ingest reads): npz, OpenSim files, plots")
     s.add_argument("run")
-    s.add_argument("input", help="schema npz")
-    s.add_argument("--out", required=True, help="output npz")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="files or folders (.c3d, .trc + .mot trials, .b3d, AMASS "
+                                                               "or schema .npz, ...); the format is detected")
+    s.add_argument("--out", required=True, help="output folder (or, for one schema npz input, an output .npz)")
+    s.add_argument("--format", choices=sorted(READERS), help="read every input as this format")
+    s.add_argument("--output", default="npz,plots", help="comma-separated: npz, opensim, plots (default npz,plots)")
+    s.add_argument("--mass-kg", type=float, help="body mass where a file has none (torques and GRF in N m and N)")
+    s.add_argument("--height-m", type=float, help="body height where a file has none")
+    s.add_argument("--model", help="an OpenSim .osim model: its total mass is the body mass")
     s.add_argument("--representations", nargs="*", help="use only these kinematics representations")
     s.set_defaults(func=cmd_predict)
 

@@ -96,3 +96,71 @@ def plot_training_curve(out_png: str | Path, steps, losses: Sequence[float] | Ma
         ax.legend()
     fig.tight_layout()
     return _save(fig, out_png)
+
+
+# muscle families for pages of muscle plots (myo-sim / Rajagopal 2015 names, either side)
+MUSCLE_GROUPS = (("gluteals", r"^gl(max|med|min)"), ("hip flexors", r"^(iliacus|psoas|sart|tfl|recfem)"),
+                 ("adductors", r"^(add|grac|pect)"), ("hip rotators", r"^(gem|pir|quad|obt|peri)"),
+                 ("hamstrings", r"^(bf|semi)"), ("vasti", r"^vas"), ("calf", r"^(gas|soleus|lat_?gas|med_?gas)"),
+                 ("shin and foot", r"^(tib|per|ext|flex|fd|fh|ed|eh)"))
+
+
+def channel_pages(names: Sequence[str], per_page: int = 12, groups: bool = False) -> list[tuple[str, list[int]]]:
+    """(page title, channel indices): consecutive pages of ``per_page``, or muscle families (each split
+    into pages of ``per_page``) with ``groups``."""
+    import re
+    if not groups:
+        return [(f"{i + 1}-{min(i + per_page, len(names))}", list(range(i, min(i + per_page, len(names)))))
+                for i in range(0, len(names), per_page)]
+    pages, used = [], set()
+    for title, pattern in (*MUSCLE_GROUPS, ("other", "")):
+        idx = [i for i, n in enumerate(names) if i not in used and (not pattern or re.search(pattern, n.lower()))]
+        used.update(idx)
+        for k in range(0, len(idx), per_page):
+            pages.append((title + (f" ({k // per_page + 1})" if len(idx) > per_page else ""), idx[k:k + per_page]))
+    return pages
+
+
+def plot_dynamics(out_png: str | Path, time_s, pred, channel_names: Sequence[str], title: str, unit: str,
+                  reference=None, per_page: int = 18) -> list[Path]:
+    """Every channel of one predicted dynamics type over time, in a grid, one PNG per page of
+    ``per_page`` channels (muscles paged by family); with ``reference`` (same shape, NaN where
+    unknown) the reference is drawn too and each title carries the RMSE. Returns the PNGs written."""
+    p = np.asarray(pred, np.float64).reshape(len(pred), -1)
+    r = None if reference is None else np.asarray(reference, np.float64).reshape(len(p), -1)
+    names = list(channel_names)
+    if len(names) != p.shape[1]:
+        raise ValueError(f"{len(names)} channel names for {p.shape[1]} channels")
+    time = np.asarray(time_s, np.float64)
+    pages = channel_pages(names, per_page, groups=len(names) > 2 * per_page)
+    out_png = Path(out_png)
+    written = []
+    for k, (page, idx) in enumerate(pages):
+        cols = 3 if len(idx) > 4 else 1
+        rows = -(-len(idx) // cols)
+        fig = Figure(figsize=(4.2 * cols, 1.7 * rows + 0.9))
+        axes = fig.subplots(rows, cols, sharex=True, squeeze=False).reshape(-1)
+        for ax, c in zip(axes, idx):
+            label = names[c]
+            if r is not None and np.isfinite(r[:, c]).any():
+                ax.plot(time, r[:, c], color="black", lw=1.1, label="reference")
+                ok = np.isfinite(r[:, c])
+                label += f"  RMSE {np.sqrt(np.mean((p[ok, c] - r[ok, c]) ** 2)):.3g}"
+            ax.plot(time, p[:, c], color="tab:red", lw=1.0, label="predicted")
+            ax.set_title(label, fontsize=8, loc="left")
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        for ax in axes[len(idx):]:
+            ax.set_visible(False)
+        axes[0].legend(fontsize=7, loc="upper right")
+        for ax in axes[-cols:]:
+            ax.set_xlabel("time [s]", fontsize=8)
+        head = f"{title} [{unit}]" + (f", channels {page}" if len(pages) > 1 else "")
+        if r is not None and np.isfinite(r).any():
+            ok = np.isfinite(r)
+            head += f"; RMSE over all channels {np.sqrt(np.mean((p[ok] - r[ok]) ** 2)):.3g} {unit}"
+        fig.suptitle(head, fontsize=9)
+        fig.tight_layout()
+        name = out_png if len(pages) == 1 else out_png.with_name(f"{out_png.stem}_{k + 1:02d}{out_png.suffix}")
+        written.append(_save(fig, name))
+    return written

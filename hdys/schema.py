@@ -372,7 +372,7 @@ def _check_units(seq: Sequence, fail) -> None:
         extent = _largest(arr)
         if extent > MAX_COORDINATE_M:
             fail(key, f"expected metres, largest |coordinate| is {extent:.1f} (millimetres? divide by 1000)")
-        if key != "cop" and arr.shape[1] >= 3:
+        if key != "cop" and arr.shape[1] >= 2:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # frames where every point is missing
                 spread = np.nanmax(np.nanmax(arr, axis=1) - np.nanmin(arr, axis=1), axis=1)

@@ -86,6 +86,7 @@ def test_unit_and_scaling_mistakes_are_refused(mistake, words):
 
 def test_markers_may_be_occluded():
     m = np.ones((10, 2, 3))
+    m[:, 1] = 0.0
     m[3, 1] = np.nan
     validate(_seq(markers=m, marker_names=["a", "b"]))
 

@@ -167,7 +167,7 @@ def table_kind(path: Path, table: Table) -> str:
     name = path.name.lower()
     if "activation" in name:
         return "activation"
-    if any(GRF_COLUMN.match(c) for c in table.columns) or external_loads_file(path) is not None:
+    if any(GRF_COLUMN.match(c) for c in table.columns) or _names_as_datafile(path):
         return "grf"
     if any(c.endswith("_moment") for c in table.columns):
         return "id"
@@ -236,13 +236,24 @@ def external_loads_file(path: Path) -> Path | None:
     return None
 
 
+def _names_as_datafile(path: Path) -> bool:
+    """Whether an ExternalLoads ``.xml`` beside the table names it as its data file."""
+    xml = external_loads_file(path)
+    try:
+        return xml is not None and f"<datafile>{path.name}</datafile>" in xml.read_text(errors="replace")
+    except OSError:
+        return False
+
+
 def ground_forces(path: Path, table: Table) -> np.ndarray:
     """(T, 2, 2, 3): per foot [left, right] the force (N) and the point (m), in the z-up world.
 
     The columns of each foot come from the ExternalLoads ``.xml`` (each ExternalForce's
     ``applied_to_body``, ``force_identifier``, ``point_identifier``; bodies ``calcn_l``/``calcn_r`` or
-    ``toes_*``), else from the names ``ground_force_{l,r}_v{x,y,z}`` and ``_p{x,y,z}``."""
+    ``toes_*``), else from the names ``ground_force_{l,r}_v{x,y,z}`` and ``_p{x,y,z}``. A point
+    expressed in a body rather than the ground is not a centre of pressure: NaN."""
     feet: dict[str, tuple[str, str]] = {}
+    in_ground: dict[str, bool] = {}
     xml = external_loads_file(path)
     if xml is not None:
         import xml.etree.ElementTree as ET
@@ -257,6 +268,7 @@ def ground_forces(path: Path, table: Table) -> np.ndarray:
                 continue
             feet[side] = ((ef.findtext("force_identifier") or "").strip(),
                           (ef.findtext("point_identifier") or "").strip())
+            in_ground[side] = (ef.findtext("point_expressed_in_body") or "ground").strip().lower() == "ground"
     for side in ("l", "r"):
         feet.setdefault(side, (f"ground_force_{side}_v", f"ground_force_{side}_p"))
     out = np.full((len(table.time), 2, 2, 3), np.nan)
@@ -268,6 +280,8 @@ def ground_forces(path: Path, table: Table) -> np.ndarray:
                 raise FormatError(f"ground-force table lacks {missing} for the {'left' if side == 'l' else 'right'} "
                                   f"foot ({'per ' + xml.name if xml else 'no ExternalLoads .xml beside it'})")
             out[:, f, k] = table.data[:, [table.columns.index(c) for c in cols]]
+        if not in_ground.get(side, True):
+            out[:, f, 1] = np.nan
     return rotate_points(out.reshape(len(out), 4, 3), Y_UP_TO_Z_UP).reshape(out.shape)
 
 

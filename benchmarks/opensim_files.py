@@ -1,0 +1,166 @@
+"""Do OpenSim 4.6 and hdys agree on the files `hdys predict --output opensim` writes?
+
+    python benchmarks/opensim_files.py --run RUN --corpus CORPUS --out DIR --osim-python PY [--n 3]
+
+``PY`` is the python of a separate venv with ``pip install opensim==4.6`` (it needs numpy >= 2.1, hdys
+needs numpy < 2). For ``--n`` test sequences of the corpus' ``lab`` dataset (Rajagopal joint angles with
+GRF and CoP), this script writes an OpenSim trial (``<trial>_ik.mot`` in degrees, the reference
+``<trial>_grf.mot`` with its ExternalLoads ``.xml``), predicts it with ``hdys predict --output
+npz,opensim`` from the joint angles, and then, in OpenSim's python:
+
+1. opens every written file with ``opensim.TimeSeriesTable`` (the ``.sto``/``.mot``) and
+   ``opensim.ExternalLoads`` (the ``.xml``) and checks columns, row counts and values against the npz;
+2. runs OpenSim's ``InverseDynamicsTool`` on ``Rajagopal2015.osim`` (the unscaled generic model, 75.3 kg,
+   from the nimblephysics wheel) with the trial's coordinates and reference ground forces, and compares
+   its ``<coordinate>_moment`` columns with hdys' ``_id.sto``, per kilogram (each body's own mass): the
+   same names, units and signs should give positive correlations where a DoF moves.
+
+Writes ``DIR/opensim_files.json`` and ``DIR/opensim_files.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+OSIM_SIDE = r'''
+import json, sys
+import numpy as np
+import opensim as osim
+job = json.loads(open(sys.argv[1]).read())
+osim.Logger.setLevelString("error")
+out = {}
+for t in job["trials"]:
+    res = {"files": {}}
+    for f in t["tables"]:
+        table = osim.TimeSeriesTable(f)
+        cols = list(table.getColumnLabels())
+        data = table.getMatrix().to_numpy()
+        res["files"][f] = {"rows": table.getNumRows(), "columns": cols, "sum": float(np.nansum(data))}
+    loads = osim.ExternalLoads(t["xml"], True)
+    res["external_loads"] = [(loads.get(i).getName(), loads.get(i).get_applied_to_body(),
+                              loads.get(i).get_force_identifier()) for i in range(loads.getSize())]
+    model = osim.Model(job["model"])
+    idt = osim.InverseDynamicsTool()
+    idt.setModel(model)
+    idt.setCoordinatesFileName(t["ik"])
+    idt.setExternalLoadsFileName(t["ref_xml"])
+    idt.setLowpassCutoffFrequency(6.0)
+    idt.setStartTime(t["t0"])
+    idt.setEndTime(t["t1"])
+    idt.setResultsDir(t["dir"])
+    idt.setOutputGenForceFileName("opensim_id.sto")
+    idt.run()
+    table = osim.TimeSeriesTable(t["dir"] + "/opensim_id.sto")
+    res["opensim_id"] = {"columns": list(table.getColumnLabels()), "time": list(table.getIndependentColumn()),
+                         "data": table.getMatrix().to_numpy().tolist()}
+    state = model.initSystem()
+    res["model_mass"] = model.getTotalMass(state)
+    out[t["name"]] = res
+open(sys.argv[2], "w").write(json.dumps(out))
+'''
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--osim-python", required=True)
+    ap.add_argument("--n", type=int, default=3)
+    args = ap.parse_args()
+    import nimblephysics
+
+    from hdys.cli import main as hdys_main
+    from hdys.opensim_files import write_ground_forces, write_table
+    from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS
+    from hdys.store import Corpus
+
+    model = Path(nimblephysics.__file__).parent / "models" / "rajagopal_data" / "Rajagopal2015.osim"
+    out = Path(args.out)
+    corpus = Corpus(args.corpus)
+    entries = [e for e in corpus.entries(split="test", dataset="lab")][: args.n]
+    trials, masses = [], {}
+    for e in entries:
+        seq = corpus.read(e.sequence_id)
+        name = e.sequence_id.replace("/", "_")
+        d = out / name / "subj"
+        d.mkdir(parents=True, exist_ok=True)
+        t = np.arange(seq.num_frames) / seq.fps
+        q = np.asarray(seq.joint_angles, np.float64).copy()
+        rot = [i for i, c in enumerate(RAJAGOPAL_COORDINATES) if c not in RAJAGOPAL_TRANSLATIONS]
+        q[:, rot] = np.rad2deg(q[:, rot])
+        ik = write_table(d / f"{name}_ik.mot", "Coordinates", list(RAJAGOPAL_COORDINATES), t, q)
+        ik.write_text(ik.read_text().replace("inDegrees=no", "inDegrees=yes"))
+        ref = out / name / "ref"
+        ref.mkdir(exist_ok=True)
+        grf = np.nan_to_num(seq.grf)
+        cop = np.where(np.isfinite(seq.cop), seq.cop, 0.0)
+        write_ground_forces(ref / f"{name}_grf.mot", ref / f"{name}_external_loads.xml", t, grf, cop)
+        pred_dir = out / name / "pred"
+        assert hdys_main(["-q", "predict", args.run, str(d), "--out", str(pred_dir), "--mass-kg", str(seq.mass_kg),
+                          "--output", "npz,opensim"]) == 0
+        stem = f"subj__{name}"
+        masses[name] = float(seq.mass_kg)
+        trials.append({"name": name, "dir": str(out / name), "ik": str(ik), "ref_xml": str(ref / f"{name}_external_loads.xml"),
+                       "xml": str(pred_dir / f"{stem}_external_loads.xml"), "t0": float(t[0]), "t1": float(t[-1]),
+                       "tables": [str(pred_dir / f"{stem}{s}") for s in
+                                  ("_id.sto", "_activations.sto", "_grf.mot", "_emg.sto")],
+                       "npz": str(pred_dir / f"{stem}.npz")})
+    job = out / "job.json"
+    job.write_text(json.dumps({"model": str(model), "trials": trials}))
+    side = out / "osim_side.py"
+    side.write_text(OSIM_SIDE)
+    proc = subprocess.run([args.osim_python, str(side), str(job), str(out / "osim.json")], capture_output=True,
+                          text=True)
+    if proc.returncode:
+        sys.exit(f"OpenSim side failed:\n{proc.stderr[-3000:]}")
+    osim = json.loads((out / "osim.json").read_text())
+    rows, result = [], {}
+    for t in trials:
+        o = osim[t["name"]]
+        with np.load(t["npz"]) as z:
+            tau = z["torque_rajagopal"]
+            n_muscles = len(z["muscle_names"])
+        files = o["files"]
+        checks = {
+            "id.sto columns": files[t["tables"][0]]["columns"] == [f"{d}_moment" for d in RAJAGOPAL_TORQUE_DOFS],
+            "rows": all(f["rows"] == len(tau) for f in files.values()),
+            "activations": len(files[t["tables"][1]]["columns"]) == n_muscles,
+            "id values": abs(files[t["tables"][0]]["sum"] - float(tau.astype(np.float64).sum())) <= 1e-3 * max(
+                1.0, float(np.abs(tau).sum())),
+            "external loads": sorted(x[1] for x in o["external_loads"]) == ["calcn_l", "calcn_r"],
+        }
+        cols = o["opensim_id"]["columns"]
+        ref = np.asarray(o["opensim_id"]["data"])
+        t_ref = np.asarray(o["opensim_id"]["time"])
+        t_pred = np.arange(len(tau)) / float(np.load(t["npz"])["fps"])
+        per_dof = {}
+        for j, dof in enumerate(RAJAGOPAL_TORQUE_DOFS):
+            c = f"{dof}_moment"
+            if c not in cols:
+                continue
+            a = np.interp(t_ref, t_pred, tau[:, j]) / masses[t["name"]]
+            b = ref[:, cols.index(c)] / o["model_mass"]
+            moves = np.std(b) > 0.05
+            per_dof[dof] = {"corr": float(np.corrcoef(a, b)[0, 1]) if moves and np.std(a) > 0 else None,
+                            "mae_per_kg": float(np.mean(np.abs(a - b)))}
+        result[t["name"]] = {"checks": checks, "per_dof": per_dof, "model_mass": o["model_mass"],
+                             "subject_mass": masses[t["name"]]}
+        corr = [v["corr"] for v in per_dof.values() if v["corr"] is not None]
+        rows.append(f"| {t['name']} | {'all pass' if all(checks.values()) else [k for k, v in checks.items() if not v]} | "
+                    f"{len(corr)} | {np.median(corr):.2f} | {sum(c > 0 for c in corr)}/{len(corr)} | "
+                    f"{np.mean([v['mae_per_kg'] for v in per_dof.values()]):.3f} |")
+    lines = ["| trial | files in OpenSim 4.6 | DoFs that move | median corr. with OpenSim ID | positive corr. | "
+             "MAE N m/kg |", "|---|---|---|---|---|---|", *rows]
+    (out / "opensim_files.json").write_text(json.dumps(result, indent=1))
+    (out / "opensim_files.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
