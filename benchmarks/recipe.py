@@ -43,7 +43,21 @@ VARIANTS = {
                                "model.align_max_frames=128"],
     "chosen + cheaper steps + lr 2e-3": ["train.stratified=true", "model.loss_balance=dynamics",
                                          "model.fd_frame_stride=4", "model.align_max_frames=128", "train.lr=0.002"],
+    # the point-set transformers of markers and keypoints are most of a step: fewer layers, more steps
+    "chosen + cheaper steps + lr 2e-3 + 2 point layers": [
+        "train.stratified=true", "model.loss_balance=dynamics", "model.fd_frame_stride=4", "model.align_max_frames=128",
+        "train.lr=0.002", "model.point_layers=2"],
+    "chosen + cheaper steps + lr 2e-3 + 1 point layer": [
+        "train.stratified=true", "model.loss_balance=dynamics", "model.fd_frame_stride=4", "model.align_max_frames=128",
+        "train.lr=0.002", "model.point_layers=1"],
 }
+# the quickstart of commit 8bbf2d8 with one point-transformer layer, and changes on top of it
+_ONE = VARIANTS["chosen + cheaper steps + lr 2e-3 + 1 point layer"]
+VARIANTS.update({
+    "1 point layer + 2 temporal layers": _ONE + ["model.temporal_layers=2"],
+    "1 point layer + lr 3e-3": _ONE + ["train.lr=0.003"],
+    "1 point layer + FDAE every 8th frame": _ONE + ["model.fd_frame_stride=8"],
+})
 COLUMNS = [("lab", "torque_rajagopal", "mPJE"), ("sim", "torque_smpl", "mPJE"), ("lab", "grf", "mPJE"),
            ("sim", "grf", "mPJE"), ("muscle", "muscle_activation", "RMSE"), ("muscle", "muscle_activation", "PCC"),
            ("emg", "emg", "RMSE"), ("emg", "emg", "PCC")]
