@@ -133,7 +133,13 @@ def read_inputs(paths: Iterable[str | Path], fmt: str | None = None, *, mass_kg:
         if not p.exists():
             raise FileNotFoundError(f"{p}: no such file or directory")
     for p in tqdm(paths, disable=not progress or len(paths) < 2, unit="input", desc="predicting"):
-        f = fmt or detect_format(p)
+        try:
+            f = fmt or detect_format(p)
+        except (ValueError, SchemaError) as exc:
+            if len(paths) == 1:
+                raise
+            log.warning("skipping %s", exc)  # one unknown file among many does not stop the others
+            continue
         reader = READERS.get(f)
         if reader is None:
             raise ValueError(f"unknown format {f!r}; known formats: {', '.join(sorted(READERS))}")

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from .features import FEATURE_VERSION, RunningStats, merge_stats, sequence_stats, window_span
 from .locks import holding
-from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, NAME_KEYS, SPLITS, SchemaError, Sequence,
+from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, MAX_FPS, NAME_KEYS, SPLITS, SchemaError, Sequence,
                      load_npz, save_npz, validate)
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ class Entry:
         sid = self.sequence_id
         if not isinstance(self.frames, int) or isinstance(self.frames, bool) or self.frames < 1:
             raise ValueError(f"sequence {sid!r}: frames {self.frames!r} (expected an integer >= 1)")
-        if not isinstance(self.fps, (int, float)) or not 0.0 < self.fps < 1e5:
-            raise ValueError(f"sequence {sid!r}: fps {self.fps!r} (expected a number in (0, 1e5))")
+        if not isinstance(self.fps, (int, float)) or not 0.0 < self.fps <= MAX_FPS:
+            raise ValueError(f"sequence {sid!r}: fps {self.fps!r} (expected a number in (0, {MAX_FPS:g}])")
         for key in ("mass_kg", "height_m"):
             v = getattr(self, key)
             if v is not None and (not isinstance(v, (int, float)) or not v > 0 or not np.isfinite(v)):

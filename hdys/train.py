@@ -22,12 +22,11 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from .locks import acquire
-
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
 from .features import window_features, window_span
+from .locks import acquire
 from .model import build_model, parameter_counts
 from .schema import ARRAY_KEYS
 from .store import Corpus, atomic_write_json, merged_stats
@@ -38,6 +37,8 @@ log = logging.getLogger("hdys.train")
 class TrainingError(ValueError):
     """Training cannot go on (a non-finite loss or gradient: bad data or a diverging rate); the last
     checkpoint is left as it was. A ValueError, so that the CLI reports it as a clean error."""
+
+
 RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision",
                       "cache_mb"}
 
