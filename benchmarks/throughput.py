@@ -32,6 +32,7 @@ import torch
 
 from hdys.config import Config
 from hdys.data import batches, epoch_windows, predict_sequence
+from hdys.schema import Sequence
 from hdys.store import Corpus, write_corpus
 from hdys.train import Trainer
 
@@ -114,9 +115,12 @@ def baseline_fps(rev: str, corpus: Path, work: Path, steps: int) -> float:
 
 
 def inference_fps(corpus: Path, work: Path) -> dict[str, float]:
-    """Frames/s of predicting whole test sequences from each representation (64-D quickstart model)."""
+    """Frames/s of predicting whole test sequences from each representation (the quickstart's model), and
+    the time of 10k and 100k frames of one sequence repeated (``scaling``: seconds, and their ratio)."""
+    from hdys.quickstart import QUICK_MODEL
     cfg = Config()
-    cfg.model.latent_dim = 64
+    for k, v in QUICK_MODEL.items():
+        setattr(cfg.model, k, v)
     cfg.train.batch_frames, cfg.train.epochs, cfg.train.max_steps = 384, 1, 1
     run = work / "run-infer"
     shutil.rmtree(run, ignore_errors=True)
@@ -135,6 +139,18 @@ def inference_fps(corpus: Path, work: Path) -> dict[str, float]:
                 predict_sequence(model, s, norm, vocab, cfg.train.window, reps=[rep], windows_per_batch=128)
                 frames += s.num_frames
         out[rep] = frames / (time.perf_counter() - t0)
+    base = next(s for s in seqs if s.markers is not None)
+    seconds = {}
+    for n in (10_000, 100_000):
+        reps = -(-n // base.num_frames)
+        long = Sequence(fps=base.fps, mass_kg=base.mass_kg, markers=np.concatenate([base.markers] * reps)[:n],
+                        marker_names=base.marker_names)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            predict_sequence(model, long, norm, vocab, cfg.train.window, reps=["markers"], windows_per_batch=128)
+        seconds[n] = time.perf_counter() - t0
+    out["scaling"] = {"seconds_10k_frames": seconds[10_000], "seconds_100k_frames": seconds[100_000],
+                      "ratio_100k_to_10k": seconds[100_000] / seconds[10_000]}
     tr.close()
     return out
 
@@ -215,7 +231,8 @@ def main() -> None:
             res["pipeline_frames_per_s"] = pipeline_fps()
             for key in ("id_plus_so", "id_plus_batched_so"):
                 base = res["pipeline_frames_per_s"][key]
-                res[f"inference_speedup_vs_{key}"] = {k: v / base for k, v in res["inference_frames_per_s"].items()}
+                res[f"inference_speedup_vs_{key}"] = {k: v / base for k, v in res["inference_frames_per_s"].items()
+                                                       if k != "scaling"}
         args.out.write_text(json.dumps(res, indent=1))
         print(json.dumps(res, indent=1))
     finally:
