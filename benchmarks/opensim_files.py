@@ -11,9 +11,12 @@ npz,opensim`` from the joint angles, and then, in OpenSim's python:
 1. opens every written file with ``opensim.TimeSeriesTable`` (the ``.sto``/``.mot``) and
    ``opensim.ExternalLoads`` (the ``.xml``) and checks columns, row counts and values against the npz;
 2. runs OpenSim's ``InverseDynamicsTool`` on ``Rajagopal2015.osim`` (the unscaled generic model, 75.3 kg,
-   from the nimblephysics wheel) with the trial's coordinates and reference ground forces, and compares
-   its ``<coordinate>_moment`` columns with hdys' ``_id.sto``, per kilogram (each body's own mass): the
-   same names, units and signs should give positive correlations where a DoF moves.
+   from the nimblephysics wheel; no low-pass filter, the motions are smooth) with the trial's coordinates and
+   reference ground forces, and compares its ``<coordinate>_moment`` columns, per kilogram, with hdys'
+   ``_id.sto`` and with the corpus' own labels. The generic model's segments are not the generated body's
+   (issue 18: its lab bodies are not yet on the Rajagopal geometry), so the ground forces act at other lever
+   arms about the knee and hip: agreement is expected where a moment does not depend on the leg's geometry
+   (ankle, subtalar, lumbar), and tells whether names, units and signs are OpenSim's.
 
 Writes ``DIR/opensim_files.json`` and ``DIR/opensim_files.md``.
 """
@@ -49,7 +52,7 @@ for t in job["trials"]:
     idt.setModel(model)
     idt.setCoordinatesFileName(t["ik"])
     idt.setExternalLoadsFileName(t["ref_xml"])
-    idt.setLowpassCutoffFrequency(6.0)
+    idt.setLowpassCutoffFrequency(-1.0)
     idt.setStartTime(t["t0"])
     idt.setEndTime(t["t1"])
     idt.setResultsDir(t["dir"])
@@ -84,7 +87,7 @@ def main() -> None:
     out = Path(args.out)
     corpus = Corpus(args.corpus)
     entries = [e for e in corpus.entries(split="test", dataset="lab")][: args.n]
-    trials, masses = [], {}
+    trials, masses, labels = [], {}, {}
     for e in entries:
         seq = corpus.read(e.sequence_id)
         name = e.sequence_id.replace("/", "_")
@@ -106,6 +109,7 @@ def main() -> None:
                           "--output", "npz,opensim"]) == 0
         stem = f"subj__{name}"
         masses[name] = float(seq.mass_kg)
+        labels[name] = np.asarray(seq.torque_rajagopal, np.float64)
         trials.append({"name": name, "dir": str(out / name), "ik": str(ik), "ref_xml": str(ref / f"{name}_external_loads.xml"),
                        "xml": str(pred_dir / f"{stem}_external_loads.xml"), "t0": float(t[0]), "t1": float(t[-1]),
                        "tables": [str(pred_dir / f"{stem}{s}") for s in
@@ -145,10 +149,13 @@ def main() -> None:
             if c not in cols:
                 continue
             a = np.interp(t_ref, t_pred, tau[:, j]) / masses[t["name"]]
+            lab = np.interp(t_ref, t_pred, labels[t["name"]][:, j]) / masses[t["name"]]
             b = ref[:, cols.index(c)] / o["model_mass"]
             moves = np.std(b) > 0.05
             per_dof[dof] = {"corr": float(np.corrcoef(a, b)[0, 1]) if moves and np.std(a) > 0 else None,
-                            "mae_per_kg": float(np.mean(np.abs(a - b)))}
+                            "corr_label": float(np.corrcoef(lab, b)[0, 1]) if moves and np.std(lab) > 0 else None,
+                            "mae_per_kg": float(np.mean(np.abs(a - b))),
+                            "mae_label_per_kg": float(np.mean(np.abs(lab - b)))}
         result[t["name"]] = {"checks": checks, "per_dof": per_dof, "model_mass": o["model_mass"],
                              "subject_mass": masses[t["name"]]}
         corr = [v["corr"] for v in per_dof.values() if v["corr"] is not None]
@@ -157,6 +164,15 @@ def main() -> None:
                     f"{np.mean([v['mae_per_kg'] for v in per_dof.values()]):.3f} |")
     lines = ["| trial | files in OpenSim 4.6 | DoFs that move | median corr. with OpenSim ID | positive corr. | "
              "MAE N m/kg |", "|---|---|---|---|---|---|", *rows]
+    lines += ["", "| DoF | corr. OpenSim ID vs hdys label | vs hdys prediction | MAE label (N m/kg) | MAE prediction |",
+              "|---|---|---|---|---|"]
+    for dof in RAJAGOPAL_TORQUE_DOFS:
+        vals = [r["per_dof"][dof] for r in result.values() if dof in r["per_dof"]]
+
+        def med(key):
+            v = [x[key] for x in vals if x[key] is not None]
+            return f"{np.median(v):.2f}" if v else "-"
+        lines.append(f"| {dof} | {med('corr_label')} | {med('corr')} | {med('mae_label_per_kg')} | {med('mae_per_kg')} |")
     (out / "opensim_files.json").write_text(json.dumps(result, indent=1))
     (out / "opensim_files.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
