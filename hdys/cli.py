@@ -124,6 +124,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    from .config import load_config
+    from .train import train
+    base = Path(args.run) / "config.json"
+    if not base.exists():
+        raise FileNotFoundError(f"{args.run}: not a run directory (no config.json)")
+    freeze = [] if args.freeze in (None, "none") else [f.strip() for f in args.freeze.split(",") if f.strip()]
+    cfg = load_config(str(base), [*args.overrides, f"train.init_from={args.run}"])
+    cfg.train.freeze = freeze
+    cfg.train.datasets, cfg.train.fractions, cfg.train.shares = [], {}, {}  # the new corpus decides
+    if args.device:
+        cfg.train.device = args.device
+    summary = train(cfg, args.data.split(","), args.out, resume=args.resume, progress=not args.quiet)
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .evaluate import evaluate
     report = evaluate(args.run, args.data.split(","), args.out, split=args.split, progress=not args.quiet,
@@ -256,6 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs="*", help="section.field=value, e.g. model.latent_dim=64 train.epochs=5")
     s.set_defaults(func=cmd_train)
 
+    s = sub.add_parser("finetune", help="train a trained run further on new data (new datasets, new subjects)")
+    s.add_argument("run", help="the pretrained run directory (its weights, normalisation and model configuration)")
+    s.add_argument("--data", required=True, help="corpus directories, comma separated")
+    s.add_argument("--out", required=True, help="the new run directory")
+    s.add_argument("--freeze", default="none", help="comma-separated modules not trained (e.g. encoders,temporal), "
+                                                    "or none (default)")
+    s.add_argument("--resume", action="store_true", help="continue the fine-tuning in --out")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides train.device")
+    s.add_argument("overrides", nargs="*", help="section.field=value over the pretrained run's config, e.g. "
+                                                "train.epochs=20 train.lr=5e-4")
+    s.set_defaults(func=cmd_finetune)
+
     s = sub.add_parser("eval", help="metrics on the test split: mPJE, RMSE, PCC per dataset and representation")
     s.add_argument("run")
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
@@ -304,7 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.verb == "finetune" and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]  # overrides after the options (argparse stops at RUN)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     from .checkpoint import CheckpointError
     from .locks import LockedError

@@ -89,6 +89,9 @@ class TrainConfig:
     precision: str = "fp32"
     threads: int = 0  # torch intra-op threads (0 = torch default)
     cache_mb: int = 4096  # training sequences kept in memory once read (the rest is read window by window)
+    # fine-tuning (hdys finetune): start from this run's weights, normalisation and model configuration
+    init_from: str = ""
+    freeze: list[str] = field(default_factory=list)  # parameter-name prefixes not trained, e.g. ["encoders"]
 
     def __post_init__(self):
         for name in ("epochs", "sequences_per_dataset", "batch_frames", "window", "grad_accum", "checkpoint_every"):

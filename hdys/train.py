@@ -7,6 +7,7 @@ so a 2-process run equals a 1-process run with ``grad_accum=2`` up to float summ
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -154,6 +155,16 @@ class Trainer:
 
         if saved is not None:
             self.norm = Normalizer.from_json(json.loads((self.out / "normalizer.json").read_text()))
+        elif cfg.train.init_from:  # fine-tuning: the pretrained run's architecture, vocabularies and scales
+            base = Path(cfg.train.init_from)
+            try:
+                pretrained = Config.from_json(json.loads((base / "config.json").read_text()))
+                self.norm = Normalizer.from_json(json.loads((base / "normalizer.json").read_text()))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"train.init_from={base}: not a readable run directory ({exc})") from None
+            if dataclasses.asdict(pretrained.model) != dataclasses.asdict(cfg.model):
+                log.info("fine-tuning keeps the model configuration of %s", base)
+            cfg.model = pretrained.model
         else:
             stats = merged_stats(self.corpora)
             cfg.model.muscle_names = channel_vocabulary(stats, "muscle_activation")
@@ -165,10 +176,18 @@ class Trainer:
 
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model).to(self.device)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+        trainable = freeze(self.model, cfg.train.freeze)
+        self.opt = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         self.epoch, self.batch_index, self.step, self.elapsed = 0, 0, 0, 0.0
         self.epoch_steps = 1  # batches in the current epoch (set when its plan is drawn)
         ckpt = latest_checkpoint(self.out) if self.resume else None
+        if ckpt is None and cfg.train.init_from:
+            pretrained_ckpt = latest_checkpoint(Path(cfg.train.init_from))
+            if pretrained_ckpt is None:
+                raise ValueError(f"train.init_from={cfg.train.init_from}: the run has no checkpoint")
+            load_checkpoint(pretrained_ckpt, self.model)  # weights only: a fresh optimiser
+            log.info("fine-tuning from %s (%d of %d parameter tensors trained)", pretrained_ckpt, len(trainable),
+                     len(list(self.model.parameters())))
         if ckpt is not None:
             state = load_checkpoint(ckpt, self.model, self.opt)
             self.epoch, self.batch_index = state["epoch"], state["batch_index"]
@@ -369,6 +388,26 @@ class Trainer:
         if handler is not None:
             logging.getLogger("hdys").removeHandler(handler)
             handler.close()
+
+
+def freeze(model: torch.nn.Module, prefixes: list[str]) -> list[torch.nn.Parameter]:
+    """Stop training the parameters whose names start with one of ``prefixes`` (module names such as
+    ``encoders``, ``temporal``, ``heads.grf``); returns the parameters left to train. An unknown prefix
+    is an error naming the model's modules."""
+    names = [n for n, _ in model.named_parameters()]
+    for prefix in prefixes:
+        if not any(n == prefix or n.startswith(prefix + ".") for n in names):
+            tops = sorted({n.split(".")[0] for n in names})
+            raise ValueError(f"train.freeze: no parameters under {prefix!r}; the model's modules are {tops}")
+    trainable = []
+    for n, p in model.named_parameters():
+        frozen = any(n == f or n.startswith(f + ".") for f in prefixes)
+        p.requires_grad_(not frozen)
+        if not frozen:
+            trainable.append(p)
+    if not trainable:
+        raise ValueError(f"train.freeze={prefixes} leaves nothing to train")
+    return trainable
 
 
 def truncate_metrics(path: Path, step: int) -> None:
