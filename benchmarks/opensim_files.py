@@ -120,7 +120,7 @@ def main() -> None:
     side = out / "osim_side.py"
     side.write_text(OSIM_SIDE)
     proc = subprocess.run([args.osim_python, str(side), str(job), str(out / "osim.json")], capture_output=True,
-                          text=True)
+                          text=True, cwd=out)  # OpenSim writes its opensim.log into the working directory
     if proc.returncode:
         sys.exit(f"OpenSim side failed:\n{proc.stderr[-3000:]}")
     osim = json.loads((out / "osim.json").read_text())
