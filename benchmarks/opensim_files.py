@@ -84,7 +84,7 @@ def main() -> None:
     from hdys.store import Corpus
 
     model = Path(nimblephysics.__file__).parent / "models" / "rajagopal_data" / "Rajagopal2015.osim"
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the OpenSim side runs in it: its paths must not be relative
     corpus = Corpus(args.corpus)
     entries = [e for e in corpus.entries(split="test", dataset="lab")][: args.n]
     trials, masses, labels = [], {}, {}
