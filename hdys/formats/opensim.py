@@ -167,15 +167,14 @@ def table_kind(path: Path, table: Table) -> str:
     name = path.name.lower()
     if "activation" in name:
         return "activation"
-    if any(GRF_COLUMN.match(c) for c in table.columns) or _names_as_datafile(path):
+    if any(GRF_COLUMN.match(c) for c in table.columns):
         return "grf"
     if any(c.endswith("_moment") for c in table.columns):
         return "id"
-    if "force" in name:
-        return "other"
-    if any(c in RAJAGOPAL_COORDINATES for c in table.columns):
+    if "force" not in name and any(c in RAJAGOPAL_COORDINATES for c in table.columns):
         return "coordinates"
-    return "other"
+    # the ExternalLoads files beside it are opened only for a table nothing else claimed
+    return "grf" if _names_as_datafile(path) else "other"
 
 
 def coordinates(table: Table) -> np.ndarray:
