@@ -331,7 +331,6 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         unknown = [n for n in seq.joint_angle_names if n not in RAJAGOPAL_COORDINATES]
         fail("joint_angle_names", f"expected the 23 Rajagopal coordinates in order {list(RAJAGOPAL_COORDINATES)}"
              + (f"; unknown names {unknown}" if unknown else "; got them in another order"))
-    _check_units(seq, fail)
     if seq.keypoints is not None:
         k = seq.keypoints.shape[1]
         parents = np.full(k, -1, np.int64) if seq.keypoint_parents is None else np.asarray(seq.keypoint_parents)
@@ -344,6 +343,7 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
             fail("keypoint_parents", f"keypoints {[seq.keypoint_names[i] for i in cycle]} (indices {cycle}) form a "
                                      "parent cycle; every keypoint must lead to a root (parent -1)")
         seq.keypoint_parents = parents.astype(np.int64)
+    _check_units(seq, fail)  # plausibility after the structure (shapes, names, trees) is known to be right
     if seq.dynamics and seq.mass_kg is None:
         fail("mass_kg", f"required where dynamics are present ({', '.join(seq.dynamics)})")
     if seq.mass_kg is not None and not (10.0 <= float(seq.mass_kg) <= 400.0):

@@ -184,7 +184,8 @@ def test_raw_nan_weight_skipped(tmp_path, joblib_dump):
     raw = tmp_path / "raw_train"
     p = smpl_pose(0)
     torque, grf = dynamics(0)
-    for name, value in dict(pos=np.zeros((T, 24, 3)), rot=simulator_quaternions(p), torque=torque, grf=grf).items():
+    pos = np.random.default_rng(0).uniform(-1, 1, (T, 24, 3))  # a body's spread (all-zero points are refused)
+    for name, value in dict(pos=pos, rot=simulator_quaternions(p), torque=torque, grf=grf).items():
         joblib_dump([value, value], raw / f"{name}.pkl")
     joblib_dump([70.0, float("nan")], raw / "weight.pkl")
     report = []

@@ -92,6 +92,7 @@ def test_c3d_reader_maps_or_keeps(tmp_path):
 
 def test_trc_reader_maps(tmp_path):
     from test_opensim import write_trc
-    write_trc(tmp_path / "walk.trc", ["R.ASIS", "L.ASIS", "r_knee_lat"], np.ones((6, 3, 3)))
+    xyz = np.ones((6, 3, 3)) * np.array([100.0, 400.0, 900.0])[None, :, None]  # mm, spread over a body
+    write_trc(tmp_path / "walk.trc", ["R.ASIS", "L.ASIS", "r_knee_lat"], xyz)
     (seq,) = read_source("opensim", tmp_path)
     assert seq.marker_names == ["RASI", "LASI", "RKNE"]

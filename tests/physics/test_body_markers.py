@@ -211,7 +211,8 @@ def test_keypoint_subtree_relinks_over_dropped_points():
 
 
 def test_validate_rejects_a_parent_cycle():
-    seq = Sequence(fps=30.0, keypoints=np.zeros((4, 3, 3)), keypoint_names=["a", "b", "c"],
+    points = np.random.default_rng(0).uniform(-1, 1, (4, 3, 3))  # spread like a body (points all at one place are refused)
+    seq = Sequence(fps=30.0, keypoints=points, keypoint_names=["a", "b", "c"],
                    keypoint_parents=np.array([-1, 2, 1]))
     with pytest.raises(SchemaError, match=r"keypoint_parents: keypoints \['b', 'c'\].*cycle"):
         validate(seq)
