@@ -54,8 +54,8 @@ def acquire(directory: str | Path, what: str, wait: bool = False) -> FileLock:
         lock.acquire()
     if lock.lock_counter == 1:  # first acquisition in this process: say who holds it
         tmp = directory / f"{OWNER_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps({"pid": os.getpid(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200],
-                                   "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200]
+        tmp.write_text(json.dumps({"pid": os.getpid(), "command": command, "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
         os.replace(tmp, directory / OWNER_FILE)
     return lock
 

@@ -117,8 +117,9 @@ def detect_format(path: Path) -> str:
             return "npz"
         if p.name == "emgvalues.npy":
             return "mia"
-    raise ValueError(f"{path}: cannot tell its format ({'no recognised file in it' if path.is_dir() else 'suffix ' + repr(path.suffix)}); "
-                     f"pass --format (one of {', '.join(sorted(set(SUFFIX_FORMATS.values()) | {'npz', 'amass', 'mia', 'mint'}))})")
+    why = "no recognised file in it" if path.is_dir() else f"suffix {path.suffix!r}"
+    known = sorted(set(SUFFIX_FORMATS.values()) | {"npz", "amass", "mia", "mint"})
+    raise ValueError(f"{path}: cannot tell its format ({why}); pass --format (one of {', '.join(known)})")
 
 
 def read_inputs(paths: Iterable[str | Path], fmt: str | None = None, *, mass_kg: float | None = None,
