@@ -273,7 +273,7 @@ def _rajagopal_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd:
         sole_points(body.model, rajagopal_feet(body), rajagopal_state(body, q)))
     q[:, _PELVIS_TY] -= floor
     tau, res = rajagopal_contact_dynamics(body, q, qd, qdd, terrain=_terrain(seq, floor))
-    return tau, res, (rajagopal_state(body, q), rajagopal_state(body, qd)), floor
+    return tau, res, rajagopal_state(body, q, qd), floor
 
 
 def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[Sequence, dict]:

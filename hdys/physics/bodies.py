@@ -1,19 +1,25 @@
-"""MuJoCo bodies built in code: a simplified Rajagopal 2015 lower body and an SMPL-topology humanoid.
+"""MuJoCo bodies: the Rajagopal 2015 full-body model read from its ``.osim`` and an SMPL-topology humanoid.
 
-Segment inertial parameters come from de Leva P. (1996), "Adjustments to Zatsiorsky-Seluyanov's segment
-inertia parameters", J Biomech 29(9):1223-1230, Table 4 (male column; reference stature 1741 mm):
-mass as % of body mass, CoM position as % of segment length from the proximal end (from the vertex
-for the head), radii of gyration (sagittal = about the antero-posterior axis, transverse = about the
-medio-lateral axis, longitudinal) as % of segment length. Lengths scale with ``height / 1.741``,
-masses with body mass, inertias as ``m (r L)^2``. Where a model segment does not exist in de Leva
-(talus/calcaneus/toes, SMPL spine pieces) a de Leva segment is split by fixed fractions (documented).
+Rajagopal: the skeleton of Rajagopal et al. (2016), "Full-body musculoskeletal model for muscle-driven
+simulation of human gait", IEEE TBME 63(10):2068-2079, read from the ``Rajagopal2015.osim`` in the
+nimblephysics wheel (:func:`rajagopal_2015`, :mod:`hdys.physics.osim_model`): joint frames and axes, the walker
+knee's spline-driven tibial rotation and translations, the patellae, segment masses and inertias; scaled to
+the subject with one factor (stature / ``RAJAGOPAL_STATURE``) and the mass distribution kept, as OpenSim's
+ScaleTool does with uniform factors. OpenSim's frame: y up, gravity (0, -9.80665, 0), x forward, z to the
+right. The pelvis carries slides then hinges (``pelvis_tx, ty, tz`` translate in the ground frame as in
+OpenSim's pelvis CustomJoint, then ``tilt(z) list(x) rotation(y)`` rotate about body-fixed axes).
+``RajagopalBody.coord_qpos`` maps the canonical ``RAJAGOPAL_COORDINATES`` onto qpos (there is no free joint,
+so qpos and qvel addresses agree); the knees' coupled joints follow their knees (``RajagopalBody.state``), and
+generalized forces map back onto the coordinates by virtual work (``RajagopalBody.coordinate_forces``), so a
+knee torque is OpenSim's ``knee_angle_r_moment``.
 
-Rajagopal: y up (OpenSim), gravity (0, -9.81, 0), x forward, z to the right. Joints are placed at
-body origins, so a body's world position is its proximal joint centre. The pelvis carries slides
-then hinges (``pelvis_tx, ty, tz`` translate in the ground frame as in OpenSim's pelvis CustomJoint,
-then ``tilt(z) list(x) rotation(y)`` rotate about body-fixed axes); MuJoCo's qpos is therefore
-ordered tx, ty, tz, tilt, list, rotation, ... and ``RajagopalBody.coord_qpos`` maps the canonical
-``RAJAGOPAL_COORDINATES`` order onto qpos (there is no free joint, so qpos and qvel addresses agree).
+Segment inertial parameters of the SMPL humanoid come from de Leva P. (1996), "Adjustments to
+Zatsiorsky-Seluyanov's segment inertia parameters", J Biomech 29(9):1223-1230, Table 4 (male column;
+reference stature 1741 mm): mass as % of body mass, CoM position as % of segment length from the proximal end
+(from the vertex for the head), radii of gyration (sagittal = about the antero-posterior axis, transverse =
+about the medio-lateral axis, longitudinal) as % of segment length. Lengths scale with ``height / 1.741``,
+masses with body mass, inertias as ``m (r L)^2``. Where a model segment does not exist in de Leva (SMPL spine
+pieces, feet) a de Leva segment is split by fixed fractions (documented).
 
 SMPL: z-up world, gravity (0, 0, -9.81); bodies are laid out in the SMPL rest frame (y up, x to the
 person's left, z forward) and the root's free joint carries the global orientation (an upright pose
@@ -28,17 +34,21 @@ so markers are rigid on their bodies but differ between subjects. Keypoints are 
 centres, eyes, ears, nose, toe tips, heels) read in the trees of ``schema.KEYPOINT_TREES``: each body
 offers its own tree (Rajagopal joint centres, SMPL-24 joints) plus COCO-17 and BODY_25
 (``RajagopalBody.keypoints``, ``SmplBody.keypoints``); on the armless Rajagopal body these keep the points
-it has (no elbows or wrists; shoulders are glenohumeral centres on the torso, where the optional arms
-attach). Keypoints carry no placement noise.
+it has (no elbows or wrists; shoulders are the glenohumeral centres, the origins of its humeri, which
+are welded to the torso when the arms are not articulated). Keypoints carry no placement noise.
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
+from hdys.physics.osim_model import Couplings, OsimModel, mujoco_bodies, read_osim
 from hdys.schema import KEYPOINT_TREES, RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, keypoint_subtree
 
 DE_LEVA_STATURE = 1.741  # m, male reference stature of de Leva 1996
@@ -55,7 +65,6 @@ DE_LEVA_MALE = {
     "shank": (4.33, 44.59, 25.5, 24.9, 10.3, 0.4340),
     "foot": (1.37, 44.15, 25.7, 24.5, 12.4, 0.2581),  # heel -> toe tip
 }
-FOOT_SPLIT = {"talus": 0.06, "calcn": 0.80, "toes": 0.14}  # own split of de Leva's foot
 
 
 def _inertia(mass: float, length: float, r_sag: float, r_trans: float, r_long: float,
@@ -68,17 +77,6 @@ def _inertia(mass: float, length: float, r_sag: float, r_trans: float, r_long: f
     b = np.cross(u, a)
     i_long, i_ap, i_ml = (mass * (r * length) ** 2 for r in (r_long, r_sag, r_trans))
     return i_long * np.outer(u, u) + i_ap * np.outer(a, a) + i_ml * np.outer(b, b)
-
-
-def _combine(parts: list[tuple[float, np.ndarray, np.ndarray]]) -> tuple[float, np.ndarray, np.ndarray]:
-    """Combine (mass, com (3,), inertia about own com (3,3)) parts by the parallel-axis theorem."""
-    m = sum(p[0] for p in parts)
-    com = sum(p[0] * p[1] for p in parts) / m
-    inertia = np.zeros((3, 3))
-    for mi, ci, ii in parts:
-        d = ci - com
-        inertia += ii + mi * (np.dot(d, d) * np.eye(3) - np.outer(d, d))
-    return m, com, inertia
 
 
 def _inertial_xml(mass: float, com, inertia: np.ndarray) -> str:
@@ -169,17 +167,8 @@ RAJAGOPAL_RANGES = {
     "mtp_angle": (-0.524, 0.524),
     "lumbar_extension": (-1.571, 1.571), "lumbar_bending": (-1.571, 1.571), "lumbar_rotation": (-1.571, 1.571),
 }
-# Right-leg joint axes in the parent/body frame (oblique ankle/subtalar/mtp axes as in gait2392/Rajagopal).
-_LEG_AXES = {
-    "hip_flexion": (0, 0, 1), "hip_adduction": (1, 0, 0), "hip_rotation": (0, 1, 0),
-    "knee_angle": (0, 0, -1), "ankle_angle": (-0.10501, -0.17402, 0.97913),
-    "subtalar_angle": (0.78718, 0.60475, -0.12095), "mtp_angle": (-0.5809, 0.0, 0.8139),
-}
-# Reference geometry (m, for a 1.741 m subject), right side (z > 0).
-_HIP = (-0.056, -0.080, 0.080)  # in pelvis
-_LUMBAR = (-0.100, 0.080, 0.0)  # in pelvis
-_SUBTALAR = (-0.049, -0.042, 0.008)  # in talus
-_MTP = (0.179, -0.002, 0.001)  # in calcn
+# Reference geometry (m, for a 1.741 m subject) of the markers and landmarks below.
+_HIP = (-0.056, -0.080, 0.080)  # hip centre in the pelvis, right side
 _VERTEX_ABOVE_LUMBAR = 0.655  # stature - standing pelvis height (~1.006) - lumbar height
 
 # Lab markers (positions at reference size). Names: Vicon Plug-in Gait (full body less the arms, which this
@@ -190,7 +179,7 @@ _VERTEX_ABOVE_LUMBAR = 0.655  # stature - standing pelvis height (~1.006) - lumb
 # Positions are own estimates on the segment surfaces. "R" entries mirror to "L" (z -> -z).
 _RAJAGOPAL_MARKERS = {
     "RASI": ("pelvis", (0.005, 0.005, 0.125)), "RPSI": ("pelvis", (-0.155, 0.020, 0.045)),
-    "RSHO": ("torso", (-0.020, 0.345, 0.195)),
+    "RSHO": ("torso", (0.0, 0.415, 0.175)),
     "RFHD": ("torso", (0.080, 0.610, 0.050)), "RBHD": ("torso", (-0.080, 0.590, 0.050)),
     "RTHI": ("femur_r", (0.010, -0.250, 0.075)), "RTHAP": ("femur_r", (0.070, -0.120, 0.035)),
     "RTHAD": ("femur_r", (0.065, -0.320, 0.025)),
@@ -209,13 +198,13 @@ _RAJAGOPAL_MIDLINE_MARKERS = {  # RBAK (right scapula) is one-sided on purpose, 
 }
 _NECK_Y = _VERTEX_ABOVE_LUMBAR - DE_LEVA_MALE["head"][5]  # C7 level, in the torso (lumbar) frame
 _HEAD_Y = _VERTEX_ABOVE_LUMBAR - 0.5 * DE_LEVA_MALE["head"][5]  # head centre
-# Keypoint landmarks: joint centres at body origins, face points around the head centre, the glenohumeral
-# centre on the torso, heel and toe tips; "right_" entries mirror to "left_".
+# Keypoint landmarks: joint centres at body origins (the glenohumeral centre: the humerus'), face points around
+# the head centre, heel and toe tips; "right_" entries mirror to "left_".
 _RAJAGOPAL_LANDMARKS = {
     "right_hip": ("femur_r", (0, 0, 0)), "right_knee": ("tibia_r", (0, 0, 0)), "right_ankle": ("talus_r", (0, 0, 0)),
     "right_subtalar": ("calcn_r", (0, 0, 0)), "right_mtp": ("toes_r", (0, 0, 0)),
     "right_heel": ("calcn_r", (-0.030, -0.020, 0.0)), "right_big_toe": ("toes_r", (0.060, -0.010, -0.025)),
-    "right_small_toe": ("toes_r", (0.030, -0.012, 0.035)), "right_shoulder": ("torso", (-0.020, 0.310, 0.175)),
+    "right_small_toe": ("toes_r", (0.030, -0.012, 0.035)), "right_shoulder": ("humerus_r", (0, 0, 0)),
     "right_eye": ("torso", (0.085, _HEAD_Y, 0.032)), "right_ear": ("torso", (-0.005, _HEAD_Y - 0.010, 0.072)),
 }
 _RAJAGOPAL_MIDLINE_LANDMARKS = {
@@ -229,18 +218,17 @@ RAJAGOPAL_TREES = ("rajagopal", "coco17", "body25")  # keypoint trees built on t
 # and hand rigid (no pro_sup or wrist coordinates): per side arm_flex, arm_add, arm_rot at the glenohumeral
 # centre (applied in that order, parent to child; arm_flex about the torso's lateral axis, positive = forward,
 # arm_add positive = towards the midline) and elbow_flex (positive = flexion); the zero pose hangs the arms
-# straight down. These coordinates follow the canonical 23 in qpos (``RajagopalBody.arm_qpos``).
+# straight down (``RajagopalBody.arm_qpos``: their qpos addresses).
 ARM_COORDINATES = tuple(f"{n}_{s}" for s in ("r", "l") for n in ("arm_flex", "arm_add", "arm_rot", "elbow_flex"))
 ARM_RANGES = {"arm_flex": (-1.0, 3.0), "arm_add": (-2.8, 0.5), "arm_rot": (-1.5, 1.5), "elbow_flex": (0.0, 2.5)}
-_ARM_AXES = {"arm_flex": (0, 0, 1), "arm_add": (1, 0, 0), "arm_rot": (0, 1, 0), "elbow_flex": (0, 0, 1)}
-_SHOULDER = (-0.020, 0.310, 0.175)  # glenohumeral centre in the torso (lumbar) frame, right side
-_GRIP = 0.35  # fraction of the hand length from the wrist at which a held load sits
+# the shoulder's axes in the torso, right side, applied in this order (the model's acromial joint)
+_ARM_AXES = {"arm_flex": (0, 0, 1), "arm_add": (1, 0, 0), "arm_rot": (0, 1, 0)}
 # Plug-in Gait arm markers (own positions at reference size, hanging arm, palm facing the thigh): upper arm
 # UPA, lateral epicondyle ELB, forearm FRM, radial and ulnar styloids WRA WRB, 2nd metacarpal head FIN.
 _RAJAGOPAL_ARM_MARKERS = {
     "RUPA": ("humerus_r", (-0.030, -0.150, 0.045)), "RELB": ("humerus_r", (0.0, -0.2817, 0.040)),
-    "RFRM": ("ulna_r", (-0.010, -0.130, 0.035)), "RWRA": ("ulna_r", (0.030, -0.2689, 0.010)),
-    "RWRB": ("ulna_r", (-0.030, -0.2689, 0.010)), "RFIN": ("hand_r", (0.020, -0.075, 0.010)),
+    "RFRM": ("ulna_r", (-0.010, -0.130, 0.035)), "RWRA": ("ulna_r", (0.025, -0.250, 0.040)),
+    "RWRB": ("ulna_r", (-0.030, -0.250, 0.030)), "RFIN": ("hand_r", (0.020, -0.075, 0.010)),
 }
 _RAJAGOPAL_ARM_LANDMARKS = {"right_elbow": ("ulna_r", (0, 0, 0)), "right_wrist": ("hand_r", (0, 0, 0))}
 
@@ -250,9 +238,35 @@ def _left_body(body: str) -> str:
 
 
 
+RAJAGOPAL_STATURE = 1.70  # m: the subject of the generic Rajagopal 2015 model (75.337 kg)
+
+
+def rajagopal_osim_path() -> Path:
+    """``Rajagopal2015.osim`` as shipped in the nimblephysics wheel (a dependency: AddBiomechanics' engine)."""
+    spec = importlib.util.find_spec("nimblephysics")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the Rajagopal 2015 model comes with nimblephysics, which is not installed "
+                                "(pip install nimblephysics)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "rajagopal_data" / "Rajagopal2015.osim"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the Rajagopal 2015 model is missing from the nimblephysics install")
+    return path
+
+
+@lru_cache(maxsize=1)
+def rajagopal_2015() -> OsimModel:
+    """The generic Rajagopal et al. (2016) full-body model's skeleton (IEEE TBME 63(10):2068-2079)."""
+    return read_osim(rajagopal_osim_path())
+
+
 @dataclass
 class RajagopalBody:
-    """A built Rajagopal model with index maps (all addresses into MuJoCo arrays)."""
+    """A built Rajagopal model with index maps (all addresses into MuJoCo arrays).
+
+    The model has no free joint, so qpos and qvel addresses agree. Its coordinates are the 23
+    ``RAJAGOPAL_COORDINATES`` (then the 8 ``ARM_COORDINATES`` on a body with arms); ``couplings`` sets the
+    other MuJoCo joints (the walker knees' secondary rotations and translations, the patellae) from them:
+    use :meth:`state` and :meth:`coordinate_forces` rather than indexing qpos."""
 
     model: mujoco.MjModel
     height_m: float
@@ -262,12 +276,78 @@ class RajagopalBody:
     marker_names: list[str]
     marker_site: np.ndarray  # (M,) site ids
     keypoints: dict[str, KeypointTree]  # RAJAGOPAL_TREES, each with the points this body has
+    couplings: Couplings
+    coupled_qpos: np.ndarray  # (D,) qpos (= qvel) address of each coupled joint
     arm_qpos: np.ndarray | None = None  # (8,) qpos address of each ARM_COORDINATES entry (bodies with arms)
     arm_range: np.ndarray | None = None  # (8, 2)
 
+    @property
+    def coordinate_qpos(self) -> np.ndarray:
+        """qpos addresses of all coordinates: the 23, then the arms' where the body has them."""
+        return self.coord_qpos if self.arm_qpos is None else np.concatenate([self.coord_qpos, self.arm_qpos])
+
+    def state(self, q: np.ndarray, qd: np.ndarray | None = None, qdd: np.ndarray | None = None):
+        """MuJoCo qpos (T, nq) for coordinates ``q`` (T, C); with ``qd`` also qvel, with ``qdd`` also qacc.
+
+        C is 23 (``RAJAGOPAL_COORDINATES``), or 31 on a body with arms (the ``ARM_COORDINATES`` after the 23;
+        with 23 the arms hang straight)."""
+        q = self._full(q)
+        out = [self._place(q)]
+        if qd is not None:
+            qd = self._full(qd)
+            qdd = None if qdd is None else self._full(qdd)
+            pos, vel, acc, _ = self.couplings.values(q, qd, qdd)
+            out.append(self._place(qd, vel))
+            if qdd is not None:
+                out.append(self._place(qdd, acc))
+        else:
+            pos = None
+        if pos is None:
+            pos = self.couplings.values(q)[0]
+        out[0][:, self.coupled_qpos] = pos
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def coordinate_forces(self, q: np.ndarray, gen: np.ndarray) -> np.ndarray:
+        """Generalized forces (T, nv) -> the forces on all coordinates (T, 23 or 31) by virtual work: a
+        coordinate's own joint's force plus each coupled joint's force times the coupling's derivative."""
+        q = self._full(q)
+        out = gen[:, self.coordinate_qpos].copy()
+        slope = self.couplings.values(q)[3]
+        for k, d in enumerate(self.couplings.driver):
+            if d >= 0:
+                out[:, d] += slope[:, k] * gen[:, self.coupled_qpos[k]]
+        return out
+
+    def coordinate_jacobian(self, q: np.ndarray, jac: np.ndarray) -> np.ndarray:
+        """A Jacobian over MuJoCo's DoFs (R, nv) at coordinates ``q`` (C,) -> over the coordinates (R, C)."""
+        qf = self._full(np.asarray(q, float)[None])
+        out = jac[:, self.coordinate_qpos].copy()
+        slope = self.couplings.values(qf)[3][0]
+        for k, d in enumerate(self.couplings.driver):
+            if d >= 0:
+                out[:, d] += slope[k] * jac[:, self.coupled_qpos[k]]
+        return out[:, :len(q)]
+
+    def _full(self, q: np.ndarray) -> np.ndarray:
+        """Coordinates (T, 23) or (T, 31) -> (T, all coordinates of this body), arms zero where not given."""
+        q = np.asarray(q, float)
+        n, c = len(self.coord_qpos), len(self.coordinate_qpos)
+        if q.ndim != 2 or q.shape[1] not in {n, c}:
+            raise ValueError(f"Rajagopal coordinates must be (T, D) with D in {tuple(sorted({n, c}))} (arms after the "
+                             f"{n} RAJAGOPAL_COORDINATES), got shape {q.shape}")
+        return q if q.shape[1] == c else np.concatenate([q, np.zeros((q.shape[0], c - n))], axis=1)
+
+    def _place(self, q: np.ndarray, coupled: np.ndarray | None = None) -> np.ndarray:
+        out = np.zeros((q.shape[0], self.model.nq))
+        out[:, self.coordinate_qpos] = q
+        if coupled is not None:
+            out[:, self.coupled_qpos] = coupled
+        return out
+
     def set_hand_load(self, kg: float) -> None:
         """Put a load of ``kg`` in each hand (a dumbbell: a point-like mass with 3 cm radius of gyration at
-        the grip); 0 removes it. Changes ``model`` in place (mass and inertia are read at every step)."""
+        the hand's mass centre); 0 removes it. Changes ``model`` in place (mass and inertia are read at every
+        step)."""
         if self.arm_qpos is None:
             raise ValueError("this Rajagopal body has no arms to hold a load")
         if not kg >= 0:
@@ -278,157 +358,78 @@ class RajagopalBody:
             self.model.body_inertia[i] = kg * (0.03 * self.height_m / DE_LEVA_STATURE) ** 2
 
 
+def _segment_geoms(osim: OsimModel) -> dict[str, str]:
+    """Display capsules from each body's origin to its children's joint centres (no contact, no mass)."""
+    out: dict[str, str] = {}
+    r = {"pelvis": 0.06, "torso": 0.1, "femur": 0.05, "tibia": 0.04, "humerus": 0.03}
+    for j in osim.joints:
+        if j.parent == "ground":
+            continue
+        size = next((v for k, v in r.items() if j.parent.startswith(k)), 0.02)
+        end = j.parent_pos
+        if np.linalg.norm(end) > 1e-3:
+            out[j.parent] = out.get(j.parent, "") + f'<geom type="capsule" fromto="0 0 0 {_v(end)}" size="{size:.3g}"/>'
+    out["torso"] = out.get("torso", "") + '<geom type="sphere" pos="0 0.6 0" size="0.1"/>'
+    return out
+
+
 def rajagopal_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
                    rng: np.random.Generator | None = None, arms: bool = False) -> RajagopalBody:
-    """Build the simplified Rajagopal 2015 lower body for a subject.
+    """The Rajagopal 2015 model (:func:`rajagopal_2015`) scaled to a subject, in MuJoCo.
 
-    ``marker_noise_m``: standard deviation of subject-specific marker placement offsets (drawn from
-    ``rng``). The body has no muscles: static optimisation uses myo-sim's ``myolegs``
-    (:mod:`hdys.physics.myolegs`). ``arms``: articulated arms (``ARM_COORDINATES``; de Leva upper arm,
-    forearm and hand, which are otherwise lumped into the torso hanging at its sides), with the Plug-in
-    Gait arm markers, elbow and wrist keypoints and a hand load (:meth:`RajagopalBody.set_hand_load`).
+    Scaling is OpenSim's with one factor ``height_m / RAJAGOPAL_STATURE`` for every segment and the mass
+    distribution kept (:meth:`OsimModel.scaled`): joint centres, axes, the walker knee's coupled motion,
+    segment masses and inertias are the model's. The model's other coordinates (forearm pronation, wrist)
+    are held at their defaults; without ``arms`` the arms hang straight, welded to the torso (their mass
+    stays in the body, as in the model with locked arms). ``marker_noise_m``: standard deviation of
+    subject-specific marker placement offsets (drawn from ``rng``). The body has no muscles: static
+    optimisation uses myo-sim's ``myolegs`` (:mod:`hdys.physics.myolegs`). ``arms``: ``ARM_COORDINATES``
+    as joints, the Plug-in Gait arm markers, elbow and wrist keypoints and a hand load
+    (:meth:`RajagopalBody.set_hand_load`).
     """
-    k = height_m / DE_LEVA_STATURE
+    s = height_m / RAJAGOPAL_STATURE
+    k = height_m / DE_LEVA_STATURE  # markers, landmarks and soles: own positions given at that stature
     rng = rng if rng is not None else np.random.default_rng(0)
-
-    def seg(name: str) -> tuple[float, float, float, float, float, float]:
-        pm, pc, rs, rt, rl, ln = DE_LEVA_MALE[name]
-        return pm / 100 * mass_kg, pc / 100, rs / 100, rt / 100, rl / 100, ln * k
-
-    def mk(body: str) -> str:
-        """Marker sites (with the subject's placement offsets) and keypoint landmark sites of ``body``."""
-        return (_sites_xml(markers, body, k, noise_m=marker_noise_m, rng=rng)
-                + _sites_xml(landmarks, body, k, prefix="kp_"))
-
     side_markers = {**_RAJAGOPAL_MARKERS, **(_RAJAGOPAL_ARM_MARKERS if arms else {})}
     side_landmarks = {**_RAJAGOPAL_LANDMARKS, **(_RAJAGOPAL_ARM_LANDMARKS if arms else {})}
     markers = {**_RAJAGOPAL_MIDLINE_MARKERS, **_mirrored(side_markers, lambda n: "L" + n[1:], _left_body, 2)}
     landmarks = {**_RAJAGOPAL_MIDLINE_LANDMARKS,
                  **_mirrored(side_landmarks, lambda n: n.replace("right_", "left_"), _left_body, 2)}
-
-    # pelvis: de Leva lower trunk, CoM between omphalion and mid-hip
-    m, pc, rs, rt, rl, ln = seg("lower_trunk")
-    pel_com = np.array([_HIP[0], _HIP[1] * k + (1 - pc) * ln, 0.0])
-    pel_com[0] *= k
-    pelvis_inertial = _inertial_xml(m, pel_com, _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0)))
-    # torso: head + upper and middle trunk + both arms hanging, combined (lumbar frame)
-    y_v = _VERTEX_ABOVE_LUMBAR * k
-    parts = []
-    m, pc, rs, rt, rl, ln = seg("head")
-    parts.append((m, np.array([0.0, y_v - pc * ln, 0.0]), _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
-    y = y_v - ln  # C7
-    for name in ("upper_trunk", "mid_trunk"):
-        m, pc, rs, rt, rl, ln = seg(name)
-        parts.append((m, np.array([0.0, y - pc * ln, 0.0]), _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
-        y -= ln
-    for zs in (() if arms else (1.0, -1.0)):  # without arms, they hang at the torso's sides
-        y = y_v - seg("head")[5] - 0.05 * k  # shoulder
-        for name in ("upper_arm", "forearm", "hand"):
-            m, pc, rs, rt, rl, ln = seg(name)
-            parts.append((m, np.array([0.0, y - pc * ln, zs * 0.18 * k]),
-                          _inertia(m, ln, rs, rt, rl, (0, 1, 0), (1, 0, 0))))
-            y -= ln
-    torso_inertial = _inertial_xml(*_combine(parts))
-
-    def arm(side: str) -> str:
-        sgn = 1.0 if side == "r" else -1.0
-        ax = {n: (a if side == "r" else _mirror_axis(a)) for n, a in _ARM_AXES.items()}
-        joints = {n: f'<joint name="{n}_{side}" type="hinge" axis="{_v(ax[n])}" range="{lo} {hi}"/>'
-                  for n, (lo, hi) in ARM_RANGES.items()}
-        (mu, pcu, rsu, rtu, rlu, lu), (mf, pcf, rsf, rtf, rlf, lf) = seg("upper_arm"), seg("forearm")
-        mh, pch, rsh, rth, rlh, lh = seg("hand")
-        shoulder = np.array([_SHOULDER[0], _SHOULDER[1], sgn * _SHOULDER[2]]) * k
-        r = 0.04 * k
-        return (
-            f'<body name="humerus_{side}" pos="{_v(shoulder)}">'
-            f'{_inertial_xml(mu, (0, -pcu * lu, 0), _inertia(mu, lu, rsu, rtu, rlu, (0, 1, 0), (1, 0, 0)))}'
-            f'{joints["arm_flex"]}{joints["arm_add"]}{joints["arm_rot"]}'
-            f'<geom type="capsule" fromto="0 0 0 0 {-lu:.5g} 0" size="{r:.4g}"/>{mk(f"humerus_{side}")}'
-            f'<body name="ulna_{side}" pos="0 {-lu:.6g} 0">'
-            f'{_inertial_xml(mf, (0, -pcf * lf, 0), _inertia(mf, lf, rsf, rtf, rlf, (0, 1, 0), (1, 0, 0)))}'
-            f'{joints["elbow_flex"]}'
-            f'<geom type="capsule" fromto="0 0 0 0 {-lf:.5g} 0" size="{0.8 * r:.4g}"/>{mk(f"ulna_{side}")}'
-            f'<body name="hand_{side}" pos="0 {-lf:.6g} 0">'
-            f'{_inertial_xml(mh, (0, -pch * lh, 0), _inertia(mh, lh, rsh, rth, rlh, (0, 1, 0), (1, 0, 0)))}'
-            f'<geom type="sphere" pos="0 {-0.5 * lh:.4g} 0" size="{0.6 * r:.4g}"/>{mk(f"hand_{side}")}'
-            f'<body name="load_{side}" pos="0 {-_GRIP * lh:.6g} 0"><inertial pos="0 0 0" mass="0" diaginertia="0 0 0"/>'
-            "</body></body></body></body>"
-        )
-
-    def leg(side: str) -> str:
-        sgn = 1.0 if side == "r" else -1.0
-        ax = {n: (a if side == "r" else _mirror_axis(a)) for n, a in _LEG_AXES.items()}
-
-        def jnt(n: str) -> str:
-            lo, hi = RAJAGOPAL_RANGES[n]
-            return f'<joint name="{n}_{side}" type="hinge" axis="{_v(ax[n])}" range="{lo} {hi}"/>'
-
-        mt, pct, rst, rtt, rlt, lt = seg("thigh")
-        ms, pcs, rss, rts, rls, ls = seg("shank")
-        mf, pcf, rsf, rtf, rlf, lf = seg("foot")
-        foot_i = _inertia(1.0, lf, rsf, rtf, rlf, (1, 0, 0), (0, 1, 0))
-        hip = np.array([_HIP[0], _HIP[1], sgn * _HIP[2]]) * k
-        sub = np.array([_SUBTALAR[0], _SUBTALAR[1], sgn * _SUBTALAR[2]]) * k
-        mtp = np.array([_MTP[0], _MTP[1], sgn * _MTP[2]]) * k
-        heel = np.array([-0.02, -0.03, 0.0]) * k  # heel point in calcn
-        foot_com = heel + np.array([pcf * lf, 0.0, 0.0])
-        r = 0.06 * k
-        return (
-            f'<body name="femur_{side}" pos="{_v(hip)}">'
-            f'{_inertial_xml(mt, (0, -pct * lt, 0), _inertia(mt, lt, rst, rtt, rlt, (0, 1, 0), (1, 0, 0)))}'
-            f'{jnt("hip_flexion")}{jnt("hip_adduction")}{jnt("hip_rotation")}'
-            f'<geom type="capsule" fromto="0 0 0 0 {-lt:.5g} 0" size="{r:.4g}"/>{mk(f"femur_{side}")}'
-            f'<body name="tibia_{side}" pos="0 {-lt:.6g} 0">'
-            f'{_inertial_xml(ms, (0, -pcs * ls, 0), _inertia(ms, ls, rss, rts, rls, (0, 1, 0), (1, 0, 0)))}'
-            f'{jnt("knee_angle")}'
-            f'<geom type="capsule" fromto="0 0 0 0 {-ls:.5g} 0" size="{0.75 * r:.4g}"/>{mk(f"tibia_{side}")}'
-            f'<body name="talus_{side}" pos="0 {-ls:.6g} 0">'
-            f'{_inertial_xml(FOOT_SPLIT["talus"] * mf, (0, 0, 0), FOOT_SPLIT["talus"] * mf * foot_i * 0.05)}'
-            f'{jnt("ankle_angle")}{mk(f"talus_{side}")}'
-            f'<body name="calcn_{side}" pos="{_v(sub)}">'
-            f'{_inertial_xml(FOOT_SPLIT["calcn"] * mf, foot_com, FOOT_SPLIT["calcn"] * mf * foot_i)}'
-            f'{jnt("subtalar_angle")}'
-            f'<geom type="box" pos="{_v((heel + mtp) / 2)}" size="{_v([np.linalg.norm(mtp - heel) / 2, 0.025 * k, 0.045 * k])}"/>'
-            f'{mk(f"calcn_{side}")}'
-            f'<body name="toes_{side}" pos="{_v(mtp)}">'
-            f'{_inertial_xml(FOOT_SPLIT["toes"] * mf, (0.03 * k, 0, 0), FOOT_SPLIT["toes"] * mf * foot_i * 0.05)}'
-            f'{jnt("mtp_angle")}'
-            f'<geom type="box" pos="{0.03 * k:.4g} 0 0" size="{_v([0.03 * k, 0.012 * k, 0.045 * k])}"/>{mk(f"toes_{side}")}'
-            "</body></body></body></body></body>"
-        )
-
-    lumbar = np.array(_LUMBAR) * k
-    lum = "".join(
-        f'<joint name="{n}" type="hinge" axis="{a}" range="{RAJAGOPAL_RANGES[n][0]} {RAJAGOPAL_RANGES[n][1]}"/>'
-        for n, a in (("lumbar_extension", "0 0 1"), ("lumbar_bending", "1 0 0"), ("lumbar_rotation", "0 1 0")))
-    pelvis_joints = "".join(f'<joint name="{n}" type="slide" axis="{a}"/>' for n, a in
-                            (("pelvis_tx", "1 0 0"), ("pelvis_ty", "0 1 0"), ("pelvis_tz", "0 0 1")))
-    pelvis_joints += "".join(f'<joint name="{n}" type="hinge" axis="{a}"/>' for n, a in
-                             (("pelvis_tilt", "0 0 1"), ("pelvis_list", "1 0 0"), ("pelvis_rotation", "0 1 0")))
-    neck_y, head_y = y_v - seg("head")[5], y_v - 0.5 * seg("head")[5]
+    osim = rajagopal_2015().scaled(s, mass_kg)
+    extra = _segment_geoms(osim)
+    for b in osim.bodies:
+        extra[b] = (extra.get(b, "") + _sites_xml(markers, b, k, noise_m=marker_noise_m, rng=rng)
+                    + _sites_xml(landmarks, b, k, prefix="kp_"))
+    for side in ("r", "l"):
+        grip = osim.bodies[f"hand_{side}"].com
+        extra[f"hand_{side}"] += (f'<body name="load_{side}" pos="{_v(grip)}">'
+                                  '<inertial pos="0 0 0" mass="0" diaginertia="0 0 0"/></body>')
+    kept = list(RAJAGOPAL_COORDINATES) + (list(ARM_COORDINATES) if arms else [])
+    ranges = {n: RAJAGOPAL_RANGES[n.removesuffix("_r").removesuffix("_l")] for n in RAJAGOPAL_COORDINATES}
+    ranges.update({n: ARM_RANGES[n[:-2]] for n in ARM_COORDINATES})
+    bodies, couplings = mujoco_bodies(osim, kept, extra, ranges)
+    gravity = np.asarray(osim.gravity, float)
     xml = (
-        '<mujoco model="rajagopal_simplified"><compiler angle="radian" inertiafromgeom="false" autolimits="true"/>'
-        '<option gravity="0 -9.81 0" timestep="0.002"><flag contact="disable"/></option>'
-        '<default><geom contype="0" conaffinity="0" rgba="0.8 0.7 0.6 1"/><joint armature="0" damping="0"/></default>'
-        '<worldbody><body name="pelvis" pos="0 0 0">'
-        f'{pelvis_inertial}{pelvis_joints}'
-        f'<geom type="capsule" fromto="0 {-0.03 * k:.4g} {-0.09 * k:.4g} 0 {-0.03 * k:.4g} {0.09 * k:.4g}" size="{0.07 * k:.4g}"/>'
-        f'{mk("pelvis")}{leg("r")}{leg("l")}'
-        f'<body name="torso" pos="{_v(lumbar)}">{torso_inertial}{lum}'
-        f'<geom type="capsule" fromto="0 0.05 0 0 {neck_y:.4g} 0" size="{0.12 * k:.4g}"/>'
-        f'<geom type="sphere" pos="0 {head_y:.4g} 0" size="{0.1 * k:.4g}"/>'
-        f'{mk("torso")}{arm("r") + arm("l") if arms else ""}</body></body></worldbody></mujoco>'
+        # balanceinertia: the model's toes (0.0001, 0.0002, 0.001 kg m^2) break the triangle inequality MuJoCo
+        # requires; it replaces them by their mean (the mtp moments change by < 0.001 N m/kg)
+        '<mujoco model="rajagopal2015"><compiler angle="radian" inertiafromgeom="false" autolimits="true" '
+        'balanceinertia="true"/>'
+        f'<option gravity="{_v(gravity)}" timestep="0.002"><flag contact="disable"/></option>'
+        '<default><geom contype="0" conaffinity="0" rgba="0.8 0.7 0.6 1" mass="0"/>'
+        '<joint armature="0" damping="0"/></default>'
+        f'<worldbody>{bodies}</worldbody></mujoco>'
     )
     model = mujoco.MjModel.from_xml_string(xml)
-    coord_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in RAJAGOPAL_COORDINATES])
+    addr = lambda names: np.array([model.jnt_qposadr[model.joint(n).id] for n in names], dtype=int)  # noqa: E731
     coord_range = np.array([RAJAGOPAL_RANGES[n.removesuffix("_r").removesuffix("_l")] for n in RAJAGOPAL_COORDINATES])
     names = list(markers)
-    arm_qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in ARM_COORDINATES]) if arms else None
-    arm_range = np.array([ARM_RANGES[n[:-2]] for n in ARM_COORDINATES]) if arms else None
     return RajagopalBody(
-        model=model, height_m=height_m, mass_kg=mass_kg, coord_qpos=coord_qpos, coord_range=coord_range,
-        marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
-        keypoints=_keypoint_trees(model, RAJAGOPAL_TREES, landmarks), arm_qpos=arm_qpos, arm_range=arm_range)
+        model=model, height_m=height_m, mass_kg=mass_kg, coord_qpos=addr(RAJAGOPAL_COORDINATES),
+        coord_range=coord_range, marker_names=names, marker_site=np.array([model.site(n).id for n in names]),
+        keypoints=_keypoint_trees(model, RAJAGOPAL_TREES, landmarks), couplings=couplings,
+        coupled_qpos=addr(couplings.name),
+        arm_qpos=addr(ARM_COORDINATES) if arms else None,
+        arm_range=np.array([ARM_RANGES[n[:-2]] for n in ARM_COORDINATES]) if arms else None)
 
 
 # ---------------------------------------------------------------------------------------------------

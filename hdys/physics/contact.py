@@ -321,9 +321,9 @@ def contact_forces(model: mujoco.MjModel, feet: FootModel, qvel: np.ndarray, pas
 def rajagopal_contact_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray,
                                **kw) -> tuple[np.ndarray, ContactDynamics]:
     """Contact-aware ID on Rajagopal coordinates (each (T, 23)); returns ``(torque (T, 17), result)``."""
-    res = contact_inverse_dynamics(body.model, rajagopal_feet(body), rajagopal_state(body, q),
-                                   rajagopal_state(body, qd), rajagopal_state(body, qdd), body.mass_kg, **kw)
-    return res.joint[:, body.coord_qpos[6:]], res
+    res = contact_inverse_dynamics(body.model, rajagopal_feet(body), *rajagopal_state(body, q, qd, qdd),
+                                   body.mass_kg, **kw)
+    return body.coordinate_forces(q, res.joint)[:, 6:len(body.coord_qpos)], res
 
 
 def smpl_joint_torque(body: SmplBody, rot_local: np.ndarray, gen: np.ndarray) -> np.ndarray:

@@ -184,13 +184,13 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         tau, res = labels(q, qd, qdd)
         seq.joint_angles, seq.joint_angle_names = q, list(RAJAGOPAL_COORDINATES)
         seq.torque_rajagopal = tau
-        _store_labels(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd))
+        _store_labels(seq, res, *rajagopal_state(body, q, qd))
         _occlude(seq.markers, rng)
     elif domain == "muscle":
         tau, res = labels(q, qd, qdd)
         so = static_optimization(body, q, qd, tau)
         seq.muscle_activation, seq.muscle_names = so.activation, so.muscle_names
-        _store_labels(seq, res, rajagopal_state(body, q), rajagopal_state(body, qd), grf=False)
+        _store_labels(seq, res, *rajagopal_state(body, q, qd), grf=False)
         seq.extra.update(reserve=so.reserve, torque_rajagopal=tau)
     elif domain == "emg":
         # EMG leads force by the electromechanical delay: the activations behind the EMG at time t are
@@ -205,7 +205,7 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
         seq.emg, seq.emg_names = emg_model.emg_from_activation(activation, so.muscle_names + arm_so.muscle_names,
                                                                seq.fps, emg_params, rng, already_delayed=True)
         seq.keypoints = keypoints + rng.normal(0.0, 0.015, keypoints.shape)  # video-like 2D-lifted noise
-        _store_labels(seq, res, rajagopal_state(body, qs), rajagopal_state(body, qds), grf=False)  # at t + delay
+        _store_labels(seq, res, *rajagopal_state(body, qs, qds), grf=False)  # at t + delay
         seq.extra.update(emg_delay_s=emg_params.delay_s, emg_tau_s=emg_params.tau_s, torque_rajagopal=tau_s,
                          arm_reserve=arm_so.reserve)
 

@@ -48,7 +48,7 @@ class _Fitter:
         jac = np.empty((len(sites), 3, 23))
         for i, s in enumerate(sites):
             mujoco.mj_jacSite(self.model, self.data, self.jac, None, int(s))
-            jac[i] = self.jac[:, self.body.coord_qpos]
+            jac[i] = self.body.coordinate_jacobian(q, self.jac)[:, :23]
         return r, jac.reshape(-1, 23)
 
     def fit(self, q: np.ndarray, x: np.ndarray, visible: np.ndarray, iters: int) -> tuple[np.ndarray, float]:

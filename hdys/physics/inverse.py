@@ -52,22 +52,35 @@ def inverse_dynamics(model: mujoco.MjModel, qpos: np.ndarray, qvel: np.ndarray, 
 # Rajagopal
 
 
-def rajagopal_state(body: RajagopalBody, q: np.ndarray) -> np.ndarray:
-    """Coordinates in RAJAGOPAL_COORDINATES order (T, 23) -> MuJoCo qpos/qvel/qacc order (T, nq).
+def rajagopal_state(body: RajagopalBody, q: np.ndarray, qd: np.ndarray | None = None, qdd: np.ndarray | None = None):
+    """Coordinates in RAJAGOPAL_COORDINATES order (T, 23) -> MuJoCo qpos (T, nq); with ``qd`` (and ``qdd``)
+    also qvel (and qacc), the walker knees' coupled joints moving with their knees
+    (:meth:`RajagopalBody.state`). On a body with arms, q may carry the ``ARM_COORDINATES`` after the 23
+    (T, 31); without them the arms hang (zero)."""
+    return body.state(q, qd, qdd)
 
-    On a body with arms, q may carry the ``ARM_COORDINATES`` after the 23 (T, 31); without them the arms
-    hang (zero)."""
-    q = np.asarray(q, float)
-    n = len(body.coord_qpos)
-    widths = (n,) if body.arm_qpos is None else (n, n + len(body.arm_qpos))
-    if q.ndim != 2 or q.shape[1] not in widths:
-        raise ValueError(f"Rajagopal coordinates must be (T, D) with D in {widths} (arms after the "
-                         f"{n} RAJAGOPAL_COORDINATES), got shape {q.shape}")
-    out = np.zeros((q.shape[0], body.model.nq))
-    out[:, body.coord_qpos] = q[:, :n]
-    if q.shape[1] > n:
-        out[:, body.arm_qpos] = q[:, n:]
-    return out
+
+def rajagopal_forward(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, force: np.ndarray) -> np.ndarray:
+    """Forward dynamics on the coordinates: accelerations (T, C) of coordinates ``q``, ``qd`` (T, C) under
+    generalized forces ``force`` (T, C) on them, the coupled joints following their drivers.
+
+    With ``P = d qvel / d qd`` and ``a0`` the coupled joints' acceleration at ``qdd = 0`` (``f'' qd^2``),
+    ``P^T (M (P qdd + a0) + bias) = force``: ``(P^T M P) qdd = force - P^T ID(q, qd, a0)``."""
+    qpos, qvel, a0 = rajagopal_state(body, q, qd, np.zeros_like(np.asarray(qd, float)))
+    m = body.model
+    data = mujoco.MjData(m)
+    full = np.zeros((m.nv, m.nv))
+    out = np.empty((qpos.shape[0], len(body.coordinate_qpos)))
+    eye = np.eye(m.nv)
+    with unconstrained(m):
+        for i in range(qpos.shape[0]):
+            data.qpos[:], data.qvel[:], data.qacc[:] = qpos[i], qvel[i], a0[i]
+            mujoco.mj_inverse(m, data)
+            mujoco.mj_fullM(m, data, full)
+            p = body.coordinate_jacobian(q[i], eye)  # (nv, C): d qvel / d qd
+            rhs = body.coordinate_jacobian(q[i], data.qfrc_inverse[None])[0]  # P^T ID
+            out[i] = np.linalg.solve(p.T @ full @ p, np.asarray(force[i], float) - rhs)
+    return out[:, :np.asarray(q).shape[1]]
 
 
 def rajagopal_inverse(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray):
@@ -76,8 +89,8 @@ def rajagopal_inverse(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: n
     Returns ``(torque (T, 17), residual (T, 6))``: torques of the 17 non-root DoFs (N m) and the
     generalized forces on the six pelvis coordinates (tilt, list, rotation in N m; tx, ty, tz in N).
     """
-    f = inverse_dynamics(body.model, rajagopal_state(body, q), rajagopal_state(body, qd), rajagopal_state(body, qdd))
-    f = f[:, body.coord_qpos]
+    f = inverse_dynamics(body.model, *rajagopal_state(body, q, qd, qdd))
+    f = body.coordinate_forces(q, f)[:, :len(body.coord_qpos)]
     return f[:, 6:], f[:, :6]
 
 

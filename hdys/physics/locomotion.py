@@ -149,6 +149,7 @@ from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, Terrain, rajagopal_f
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, UPRIGHT, Fourier, SmplTrajectory, cmj_height,
                                   cmj_schedule, quintic, smpl_trajectory)
+from hdys.physics.osim_model import CouplingTable
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 FINE_HZ = 50.0
@@ -363,6 +364,8 @@ class Rig:
     knee_dofs: np.ndarray | None = None  # ... and among ``leg_dofs``
     turn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # (root_rot columns (T, 3), rotation vectors
     # (T, 3) in the z-up world) -> the columns of the root turned by those rotations (see spin_correction)
+    coupled: tuple[np.ndarray, np.ndarray, CouplingTable] | None = None  # joints that follow a coordinate (the
+    # walker knees): their qpos (= dof) addresses (D,), their drivers' (D,), and their functions of the driver
 
 
 _RAJ_LEG = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")
@@ -380,7 +383,24 @@ def rajagopal_rig(body: RajagopalBody) -> Rig:
                body.height_m, np.array([n == "knee_angle" for _ in "lr" for n in _RAJ_LEG]),
                np.array([names.index(n) for n in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]), heading_first,
                np.array([[body.model.body(f"{b}_{s}").id for b in ("femur", "tibia", "talus")] for s in "lr"]),
-               turn=_turner("ZXY", OSIM_TO_ZUP))
+               turn=_turner("ZXY", OSIM_TO_ZUP), coupled=_moving_couplings(body))
+
+
+def _moving_couplings(body: RajagopalBody) -> tuple[np.ndarray, np.ndarray, CouplingTable]:
+    c = body.couplings
+    moving = np.flatnonzero(c.driver >= 0)
+    table = CouplingTable(tuple(c.function[k] for k in moving), c.table.x0[moving],
+                          c.table.x0[moving] + c.table.step * (c.table.value.shape[1] - 1))
+    return body.coupled_qpos[moving], body.coordinate_qpos[c.driver[moving]], table
+
+
+def _couple(rig: Rig, q: np.ndarray) -> np.ndarray | None:
+    """Set, in place, the joints of qpos ``q`` (nq,) that follow a coordinate; returns their slopes (D,)."""
+    if rig.coupled is None:
+        return None
+    addr, driver, table = rig.coupled
+    q[addr], slope, _ = table(q[driver])
+    return slope
 
 
 def _turner(seq: str, frame: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -1210,10 +1230,14 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     soft_zone, soft_weight = plan.soft
 
     rows = np.repeat((~plan.swing).astype(float), 12, 1) if plan.swing is not None else np.ones((target.shape[0], 24))
+    if rig.coupled is not None:  # coupled joints moved by a leg coordinate: (coupled dof, column among the legs)
+        legs_list = list(legs)
+        follow = [(k, int(a), legs_list.index(d)) for k, (a, d) in enumerate(zip(*rig.coupled[:2])) if d in legs_list]
 
     def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int, sw: np.ndarray) -> None:
         """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``
         (each point's residual weighted by ``sw``, (24,): zero for a running swing foot)."""
+        slope = _couple(rig, q)
         for _ in range(iters):
             data.qpos[:] = q
             mujoco.mj_kinematics(model, data)
@@ -1222,7 +1246,11 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             for (block, body), point in zip(blocks, pts.reshape(-1, 3)):
                 mujoco.mj_jac(model, data, block, None, point, body)
             r = (goal - pts).reshape(-1) * sw
-            j = jac[:, legs] * sw[:, None]
+            j = jac[:, legs]
+            if slope is not None:  # a coordinate also moves the joints that follow it
+                for k, a, col in follow:
+                    j[:, col] += slope[k] * jac[:, a]
+            j *= sw[:, None]
             mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp
             rhs = j.T @ r - REG * dv[legs]
@@ -1250,6 +1278,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 for adr in rig.knees:
                     if _flexion(q[adr:adr + 4]) < LIMIT_MARGIN:
                         q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
+            slope = _couple(rig, q)
             if np.abs(step).max() < IK_TOL:
                 break
 

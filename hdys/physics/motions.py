@@ -136,7 +136,7 @@ WALK_SPEED = (0.8, 1.8)  # m/s at 1.75 m stature, scaled by sqrt(stature / 1.75)
 # adult (0.58 m steps at 82 steps/min, 0.8 m/s), scaled with stature.
 WALK_RATIO = 0.0071
 WALK_STEP_MAX = 0.45  # longest step / stature: faster walks take quicker steps instead (~135 steps/min at 1.8 m/s)
-PELVIS_STATURE = {"rajagopal": 0.579, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
+PELVIS_STATURE = {"rajagopal": 0.561, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
 
 
 def walk_speed(rng: np.random.Generator, stature: float) -> float:

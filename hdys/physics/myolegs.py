@@ -10,8 +10,8 @@ inverse dynamics stay on hdys's own Rajagopal body (:mod:`hdys.physics.bodies`),
 **Coordinates.** The 14 leg coordinates of ``RAJAGOPAL_COORDINATES`` (``hip_flexion``, ``hip_adduction``,
 ``hip_rotation``, ``knee_angle``, ``ankle_angle``, ``subtalar_angle``, ``mtp_angle`` per side) are
 myolegs joints of the same names. Checked numerically against hdys's body (tests): every coordinate moves
-the distal segments the same way in both models except ``mtp_angle``, whose myolegs axis is reversed
-(positive = toes down); hdys keeps OpenSim's sign (positive = toes up) and negates it here. The knee is a
+the distal segments the same way in both models (``mtp_angle``: positive = toes down, as in
+``Rajagopal2015.osim``). The knee is a
 coupled joint: seven more DoFs per side (tibia translations and rotations, patella) follow ``knee_angle``
 through MuJoCo joint equalities ``y - y0 = sum_k c_k (x - x0)^k`` (``eq_data``). They are filled from those
 polynomials, so that the pose satisfies the model's own constraints; only the position stages of MuJoCo
@@ -54,7 +54,7 @@ from hdys.schema import RAJAGOPAL_COORDINATES
 
 LEG_COORDINATES = RAJAGOPAL_COORDINATES[6:20]  # the 14 muscle-actuated coordinates
 MYOLEGS_HEIGHT_M = 1.70  # stature of the generic Rajagopal 2016 model
-_REVERSED = ("mtp_angle_r", "mtp_angle_l")  # myolegs axis opposite to OpenSim's / hdys's
+_REVERSED: tuple[str, ...] = ()  # coordinates whose myolegs axis is opposite to hdys's (none: both are OpenSim's)
 
 
 @dataclass(frozen=True)

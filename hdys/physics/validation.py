@@ -64,7 +64,7 @@ from scipy.interpolate import CubicSpline
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import (G, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics, smpl_feet,
                                   stance_slides)
-from hdys.physics.inverse import unconstrained
+from hdys.physics.inverse import rajagopal_forward, unconstrained
 from hdys.schema import Sequence
 
 log = logging.getLogger(__name__)
@@ -168,20 +168,27 @@ def residual_generalized(model, feet, qpos: np.ndarray, wrench: np.ndarray) -> n
     return out
 
 
-def _compared_dofs(model, feet) -> tuple[np.ndarray, np.ndarray]:
-    """(root translation DoFs, joint DoFs without the root and the toes)."""
+def _compared_dofs(model, feet, body=None) -> tuple[np.ndarray, np.ndarray]:
+    """(root translation DoFs, joint DoFs without the root, the toes and the joints that follow a coordinate)."""
     toes = np.concatenate([np.arange(model.body_dofadr[b], model.body_dofadr[b] + model.body_dofnum[b])
                            for b in np.unique(feet.body[:, 2:])])
-    return feet.root_dofs[:3], np.setdiff1d(np.arange(model.nv), np.concatenate([feet.root_dofs, toes]))
+    coupled = _coupled(body) if _coupled(body) is not None else np.zeros(0, int)
+    return feet.root_dofs[:3], np.setdiff1d(np.arange(model.nv), np.concatenate([feet.root_dofs, toes, coupled]))
 
 
-def _errors(model, feet, dq: np.ndarray) -> tuple[float, float]:
-    root_t, joints = _compared_dofs(model, feet)
+def _errors(model, feet, dq: np.ndarray, body=None) -> tuple[float, float]:
+    root_t, joints = _compared_dofs(model, feet, body)
     return float(np.linalg.norm(dq[root_t])), float(np.sqrt(np.mean(dq[joints] ** 2)))
 
 
+def _coupled(body) -> np.ndarray | None:
+    """DoF addresses of the joints that follow a coordinate (a Rajagopal body's walker knees), or None."""
+    addr = getattr(body, "coupled_qpos", None)
+    return addr if addr is not None and addr.size else None
+
+
 def forward_check(model, feet, qpos, qvel, gen, fps: float, start: int, k: int,
-                  substeps: int = 4) -> tuple[float, float]:
+                  substeps: int = 4, body=None) -> tuple[float, float]:
     """Simulate ``k`` frames from frame ``start`` with generalized forces ``gen`` (T, nv) as
     ``qfrc_applied``; returns (root translation error m, RMS joint-rotation error rad, toe joints
     excluded) against the recorded ``qpos[start + k]``.
@@ -190,27 +197,45 @@ def forward_check(model, feet, qpos, qvel, gen, fps: float, start: int, k: int,
     joints stay on the quaternion manifold) with ``gen`` evaluated at every stage's own time through a
     cubic spline over the frames. (``mj_step`` would hold ``qfrc_applied`` constant over a step, a
     first-order error: 5e-6 m after 5 frames at 100 fps where this gives 1e-7 m or less.)
+
+    ``body``: a Rajagopal body whose walker knees carry joints that follow a coordinate; the simulation then
+    runs on its coordinates (:func:`hdys.physics.inverse.rajagopal_forward`), ``gen`` projected onto them at
+    the recorded states by virtual work.
     """
     t0, t1 = max(start - 2, 0), min(start + k + 3, qpos.shape[0])  # the frames around the window
-    force = CubicSpline(np.arange(t0, t1), gen[t0:t1], axis=0)
     data = mujoco.MjData(model)
     h = 1.0 / (fps * substeps)
+    reduced = _coupled(body) is not None
+    if reduced:
+        coords = body.coordinate_qpos
+        frames = np.arange(t0, t1)
+        force = CubicSpline(frames, body.coordinate_forces(qpos[frames][:, coords], gen[frames]), axis=0)
 
-    def acc(q, v, u):
-        data.qpos[:], data.qvel[:], data.qfrc_applied[:] = q, v, force(u)
-        mujoco.mj_forward(model, data)
-        return data.qacc.copy()
+        def acc(q, v, u):
+            return rajagopal_forward(body, q[None], v[None], force(u)[None])[0]
 
-    def moved(q, v, dt):
-        out = q.copy()
-        mujoco.mj_integratePos(model, out, v, dt)
-        return out
+        def moved(q, v, dt):
+            return q + v * dt
+    else:
+        force = CubicSpline(np.arange(t0, t1), gen[t0:t1], axis=0)
+
+        def acc(q, v, u):
+            data.qpos[:], data.qvel[:], data.qfrc_applied[:] = q, v, force(u)
+            mujoco.mj_forward(model, data)
+            return data.qacc.copy()
+
+        def moved(q, v, dt):
+            out = q.copy()
+            mujoco.mj_integratePos(model, out, v, dt)
+            return out
 
     old_warning = mujoco.get_mju_user_warning()
     mujoco.set_mju_user_warning(lambda msg: log.debug("mujoco (forward check): %s", msg))  # diverged runs
     old_flags = model.opt.disableflags  # show as large errors
     model.opt.disableflags = old_flags | int(mujoco.mjtDisableBit.mjDSBL_ACTUATION)
     q, v = qpos[start].copy(), qvel[start].copy()
+    if reduced:
+        q, v = q[coords], v[coords]
     try:
         with unconstrained(model):
             for s in range(k * substeps):
@@ -228,12 +253,25 @@ def forward_check(model, feet, qpos, qvel, gen, fps: float, start: int, k: int,
         model.opt.disableflags = old_flags
         mujoco.set_mju_user_warning(old_warning)
     dq = np.zeros(model.nv)
-    mujoco.mj_differentiatePos(model, dq, 1.0, qpos[start + k], q)
-    return _errors(model, feet, dq)
+    mujoco.mj_differentiatePos(model, dq, 1.0, qpos[start + k], body.state(q[None])[0] if reduced else q)
+    return _errors(model, feet, dq, body)
+
+
+def _solve_mass(model, data, body, rhs: np.ndarray) -> np.ndarray:
+    """``M^-1 rhs`` (R, nv) at the state in ``data``; on a body with coupled joints the coordinates' mass
+    matrix is inverted and the result mapped back to all DoFs (``P (P^T M P)^-1 P^T rhs``)."""
+    out = np.zeros_like(rhs)
+    if _coupled(body) is None:
+        mujoco.mj_solveM(model, data, out, rhs)
+        return out
+    full = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, full)
+    p = body.coordinate_jacobian(data.qpos[body.coordinate_qpos], np.eye(model.nv))  # (nv, C)
+    return (p @ np.linalg.solve(p.T @ full @ p, p.T @ rhs.T)).T
 
 
 def residual_drift(model, feet, qpos, res_gen: np.ndarray, fps: float, start: int, k: int,
-                   force_n: float, moment_nm: float) -> tuple[tuple[float, float], tuple[float, float]]:
+                   force_n: float, moment_nm: float, body=None) -> tuple[tuple[float, float], tuple[float, float]]:
     """What leaving out the root residual does over ``k`` frames from ``start``, linearised about the
     recorded states: ``δq = ∫₀ᴴ (H - s) M⁻¹(s) Q_res(s) ds`` (H = k / fps).
 
@@ -246,17 +284,17 @@ def residual_drift(model, feet, qpos, res_gen: np.ndarray, fps: float, start: in
     more than ``force / mass`` suggests (the pelvis turns about the hips, the limbs do not follow).
     """
     data = mujoco.MjData(model)
-    root_t, joints = _compared_dofs(model, feet)
+    root_t, joints = _compared_dofs(model, feet, body)
     m_inv_q = np.zeros((k + 1, model.nv))
     jac = np.zeros((6, model.nv))
     b = np.zeros((6, model.nv))
     for j in range(k + 1):
         data.qpos[:], data.qvel[:] = qpos[start + j], 0.0
         mujoco.mj_forward(model, data)
-        mujoco.mj_solveM(model, data, m_inv_q[j:j + 1], res_gen[start + j:start + j + 1])
+        m_inv_q[j:j + 1] = _solve_mass(model, data, body, res_gen[start + j:start + j + 1])
         if j == 0:
             mujoco.mj_jac(model, data, jac[:3], jac[3:], data.xpos[feet.root_body], feet.root_body)
-            mujoco.mj_solveM(model, data, b, jac)  # rows: M⁻¹ Jᵀ e_i, forces then moments
+            b[:] = _solve_mass(model, data, body, jac)  # rows: M⁻¹ Jᵀ e_i, forces then moments
     horizon = k / fps
     s = np.linspace(0.0, k, 8 * k + 1)
     acc = np.stack([np.interp(s, np.arange(k + 1), m_inv_q[:, c]) for c in range(model.nv)], axis=1)
@@ -266,7 +304,7 @@ def residual_drift(model, feet, qpos, res_gen: np.ndarray, fps: float, start: in
         sigma_f, sigma_m = np.linalg.norm(b[:3, dofs], 2), np.linalg.norm(b[3:, dofs], 2)
         return 0.5 * horizon ** 2 * (force_n * sigma_f + moment_nm * sigma_m)
 
-    return _errors(model, feet, dq), (float(bound(root_t)), float(bound(joints) / np.sqrt(joints.size)))
+    return _errors(model, feet, dq, body), (float(bound(root_t)), float(bound(joints) / np.sqrt(joints.size)))
 
 
 def standing_check(height_m: float = 1.75, mass_kg: float = 75.0, seconds: float = 1.0, fps: float = 100.0) -> dict:
@@ -417,10 +455,12 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                 moment_tol = force_tol * s.height_m
                 if n > k + 1:
                     for start in rng.choice(n - k, size=min(starts_per_sequence, n - k), replace=False):
-                        full.append(forward_check(body.model, feet, qpos, qvel, gen + res_gen, s.fps, int(start), k))
-                        labels.append(forward_check(body.model, feet, qpos, qvel, gen, s.fps, int(start), k))
+                        full.append(forward_check(body.model, feet, qpos, qvel, gen + res_gen, s.fps, int(start), k,
+                                                  body=body))
+                        labels.append(forward_check(body.model, feet, qpos, qvel, gen, s.fps, int(start), k,
+                                                    body=body))
                         pred, tol = residual_drift(body.model, feet, qpos, res_gen, s.fps, int(start), k,
-                                                    force_tol, moment_tol)
+                                                    force_tol, moment_tol, body=body)
                         predicted.append(pred)
                         tolerated.append(tol)
             ok = bool(slides) and float(np.percentile(slides, 95)) <= TOLERANCES["stance_slide_p95_m"]

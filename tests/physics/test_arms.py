@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hdys.physics import emg
-from hdys.physics.bodies import ARM_COORDINATES, DE_LEVA_MALE, DE_LEVA_STATURE, rajagopal_body
+from hdys.physics.bodies import ARM_COORDINATES, rajagopal_2015, rajagopal_body
 from hdys.physics.contact import rajagopal_contact_dynamics
 from hdys.physics.fixture import standing_pelvis_height
 from hdys.physics.inverse import inverse_dynamics, rajagopal_state
@@ -33,14 +33,14 @@ def _held(body, angle: float, n: int = 2) -> np.ndarray:
     return q
 
 
-def test_arms_carry_de_leva_masses_and_keep_the_body_mass(body):
+def test_arms_carry_the_models_masses_and_keep_the_body_mass(body):
     armless = rajagopal_body(1.80, 80.0)
     assert body.model.body_mass.sum() == pytest.approx(80.0) == pytest.approx(armless.model.body_mass.sum())
-    m = body.model
-    for name, seg in (("humerus_r", "upper_arm"), ("ulna_l", "forearm"), ("hand_r", "hand")):
-        assert m.body_mass[m.body(name).id] == pytest.approx(DE_LEVA_MALE[seg][0] / 100 * 80.0)
-    np.testing.assert_array_equal(body.arm_qpos, np.arange(23, 31))  # after the canonical coordinates
-    np.testing.assert_array_equal(body.coord_qpos, armless.coord_qpos)
+    m, generic = body.model, rajagopal_2015()
+    for name in ("humerus_r", "ulna_l", "radius_r", "hand_r"):
+        assert m.body_mass[m.body(name).id] == pytest.approx(generic.bodies[name].mass * 80.0 / generic.mass)
+    assert armless.arm_qpos is None and armless.model.nq == body.model.nq - 8  # the armless body's arms are welded
+    assert len(set(body.arm_qpos) | set(body.coord_qpos) | set(body.coupled_qpos)) == body.model.nq
     with pytest.raises(ValueError, match=r"\(T, D\) with D in \(23, 31\)"):
         rajagopal_state(body, np.zeros((3, 30)))
     with pytest.raises(ValueError, match="no arms"):
@@ -48,20 +48,26 @@ def test_arms_carry_de_leva_masses_and_keep_the_body_mass(body):
 
 
 def test_static_elbow_torque_is_the_forearm_and_load_weight_moment(body):
-    """A horizontal forearm (elbow at 90 deg, upper arm hanging): the elbow torque is the weight of forearm,
-    hand and load times their horizontal distance from the elbow (de Leva CoM positions)."""
-    k = body.height_m / DE_LEVA_STATURE
-    seg = {n: (DE_LEVA_MALE[n][0] / 100 * body.mass_kg, DE_LEVA_MALE[n][1] / 100, DE_LEVA_MALE[n][5] * k)
-           for n in ("forearm", "hand")}
-    (mf, cf, lf), (mh, ch, lh) = seg["forearm"], seg["hand"]
+    """A horizontal forearm (elbow at 90 deg, upper arm hanging): the elbow torque is the change of the
+    potential energy of forearm, hand and load with the elbow angle, and grows with the load."""
     q = _held(body, np.pi / 2)
     qpos = rajagopal_state(body, q)
+    m, data = body.model, mujoco.MjData(body.model)
+
+    def potential(angle):
+        data.qpos[:] = rajagopal_state(body, _held(body, angle, 1))[0]
+        mujoco.mj_kinematics(m, data)
+        return -m.opt.gravity[1] * (m.body_mass * data.xipos[:, 1]).sum()
+
+    torques = []
     for load in (0.0, 6.0):
         body.set_hand_load(load)
         f = inverse_dynamics(body.model, qpos, np.zeros_like(qpos), np.zeros_like(qpos))
-        expected = G * (mf * cf * lf + mh * (lf + ch * lh) + load * (lf + 0.35 * lh))
-        assert f[0, body.arm_qpos[ELBOW_R]] == pytest.approx(expected, rel=1e-5)  # XML: 6 digits
+        expected = (potential(np.pi / 2 + 1e-6) - potential(np.pi / 2 - 1e-6)) / 2e-6 / 2  # both elbows move
+        assert f[0, body.arm_qpos[ELBOW_R]] == pytest.approx(expected, rel=1e-5)
         assert f[0, body.arm_qpos[ELBOW_L]] == pytest.approx(expected, rel=1e-5)
+        torques.append(f[0, body.arm_qpos[ELBOW_R]])
+    assert torques[1] > torques[0] + 6 * G * 0.2  # the load sits more than 20 cm in front of the elbow
     body.set_hand_load(0.0)
     with pytest.raises(ValueError, match=">= 0 kg"):
         body.set_hand_load(-1.0)
@@ -312,7 +318,7 @@ def test_curl_on_the_ground_loads_the_biceps(body):
     for load in (0.0, 5.0):
         body.set_hand_load(load)
         tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
-        assert tau.shape == (90, 17) and res.joint.shape == (90, 31)
+        assert tau.shape == (90, 17) and res.joint.shape == (90, body.model.nv)
         # the feet carry the body and the dumbbells
         assert res.grf[..., 2].sum(1).mean() == pytest.approx((body.mass_kg + 2 * load) * G, rel=0.02)
         elbow_tau.append(res.joint[:, body.arm_qpos[elbows]])
