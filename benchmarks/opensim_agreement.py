@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from opensim_files import RUN_ID, run_osim_side  # this folder is on sys.path when the script runs
+
 OSIM_SIDE = r'''
 import json, sys
 import opensim as osim
+''' + RUN_ID + r'''
 job = json.loads(open(sys.argv[1]).read())
 osim.Logger.setLevelString("error")
 model = osim.Model(job["model"])
@@ -51,22 +52,8 @@ out = {}
 for t in job["trials"]:
     m = osim.Model(job["scaled"])
     m.initSystem()
-    idt = osim.InverseDynamicsTool()
-    idt.setModel(m)
-    idt.setCoordinatesFileName(t["ik"])
-    idt.setExternalLoadsFileName(t["xml"])
-    idt.setLowpassCutoffFrequency(-1.0)
-    excluded = osim.ArrayStr()
-    excluded.append("ALL")  # the model's muscles' passive forces would otherwise act (the GUI excludes them)
-    idt.setExcludedForces(excluded)
-    idt.setStartTime(t["t0"])
-    idt.setEndTime(t["t1"])
-    idt.setResultsDir(t["dir"])
-    idt.setOutputGenForceFileName("opensim_id.sto")
-    idt.run()
-    table = osim.TimeSeriesTable(t["dir"] + "/opensim_id.sto")
-    out[t["name"]] = {"columns": list(table.getColumnLabels()), "time": list(table.getIndependentColumn()),
-                      "data": table.getMatrix().to_numpy().tolist(), "mass": m.getTotalMass(m.initSystem())}
+    out[t["name"]] = run_id(m, t["ik"], t["xml"], t["t0"], t["t1"], t["dir"])
+    out[t["name"]]["mass"] = m.getTotalMass(m.initSystem())
 open(sys.argv[2], "w").write(json.dumps(out))
 '''
 
@@ -136,16 +123,9 @@ def main() -> None:
         trials.append({"name": kind, "dir": str(d), "ik": str(ik), "xml": str(d / f"{kind}_external_loads.xml"),
                        "t0": float(t[0]), "t1": float(t[-1])})
         print(f"{kind}: generated and labelled", flush=True)
-    job = out / "job.json"
-    job.write_text(json.dumps({"model": str(rajagopal_osim_path()), "scale": args.height / RAJAGOPAL_STATURE,
-                               "mass": args.mass, "scaled": str(out / "scaled.osim"), "trials": trials}))
-    side = out / "osim_side.py"
-    side.write_text(OSIM_SIDE)
-    proc = subprocess.run([args.osim_python, str(side), str(job), str(out / "osim.json")], capture_output=True,
-                          text=True, cwd=out)  # OpenSim writes its opensim.log into the working directory
-    if proc.returncode:
-        sys.exit(f"OpenSim side failed:\n{proc.stderr[-3000:]}")
-    osim = json.loads((out / "osim.json").read_text())
+    osim = run_osim_side(OSIM_SIDE, {"model": str(rajagopal_osim_path()), "scale": args.height / RAJAGOPAL_STATURE,
+                                     "mass": args.mass, "scaled": str(out / "scaled.osim"), "trials": trials},
+                         out, args.osim_python)
     result, worst = {}, {}
     for kind, tau in labels.items():
         o = osim[kind]

@@ -30,10 +30,33 @@ from pathlib import Path
 
 import numpy as np
 
+# OpenSim's InverseDynamicsTool on a model, no filter, the model's own forces excluded (the Python tool keeps
+# the muscles' passive forces otherwise; the GUI excludes them); both OpenSim benchmarks run it.
+RUN_ID = r'''
+def run_id(model, ik, loads_xml, t0, t1, out_dir):
+    idt = osim.InverseDynamicsTool()
+    idt.setModel(model)
+    idt.setCoordinatesFileName(ik)
+    idt.setExternalLoadsFileName(loads_xml)
+    idt.setLowpassCutoffFrequency(-1.0)
+    excluded = osim.ArrayStr()
+    excluded.append("ALL")
+    idt.setExcludedForces(excluded)
+    idt.setStartTime(t0)
+    idt.setEndTime(t1)
+    idt.setResultsDir(out_dir)
+    idt.setOutputGenForceFileName("opensim_id.sto")
+    idt.run()
+    table = osim.TimeSeriesTable(out_dir + "/opensim_id.sto")
+    return {"columns": list(table.getColumnLabels()), "time": list(table.getIndependentColumn()),
+            "data": table.getMatrix().to_numpy().tolist()}
+'''
+
 OSIM_SIDE = r'''
 import json, sys
 import numpy as np
 import opensim as osim
+''' + RUN_ID + r'''
 job = json.loads(open(sys.argv[1]).read())
 osim.Logger.setLevelString("error")
 out = {}
@@ -48,27 +71,23 @@ for t in job["trials"]:
     res["external_loads"] = [(loads.get(i).getName(), loads.get(i).get_applied_to_body(),
                               loads.get(i).get_force_identifier()) for i in range(loads.getSize())]
     model = osim.Model(job["model"])
-    idt = osim.InverseDynamicsTool()
-    idt.setModel(model)
-    idt.setCoordinatesFileName(t["ik"])
-    idt.setExternalLoadsFileName(t["ref_xml"])
-    idt.setLowpassCutoffFrequency(-1.0)
-    excluded = osim.ArrayStr()
-    excluded.append("ALL")  # the model's muscles' passive forces would otherwise act (the GUI excludes them)
-    idt.setExcludedForces(excluded)
-    idt.setStartTime(t["t0"])
-    idt.setEndTime(t["t1"])
-    idt.setResultsDir(t["dir"])
-    idt.setOutputGenForceFileName("opensim_id.sto")
-    idt.run()
-    table = osim.TimeSeriesTable(t["dir"] + "/opensim_id.sto")
-    res["opensim_id"] = {"columns": list(table.getColumnLabels()), "time": list(table.getIndependentColumn()),
-                         "data": table.getMatrix().to_numpy().tolist()}
+    res["opensim_id"] = run_id(model, t["ik"], t["ref_xml"], t["t0"], t["t1"], t["dir"])
     state = model.initSystem()
     res["model_mass"] = model.getTotalMass(state)
     out[t["name"]] = res
 open(sys.argv[2], "w").write(json.dumps(out))
 '''
+
+
+def run_osim_side(script: str, job: dict, out: Path, osim_python: str) -> dict:
+    """Run ``script`` (an OpenSim-side program) in ``osim_python`` on ``job``; its JSON result."""
+    (out / "job.json").write_text(json.dumps(job))
+    (out / "osim_side.py").write_text(script)
+    proc = subprocess.run([osim_python, str(out / "osim_side.py"), str(out / "job.json"), str(out / "osim.json")],
+                          capture_output=True, text=True, cwd=out)  # OpenSim writes its opensim.log there
+    if proc.returncode:
+        sys.exit(f"OpenSim side failed:\n{proc.stderr[-3000:]}")
+    return json.loads((out / "osim.json").read_text())
 
 
 def main() -> None:
@@ -118,15 +137,7 @@ def main() -> None:
                        "tables": [str(pred_dir / f"{stem}{s}") for s in
                                   ("_id.sto", "_activations.sto", "_grf.mot", "_emg.sto")],
                        "npz": str(pred_dir / f"{stem}.npz")})
-    job = out / "job.json"
-    job.write_text(json.dumps({"model": str(model), "trials": trials}))
-    side = out / "osim_side.py"
-    side.write_text(OSIM_SIDE)
-    proc = subprocess.run([args.osim_python, str(side), str(job), str(out / "osim.json")], capture_output=True,
-                          text=True, cwd=out)  # OpenSim writes its opensim.log into the working directory
-    if proc.returncode:
-        sys.exit(f"OpenSim side failed:\n{proc.stderr[-3000:]}")
-    osim = json.loads((out / "osim.json").read_text())
+    osim = run_osim_side(OSIM_SIDE, {"model": str(model), "trials": trials}, out, args.osim_python)
     rows, result = [], {}
     for t in trials:
         o = osim[t["name"]]

@@ -399,7 +399,7 @@ def _couple(rig: Rig, q: np.ndarray) -> np.ndarray | None:
     if rig.coupled is None:
         return None
     addr, driver, table = rig.coupled
-    q[addr], slope, _ = table(q[driver])
+    q[addr], slope = table(q[driver], curvature=False)
     return slope
 
 
@@ -1233,6 +1233,9 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     if rig.coupled is not None:  # coupled joints moved by a leg coordinate: (coupled dof, column among the legs)
         legs_list = list(legs)
         follow = [(k, int(a), legs_list.index(d)) for k, (a, d) in enumerate(zip(*rig.coupled[:2])) if d in legs_list]
+        f_k, f_dof, f_col = (np.array(x, dtype=int) for x in zip(*follow)) if follow else (np.zeros(0, int),) * 3
+        spread = np.zeros((len(follow), nl))  # (F, legs): d(coupled joint) / d(leg coordinate)
+        f_rows = np.arange(len(follow))
 
     def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int, sw: np.ndarray) -> None:
         """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``
@@ -1247,9 +1250,9 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 mujoco.mj_jac(model, data, block, None, point, body)
             r = (goal - pts).reshape(-1) * sw
             j = jac[:, legs]
-            if slope is not None:  # a coordinate also moves the joints that follow it
-                for k, a, col in follow:
-                    j[:, col] += slope[k] * jac[:, a]
+            if slope is not None and f_k.size:  # a coordinate also moves the joints that follow it
+                spread[f_rows, f_col] = slope[f_k]
+                j = j + jac[:, f_dof] @ spread
             j *= sw[:, None]
             mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp

@@ -393,18 +393,20 @@ class CouplingTable:
                                                   for k in range(3))
         self.rows = np.arange(len(functions))
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Values, slopes and curvatures (..., D) at ``x`` (..., D), each function at its own argument."""
+    def __call__(self, x: np.ndarray, curvature: bool = True):
+        """Values, slopes and (unless ``curvature`` is False) curvatures (..., D) at ``x`` (..., D), each
+        function at its own argument."""
         u = (np.asarray(x, float) - self.x0) / self.step
-        i = np.clip(np.floor(u).astype(int), 0, self.value.shape[1] - 2)
+        i = np.minimum(np.maximum(np.floor(u).astype(int), 0), self.value.shape[1] - 2)
         w = u - i
-        inside = np.clip(w, 0.0, 1.0)
+        inside = np.minimum(np.maximum(w, 0.0), 1.0)
 
         def lerp(tab, t):
-            lo, hi = tab[self.rows, i], tab[self.rows, i + 1]
-            return lo + t * (hi - lo)
+            lo = tab[self.rows, i]
+            return lo + t * (tab[self.rows, i + 1] - lo)
 
-        return lerp(self.value, w), lerp(self.slope, inside), lerp(self.curvature, inside)
+        out = lerp(self.value, w), lerp(self.slope, inside)
+        return (*out, lerp(self.curvature, inside)) if curvature else out
 
 
 @dataclass(frozen=True)
