@@ -292,19 +292,14 @@ class RajagopalBody:
         C is 23 (``RAJAGOPAL_COORDINATES``), or 31 on a body with arms (the ``ARM_COORDINATES`` after the 23;
         with 23 the arms hang straight)."""
         q = self._full(q)
-        out = [self._place(q)]
+        qd = None if qd is None else self._full(qd)
+        qdd = None if qdd is None or qd is None else self._full(qdd)
+        pos, vel, acc, _ = self.couplings.values(q, qd, qdd)
+        out = [self._place(q, pos)]
         if qd is not None:
-            qd = self._full(qd)
-            qdd = None if qdd is None else self._full(qdd)
-            pos, vel, acc, _ = self.couplings.values(q, qd, qdd)
             out.append(self._place(qd, vel))
-            if qdd is not None:
-                out.append(self._place(qdd, acc))
-        else:
-            pos = None
-        if pos is None:
-            pos = self.couplings.values(q)[0]
-        out[0][:, self.coupled_qpos] = pos
+        if qdd is not None:
+            out.append(self._place(qdd, acc))
         return out[0] if len(out) == 1 else tuple(out)
 
     def coordinate_forces(self, q: np.ndarray, gen: np.ndarray) -> np.ndarray:
@@ -333,15 +328,14 @@ class RajagopalBody:
         q = np.asarray(q, float)
         n, c = len(self.coord_qpos), len(self.coordinate_qpos)
         if q.ndim != 2 or q.shape[1] not in {n, c}:
-            raise ValueError(f"Rajagopal coordinates must be (T, D) with D in {tuple(sorted({n, c}))} (arms after the "
-                             f"{n} RAJAGOPAL_COORDINATES), got shape {q.shape}")
+            raise ValueError(f"Rajagopal coordinates must be (T, D) with D in {tuple(sorted({n, c}))} (arms after "
+                             f"the {n} RAJAGOPAL_COORDINATES), got shape {q.shape}")
         return q if q.shape[1] == c else np.concatenate([q, np.zeros((q.shape[0], c - n))], axis=1)
 
-    def _place(self, q: np.ndarray, coupled: np.ndarray | None = None) -> np.ndarray:
+    def _place(self, q: np.ndarray, coupled: np.ndarray) -> np.ndarray:
         out = np.zeros((q.shape[0], self.model.nq))
         out[:, self.coordinate_qpos] = q
-        if coupled is not None:
-            out[:, self.coupled_qpos] = coupled
+        out[:, self.coupled_qpos] = coupled
         return out
 
     def set_hand_load(self, kg: float) -> None:
