@@ -70,7 +70,7 @@ def rajagopal_forward(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, force:
     m = body.model
     data = mujoco.MjData(m)
     full = np.zeros((m.nv, m.nv))
-    out = np.empty((qpos.shape[0], len(body.coordinate_qpos)))
+    out = np.empty(np.shape(q))
     eye = np.eye(m.nv)
     with unconstrained(m):
         for i in range(qpos.shape[0]):
@@ -80,7 +80,7 @@ def rajagopal_forward(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, force:
             p = body.coordinate_jacobian(q[i], eye)  # (nv, C): d qvel / d qd
             rhs = body.coordinate_jacobian(q[i], data.qfrc_inverse[None])[0]  # P^T ID
             out[i] = np.linalg.solve(p.T @ full @ p, np.asarray(force[i], float) - rhs)
-    return out[:, :np.asarray(q).shape[1]]
+    return out
 
 
 def rajagopal_inverse(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray):
