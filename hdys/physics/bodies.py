@@ -307,21 +307,16 @@ class RajagopalBody:
         coordinate's own joint's force plus each coupled joint's force times the coupling's derivative."""
         q = self._full(q)
         out = gen[:, self.coordinate_qpos].copy()
-        slope = self.couplings.values(q)[3]
-        for k, d in enumerate(self.couplings.driver):
-            if d >= 0:
-                out[:, d] += slope[:, k] * gen[:, self.coupled_qpos[k]]
+        moving = self.couplings.driver >= 0
+        slope = self.couplings.values(q)[3][:, moving]  # (T, D'), each row its own frame's
+        np.add.at(out.T, self.couplings.driver[moving], (slope * gen[:, self.coupled_qpos[moving]]).T)
         return out
 
     def coordinate_jacobian(self, q: np.ndarray, jac: np.ndarray) -> np.ndarray:
-        """A Jacobian over MuJoCo's DoFs (R, nv) at coordinates ``q`` (C,) -> over the coordinates (R, C)."""
-        qf = self._full(np.asarray(q, float)[None])
-        out = jac[:, self.coordinate_qpos].copy()
-        slope = self.couplings.values(qf)[3][0]
-        for k, d in enumerate(self.couplings.driver):
-            if d >= 0:
-                out[:, d] += slope[k] * jac[:, self.coupled_qpos[k]]
-        return out[:, :len(q)]
+        """A Jacobian over MuJoCo's DoFs (R, nv) at coordinates ``q`` (C,) -> over the coordinates (R, C): the
+        projection of :meth:`coordinate_forces`, every row at the same state."""
+        q = np.asarray(q, float)
+        return self.coordinate_forces(np.broadcast_to(q, (len(jac), len(q))), jac)[:, :len(q)]
 
     def _full(self, q: np.ndarray) -> np.ndarray:
         """Coordinates (T, 23) or (T, 31) -> (T, all coordinates of this body), arms zero where not given."""

@@ -78,8 +78,7 @@ def rajagopal_forward(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, force:
             mujoco.mj_inverse(m, data)
             mujoco.mj_fullM(m, data, full)
             p = body.coordinate_jacobian(q[i], eye)  # (nv, C): d qvel / d qd
-            rhs = body.coordinate_jacobian(q[i], data.qfrc_inverse[None])[0]  # P^T ID
-            out[i] = np.linalg.solve(p.T @ full @ p, np.asarray(force[i], float) - rhs)
+            out[i] = np.linalg.solve(p.T @ full @ p, np.asarray(force[i], float) - data.qfrc_inverse @ p)
     return out
 
 
