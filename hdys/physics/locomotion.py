@@ -389,9 +389,7 @@ def rajagopal_rig(body: RajagopalBody) -> Rig:
 def _moving_couplings(body: RajagopalBody) -> tuple[np.ndarray, np.ndarray, CouplingTable]:
     c = body.couplings
     moving = np.flatnonzero(c.driver >= 0)
-    table = CouplingTable(tuple(c.function[k] for k in moving), c.table.x0[moving],
-                          c.table.x0[moving] + c.table.step * (c.table.value.shape[1] - 1))
-    return body.coupled_qpos[moving], body.coordinate_qpos[c.driver[moving]], table
+    return body.coupled_qpos[moving], body.coordinate_qpos[c.driver[moving]], c.table.subset(moving)
 
 
 def _couple(rig: Rig, q: np.ndarray) -> np.ndarray | None:

@@ -393,6 +393,14 @@ class CouplingTable:
                                                   for k in range(3))
         self.rows = np.arange(len(functions))
 
+    def subset(self, rows: np.ndarray) -> CouplingTable:
+        """The table of the functions ``rows`` only (shares nothing it would have to recompute)."""
+        out = object.__new__(CouplingTable)
+        out.x0, out.step = self.x0[rows], self.step
+        out.value, out.slope, out.curvature = self.value[rows], self.slope[rows], self.curvature[rows]
+        out.rows = np.arange(len(out.x0))
+        return out
+
     def __call__(self, x: np.ndarray, curvature: bool = True):
         """Values, slopes and (unless ``curvature`` is False) curvatures (..., D) at ``x`` (..., D), each
         function at its own argument."""
