@@ -172,7 +172,8 @@ def _compared_dofs(model, feet, body=None) -> tuple[np.ndarray, np.ndarray]:
     """(root translation DoFs, joint DoFs without the root, the toes and the joints that follow a coordinate)."""
     toes = np.concatenate([np.arange(model.body_dofadr[b], model.body_dofadr[b] + model.body_dofnum[b])
                            for b in np.unique(feet.body[:, 2:])])
-    coupled = _coupled(body) if _coupled(body) is not None else np.zeros(0, int)
+    coupled = _coupled(body)
+    coupled = np.zeros(0, int) if coupled is None else coupled
     return feet.root_dofs[:3], np.setdiff1d(np.arange(model.nv), np.concatenate([feet.root_dofs, toes, coupled]))
 
 
