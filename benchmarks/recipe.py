@@ -57,6 +57,10 @@ VARIANTS.update({
     "1 point layer + 2 temporal layers": _ONE + ["model.temporal_layers=2"],
     "1 point layer + lr 3e-3": _ONE + ["train.lr=0.003"],
     "1 point layer + FDAE every 8th frame": _ONE + ["model.fd_frame_stride=8"],
+    # the learning rate decayed over the last fifth of the run; the correlation term for muscles and EMG
+    "1 point layer + wsd": _ONE + ["train.lr_schedule=wsd"],
+    "1 point layer + corr 0.5": _ONE + ["model.corr_weight=0.5"],
+    "1 point layer + wsd + corr 0.5": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=0.5"],
 })
 COLUMNS = [("lab", "torque_rajagopal", "mPJE"), ("sim", "torque_smpl", "mPJE"), ("lab", "grf", "mPJE"),
            ("sim", "grf", "mPJE"), ("muscle", "muscle_activation", "RMSE"), ("muscle", "muscle_activation", "PCC"),

@@ -40,6 +40,11 @@ class ModelConfig:
     # is not outweighed by one read from many (torques)
     loss_balance: str = "sum"
     alpha_align: float = 0.05  # paper: alpha_2
+    # weight of a correlation term for the dynamics judged by PCC (muscle activations, EMG): each of their
+    # reconstruction terms becomes L1 + corr_weight * (1 - r), r the Pearson correlation over a window's
+    # frames, per channel (0: the paper's L1 only). L1 barely rewards the shape of small activations; PCC
+    # judges only the shape.
+    corr_weight: float = 0.0
     muscle_names: list[str] = field(default_factory=list)  # channel vocabulary, filled from the data
     emg_names: list[str] = field(default_factory=list)
 
@@ -55,6 +60,8 @@ class ModelConfig:
             raise ValueError(f"model.loss_balance must be sum or dynamics, got {self.loss_balance!r}")
         if self.max_window < 2:
             raise ValueError(f"model.max_window must be >= 2, got {self.max_window}")
+        if self.corr_weight < 0:
+            raise ValueError(f"model.corr_weight must be >= 0, got {self.corr_weight}")
 
 
 @dataclass
@@ -64,11 +71,14 @@ class TrainConfig:
     batch_frames: int = 9600  # paper: 9600 frames per (global) batch
     window: int = 32  # frames per window fed to the temporal transformer
     lr: float = 1e-3  # paper: AdamW, 1e-3
-    # constant (paper), or cosine: linear warm-up over warmup_steps, then cosine decay to
-    # lr * lr_final over the run (its length: max_steps, epochs or budget_minutes, whichever ends it first)
+    # constant (paper); cosine: linear warm-up over warmup_steps, then cosine decay to lr * lr_final over
+    # the run (its length: max_steps, epochs or budget_minutes, whichever ends it first); wsd (warm-up,
+    # stable, decay): the warm-up, the full rate, then a linear decay to lr * lr_final over the last
+    # decay_fraction of the run
     lr_schedule: str = "constant"
     warmup_steps: int = 0
     lr_final: float = 0.05
+    decay_fraction: float = 0.2
     weight_decay: float = 1e-2
     grad_clip: float = 5.0
     grad_accum: int = 1  # micro-batches per step on each process; the global batch is split evenly
@@ -105,11 +115,11 @@ class TrainConfig:
         for name, f in self.shares.items():
             if not f >= 0.0:
                 raise ValueError(f"train.shares[{name!r}] must be >= 0, got {f}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"train.lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
-        if self.warmup_steps < 0 or not 0.0 <= self.lr_final <= 1.0:
-            raise ValueError(f"train.warmup_steps must be >= 0 and train.lr_final in [0, 1], got "
-                             f"{self.warmup_steps}, {self.lr_final}")
+        if self.lr_schedule not in ("constant", "cosine", "wsd"):
+            raise ValueError(f"train.lr_schedule must be constant, cosine or wsd, got {self.lr_schedule!r}")
+        if self.warmup_steps < 0 or not 0.0 <= self.lr_final <= 1.0 or not 0.0 < self.decay_fraction <= 1.0:
+            raise ValueError(f"train.warmup_steps must be >= 0, train.lr_final in [0, 1] and train.decay_fraction "
+                             f"in (0, 1], got {self.warmup_steps}, {self.lr_final}, {self.decay_fraction}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"train.precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -61,12 +61,16 @@ def subset(refs: list[WindowRef], fraction: float, seed: int) -> list[WindowRef]
 
 def lr_factor(tc, step: int, progress: float) -> float:
     """Multiplier of ``train.lr`` at optimiser step ``step`` (0-based) of a run ``progress`` in [0, 1]
-    through: 1 for the constant schedule; for cosine, a linear warm-up over ``warmup_steps``, then
-    lr_final + (1 - lr_final) (1 + cos(pi progress)) / 2."""
+    through: 1 for the constant schedule; otherwise a linear warm-up over ``warmup_steps`` times, for cosine,
+    lr_final + (1 - lr_final) (1 + cos(pi progress)) / 2, for wsd, 1 until the last ``decay_fraction`` of the
+    run and from there a straight line down to lr_final."""
     if tc.lr_schedule == "constant":
         return 1.0
     warm = min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else 1.0
     p = min(max(progress, 0.0), 1.0)
+    if tc.lr_schedule == "wsd":
+        left = min(1.0, (1.0 - p) / tc.decay_fraction)  # 1 before the decay, 0 at the end
+        return warm * (tc.lr_final + (1.0 - tc.lr_final) * left)
     return warm * (tc.lr_final + (1.0 - tc.lr_final) * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 

@@ -90,3 +90,32 @@ def test_balanced_reconstruction_gives_every_dynamics_type_the_same_weight():
     balanced.backward()
     grads = [float(x.grad) for _, x in terms]
     assert grads[3] == pytest.approx(sum(grads[:3])) == pytest.approx(2.0)
+
+
+def test_the_correlation_term_scores_shape_not_scale_and_skips_resting_channels():
+    from hdys.model.hdys import _masked_decorrelation, reconstruction_terms
+    torch.manual_seed(0)
+    y = torch.randn(3, 32, 4)
+    valid = torch.ones_like(y, dtype=torch.bool)
+    assert float(_masked_decorrelation(2.5 * y - 1.0, y, valid)) == pytest.approx(0.0, abs=1e-5)
+    assert float(_masked_decorrelation(-y, y, valid)) == pytest.approx(2.0, abs=1e-5)
+    resting = y.clone()
+    resting[..., 0] = 0.01 * resting[..., 0]  # a channel that barely moves: left out, whatever is predicted there
+    pred = y.clone()
+    pred[..., 0] = torch.randn(3, 32)
+    assert float(_masked_decorrelation(pred, resting, valid)) == pytest.approx(0.0, abs=1e-5)
+    assert _masked_decorrelation(pred, torch.zeros_like(y), valid) is None
+    # invalid frames are outside the statistics: garbage there changes nothing
+    valid[:, 20:] = False
+    junk = pred.clone()
+    junk[:, 20:] = 1e3
+    assert float(_masked_decorrelation(junk, y, valid)) == pytest.approx(float(_masked_decorrelation(pred, y, valid)))
+    # in the loss: only the dynamics judged by PCC get the term
+    batch = {"kin": {"markers": {"idx": torch.arange(3)}},
+             "dyn": {d: {"idx": torch.arange(3), "y": y, "valid": torch.ones_like(valid)} for d in ("emg", "grf")}}
+    preds = {"markers": {"emg": -y, "grf": -y}}
+    plain = dict(reconstruction_terms(preds, batch, {}))
+    logs: dict = {}
+    with_corr = dict(reconstruction_terms(preds, batch, logs, corr_weight=0.5))
+    assert float(with_corr["emg"] - plain["emg"]) == pytest.approx(0.5 * 2.0, abs=1e-4)
+    assert float(with_corr["grf"]) == float(plain["grf"]) and logs["corr/markers->emg"] == pytest.approx(-1.0, abs=1e-5)

@@ -169,6 +169,16 @@ def test_cosine_schedule_warms_up_and_decays_to_its_final_share():
     assert lr_factor(tc, 100, 1.0) == pytest.approx(0.1) == lr_factor(tc, 100, 1.7)
 
 
+def test_wsd_schedule_holds_the_rate_then_decays_over_its_last_share():
+    from hdys.train import lr_factor
+    tc = Config().train
+    tc.lr_schedule, tc.warmup_steps, tc.lr_final, tc.decay_fraction = "wsd", 2, 0.1, 0.25
+    assert [lr_factor(tc, s, 0.0) for s in range(3)] == [0.5, 1.0, 1.0]
+    assert lr_factor(tc, 100, 0.75) == 1.0
+    assert lr_factor(tc, 100, 0.875) == pytest.approx(0.55)
+    assert lr_factor(tc, 100, 1.0) == pytest.approx(0.1) == lr_factor(tc, 100, 1.3)
+
+
 def test_the_run_writes_its_learning_rate_and_ends_near_the_final_rate(synth_corpus, tmp_path):
     cfg = tiny_config(epochs=3, lr_schedule="cosine", warmup_steps=2, lr_final=0.2)
     train(cfg, [str(synth_corpus)], tmp_path / "r", progress=False)

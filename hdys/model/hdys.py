@@ -121,7 +121,8 @@ class HDyS(nn.Module):
 
         z_kin = self.encode(batch)
         latents += [(batch["kin"][rep]["idx"], z, 1) for rep, z in z_kin.items()]
-        recon_terms += reconstruction_terms({rep: self.decode(z) for rep, z in z_kin.items()}, batch, logs)
+        recon_terms += reconstruction_terms({rep: self.decode(z) for rep, z in z_kin.items()}, batch, logs,
+                                            cfg.corr_weight)
 
         if cfg.use_fdae:
             recon_terms += self._forward_dynamics(batch, latents, logs)
@@ -195,11 +196,16 @@ class HDyS(nn.Module):
         return torch.stack(terms).mean()
 
 
-def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict,
-                         logs: dict) -> list[tuple[str, torch.Tensor]]:
+# the dynamics judged by their correlation with the reference (PCC) besides their error
+CORRELATED = ("muscle_activation", "emg")
+
+
+def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict, logs: dict,
+                         corr_weight: float = 0.0) -> list[tuple[str, torch.Tensor]]:
     """Eq. 2, dynamics part: masked L1 between each representation's predictions {rep: {dyn: (n, T, C)}}
     and every dynamics target of the same windows, as (dynamics type, term); each term is also logged
-    as ``id/<rep>-><dyn>``."""
+    as ``id/<rep>-><dyn>``. With ``corr_weight`` the terms of :data:`CORRELATED` dynamics add
+    ``corr_weight * (1 - r)`` (see :func:`_masked_decorrelation`)."""
     terms = []
     for rep, rep_preds in preds.items():
         idx = batch["kin"][rep]["idx"]
@@ -211,8 +217,13 @@ def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict,
                 continue
             term = _masked_l1(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib])
             if term is not None:
-                terms.append((dyn, term))
                 logs[f"id/{rep}->{dyn}"] = float(term.detach())
+                if corr_weight and dyn in CORRELATED:
+                    decor = _masked_decorrelation(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib])
+                    if decor is not None:
+                        term = term + corr_weight * decor
+                        logs[f"corr/{rep}->{dyn}"] = float(1.0 - decor.detach())
+                terms.append((dyn, term))
     return terms
 
 
@@ -241,6 +252,26 @@ def _masked_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     if count == 0:
         return None
     return ((pred - target).abs() * valid).sum() / count
+
+
+def _masked_decorrelation(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+                          min_std: float = 0.05) -> torch.Tensor | None:
+    """Mean of 1 - r over the (window, channel) pairs of (n, T, C) arrays, r Pearson's correlation over the
+    valid frames; pairs whose target barely moves (std below ``min_std`` normalised units: a resting
+    muscle, where r would fit label noise) or with fewer than 3 valid frames are left out (None if all are)."""
+    pred = pred.float()
+    w = valid.to(pred.dtype)
+    n = w.sum(1)  # (n, C)
+    safe = n.clamp(min=1.0)
+    dp = (pred - ((pred * w).sum(1) / safe)[:, None]) * w
+    dt = (target - ((target * w).sum(1) / safe)[:, None]) * w
+    sp = (dp.square().sum(1) / safe).sqrt()
+    st = (dt.square().sum(1) / safe).sqrt()
+    use = (n >= 3) & (st > min_std)
+    if not bool(use.any()):
+        return None
+    r = (dp * dt).sum(1) / safe / (sp * st + 1e-6)
+    return (1.0 - r)[use].mean()
 
 
 def parameter_counts(model: HDyS) -> dict[str, int]:
