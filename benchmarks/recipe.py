@@ -25,10 +25,10 @@ from hdys.train import train
 FULL = ["train.stratified=true", "model.loss_balance=dynamics", "train.lr_schedule=cosine",
         "train.warmup_steps=30"]
 # Each variant is a list of overrides of the quickstart configuration of commit b7a5236 (64-D, 384-frame
-# batches, FDAE on every 2nd frame, at most 512 frames per alignment pair, lr 1e-3, the paper's loss and
-# sampling); they are spelled out so that the rows keep their meaning when the quickstart changes.
+# batches, FDAE on every 2nd frame, at most 512 frames per alignment pair, lr 1e-3 constant, the paper's loss
+# and sampling); they are spelled out so that the rows keep their meaning when the quickstart changes.
 BASE = ["model.fd_frame_stride=2", "model.align_max_frames=512", "model.loss_balance=sum", "train.stratified=false",
-        "train.lr=0.001"]
+        "train.lr=0.001", "train.lr_schedule=constant", "model.corr_weight=0"]
 VARIANTS = {
     "paper": [],  # constant rate, shuffled epochs, plain sum of the terms
     "recipe": FULL,
@@ -61,6 +61,10 @@ VARIANTS.update({
     "1 point layer + wsd": _ONE + ["train.lr_schedule=wsd"],
     "1 point layer + corr 0.5": _ONE + ["model.corr_weight=0.5"],
     "1 point layer + wsd + corr 0.5": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=0.5"],
+    "1 point layer + wsd + corr 1": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0"],
+    "1 point layer + wsd + corr 2": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=2.0"],
+    "1 point layer + wsd 40% + corr 0.5": _ONE + ["train.lr_schedule=wsd", "train.decay_fraction=0.4",
+                                                  "model.corr_weight=0.5"],
 })
 COLUMNS = [("lab", "torque_rajagopal", "mPJE"), ("sim", "torque_smpl", "mPJE"), ("lab", "grf", "mPJE"),
            ("sim", "grf", "mPJE"), ("muscle", "muscle_activation", "RMSE"), ("muscle", "muscle_activation", "PCC"),
