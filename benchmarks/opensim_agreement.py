@@ -29,25 +29,32 @@ import numpy as np
 
 from opensim_files import RUN_ID, run_osim_side  # this folder is on sys.path when the script runs
 
+SCALE_SIDE = r'''
+def scaled_model(job):
+    """Rajagopal2015.osim scaled as hdys scales it, subtalar and mtp unlocked, written to job["scaled"]."""
+    model = osim.Model(job["model"])
+    state = model.initSystem()
+    scales = osim.ScaleSet()
+    for i in range(model.getBodySet().getSize()):
+        sc = osim.Scale()
+        sc.setSegmentName(model.getBodySet().get(i).getName())
+        sc.setScaleFactors(osim.Vec3(job["scale"], job["scale"], job["scale"]))
+        sc.setApply(True)
+        scales.cloneAndAppend(sc)
+    model.scale(state, scales, True, job["mass"])
+    for n in ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l"):
+        model.getCoordinateSet().get(n).set_locked(False)
+    model.printToXML(job["scaled"])
+    return job["scaled"]
+'''
+
 OSIM_SIDE = r'''
 import json, sys
 import opensim as osim
-''' + RUN_ID + r'''
+''' + RUN_ID + SCALE_SIDE + r'''
 job = json.loads(open(sys.argv[1]).read())
 osim.Logger.setLevelString("error")
-model = osim.Model(job["model"])
-state = model.initSystem()
-scales = osim.ScaleSet()
-for i in range(model.getBodySet().getSize()):
-    sc = osim.Scale()
-    sc.setSegmentName(model.getBodySet().get(i).getName())
-    sc.setScaleFactors(osim.Vec3(job["scale"], job["scale"], job["scale"]))
-    sc.setApply(True)
-    scales.cloneAndAppend(sc)
-model.scale(state, scales, True, job["mass"])
-for n in ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l"):
-    model.getCoordinateSet().get(n).set_locked(False)
-model.printToXML(job["scaled"])
+scaled_model(job)
 out = {}
 for t in job["trials"]:
     m = osim.Model(job["scaled"])
@@ -82,31 +89,21 @@ def write_point_loads(mot: Path, xml: Path, time: np.ndarray, point_pos: np.ndar
                    f"</objects><groups /><datafile>{mot.name}</datafile></ExternalLoads></OpenSimDocument>\n")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--osim-python", required=True)
-    ap.add_argument("--height", type=float, default=1.75)
-    ap.add_argument("--mass", type=float, default=72.0)
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--fps", type=float, default=100.0)
-    ap.add_argument("--motions", default=",".join(MOTIONS))
-    args = ap.parse_args()
-
+def reference_trials(out: Path, height: float, mass: float, seconds: float, fps: float, motions: list[str]):
+    """Generate and label each motion on the hdys body of one subject and write its OpenSim trial into
+    ``out/<motion>/``. Returns (body, time (T,), OpenSim trial dicts, {motion: {"q", "qd", "tau"}})."""
     from hdys.opensim_files import write_table
-    from hdys.physics.bodies import RAJAGOPAL_STATURE, rajagopal_body, rajagopal_osim_path
+    from hdys.physics.bodies import rajagopal_body
     from hdys.physics.contact import rajagopal_contact_dynamics
     from hdys.physics.fixture import standing_pelvis_height
     from hdys.physics.locomotion import ground_rajagopal
     from hdys.physics.motions import rajagopal_motion
-    from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS
+    from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TRANSLATIONS
 
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    body = rajagopal_body(args.height, args.mass)
-    t = np.arange(int(round(args.seconds * args.fps))) / args.fps
+    body = rajagopal_body(height, mass)
+    t = np.arange(int(round(seconds * fps))) / fps
     trials, labels = [], {}
-    for i, kind in enumerate(args.motions.split(",")):
+    for i, kind in enumerate(motions):
         motion = rajagopal_motion(kind, np.random.default_rng([18, i]), body.coord_range, standing_pelvis_height(body))
         kin = ground_rajagopal(body, motion, float(t[0]), float(t[-1]))
         q, qd, qdd = kin(t)
@@ -119,15 +116,37 @@ def main() -> None:
         ik = write_table(d / f"{kind}_ik.mot", "Coordinates", list(RAJAGOPAL_COORDINATES), t, deg)
         ik.write_text(ik.read_text().replace("inDegrees=no", "inDegrees=yes"))
         write_point_loads(d / f"{kind}_grf.mot", d / f"{kind}_external_loads.xml", t, res.point_pos, res.point_force)
-        labels[kind] = tau
+        labels[kind] = {"q": q, "qd": qd, "tau": tau}
         trials.append({"name": kind, "dir": str(d), "ik": str(ik), "xml": str(d / f"{kind}_external_loads.xml"),
                        "t0": float(t[0]), "t1": float(t[-1])})
         print(f"{kind}: generated and labelled", flush=True)
+    return body, t, trials, labels
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--osim-python", required=True)
+    ap.add_argument("--height", type=float, default=1.75)
+    ap.add_argument("--mass", type=float, default=72.0)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--fps", type=float, default=100.0)
+    ap.add_argument("--motions", default=",".join(MOTIONS))
+    args = ap.parse_args()
+
+    from hdys.physics.bodies import RAJAGOPAL_STATURE, rajagopal_osim_path
+    from hdys.schema import RAJAGOPAL_TORQUE_DOFS
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    _, t, trials, labels = reference_trials(out, args.height, args.mass, args.seconds, args.fps,
+                                            args.motions.split(","))
     osim = run_osim_side(OSIM_SIDE, {"model": str(rajagopal_osim_path()), "scale": args.height / RAJAGOPAL_STATURE,
                                      "mass": args.mass, "scaled": str(out / "scaled.osim"), "trials": trials},
                          out, args.osim_python)
     result, worst = {}, {}
-    for kind, tau in labels.items():
+    for kind, label in labels.items():
+        tau = label["tau"]
         o = osim[kind]
         ref, cols = np.asarray(o["data"]), o["columns"]
         t_ref = np.asarray(o["time"])
