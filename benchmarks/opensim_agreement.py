@@ -123,8 +123,9 @@ def reference_trials(out: Path, height: float, mass: float, seconds: float, fps:
     return body, t, trials, labels
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def reference_args(doc: str) -> argparse.Namespace:
+    """The command line of the OpenSim comparisons (``doc``: the script's docstring); creates ``--out``."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--osim-python", required=True)
     ap.add_argument("--height", type=float, default=1.75)
@@ -133,12 +134,17 @@ def main() -> None:
     ap.add_argument("--fps", type=float, default=100.0)
     ap.add_argument("--motions", default=",".join(MOTIONS))
     args = ap.parse_args()
+    args.out = Path(args.out).resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    return args
 
+
+def main() -> None:
+    args = reference_args(__doc__)
     from hdys.physics.bodies import RAJAGOPAL_STATURE, rajagopal_osim_path
     from hdys.schema import RAJAGOPAL_TORQUE_DOFS
 
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out
     _, t, trials, labels = reference_trials(out, args.height, args.mass, args.seconds, args.fps,
                                             args.motions.split(","))
     osim = run_osim_side(OSIM_SIDE, {"model": str(rajagopal_osim_path()), "scale": args.height / RAJAGOPAL_STATURE,

@@ -21,13 +21,11 @@ and ``.md``.
 """
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
-from opensim_agreement import MOTIONS, SCALE_SIDE, reference_trials  # this folder is on sys.path
+from opensim_agreement import SCALE_SIDE, reference_args, reference_trials  # this folder is on sys.path
 from opensim_files import run_osim_side
 
 OSIM_SIDE = r'''
@@ -108,23 +106,13 @@ GROUPS = {
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--osim-python", required=True)
-    ap.add_argument("--height", type=float, default=1.75)
-    ap.add_argument("--mass", type=float, default=72.0)
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--fps", type=float, default=100.0)
-    ap.add_argument("--motions", default=",".join(MOTIONS))
-    args = ap.parse_args()
-
+    args = reference_args(__doc__)
     from hdys.physics.bodies import RAJAGOPAL_STATURE, rajagopal_osim_path
     from hdys.physics.myolegs import LEG_COORDINATES
     from hdys.physics.static_opt import static_optimization
     from hdys.schema import RAJAGOPAL_COORDINATES
 
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out
     body, t, trials, labels = reference_trials(out, args.height, args.mass, args.seconds, args.fps,
                                                args.motions.split(","))
     hdys_so = {}
