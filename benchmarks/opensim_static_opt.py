@@ -145,7 +145,8 @@ def main() -> None:
             per[group] = {"corr": float(np.mean(corr)) if corr else None, "mad": float(np.mean(mad))}
         kept = np.interp(t_ref, t, np.arange(len(t))).round().astype(int)  # hdys' frames at OpenSim's kept times
         result[kind] = {"groups": per, "opensim_failed_frames": int(failed.sum()), "frames": len(failed),
-                        "opensim_reserve_rms_nm": float(np.sqrt(np.mean(rows[:, [cols.index(c) for c in reserves]] ** 2))),
+                        "opensim_reserve_rms_nm":
+                            float(np.sqrt(np.mean(rows[:, [cols.index(c) for c in reserves]] ** 2))),
                         "hdys_reserve_rms_nm": float(np.sqrt(np.mean(so.reserve[kept, :14] ** 2)))}  # lumbar out
     kinds = list(hdys_so)
     lines = ["| muscle group | " + " | ".join(f"{k} corr. / MAD" for k in kinds) + " |", "|---|" + "---|" * len(kinds)]
