@@ -69,17 +69,23 @@ def rajagopal_forward(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, force:
     qpos, qvel, a0 = rajagopal_state(body, q, qd, np.zeros_like(np.asarray(qd, float)))
     m = body.model
     data = mujoco.MjData(m)
-    full = np.zeros((m.nv, m.nv))
     out = np.empty(np.shape(q))
-    eye = np.eye(m.nv)
     with unconstrained(m):
         for i in range(qpos.shape[0]):
             data.qpos[:], data.qvel[:], data.qacc[:] = qpos[i], qvel[i], a0[i]
             mujoco.mj_inverse(m, data)
-            mujoco.mj_fullM(m, data, full)
-            p = body.coordinate_jacobian(q[i], eye)  # (nv, C): d qvel / d qd
-            out[i] = np.linalg.solve(p.T @ full @ p, np.asarray(force[i], float) - data.qfrc_inverse @ p)
+            p, mass = coordinate_mass(body, data, q[i])
+            out[i] = np.linalg.solve(mass, np.asarray(force[i], float) - data.qfrc_inverse @ p)
     return out
+
+
+def coordinate_mass(body: RajagopalBody, data: mujoco.MjData, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(P, P^T M P)`` at the state in ``data`` with coordinates ``q`` (C,): ``P = d qvel / d qd`` (nv, C), the
+    coupled joints following their drivers, and the coordinates' mass matrix (C, C)."""
+    full = np.zeros((body.model.nv, body.model.nv))
+    mujoco.mj_fullM(body.model, data, full)
+    p = body.coordinate_jacobian(q, np.eye(body.model.nv))
+    return p, p.T @ full @ p
 
 
 def rajagopal_inverse(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray):

@@ -64,7 +64,7 @@ from scipy.interpolate import CubicSpline
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import (G, rajagopal_contact_dynamics, rajagopal_feet, smpl_contact_dynamics, smpl_feet,
                                   stance_slides)
-from hdys.physics.inverse import rajagopal_forward, unconstrained
+from hdys.physics.inverse import coordinate_mass, rajagopal_forward, unconstrained
 from hdys.schema import Sequence
 
 log = logging.getLogger(__name__)
@@ -265,10 +265,8 @@ def _solve_mass(model, data, body, rhs: np.ndarray) -> np.ndarray:
     if _coupled(body) is None:
         mujoco.mj_solveM(model, data, out, rhs)
         return out
-    full = np.zeros((model.nv, model.nv))
-    mujoco.mj_fullM(model, data, full)
-    p = body.coordinate_jacobian(data.qpos[body.coordinate_qpos], np.eye(model.nv))  # (nv, C)
-    return (p @ np.linalg.solve(p.T @ full @ p, p.T @ rhs.T)).T
+    p, mass = coordinate_mass(body, data, data.qpos[body.coordinate_qpos])
+    return (p @ np.linalg.solve(mass, p.T @ rhs.T)).T
 
 
 def residual_drift(model, feet, qpos, res_gen: np.ndarray, fps: float, start: int, k: int,
