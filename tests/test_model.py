@@ -92,6 +92,18 @@ def test_balanced_reconstruction_gives_every_dynamics_type_the_same_weight():
     assert grads[3] == pytest.approx(sum(grads[:3])) == pytest.approx(2.0)
 
 
+def test_the_correlation_term_has_a_finite_gradient_for_a_constant_prediction():
+    """The mean predictor's output does not change over a window (zero spread): its gradient stays finite
+    (sqrt at 0 made it NaN, which stopped the mean-predictor row of `hdys experiment table1`)."""
+    from hdys.model.hdys import _masked_decorrelation
+    torch.manual_seed(0)
+    y = torch.randn(2, 16, 3)
+    c = torch.zeros(3, requires_grad=True)
+    term = _masked_decorrelation(c.expand(2, 16, 3), y, torch.ones_like(y, dtype=torch.bool))
+    term.backward()
+    assert float(term) == pytest.approx(1.0) and torch.isfinite(c.grad).all()
+
+
 def test_the_correlation_term_scores_shape_not_scale_and_skips_resting_channels():
     from hdys.model.hdys import _masked_decorrelation, reconstruction_terms
     torch.manual_seed(0)

@@ -265,7 +265,9 @@ def _masked_decorrelation(pred: torch.Tensor, target: torch.Tensor, valid: torch
     safe = n.clamp(min=1.0)
     dp = (pred - ((pred * w).sum(1) / safe)[:, None]) * w
     dt = (target - ((target * w).sum(1) / safe)[:, None]) * w
-    sp = (dp.square().sum(1) / safe).sqrt()
+    # clamped before the square root: a prediction constant over a window (the mean predictor) has a zero
+    # spread, and the gradient of sqrt at 0 is infinite (NaN once multiplied by the zero deviations)
+    sp = (dp.square().sum(1) / safe).clamp_min(1e-12).sqrt()
     st = (dt.square().sum(1) / safe).sqrt()
     use = (n >= 3) & (st > min_std)
     if not bool(use.any()):
