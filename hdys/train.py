@@ -273,18 +273,24 @@ class Trainer:
 
     def _non_finite(self, what: str, value: float, windows: list) -> str:
         """The message for a non-finite loss or gradient: the step and the windows whose inputs or
-        targets hold NaN or inf (by dataset, sequence and array), so the bad data can be found."""
+        targets hold inf, or NaN where the schema does not allow it (NaN marks a missing value, masked in
+        the loss: an occluded marker, the CoP of a foot off the ground), by dataset, sequence and array,
+        so the bad data can be found."""
+        def bad_values(x: np.ndarray, nan_ok: bool) -> bool:
+            return bool(np.isinf(x).any() or (not nan_ok and np.isnan(x).any()))
+
         bad = []
         for seq_id, start in windows:
             ref = self.refs[seq_id]
             seq = self.corpora[ref.corpus].read(ref.local_id)
-            keys = [k for k in ARRAY_KEYS if getattr(seq, k) is not None and getattr(seq, k).dtype.kind == "f"
-                    and not np.isfinite(getattr(seq, k)).all()]
+            keys = [k for k, spec in ARRAY_KEYS.items() if getattr(seq, k) is not None
+                    and getattr(seq, k).dtype.kind == "f" and bad_values(getattr(seq, k), spec.nan_ok)]
             if keys:
                 dataset = next(d for d, refs in self.by_dataset.items() if ref in refs)
                 bad.append(f"{dataset}/{ref.local_id} ({', '.join(keys)})")
         where = ("; non-finite values in " + ", ".join(sorted(set(bad)))) if bad else \
-            "; the batch's arrays are finite (try a lower train.lr or train.grad_clip)"
+            "; the batch's arrays hold no inf and NaN only where it marks a missing value (try a lower train.lr " \
+            "or train.grad_clip)"
         return (f"step {self.step + 1}: the {what} is {value} in {self.out}{where}. Training stopped; no "
                 f"checkpoint of this step was written (the last one is kept)")
 
