@@ -171,6 +171,34 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_simulate(args) -> int:
+    from .predict import read_inputs
+    from .simulate import simulate_run, simulation_markdown
+    from .store import MANIFEST, Corpus
+
+    def sequences():
+        files = []
+        for p in map(Path, args.inputs):
+            if (p / MANIFEST).is_file():
+                with Corpus(p) as c:
+                    for e in c.entries(args.split, args.dataset):
+                        yield c.read(e.sequence_id)
+            else:
+                files.append(p)
+        if files:
+            yield from read_inputs(files, args.format, mass_kg=args.mass_kg, height_m=args.height_m)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fps = [float(f) for f in args.fps.split(",")] if args.fps else None
+    res = simulate_run(args.run, list(sequences()), k=args.k, fps=fps, representations=args.representations,
+                       progress=not args.quiet, plot=out / "simulate.png")
+    (out / "simulate.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "simulate.md").write_text(simulation_markdown(res))
+    print(simulation_markdown(res))
+    return 0 if res["sequences"] else 1
+
+
 def cmd_experiment(args) -> int:
     from .experiment import DEFAULT_EPOCHS, run_experiment
     epochs = args.epochs
@@ -307,6 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="an OpenSim .osim model: its total mass is the body mass")
     s.add_argument("--representations", nargs="*", help="use only these kinematics representations")
     s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("simulate", help="biomechanical simulation (paper Tables 5, 11): step the Rajagopal body k "
+                                        "frames with the run's predicted torques, compare with the recording")
+    s.add_argument("run")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="corpus directories or recordings with Rajagopal "
+                                                               "joint angles, GRF and CoP, mass and height")
+    s.add_argument("--out", required=True, help="output folder: simulate.json, simulate.md, simulate.png")
+    s.add_argument("--k", type=int, default=5, help="steps simulated from each frame (MSE after 1..k)")
+    s.add_argument("--fps", help="comma-separated frame rates to resample to first (e.g. 90,120,150); default "
+                                 "each input's own")
+    s.add_argument("--split", default="test", choices=["train", "test"], help="corpus split (default test)")
+    s.add_argument("--dataset", default="lab", help="corpus dataset (default lab)")
+    s.add_argument("--format", choices=sorted(READERS), help="read every recording as this format")
+    s.add_argument("--mass-kg", type=float, help="body mass where a file has none")
+    s.add_argument("--height-m", type=float, help="body height where a file has none")
+    s.add_argument("--representations", nargs="*", help="kinematics representations the model uses")
+    s.set_defaults(func=cmd_simulate)
 
     from .experiment import EXPERIMENTS
     s = sub.add_parser("experiment", help="the paper's experiments (Tables 1, 2, 3, 7, 9, Figure 3) on a corpus")
