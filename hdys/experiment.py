@@ -254,7 +254,13 @@ EXPERIMENTS: dict[str, Experiment] = {
     "table9": Experiment("Table 9", "w/o temporal refinement", table9_variants),
     "fig3": Experiment("Figure 3", "t-SNE of latents by representation and dataset, with and without L_align",
                        fig3_variants, reuse_table1=True),
+    "table5": Experiment("Table 5", "biomechanical simulation: HDyS's and the recording's torques, k = 1..5 steps "
+                         "at 90 fps", lambda i, b: _hdys_rows(b), reuse_table1=True),
+    "table11": Experiment("Table 11", "biomechanical simulation at 90, 120 and 150 fps, k = 1..5 steps",
+                          lambda i, b: _hdys_rows(b), reuse_table1=True),
 }
+SIMULATION_FPS = {"table5": [90.0], "table11": [90.0, 120.0, 150.0]}
+SIMULATION_K = 5
 
 
 def variants(name: str, data: list[str] | CorpusInfo, base_overrides=()) -> list[Variant]:
@@ -362,7 +368,28 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
         results["variants"][v.key] = rec
     if name == "fig3":
         results["fig3"] = figure3(results, out_dir, data)
+    if name in SIMULATION_FPS:
+        results["simulation"] = simulation(results, out_dir, data, SIMULATION_FPS[name], progress)
     return _finish(results, out_dir, t0)
+
+
+def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], progress: bool) -> dict:
+    """Tables 5 and 11: the HDyS row's run simulates the `lab` test sequences of ``data``
+    (:func:`hdys.simulate.simulate_run`); ``simulation.json``/``simulate.png`` in ``out_dir``."""
+    from .simulate import simulate_run
+    from .store import Corpus
+
+    rec = next(r for r in results["variants"].values() if r["role"] == "hdys")
+    seqs = []
+    for path in data:
+        with Corpus(path) as c:
+            seqs += [c.read(e.sequence_id) for e in c.entries("test", "lab")]
+    if not seqs:
+        raise ValueError(f"{', '.join(data)}: no `lab` test sequences (Rajagopal angles with ground forces) to simulate")
+    res = simulate_run(Path(rec["dir"]) / "run", seqs, k=SIMULATION_K, fps=fps, progress=progress,
+                       plot=out_dir / "simulate.png")
+    (out_dir / "simulation.json").write_text(json.dumps(res, indent=1) + "\n")
+    return res
 
 
 def _device_name() -> str:
@@ -458,6 +485,10 @@ def table_markdown(results: dict) -> str:
             lines += _composition_table(results)
         else:
             lines += [markdown_table(rows, title), ""]
+        if results.get("simulation"):
+            from .simulate import simulation_markdown
+            lines += ["## Simulation", "", simulation_markdown(results["simulation"]), "![simulation](simulate.png)",
+                      ""]
         if name == "fig3" and results.get("fig3"):
             f = results["fig3"]
             lines += [f"![Figure 3]({Path(f['png']).name})", "",
@@ -661,6 +692,14 @@ def claims(results: dict) -> list[dict]:
         m = REP_ROWS["markers"]
         out.append(_claim("markers are the worst representation",
                           [c for other in REP_ROWS.values() if other != m for c in _compare(rows, other, m)]))
+    elif name in SIMULATION_FPS and results.get("simulation"):
+        for rate, rows_k in results["simulation"]["mse"].items():
+            if "labels" not in rows_k:
+                continue
+            comps = [{"a": "HDyS", "b": "Optimized", "column": f"k={i + 1}", "a_value": a, "b_value": b,
+                      "a_better": a < b} for i, (a, b) in enumerate(zip(rows_k["hdys"], rows_k["labels"]))]
+            out.append(_claim(f"simulating with HDyS's torques drifts less than with the recording's ({rate} fps, "
+                              "per-frame MSE)", comps))
     elif name == "fig3" and full:
         for rec in by_role.get("no_align", []):
             out.append(_claim("L_align helps", _compare(rows, full, rec["name"])))

@@ -208,3 +208,20 @@ def test_equal_exposure_gives_every_dataset_the_same_windows_whatever_the_varian
     md = (tmp_path / "table9" / "table.md").read_text()
     assert "equal per-dataset exposure" in md and "2 epochs of 4 windows per dataset" in md
     assert "--epochs 2" in md
+
+
+def test_table5_simulates_the_lab_test_sequences_with_the_hdys_run(tmp_path):
+    from hdys.physics.fixture import generate_subject
+    from hdys.store import write_corpus
+    seqs = [s.slice(0, 60) for subj in range(3) for s in generate_subject("tiny", 0, "lab", subj)]
+    write_corpus(tmp_path / "lab", seqs, test_fraction=0.5, progress=False)
+    res = run_experiment("table5", [str(tmp_path / "lab")], tmp_path / "out", progress=False, steps=2,
+                         base_overrides=TINY)
+    sim = res["simulation"]
+    assert list(sim["mse"]) == ["90"] and set(sim["mse"]["90"]) == {"hdys", "labels", "inverse"}
+    assert all(len(v) == 5 for v in sim["mse"]["90"].values())
+    assert sim["sequences"] and all(s["fps"] == 90.0 for s in sim["sequences"])
+    claim = next(c for c in res["claims"] if "drifts less" in c["claim"])
+    assert len(claim["comparisons"]) == 5
+    md = (tmp_path / "out" / "table5" / "table.md").read_text()
+    assert "| HDyS | 90 |" in md and (tmp_path / "out" / "table5" / "simulate.png").exists()
