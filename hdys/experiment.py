@@ -385,7 +385,8 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
         with Corpus(path) as c:
             seqs += [c.read(e.sequence_id) for e in c.entries("test", "lab")]
     if not seqs:
-        raise ValueError(f"{', '.join(data)}: no `lab` test sequences (Rajagopal angles with ground forces) to simulate")
+        raise ValueError(f"{', '.join(data)}: no `lab` test sequences (Rajagopal angles with ground forces) "
+                         "to simulate")
     res = simulate_run(Path(rec["dir"]) / "run", seqs, k=SIMULATION_K, fps=fps, progress=progress,
                        plot=out_dir / "simulate.png")
     (out_dir / "simulation.json").write_text(json.dumps(res, indent=1) + "\n")
