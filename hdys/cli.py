@@ -262,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="generate the physics corpus (MuJoCo bodies, inverse dynamics, ground "
                                      "contact, static optimisation, sEMG); resumable, parallel, shardable")
-    s.add_argument("--preset", choices=["tiny", "quick", "default", "large"], default="quick")
+    s.add_argument("--preset", choices=["tiny", "quick", "default", "large", "grf"], default="quick",
+                   help="corpus size; grf: the GroundLink-like fine-tuning target (7 subjects, GRF only, subject 7 "
+                        "the test split), never pretraining data")
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=1, help="processes")

@@ -18,7 +18,6 @@ __all__ = ["RajagopalBody", "SmplBody", "rajagopal_body", "smpl_body", "make_fix
 
 def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False, domains=None):
     """Lazy re-export of :func:`hdys.physics.fixture.make_fixture`."""
-    from hdys.physics.fixture import DOMAINS
     from hdys.physics.fixture import make_fixture as _make
 
-    return _make(preset=preset, seed=seed, progress=progress, domains=tuple(domains or DOMAINS))
+    return _make(preset=preset, seed=seed, progress=progress, domains=tuple(domains) if domains else None)

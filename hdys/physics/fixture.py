@@ -7,6 +7,13 @@
 | muscle | Rajagopal + myolegs muscles | 50 | markers, keypoints | muscle_activation (80 myolegs muscles) |
 | emg | Rajagopal with arms + myolegs and myofullbody arm muscles | 30 | markers, noisy keypoints | emg (the 8 channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
+| grf | SMPL | 30 | markers, keypoints, smpl | grf (+ cop, contact) only |
+
+``grf`` mirrors GroundLink (Han et al. 2023): 7 subjects on level force plates, motions with the feet on the
+ground (no step-ups, no supported free motion), mocap-clean (no simulator jitter), subject 7 the test split
+and 1-6 train (the HDyS protocol, as ``hdys.formats.groundlink`` assigns real trials). It is a fine-tuning
+target, never pretraining data: only the ``grf`` preset generates it (``hdys synth --preset grf``), and the
+other presets only the first five domains.
 
 Markers are the body's lab marker set (:mod:`hdys.physics.bodies`); the keypoint tree follows the dataset
 each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab`` (AddBiomechanics), SMPL-24
@@ -56,30 +63,43 @@ from hdys.physics.motions import (ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, SMPL
 from hdys.physics.static_opt import arm_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
-DOMAINS = ("lab", "sim", "muscle", "emg", "kin")
-FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0}
+DOMAINS = ("lab", "sim", "muscle", "emg", "kin")  # the pretraining domains
+ALL_DOMAINS = DOMAINS + ("grf",)  # their order seeds each subject's generator: append only
+FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0, "grf": 30.0}
 # keypoint tree per domain, as in the datasets mirrored (``schema.KEYPOINT_TREES``; on the armless Rajagopal
 # body, COCO-17 keeps the points it has, parents re-linked over the missing elbows and wrists)
-KEYPOINT_TREE = {"lab": "rajagopal", "sim": "smpl24", "muscle": "coco17", "emg": "body25", "kin": "smpl24"}
+KEYPOINT_TREE = {"lab": "rajagopal", "sim": "smpl24", "muscle": "coco17", "emg": "body25", "kin": "smpl24",
+                 "grf": "smpl24"}
 # subjects per domain, sequences per subject, duration range (s), and for the two SO domains a shorter one
 PRESETS = {
     "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
     "quick": {"subjects": 12, "sequences": 10, "duration": (2.5, 4.0), "so_duration": (2.0, 3.0)},
     "default": {"subjects": 40, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0)},
     "large": {"subjects": 150, "sequences": 16, "duration": (3.0, 6.0), "so_duration": (2.0, 4.0)},
+    # GroundLink-like: 7 subjects, only the grf domain (a fine-tuning target)
+    "grf": {"subjects": 7, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0), "domains": ("grf",)},
 }
+# GroundLink's kind of movement: on level force plates, the feet on the ground
+GRF_KINDS = ("walk", "turn", "run", "squat", "jump", "cmj", "jumping_jack", "kick", "lunge", "arm_raise")
+GRF_TEST_SUBJECT = 6  # subject 7 is the test split
 OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
 
 
+def preset_domains(preset: str) -> tuple[str, ...]:
+    """The domains a preset generates: the five pretraining domains, or the ``grf`` preset's own."""
+    return tuple(PRESETS[preset].get("domains", DOMAINS))
+
+
 def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False,
-                 domains: tuple[str, ...] = DOMAINS) -> list[Sequence]:
-    """Generate the fixture corpus (optionally only some ``domains``); every returned sequence has passed
-    ``schema.validate``."""
+                 domains: tuple[str, ...] | None = None) -> list[Sequence]:
+    """Generate the fixture corpus (optionally only some ``domains``; default the preset's); every returned
+    sequence has passed ``schema.validate``."""
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
-    unknown = sorted(set(domains) - set(DOMAINS))
+    domains = preset_domains(preset) if domains is None else domains
+    unknown = sorted(set(domains) - set(ALL_DOMAINS))
     if unknown:
-        raise ValueError(f"unknown domain(s) {unknown}; expected some of {list(DOMAINS)}")
+        raise ValueError(f"unknown domain(s) {unknown}; expected some of {list(ALL_DOMAINS)}")
     cfg = PRESETS[preset]
     jobs = subject_jobs(preset, domains)
     bar = None
@@ -98,9 +118,10 @@ def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False,
     return out
 
 
-def subject_jobs(preset: str, domains: tuple[str, ...] = DOMAINS) -> list[tuple[str, int]]:
-    """The (domain, subject index) units of work of a preset, in generation order."""
-    return [(d, s) for d in DOMAINS if d in domains for s in range(PRESETS[preset]["subjects"])]
+def subject_jobs(preset: str, domains: tuple[str, ...] | None = None) -> list[tuple[str, int]]:
+    """The (domain, subject index) units of work of a preset (default: its domains), in generation order."""
+    domains = preset_domains(preset) if domains is None else domains
+    return [(d, s) for d in ALL_DOMAINS if d in domains for s in range(PRESETS[preset]["subjects"])]
 
 
 def subject_id(domain: str, subj: int) -> str:
@@ -109,7 +130,7 @@ def subject_id(domain: str, subj: int) -> str:
 
 def generate_subject(preset: str, seed: int, domain: str, subj: int) -> list[Sequence]:
     """All sequences of one subject; depends only on its arguments (any worker, any order)."""
-    rng = np.random.default_rng([seed, DOMAINS.index(domain), subj])
+    rng = np.random.default_rng([seed, ALL_DOMAINS.index(domain), subj])
     return [validate(seq, source=f"physics fixture ({domain})") for seq in _subject(domain, subj, PRESETS[preset], rng)]
 
 
@@ -124,14 +145,15 @@ def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
     height, mass = sample_subject(rng)
     subject = subject_id(domain, subj)
     fps = FPS[domain]
-    smpl = domain in ("sim", "kin")
+    smpl = domain in ("sim", "kin", "grf")
     if smpl:
         body = smpl_body(height, mass, marker_noise_m=0.01, rng=rng)
     else:
         body = rajagopal_body(height, mass, marker_noise_m=0.01, rng=rng, arms=domain == "emg")
     emg_params = emg_model.sample_emg_params(rng, len(emg_model.ARM_CHANNELS)) if domain == "emg" else None
     lo, hi = cfg["so_duration"] if domain in ("muscle", "emg") else cfg["duration"]
-    kinds = SMPL_KINDS if smpl else RAJAGOPAL_KINDS + ARM_KINDS if domain == "emg" else RAJAGOPAL_KINDS
+    kinds = (GRF_KINDS if domain == "grf" else SMPL_KINDS if smpl else RAJAGOPAL_KINDS + ARM_KINDS if domain == "emg"
+             else RAJAGOPAL_KINDS)
     for j in range(cfg["sequences"]):
         kind = str(rng.choice(kinds))
         n = max(2, int(round(rng.uniform(lo, hi) * fps)))
@@ -139,8 +161,12 @@ def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
         seq = Sequence(fps=fps, sequence_id=f"{subject}-{kind.replace('_', '')}-{j + 1:02d}", dataset=domain,
                        subject=subject, mass_kg=mass, height_m=height,
                        extra={"generator": "hdys.physics.fixture", "motion": kind})
+        if domain == "grf":
+            seq.split = "test" if subj == GRF_TEST_SUBJECT else "train"
         if smpl:
-            _fill_smpl(seq, body, kind, t, rng, with_torque=domain == "sim")
+            _fill_smpl(seq, body, kind, t, rng, with_torque=domain in ("sim", "grf"), jitter=domain == "sim")
+            if domain == "grf":
+                seq.torque_smpl = None  # force plates measure forces, not torques
         else:
             _fill_rajagopal(seq, body, domain, kind, t, rng, emg_params)
         yield seq
@@ -294,9 +320,9 @@ def smpl_points(body: SmplBody, traj: SmplTrajectory, tree: str = "smpl24") -> t
 
 
 def _fill_smpl(seq: Sequence, body: SmplBody, kind: str, t: np.ndarray, rng: np.random.Generator,
-               with_torque: bool) -> None:
+               with_torque: bool, jitter: bool = True) -> None:
     motion = smpl_motion(kind, rng, smpl_standing_height(body))
-    if with_torque:  # simulator-like jitter in the motion itself, so labels still match the kinematics
+    if with_torque and jitter:  # simulator-like jitter in the motion itself, so labels still match the kinematics
         amp = np.concatenate([np.full(3, 0.002), np.full(72, 0.005)])
         motion = motion.with_jitter(rng, amp, fmin=3.0, fmax=8.0)
     ground = kind in GROUND_CONTACT

@@ -145,3 +145,16 @@ def test_real_subjects_have_sane_labels_throughout(preset, domain, subj, motion,
         tau = next(x for x in (s.torque_smpl, s.torque_rajagopal, s.extra.get("torque_rajagopal")) if x is not None)
         assert residual.mean() < residual_bw, s.sequence_id
         assert np.abs(tau).max() / s.mass_kg < torque_nm_kg, s.sequence_id
+
+
+def test_grf_preset_is_a_groundlink_like_fine_tuning_target():
+    from hdys.physics.fixture import GRF_KINDS, generate_subject, subject_jobs
+    assert subject_jobs("grf") == [("grf", s) for s in range(7)]
+    assert all(d != "grf" for p in ("tiny", "quick", "default", "large") for d, _ in subject_jobs(p))
+    first, test = generate_subject("tiny", 0, "grf", 0)[0], generate_subject("grf", 0, "grf", 6)
+    assert first.split == "train" and {s.split for s in test} == {"test"}
+    for s in test:
+        assert s.extra["motion"] in GRF_KINDS and s.kinematics == ["markers", "keypoints", "smpl"]
+        assert s.torque_smpl is None and s.grf is not None and np.isfinite(s.grf).all()
+        # the plates carry the body: over a sequence the vertical GRF averages to about body weight
+        assert 0.8 < s.grf[..., 2].sum(-1).mean() / (s.mass_kg * 9.81) < 1.25
