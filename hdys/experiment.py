@@ -1,4 +1,4 @@
-"""``hdys experiment NAME``: the paper's Tables 1, 2, 3, 7, 9 and Figure 3 on a corpus, as measured.
+"""``hdys experiment NAME``: the paper's Tables 1, 2, 3, 4, 5, 7, 9, 10, 11 and Figure 3 on a corpus, as measured.
 
 An experiment is a closed list of *variants*; a variant is a row name and the config overrides that
 make it (``train.datasets``, ``train.fractions``, ``train.shares``, ``model.arch``, ablation switches).
@@ -23,7 +23,9 @@ the measured numbers by :func:`claims`).
 
 Variants are built from the corpus: its domains (datasets), which of them have dynamics labels, and
 their train-sequence counts. Domain names of the physics fixture and the paper's datasets they stand
-for: ``lab`` AddBiomechanics, ``sim`` ImDy, ``muscle`` MinT, ``emg`` MiA, ``kin`` AMASS.
+for: ``lab`` AddBiomechanics, ``sim`` ImDy, ``muscle`` MinT, ``emg`` MiA, ``kin`` AMASS, ``grf`` GroundLink
+(Tables 4 and 10, the fine-tuning target: ``hdys synth --preset grf``, or real trials ingested as
+``groundlink``; the other datasets of ``--data`` are the pretraining corpus).
 """
 from __future__ import annotations
 
@@ -46,7 +48,9 @@ from .schema import DYNAMICS, KINEMATICS
 
 log = logging.getLogger("hdys.experiment")
 
-PAPER_NAMES = {"lab": "AddBiomechanics", "sim": "ImDy", "muscle": "MinT", "emg": "MiA", "kin": "AMASS"}
+PAPER_NAMES = {"lab": "AddBiomechanics", "sim": "ImDy", "muscle": "MinT", "emg": "MiA", "kin": "AMASS",
+               "grf": "GroundLink"}
+FINETUNE_TARGETS = ("grf", "groundlink")  # dataset names of the GRF fine-tuning target (Tables 4, 10)
 TORQUE_TYPES = ("torque_rajagopal", "torque_smpl", "grf")
 MUSCLE_TYPES = ("muscle_activation", "emg")
 BASELINE_NAMES = {"imdys": "ImDyS", "mia": "MiA", "groundlink": "GroundLinkNet", "mean": "mean predictor",
@@ -236,12 +240,38 @@ def fig3_variants(info: CorpusInfo, base: Config) -> list[Variant]:
     return _hdys_rows(base) + [Variant("wo-align", "HDyS w/o L_align", ("model.use_align=false",), role="no_align")]
 
 
+def finetune_target(info: CorpusInfo) -> str:
+    """The GRF fine-tuning target among the corpora's datasets (Tables 4 and 10)."""
+    found = [d for d in info.datasets if d in FINETUNE_TARGETS and info.train.get(d) and info.test.get(d)]
+    if not found:
+        raise ValueError(f"Tables 4 and 10 fine-tune on a GroundLink-like dataset ({' or '.join(FINETUNE_TARGETS)}) "
+                         f"with train and test sequences; the corpora hold {info.datasets} (generate one with "
+                         "`hdys synth --preset grf`, or `hdys ingest groundlink`, and add it to --data)")
+    if len(info.datasets) < 2:
+        raise ValueError("Tables 4 and 10 also need the pretraining corpus in --data (e.g. the default corpus)")
+    return found[0]
+
+
+def table4_variants(info: CorpusInfo, base: Config) -> list[Variant]:
+    """GroundLinkNet and HDyS from scratch on the target, HDyS pretrained on the other datasets, and that
+    model fine-tuned on the target (its ``train.init_from`` is the pretrained row's run: ``@hdys``)."""
+    t = finetune_target(info)
+    rest = [d for d in info.datasets if d != t and info.train.get(d)]
+    return [Variant("groundlink", "GroundLinkNet", ("model.arch=groundlink", _datasets([t])), (t,), "baseline",
+                    "groundlink"),
+            Variant(f"{_slug(t)}-only", f"{PAPER_NAMES.get(t, t)}-only HDyS", (_datasets([t]),), (t,), "target_only",
+                    t),
+            Variant("hdys", "HDyS pretrained (not fine-tuned)", (_datasets(rest),), (t,), "pretrained", t),
+            Variant("finetuned", "HDyS", ("train.init_from=@hdys", _datasets([t])), (t,), "hdys", t)]
+
+
 @dataclass(frozen=True)
 class Experiment:
     paper: str
     what: str
     variants: Callable[[CorpusInfo, Config], list[Variant]]
     reuse_table1: bool = False  # take finished runs of `table1` in the same out dir instead of training
+    reuse_from: str = "table1"  # ... or of this experiment
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -254,6 +284,10 @@ EXPERIMENTS: dict[str, Experiment] = {
     "table9": Experiment("Table 9", "w/o temporal refinement", table9_variants),
     "fig3": Experiment("Figure 3", "t-SNE of latents by representation and dataset, with and without L_align",
                        fig3_variants, reuse_table1=True),
+    "table4": Experiment("Table 4", "GRF estimation: GroundLinkNet, HDyS on the target only, HDyS pretrained "
+                         "and fine-tuned", table4_variants, reuse_table1=True),
+    "table10": Experiment("Table 10", "the fine-tuned HDyS of Table 4 from each kinematics representation",
+                          table4_variants, reuse_table1=True, reuse_from="table4"),
     "table5": Experiment("Table 5", "biomechanical simulation: HDyS's and the recording's torques, k = 1..5 steps "
                          "at 90 fps", lambda i, b: _hdys_rows(b), reuse_table1=True),
     "table11": Experiment("Table 11", "biomechanical simulation at 90, 120 and 150 fps, k = 1..5 steps",
@@ -349,8 +383,7 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
         return _finish(results, out_dir, t0)
 
     vs = exp.variants(info, base)
-    reused = {v.key: root / "table1" / v.key for v in vs
-              if exp.reuse_table1 and (root / "table1" / v.key / "eval.json").exists()}
+    reused = _reusable(name, exp, root, vs, info)
     trained = [v for v in vs if v.key not in reused]
     if trained and budget_minutes <= 0 and not steps and not epochs:
         raise ValueError(f"experiment {name} trains {len(trained)} variant(s); give it a number of epochs "
@@ -359,12 +392,15 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
     results.update(budget_per_variant_minutes=per, variants_trained=len(trained), variants={})
     limit = {"exposure": [f"train.epochs={epochs}"], "steps": [f"train.max_steps={steps}"], "minutes": []}[protocol]
     overrides = [*quick_overrides(), f"train.budget_minutes={per:.6g}", *limit, *base_overrides]
+    dirs = {v.key: reused.get(v.key, out_dir / v.key) for v in vs}
     for i, v in enumerate(vs):
         log.info("[%d/%d] %s: %s", i + 1, len(vs), name, v.name)
-        vdir = reused.get(v.key, out_dir / v.key)
-        rec = _run_variant(v, vdir, data, [*overrides, *v.overrides], progress)
+        vdir = dirs[v.key]
+        # "@key" stands for the run directory of the variant ``key`` (trained before this one)
+        own = [re.sub(r"=@([\w.-]+)$", lambda m: f"={dirs[m.group(1)] / 'run'}", o) for o in v.overrides]
+        rec = _run_variant(v, vdir, data, [*overrides, *own], progress)
         if v.key in reused:
-            rec["status"] = f"taken from table1 ({vdir})"
+            rec["status"] = f"taken from {exp.reuse_from} ({vdir})"
         results["variants"][v.key] = rec
     if name == "fig3":
         results["fig3"] = figure3(results, out_dir, data)
@@ -391,6 +427,25 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
                        plot=out_dir / "simulate.png")
     (out_dir / "simulation.json").write_text(json.dumps(res, indent=1) + "\n")
     return res
+
+
+def _reusable(name: str, exp: Experiment, root: Path, vs: list[Variant], info: CorpusInfo) -> dict[str, Path]:
+    """Variants of ``name`` whose finished runs are taken from ``root/<exp.reuse_from>``. Table 4 takes only
+    its pretrained row from table1, and only if table1 did not train on the fine-tuning target."""
+    if not exp.reuse_table1:
+        return {}
+    src = root / exp.reuse_from
+    keys = [v.key for v in vs]
+    if name == "table4":
+        try:
+            shown = json.loads((src / "results.json").read_text())["corpus"]["train"]
+        except (OSError, ValueError, KeyError):
+            return {}
+        if finetune_target(info) in shown:
+            log.info("table1 in %s trained on %s: table4 pretrains its own HDyS", root, finetune_target(info))
+            return {}
+        keys = ["hdys"]
+    return {k: src / k for k in keys if (src / k / "eval.json").exists()}
 
 
 def _device_name() -> str:
@@ -435,13 +490,18 @@ def rows_of(results: dict) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     for rec in results.get("variants", {}).values():
         nested = _ordered(_keep(rec["eval"]["results"], rec["datasets_shown"]))
-        if results["experiment"] == "table3":
+        if results["experiment"] == "table10" and rec["role"] != "hdys":
+            continue
+        if results["experiment"] in ("table3", "table10"):
             for rep, label in REP_ROWS.items():
                 per = {ds: {dyn: {m: {rep: v[rep]} for m, v in pm.items() if rep in v} for dyn, pm in pd.items()}
                        for ds, pd in nested.items()}
                 per = {ds: {dyn: pm for dyn, pm in pd.items() if pm} for ds, pd in per.items()}
                 if any(per.values()):
                     rows[label] = {ds: pd for ds, pd in per.items() if pd}
+            if results["experiment"] == "table10":  # and the average over them, the paper's last column
+                rows["HDyS (all)"] = {ds: {dyn: {m: {AVG: v[AVG]} for m, v in pm.items() if AVG in v}
+                                           for dyn, pm in pd.items()} for ds, pd in nested.items()}
         else:
             rows[rec["name"]] = nested
     return rows
@@ -693,6 +753,17 @@ def claims(results: dict) -> list[dict]:
         m = REP_ROWS["markers"]
         out.append(_claim("markers are the worst representation",
                           [c for other in REP_ROWS.values() if other != m for c in _compare(rows, other, m)]))
+    elif name == "table4" and full:
+        role = {r["role"]: r["name"] for r in results["variants"].values()}
+        t = results["variants"]["finetuned"]["param"]
+        for a, b in (("hdys", "baseline"), ("hdys", "target_only"), ("target_only", "baseline"),
+                     ("hdys", "pretrained")):
+            if a in role and b in role:
+                out.append(_claim(f"{role[a]} beats {role[b]} on {t}", _compare(rows, role[a], role[b], datasets=[t])))
+    elif name == "table10":
+        per = [REP_ROWS[r] for r in REP_ROWS if REP_ROWS[r] in rows]
+        out.append(_claim("all representations together beat each one alone",
+                          [c for r in per for c in _compare(rows, "HDyS (all)", r)]))
     elif name in SIMULATION_FPS and results.get("simulation"):
         for rate, rows_k in results["simulation"]["mse"].items():
             if "labels" not in rows_k:

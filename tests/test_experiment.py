@@ -225,3 +225,38 @@ def test_table5_simulates_the_lab_test_sequences_with_the_hdys_run(tmp_path):
     assert len(claim["comparisons"]) == 5
     md = (tmp_path / "out" / "table5" / "table.md").read_text()
     assert "| HDyS | 90 |" in md and (tmp_path / "out" / "table5" / "simulate.png").exists()
+
+
+@pytest.fixture(scope="module")
+def grf_corpus(tmp_path_factory):
+    """A GroundLink-like target: subject 1 (train, from the tiny preset) and subject 7 (test), 40 frames each."""
+    from hdys.physics.fixture import generate_subject
+    from hdys.store import write_corpus
+    seqs = generate_subject("tiny", 0, "grf", 0) + generate_subject("grf", 0, "grf", 6)[:3]
+    path = tmp_path_factory.mktemp("grf") / "grf"
+    write_corpus(path, [s.slice(0, 40) for s in seqs], progress=False)
+    return path
+
+
+def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, synth_corpus, tmp_path, monkeypatch):
+    data = [str(synth_corpus), str(grf_corpus)]
+    res = run_experiment("table4", data, tmp_path, progress=False, steps=2, base_overrides=TINY)
+    v = res["variants"]
+    assert list(v) == ["groundlink", "grf-only", "hdys", "finetuned"]
+    pre = json.loads((tmp_path / "table4" / "hdys" / "run" / "config.json").read_text())
+    assert pre["train"]["datasets"] == ["a", "b", "c"]  # pretrained without the target
+    init = next(o for o in v["finetuned"]["commands"][0].split() if o.startswith("train.init_from="))
+    assert init == f"train.init_from={tmp_path / 'table4' / 'hdys' / 'run'}"
+    cfg = json.loads((tmp_path / "table4" / "finetuned" / "run" / "config.json").read_text())
+    assert cfg["train"]["datasets"] == ["grf"] and cfg["train"]["init_from"].endswith("hdys/run")
+    rows = res["rows"]
+    assert {"GroundLinkNet", "GroundLink-only HDyS", "HDyS"} <= set(rows)
+    grf = rows["HDyS"]["grf"]["grf"]
+    assert {"mPJE_left", "mPJE_right"} <= set(grf)
+    assert any("HDyS beats GroundLinkNet on grf" == c["claim"] for c in res["claims"])
+    import hdys.train
+    monkeypatch.setattr(hdys.train, "train", lambda *a, **k: pytest.fail("table10 must take the table4 runs"))
+    again = run_experiment("table10", data, tmp_path, progress=False, steps=2, base_overrides=TINY)
+    assert all(r["status"].startswith("taken from table4") for r in again["variants"].values())
+    assert {"HDyS-marker", "HDyS-keypoint", "HDyS-SMPL", "HDyS (all)"} <= set(again["rows"])
+    assert again["rows"]["HDyS (all)"]["grf"]["grf"]["mPJE"]["avg"] == grf["mPJE"]["avg"]
