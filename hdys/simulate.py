@@ -336,7 +336,8 @@ def simulation_markdown(results: dict) -> str:
 def plot_rollout(seq: Sequence, result: dict, path, k: int, coords=("hip_flexion_r", "knee_angle_r",
                                                                      "ankle_angle_r")) -> None:
     """Figure 7's idea as curves: the recorded angles and, for each torque source, the angle reached k steps
-    after each start frame (plotted at that frame)."""
+    after each start frame (plotted at that frame). The axes keep the recorded range plus a margin, so a
+    rollout that diverges leaves the plot instead of flattening the others."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -345,9 +346,12 @@ def plot_rollout(seq: Sequence, result: dict, path, k: int, coords=("hip_flexion
     fig, axes = plt.subplots(len(coords), 1, figsize=(8, 2.2 * len(coords)), sharex=True)
     for ax, c in zip(np.atleast_1d(axes), coords):
         j = RAJAGOPAL_COORDINATES.index(c)
-        ax.plot(t, np.degrees(seq.joint_angles[:, j]), "k", lw=2, label="recorded")
+        rec = np.degrees(seq.joint_angles[:, j])
+        ax.plot(t, rec, "k", lw=2, label="recorded")
         for name, r in result["rollouts"].items():
             ax.plot(t[r.start + k], np.degrees(r.q[:, k - 1, j]), lw=1, label=f"{SOURCES.get(name, name)}, k={k}")
+        margin = max(20.0, 0.5 * float(np.ptp(rec)))
+        ax.set_ylim(float(rec.min()) - margin, float(rec.max()) + margin)
         ax.set_ylabel(f"{c} (deg)")
     np.atleast_1d(axes)[0].legend(fontsize=7, loc="best")
     np.atleast_1d(axes)[-1].set_xlabel("time (s)")
