@@ -445,7 +445,16 @@ def _reusable(name: str, exp: Experiment, root: Path, vs: list[Variant], info: C
             log.info("table1 in %s trained on %s: table4 pretrains its own HDyS", root, finetune_target(info))
             return {}
         keys = ["hdys"]
-    return {k: src / k for k in keys if (src / k / "eval.json").exists()}
+    found = {k: src / k for k in keys if (src / k / "eval.json").exists()}
+    try:  # runs that experiment itself took from elsewhere (table10 <- table4 <- table1)
+        recorded = json.loads((src / "results.json").read_text())["variants"]
+    except (OSError, ValueError, KeyError):
+        recorded = {}
+    for k in keys:
+        d = Path(recorded.get(k, {}).get("dir", src / k))
+        if k not in found and (d / "eval.json").exists():
+            found[k] = d
+    return found
 
 
 def _device_name() -> str:

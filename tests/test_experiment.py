@@ -255,6 +255,11 @@ def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, s
     assert {"mPJE_left", "mPJE_right"} <= set(grf)
     assert any("HDyS beats GroundLinkNet on grf" == c["claim"] for c in res["claims"])
     import hdys.train
+    # table4 took its pretrained row from a finished table1: table10 follows it there
+    shutil.move(tmp_path / "table4" / "hdys", tmp_path / "table1" / "hdys")
+    rec = json.loads((tmp_path / "table4" / "results.json").read_text())
+    rec["variants"]["hdys"]["dir"] = str(tmp_path / "table1" / "hdys")
+    (tmp_path / "table4" / "results.json").write_text(json.dumps(rec))
     monkeypatch.setattr(hdys.train, "train", lambda *a, **k: pytest.fail("table10 must take the table4 runs"))
     again = run_experiment("table10", data, tmp_path, progress=False, steps=2, base_overrides=TINY)
     assert all(r["status"].startswith("taken from table4") for r in again["variants"].values())
