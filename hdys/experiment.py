@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 
 from .config import Config, apply_overrides
-from .metrics import AVG, BEST, HEADLINE_METRICS, LOWER_IS_BETTER
+from .metrics import AVG, BEST, HEADLINE_METRICS, LOWER_IS_BETTER, MPJE_LEFT, MPJE_RIGHT
 from .quickstart import QUICK_MODEL, QUICK_TRAIN
 from .report import _jsonable, format_value, markdown_table
 from .schema import DYNAMICS, KINEMATICS
@@ -51,6 +51,8 @@ log = logging.getLogger("hdys.experiment")
 PAPER_NAMES = {"lab": "AddBiomechanics", "sim": "ImDy", "muscle": "MinT", "emg": "MiA", "kin": "AMASS",
                "grf": "GroundLink"}
 FINETUNE_TARGETS = ("grf", "groundlink")  # dataset names of the GRF fine-tuning target (Tables 4, 10)
+# columns of tables whose paper columns are not Table 1's: Tables 4 and 10 report each foot's GRF
+TABLE_METRICS = {"table4": {"grf": (MPJE_LEFT, MPJE_RIGHT)}, "table10": {"grf": (MPJE_LEFT, MPJE_RIGHT)}}
 TORQUE_TYPES = ("torque_rajagopal", "torque_smpl", "grf")
 MUSCLE_TYPES = ("muscle_activation", "emg")
 BASELINE_NAMES = {"imdys": "ImDyS", "mia": "MiA", "groundlink": "GroundLinkNet", "mean": "mean predictor",
@@ -406,6 +408,8 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
         results["fig3"] = figure3(results, out_dir, data)
     if name in SIMULATION_FPS:
         results["simulation"] = simulation(results, out_dir, data, SIMULATION_FPS[name], progress)
+    if name in TABLE_METRICS and "hdys" in results["variants"]:
+        _zero_shot(results["variants"]["hdys"], out_dir, data, progress)
     return _finish(results, out_dir, t0)
 
 
@@ -427,6 +431,27 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
                        plot=out_dir / "simulate.png")
     (out_dir / "simulation.json").write_text(json.dumps(res, indent=1) + "\n")
     return res
+
+
+def _zero_shot(rec: dict, out_dir: Path, data: list[str], progress: bool) -> None:
+    """The pretrained row of Tables 4 and 10 on the fine-tuning target, when its run was taken from an
+    experiment that did not evaluate it there (``out_dir/hdys-zero-shot.json``)."""
+    from .evaluate import evaluate
+    from .store import Corpus
+
+    target = rec["param"]
+    if target in rec["eval"]["results"]:
+        return
+    path = out_dir / "hdys-zero-shot.json"
+    if not path.exists():
+        corpora = []
+        for p in data:
+            with Corpus(p) as c:
+                if target in c.datasets:
+                    corpora.append(p)
+        log.info("evaluating %s on %s (zero-shot)", rec["name"], target)
+        evaluate(Path(rec["dir"]) / "run", corpora, path, progress=progress)
+    rec["eval"]["results"][target] = json.loads(path.read_text())["results"].get(target, {})
 
 
 def _reusable(name: str, exp: Experiment, root: Path, vs: list[Variant], info: CorpusInfo) -> dict[str, Path]:
@@ -554,7 +579,7 @@ def table_markdown(results: dict) -> str:
                 lines += [markdown_table(sub, f"{title}; target {target}"), ""]
             lines += _composition_table(results)
         else:
-            lines += [markdown_table(rows, title), ""]
+            lines += [markdown_table(rows, title, TABLE_METRICS.get(name)), ""]
         if results.get("simulation"):
             from .simulate import simulation_markdown
             lines += ["## Simulation", "", simulation_markdown(results["simulation"]), "![simulation](simulate.png)",
@@ -623,9 +648,10 @@ def _parameters(data: list[str], base: Config) -> dict:
 # claims: the paper's statements checked on the measured numbers
 
 
-def _columns(nested: dict, datasets=None) -> list[tuple[str, str, str]]:
+def _columns(nested: dict, datasets=None, headline=None) -> list[tuple[str, str, str]]:
+    metrics = {**HEADLINE_METRICS, **(headline or {})}
     return [(ds, dyn, m) for ds, per_dyn in nested.items() if not datasets or ds in datasets
-            for dyn, per_metric in per_dyn.items() for m in HEADLINE_METRICS.get(dyn, ()) if m in per_metric]
+            for dyn, per_metric in per_dyn.items() for m in metrics.get(dyn, ()) if m in per_metric]
 
 
 def _value(nested: dict, col: tuple[str, str, str], which: str = AVG) -> float | None:
@@ -637,12 +663,13 @@ def _value(nested: dict, col: tuple[str, str, str], which: str = AVG) -> float |
     return None if v is None or not np.isfinite(v) else float(v)
 
 
-def _compare(rows: dict, a: str, b: str, which: str = AVG, datasets=None) -> list[dict]:
-    """Per common headline column: the values of rows ``a`` and ``b`` and whether ``a`` is better."""
+def _compare(rows: dict, a: str, b: str, which: str = AVG, datasets=None, headline=None) -> list[dict]:
+    """Per common headline column (``headline``: see ``report._columns``): the values of rows ``a`` and ``b``
+    and whether ``a`` is better."""
     if a not in rows or b not in rows:
         return []
     out = []
-    for col in _columns(rows[a], datasets):
+    for col in _columns(rows[a], datasets, headline):
         va, vb = _value(rows[a], col, which), _value(rows[b], col, which)
         if va is None or vb is None:
             continue
@@ -768,11 +795,12 @@ def claims(results: dict) -> list[dict]:
         for a, b in (("hdys", "baseline"), ("hdys", "target_only"), ("target_only", "baseline"),
                      ("hdys", "pretrained")):
             if a in role and b in role:
-                out.append(_claim(f"{role[a]} beats {role[b]} on {t}", _compare(rows, role[a], role[b], datasets=[t])))
+                out.append(_claim(f"{role[a]} beats {role[b]} on {t}",
+                                  _compare(rows, role[a], role[b], datasets=[t], headline=TABLE_METRICS[name])))
     elif name == "table10":
         per = [REP_ROWS[r] for r in REP_ROWS if REP_ROWS[r] in rows]
         out.append(_claim("all representations together beat each one alone",
-                          [c for r in per for c in _compare(rows, "HDyS (all)", r)]))
+                          [c for r in per for c in _compare(rows, "HDyS (all)", r, headline=TABLE_METRICS[name])]))
     elif name in SIMULATION_FPS and results.get("simulation"):
         for rate, rows_k in results["simulation"]["mse"].items():
             if "labels" not in rows_k:

@@ -35,13 +35,16 @@ def format_value(value: float | None) -> str:
     return text
 
 
-def _columns(results: dict[str, Nested]) -> list[tuple[str, str, str]]:
-    """(dataset, dynamics, metric) columns in order of first appearance."""
+def _columns(results: dict[str, Nested], headline: dict[str, tuple[str, ...]] | None = None
+             ) -> list[tuple[str, str, str]]:
+    """(dataset, dynamics, metric) columns in order of first appearance; ``headline`` replaces the
+    headline metrics of the dynamics it names (e.g. the per-foot GRF of Table 4)."""
+    metrics = {**HEADLINE_METRICS, **(headline or {})}
     cols: list[tuple[str, str, str]] = []
     for nested in results.values():
         for dataset, per_dyn in nested.items():
             for dynamics, per_metric in per_dyn.items():
-                for metric in HEADLINE_METRICS.get(dynamics, ()):
+                for metric in metrics.get(dynamics, ()):
                     if metric in per_metric and (dataset, dynamics, metric) not in cols:
                         cols.append((dataset, dynamics, metric))
     return cols
@@ -58,13 +61,13 @@ def _cell_values(per_rep: dict[str, float] | None) -> tuple[float | None, float 
     return avg, best
 
 
-def markdown_table(results: dict[str, Nested], title: str) -> str:
+def markdown_table(results: dict[str, Nested], title: str, headline: dict[str, tuple[str, ...]] | None = None) -> str:
     """A markdown table: rows = models, columns = dataset x headline metric, cells ``avg/best``.
 
     ``-`` where a model has no number; the best value per column (by the avg value, or the single
     value when a model has only one) is **bold**; equal values at the printed precision are all bold.
     """
-    cols = _columns(results)
+    cols = _columns(results, headline)
     header = ["Method"] + [
         f"{dataset} {dynamics} {metric}{'↓' if LOWER_IS_BETTER[metric] else '↑'}"
         + (f" ({UNITS[(dynamics, metric)]})" if (dynamics, metric) in UNITS and UNITS[(dynamics, metric)] != "1" else "")

@@ -253,7 +253,8 @@ def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, s
     assert {"GroundLinkNet", "GroundLink-only HDyS", "HDyS"} <= set(rows)
     grf = rows["HDyS"]["grf"]["grf"]
     assert {"mPJE_left", "mPJE_right"} <= set(grf)
-    assert any("HDyS beats GroundLinkNet on grf" == c["claim"] for c in res["claims"])
+    claim = next(c for c in res["claims"] if c["claim"] == "HDyS beats GroundLinkNet on grf")
+    assert [c["column"] for c in claim["comparisons"]] == ["grf grf mPJE_left", "grf grf mPJE_right"]
     import hdys.train
     # table4 took its pretrained row from a finished table1: table10 follows it there
     shutil.move(tmp_path / "table4" / "hdys", tmp_path / "table1" / "hdys")
@@ -265,3 +266,9 @@ def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, s
     assert all(r["status"].startswith("taken from table4") for r in again["variants"].values())
     assert {"HDyS-marker", "HDyS-keypoint", "HDyS-SMPL", "HDyS (all)"} <= set(again["rows"])
     assert again["rows"]["HDyS (all)"]["grf"]["grf"]["mPJE"]["avg"] == grf["mPJE"]["avg"]
+    assert "grf grf mPJE_left" in (tmp_path / "table10" / "table.md").read_text()  # the paper's per-foot columns
+    # a pretrained row taken from a table1 that never saw the target is evaluated on it (zero-shot)
+    rec = {"name": "pretrained", "param": "grf", "dir": str(tmp_path / "table1" / "hdys"), "eval": {"results": {}}}
+    X._zero_shot(rec, tmp_path, data, progress=False)
+    assert rec["eval"]["results"]["grf"]["grf"]["mPJE_left"]["avg"] > 0
+    assert (tmp_path / "hdys-zero-shot.json").exists()
