@@ -570,7 +570,7 @@ def table_markdown(results: dict) -> str:
             what = (f"equal time: {per} min of training per variant ({n} trained here of "
                     f"{results['budget_minutes']:g} min in all")
         title = (f"{results['paper']} on {corpora}: {what}"
-                 + (", the others taken from table1" if n < len(results["variants"]) else "")
+                 + (f", the others taken from {EXPERIMENTS[name].reuse_from}" if n < len(results["variants"]) else "")
                  + "), same seed and test split")
         rows = results["rows"]
         if name == "table2":
