@@ -27,26 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from opensim_files import RUN_ID, run_osim_side  # this folder is on sys.path when the script runs
-
-SCALE_SIDE = r'''
-def scaled_model(job):
-    """Rajagopal2015.osim scaled as hdys scales it, subtalar and mtp unlocked, written to job["scaled"]."""
-    model = osim.Model(job["model"])
-    state = model.initSystem()
-    scales = osim.ScaleSet()
-    for i in range(model.getBodySet().getSize()):
-        sc = osim.Scale()
-        sc.setSegmentName(model.getBodySet().get(i).getName())
-        sc.setScaleFactors(osim.Vec3(job["scale"], job["scale"], job["scale"]))
-        sc.setApply(True)
-        scales.cloneAndAppend(sc)
-    model.scale(state, scales, True, job["mass"])
-    for n in ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l"):
-        model.getCoordinateSet().get(n).set_locked(False)
-    model.printToXML(job["scaled"])
-    return job["scaled"]
-'''
+from opensim_files import RUN_ID, SCALE_SIDE, run_osim_side  # this folder is on sys.path when the script runs
 
 OSIM_SIDE = r'''
 import json, sys

@@ -10,13 +10,15 @@ npz,opensim`` from the joint angles, and then, in OpenSim's python:
 
 1. opens every written file with ``opensim.TimeSeriesTable`` (the ``.sto``/``.mot``) and
    ``opensim.ExternalLoads`` (the ``.xml``) and checks columns, row counts and values against the npz;
-2. runs OpenSim's ``InverseDynamicsTool`` on ``Rajagopal2015.osim`` (the unscaled generic model, 75.3 kg,
-   from the nimblephysics wheel; no low-pass filter, the motions are smooth) with the trial's coordinates and
-   reference ground forces, and compares its ``<coordinate>_moment`` columns, per kilogram, with hdys'
-   ``_id.sto`` and with the corpus' own labels. The generic model's segments are not the generated body's
-   (issue 18: its lab bodies are not yet on the Rajagopal geometry), so the ground forces act at other lever
-   arms about the knee and hip: agreement is expected where a moment does not depend on the leg's geometry
-   (ankle, subtalar, lumbar), and tells whether names, units and signs are OpenSim's.
+2. runs OpenSim's ``InverseDynamicsTool`` on ``Rajagopal2015.osim`` (from the nimblephysics wheel) scaled
+   to the trial's subject as hdys scales it (``height / 1.70 m`` for every body, the subject's mass, subtalar
+   and mtp unlocked: ``SCALE_SIDE``, shared with ``opensim_agreement.py``; no low-pass filter, the motions are
+   smooth) with the trial's coordinates and reference ground forces, and compares its ``<coordinate>_moment``
+   columns, per kilogram, with hdys' ``_id.sto`` and with the corpus' own labels. The reference forces are
+   what a force plate gives, each foot's force at its CoP on ``calcn``; the labels were computed with the
+   generator's sole-point forces (heels on ``calcn``, metatarsal heads on ``toes``, with their free moment),
+   which a corpus does not keep: the two differ where that split and the free moment matter (mtp, subtalar,
+   hip rotation).
 
 Writes ``DIR/opensim_files.json`` and ``DIR/opensim_files.md``.
 """
@@ -52,11 +54,30 @@ def run_id(model, ik, loads_xml, t0, t1, out_dir):
             "data": table.getMatrix().to_numpy().tolist()}
 '''
 
+SCALE_SIDE = r'''
+def scaled_model(job):
+    """Rajagopal2015.osim scaled as hdys scales it, subtalar and mtp unlocked, written to job["scaled"]."""
+    model = osim.Model(job["model"])
+    state = model.initSystem()
+    scales = osim.ScaleSet()
+    for i in range(model.getBodySet().getSize()):
+        sc = osim.Scale()
+        sc.setSegmentName(model.getBodySet().get(i).getName())
+        sc.setScaleFactors(osim.Vec3(job["scale"], job["scale"], job["scale"]))
+        sc.setApply(True)
+        scales.cloneAndAppend(sc)
+    model.scale(state, scales, True, job["mass"])
+    for n in ("subtalar_angle_r", "subtalar_angle_l", "mtp_angle_r", "mtp_angle_l"):
+        model.getCoordinateSet().get(n).set_locked(False)
+    model.printToXML(job["scaled"])
+    return job["scaled"]
+'''
+
 OSIM_SIDE = r'''
 import json, sys
 import numpy as np
 import opensim as osim
-''' + RUN_ID + r'''
+''' + RUN_ID + SCALE_SIDE + r'''
 job = json.loads(open(sys.argv[1]).read())
 osim.Logger.setLevelString("error")
 out = {}
@@ -70,7 +91,8 @@ for t in job["trials"]:
     loads = osim.ExternalLoads(t["xml"], True)
     res["external_loads"] = [(loads.get(i).getName(), loads.get(i).get_applied_to_body(),
                               loads.get(i).get_force_identifier()) for i in range(loads.getSize())]
-    model = osim.Model(job["model"])
+    model = osim.Model(scaled_model({"model": job["model"], "scale": t["scale"], "mass": t["mass"],
+                                     "scaled": t["dir"] + "/scaled.osim"}))
     res["opensim_id"] = run_id(model, t["ik"], t["ref_xml"], t["t0"], t["t1"], t["dir"])
     state = model.initSystem()
     res["model_mass"] = model.getTotalMass(state)
@@ -105,6 +127,8 @@ def main() -> None:
     from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS
     from hdys.store import Corpus
 
+    from hdys.physics.bodies import RAJAGOPAL_STATURE
+
     model = Path(nimblephysics.__file__).parent / "models" / "rajagopal_data" / "Rajagopal2015.osim"
     out = Path(args.out).resolve()  # the OpenSim side runs in it: its paths must not be relative
     corpus = Corpus(args.corpus)
@@ -132,7 +156,8 @@ def main() -> None:
         stem = f"subj__{name}"
         masses[name] = float(seq.mass_kg)
         labels[name] = np.asarray(seq.torque_rajagopal, np.float64)
-        trials.append({"name": name, "dir": str(out / name), "ik": str(ik), "ref_xml": str(ref / f"{name}_external_loads.xml"),
+        trials.append({"name": name, "dir": str(out / name), "scale": float(seq.height_m) / RAJAGOPAL_STATURE,
+                       "mass": float(seq.mass_kg), "ik": str(ik), "ref_xml": str(ref / f"{name}_external_loads.xml"),
                        "xml": str(pred_dir / f"{stem}_external_loads.xml"), "t0": float(t[0]), "t1": float(t[-1]),
                        "tables": [str(pred_dir / f"{stem}{s}") for s in
                                   ("_id.sto", "_activations.sto", "_grf.mot", "_emg.sto")],
