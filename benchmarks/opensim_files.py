@@ -149,7 +149,8 @@ def main() -> None:
         ref.mkdir(exist_ok=True)
         grf = np.nan_to_num(seq.grf)
         cop = np.where(np.isfinite(seq.cop), seq.cop, 0.0)
-        write_ground_forces(ref / f"{name}_grf.mot", ref / f"{name}_external_loads.xml", t, grf, cop)
+        write_ground_forces(ref / f"{name}_grf.mot", ref / f"{name}_external_loads.xml", t, grf, cop,
+                            seq.cop_moment)
         pred_dir = out / name / "pred"
         assert hdys_main(["-q", "predict", args.run, str(d), "--out", str(pred_dir), "--mass-kg", str(seq.mass_kg),
                           "--output", "npz,opensim"]) == 0

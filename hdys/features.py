@@ -198,6 +198,8 @@ def canonicalize(seq: Sequence, origin: np.ndarray, heading: np.ndarray) -> Sequ
         out.grf = rotate_xy(seq.grf, heading).astype(np.float32)
     if seq.cop is not None:
         out.cop = rotate_xy(seq.cop - o3[:, None, :], heading).astype(np.float32)
+    if seq.cop_moment is not None:
+        out.cop_moment = rotate_xy(seq.cop_moment, heading).astype(np.float32)
     return out
 
 

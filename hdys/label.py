@@ -347,11 +347,11 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
         res, (qpos, qvel), floor = ground
         cop = res.cop.copy()
         cop[..., 2] += floor
-        labels.update(grf=res.grf, cop=cop, contact=res.contact)
+        labels.update(grf=res.grf, cop=cop, cop_moment=res.cop_moment, contact=res.contact)
         out.extra.update(root_residual=res.root_residual, contact_residual=res.solver_residual,
                          contact_point_force=res.point_force, mj_qpos=qpos, mj_qvel=qvel)
     if "torques" not in want:
-        for key in ("torque_smpl", "torque_rajagopal", "grf", "cop", "contact"):
+        for key in ("torque_smpl", "torque_rajagopal", "grf", "cop", "cop_moment", "contact"):
             labels.pop(key, None)
     written, kept = [], []
     for key, value in labels.items():

@@ -66,17 +66,20 @@ def write_emg(path: Path, time: np.ndarray, emg: np.ndarray, channels: list[str]
                        ("predicted by hdys (HDyS): sEMG envelopes",))
 
 
-def write_ground_forces(mot: Path, xml: Path, time: np.ndarray, grf: np.ndarray, cop: np.ndarray | None) -> None:
-    """grf (T, 2, 3) in N, feet [left, right], z up, and optionally cop (T, 2, 3) in m, as ``<stem>_grf.mot``
-    with its ExternalLoads ``.xml`` (see the module docstring)."""
+def write_ground_forces(mot: Path, xml: Path, time: np.ndarray, grf: np.ndarray, cop: np.ndarray | None,
+                        moment: np.ndarray | None = None) -> None:
+    """grf (T, 2, 3) in N, feet [left, right], z up, and optionally cop (T, 2, 3) in m and each foot's moment
+    about it (T, 2, 3) in N m (the free moment: ``ground_torque_*``, else zero), as ``<stem>_grf.mot`` with its
+    ExternalLoads ``.xml`` (see the module docstring)."""
     known = cop is not None and np.isfinite(cop).all()
     point = (cop if known else np.zeros_like(grf)) @ (Z_UP_TO_Y_UP.T if known else np.eye(3))
     force = grf @ Z_UP_TO_Y_UP.T
+    torque = np.zeros_like(force) if moment is None or not known else np.nan_to_num(moment) @ Z_UP_TO_Y_UP.T
     columns, blocks = [], []
     for foot, side in ((1, "r"), (0, "l")):  # right first
         columns += [f"ground_force_{side}_v{a}" for a in "xyz"] + [f"ground_force_{side}_p{a}" for a in "xyz"] + \
             [f"ground_torque_{side}_{a}" for a in "xyz"]
-        blocks += [force[:, foot], point[:, foot], np.zeros((len(time), 3))]
+        blocks += [force[:, foot], point[:, foot], torque[:, foot]]
     write_table(mot, mot.name, columns, time, np.concatenate(blocks, axis=1),
                 ("predicted by hdys (HDyS): ground reaction forces, y up" +
                  ("" if known else "; centres of pressure unknown, forces applied at the calcaneus origin"),))

@@ -18,6 +18,7 @@ Shape legend: T frames, M markers, K keypoints, N muscles, C EMG channels.
 | muscle_activation, muscle_names | (T,N), (N,) | [0, 1] |
 | emg, emg_names | (T,C), (C,) | envelope, arbitrary positive units |
 | grf, cop, contact | (T,2,3), (T,2,3), (T,2) | N, m, bool; feet ordered [left, right] |
+| cop_moment | (T,2,3) | N m, each foot's ground moment about its CoP (the free moment; optional) |
 
 NaN in a dynamics array marks a frame without a label (e.g. a gap); such frames are masked out of
 losses and metrics. NaN in ``markers`` or ``keypoints`` marks an occluded point.
@@ -171,6 +172,7 @@ ARRAY_KEYS: dict[str, KeySpec] = {
     "emg": KeySpec(("T", "C"), "envelope", nan_ok=True),
     "grf": KeySpec(("T", 2, 3), "N", nan_ok=True),
     "cop": KeySpec(("T", 2, 3), "m", nan_ok=True),
+    "cop_moment": KeySpec(("T", 2, 3), "N m", nan_ok=True),
     "contact": KeySpec(("T", 2), "bool"),
 }
 # Plausibility ranges, one row per schema key: a value outside is a unit or scaling mistake (millimetres
@@ -189,6 +191,7 @@ PLAUSIBLE = {
     "muscle_activation": "in [0, 1]",
     "grf": "|force| <= 20 body weights (mass_kg x 9.81 N)",
     "cop": "|coordinate| <= 100 m",
+    "cop_moment": "|moment| / mass_kg <= 50 N m/kg",
     "fps": f"0 < fps <= {MAX_FPS:.0f}",
     "mass_kg": "10 to 400 kg",
     "height_m": "0.5 to 2.6 m",
@@ -235,6 +238,7 @@ class Sequence:
     emg_names: list[str] | None = None
     grf: np.ndarray | None = None
     cop: np.ndarray | None = None
+    cop_moment: np.ndarray | None = None
     contact: np.ndarray | None = None
     extra: dict = field(default_factory=dict)  # free-form provenance, never read by the model
 
@@ -410,7 +414,7 @@ def _check_units(seq: Sequence, fail) -> None:
 def _check_forces(seq: Sequence, fail) -> None:
     """The ``PLAUSIBLE`` ranges of joint moments and ground forces, relative to body mass."""
     mass = float(seq.mass_kg)
-    for key in ("torque_rajagopal", "torque_smpl"):
+    for key in ("torque_rajagopal", "torque_smpl", "cop_moment"):
         arr = getattr(seq, key)
         if arr is not None and _largest(arr) / mass > MAX_MOMENT_PER_KG:
             fail(key, f"expected N m, largest |moment| is {_largest(arr):.4g} N m = {_largest(arr) / mass:.3g} "

@@ -6,9 +6,9 @@ simulated joint angles are compared with the recorded ones. The paper used Nimbl
 its labels come from. What the paper does not state, and hdys does:
 
 * **Root.** The six pelvis coordinates are unactuated; the body is held up by the *recorded* ground reaction
-  forces, each foot's applied at its recorded centre of pressure, on its ``calcn`` body (the schema stores force
-  and CoP, no free moment, so none is applied). Contacts, joint limits and equality constraints are off: only the
-  torques and the recorded forces act.
+  forces, each foot's applied at its recorded centre of pressure, on its ``calcn`` body, with the foot's free
+  moment where the recording has one (``cop_moment``; none otherwise). Contacts, joint limits and equality
+  constraints are off: only the torques and the recorded forces act.
 * **The toes.** ``mtp_angle_r/l`` follow the recording (prescribed, not simulated, and not scored). The force at
   the CoP then acts on the rigid foot as it would on the toes: on every other coordinate a force at a world point
   of the toes and the same point fixed to ``calcn`` do the same work. Simulating the toes would need the split
@@ -82,7 +82,7 @@ def resample(seq: Sequence, fps: float) -> Sequence:
                    mass_kg=seq.mass_kg, height_m=seq.height_m, extra={"resampled_from_fps": float(seq.fps)})
     out.joint_angles = CubicSpline(t_old, seq.joint_angles, axis=0)(t_new)
     out.joint_angle_names = list(seq.joint_angle_names)
-    for key in ("markers", "keypoints", "torque_rajagopal", "grf", "cop"):
+    for key in ("markers", "keypoints", "torque_rajagopal", "grf", "cop", "cop_moment"):
         x = getattr(seq, key)
         if x is not None:
             setattr(out, key, _lerp(np.asarray(x, float), t_old, t_new))
@@ -146,17 +146,19 @@ class Simulator:
         return out
 
     def accelerations(self, q: np.ndarray, qd: np.ndarray, force: np.ndarray, grf: np.ndarray,
-                      local: np.ndarray, qdd_prescribed: np.ndarray) -> np.ndarray:
+                      local: np.ndarray, qdd_prescribed: np.ndarray, moment: np.ndarray | None = None) -> np.ndarray:
         """Coordinate accelerations (23,) at (q, qd) (23,) under the coordinate forces ``force`` (23,: the
         root's, then the joint torques; N m, N) and the feet's forces ``grf`` (2, 3) N (z-up) at body points
-        ``local`` (2, 3); the prescribed coordinates accelerate as ``qdd_prescribed`` (23,) says."""
+        ``local`` (2, 3) with free moments ``moment`` (2, 3) N m; the prescribed coordinates accelerate as
+        ``qdd_prescribed`` (23,) says."""
         m, d, body = self.body.model, self.data, self.body
         qpos, qvel, a0 = body.state(q[None], qd[None], np.zeros((1, len(q))))
         with unconstrained(m):
             d.qpos[:], d.qvel[:], d.qacc[:] = qpos[0], qvel[0], a0[0]
             mujoco.mj_inverse(m, d)
         p, mass = coordinate_mass(body, d, q)
-        rhs = force + (self._external(grf, local) - d.qfrc_inverse) @ p
+        moment = np.zeros((2, 3)) if moment is None else moment
+        rhs = force + (self._external(grf, local, moment) - d.qfrc_inverse) @ p
         fr, pr = self.free, self.prescribed
         out = np.array(qdd_prescribed, float)
         out[fr] = np.linalg.solve(mass[np.ix_(fr, fr)], rhs[fr] - mass[np.ix_(fr, pr)] @ out[pr])
@@ -167,24 +169,31 @@ class Simulator:
         spline = CubicSpline(t, q, axis=0)
         return spline(t, 1), spline(t, 2)
 
-    def _external(self, grf: np.ndarray, local: np.ndarray) -> np.ndarray:
-        """``J^T F`` (nv,) of the feet's forces, at the state in ``self.data``."""
+    def _external(self, grf: np.ndarray, local: np.ndarray, moment: np.ndarray) -> np.ndarray:
+        """``J^T (F, M)`` (nv,) of the feet's forces and free moments, at the state in ``self.data``."""
         m, d = self.body.model, self.data
         ext = np.zeros(m.nv)
         for f, b in enumerate(self.feet):
             if np.linalg.norm(grf[f]) >= MIN_LOAD_N and np.isfinite(local[f]).all():
                 point = d.xpos[b] + d.xmat[b].reshape(3, 3) @ local[f]
-                mujoco.mj_applyFT(m, d, grf[f] @ OSIM_TO_ZUP, np.zeros(3), point, b, ext)
+                mujoco.mj_applyFT(m, d, grf[f] @ OSIM_TO_ZUP, moment[f] @ OSIM_TO_ZUP, point, b, ext)
         return ext
 
-    def inverse(self, q: np.ndarray, fps: float, grf: np.ndarray, cop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _loads(grf: np.ndarray, moment: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        grf = np.nan_to_num(np.asarray(grf, float))
+        return grf, np.zeros_like(grf) if moment is None else np.nan_to_num(np.asarray(moment, float))
+
+    def inverse(self, q: np.ndarray, fps: float, grf: np.ndarray, cop: np.ndarray,
+                moment: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Inverse dynamics under this simulation's force model (the spline's velocities and accelerations, the
-        recorded forces at the CoPs on ``calcn``): joint torques (T, 17) N m and the root residual (T, 6), the
+        recorded forces at the CoPs on ``calcn``, the free moments ``moment`` (T, 2, 3) if given): joint torques
+        (T, 17) N m and the root residual (T, 6), the
         generalized forces on the pelvis coordinates that the ground forces leave unexplained (N m, N). With both
         applied, one step reproduces the recording up to the integrator's own error."""
         q = np.asarray(q, float)
         qd, qdd = self._state(q, fps)
-        grf = np.nan_to_num(np.asarray(grf, float))
+        grf, moment = self._loads(grf, moment)
         local = self.foot_points(q, np.asarray(cop, float))
         m, d, body = self.body.model, self.data, self.body
         qpos, qvel, qacc = body.state(q, qd, qdd)
@@ -193,15 +202,16 @@ class Simulator:
             for i in range(len(q)):
                 d.qpos[:], d.qvel[:], d.qacc[:] = qpos[i], qvel[i], qacc[i]
                 mujoco.mj_inverse(m, d)
-                gen = d.qfrc_inverse - self._external(grf[i], local[i])
+                gen = d.qfrc_inverse - self._external(grf[i], local[i], moment[i])
                 out[i] = body.coordinate_forces(q[i:i + 1], gen[None])[0]
         return out[:, 6:], out[:, :6]
 
     def rollouts(self, q: np.ndarray, fps: float, torque: np.ndarray, grf: np.ndarray, cop: np.ndarray,
-                 k: int, root_force: np.ndarray | None = None) -> Rollouts:
+                 k: int, root_force: np.ndarray | None = None, moment: np.ndarray | None = None) -> Rollouts:
         """From every frame with k frames after it, k semi-implicit Euler steps of 1/fps under ``torque``
-        (T, 17) and the recorded ``grf``/``cop`` (T, 2, 3); q (T, 23) the recorded coordinates. ``root_force``
-        (T, 6): generalized forces on the pelvis coordinates (default none: the root is unactuated)."""
+        (T, 17) and the recorded ``grf``/``cop`` (and free moments ``moment``) (T, 2, 3); q (T, 23) the recorded
+        coordinates. ``root_force`` (T, 6): generalized forces on the pelvis coordinates (default none: the root
+        is unactuated)."""
         q = np.asarray(q, float)
         if k < 1 or len(q) <= k:
             raise ValueError(f"k must be in 1..{len(q) - 1} for {len(q)} frames, got {k}")
@@ -209,7 +219,7 @@ class Simulator:
         if torque.shape != (len(q), len(RAJAGOPAL_COORDINATES) - 6):
             raise ValueError(f"torque must be ({len(q)}, {len(RAJAGOPAL_COORDINATES) - 6}), got {torque.shape}")
         qd_rec, qdd_rec = self._state(q, fps)
-        grf = np.nan_to_num(np.asarray(grf, float))
+        grf, moment = self._loads(grf, moment)
         local = self.foot_points(q, np.asarray(cop, float))
         dt = 1.0 / fps
         starts = np.arange(len(q) - k)
@@ -223,7 +233,7 @@ class Simulator:
             qs, qds = q[s].copy(), qd_rec[s].copy()
             for j in range(k):
                 i = s + j
-                qdd = self.accelerations(qs, qds, full[i], grf[i], local[i], qdd_rec[i])
+                qdd = self.accelerations(qs, qds, full[i], grf[i], local[i], qdd_rec[i], moment[i])
                 qds = qds + dt * qdd
                 qs = qs + dt * qds
                 qs[pr], qds[pr] = q[i + 1, pr], qd_rec[i + 1, pr]
@@ -247,10 +257,10 @@ def simulate_sequence(seq: Sequence, torques: dict[str, np.ndarray], k: int,
     simulation_inputs(seq, seq.sequence_id or "input")
     sim = simulator or Simulator.for_subject(seq.height_m, seq.mass_kg)
     q = np.asarray(seq.joint_angles, float)[:, :len(RAJAGOPAL_COORDINATES)]
-    tau, res = sim.inverse(q, seq.fps, seq.grf, seq.cop)
+    tau, res = sim.inverse(q, seq.fps, seq.grf, seq.cop, seq.cop_moment)
     out = {"mse": {}, "errors": {}, "rollouts": {}, "residual_rms": np.sqrt((res ** 2).mean(0)).tolist()}
     for name, torque in {**torques, "inverse": tau}.items():
-        r = sim.rollouts(q, seq.fps, torque, seq.grf, seq.cop, k)
+        r = sim.rollouts(q, seq.fps, torque, seq.grf, seq.cop, k, moment=seq.cop_moment)
         out["errors"][name] = r.errors(q)
         out["mse"][name] = out["errors"][name].mean(0).tolist()
         out["rollouts"][name] = r

@@ -129,7 +129,8 @@ def test_muscles_and_emg_from_joint_angles():
     assert np.sqrt(np.mean((a[m] - ref[m]) ** 2)) < 0.05
     assert out.emg.shape == (seq.num_frames, 6) and out.emg_names == list(LEG_CHANNELS)
     assert np.isfinite(out.emg).all() and out.emg.min() > 0
-    assert set(row["labels"]) == {"torque_rajagopal", "grf", "cop", "contact", "muscle_activation", "emg"}
+    assert set(row["labels"]) == {"torque_rajagopal", "grf", "cop", "cop_moment", "contact", "muscle_activation",
+                                 "emg"}
     assert "reserve" in out.extra
 
 

@@ -49,6 +49,22 @@ def test_one_step_with_consistent_forces_is_the_integrators_step(walk, sim):
     assert (r1.mse(q) < 0.1 * r0.mse(q)).all()
 
 
+def test_one_step_with_the_labels_torques_is_within_the_integrators_error(walk, sim):
+    """The generator's torques, with each foot's free moment and the root residual applied, step to the Euler
+    step of the recording within a fraction of Euler's own truncation error (the rest: the spline's estimate
+    of the accelerations the labels were computed from exactly). Without the free moment they cannot."""
+    q, fps = walk.joint_angles, walk.fps
+    truncation = np.abs(q[1:, FREE] - _euler_step(q, fps)[:, FREE]).max()
+    tau, residual = sim.inverse(q, fps, walk.grf, walk.cop, walk.cop_moment)
+    r = sim.rollouts(q, fps, walk.torque_rajagopal, walk.grf, walk.cop, 1, root_force=residual,
+                     moment=walk.cop_moment)
+    assert np.abs(r.q[:, 0, FREE] - _euler_step(q, fps)[:, FREE])[3:-3].max() < 0.5 * truncation
+    hip_rotation = [RAJAGOPAL_COORDINATES.index(c) - 6 for c in ("hip_rotation_r", "hip_rotation_l")]
+    assert np.abs(tau - walk.torque_rajagopal)[3:-3][:, hip_rotation].max() < 2.0  # N m
+    without, _ = sim.inverse(q, fps, walk.grf, walk.cop)
+    assert np.abs(without - walk.torque_rajagopal)[3:-3][:, hip_rotation].max() > 10.0
+
+
 def test_the_recordings_torques_beat_no_torques_and_errors_grow_with_k(walk, sim):
     out = simulate_sequence(walk, {"labels": walk.torque_rajagopal,
                                    "none": np.zeros_like(walk.torque_rajagopal)}, 3, sim)

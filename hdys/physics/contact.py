@@ -153,8 +153,10 @@ class ContactDynamics:
     ``qfrc`` (T, nv) the inverse-dynamics generalized force; ``qfrc_contact`` (T, nv) ``Σ Jᵀ f``;
     ``joint`` (T, nv) ``qfrc - qfrc_contact`` (root rows = the residual generalized force);
     ``point_pos``/``point_vel``/``point_force`` (T, 2, 4, 3); ``active`` (T, 2, 4); ``contact`` (T, 2);
-    ``grf``/``cop`` (T, 2, 3); ``root_residual`` (T, 6) world force (N) and moment about the root
-    origin (N m) left unexplained; ``solver_residual`` (T,) ``‖W(Aβ − b)‖ / ‖W b‖``."""
+    ``grf``/``cop`` (T, 2, 3); ``cop_moment`` (T, 2, 3) each foot's point forces' moment about its CoP (the free
+    moment: with ``grf`` at ``cop`` it makes the foot's whole ground wrench; 0 where the foot carries nothing);
+    ``root_residual`` (T, 6) world force (N) and moment about the root origin (N m) left unexplained;
+    ``solver_residual`` (T,) ``‖W(Aβ − b)‖ / ‖W b‖``."""
 
     qfrc: np.ndarray
     qfrc_contact: np.ndarray
@@ -168,6 +170,7 @@ class ContactDynamics:
     cop: np.ndarray
     root_residual: np.ndarray
     solver_residual: np.ndarray
+    cop_moment: np.ndarray
 
 
 def body_dof_chains(model: mujoco.MjModel, bodies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -314,8 +317,9 @@ def contact_forces(model: mujoco.MjModel, feet: FootModel, qvel: np.ndarray, pas
     with np.errstate(invalid="ignore", divide="ignore"):
         cop = np.einsum("tfp,tfpx->tfx", fn, pos) / tot[..., None]
     cop[tot <= 1e-9] = np.nan
+    moment = np.cross(pos - np.nan_to_num(cop)[:, :, None, :], force).sum(2)  # (T, 2, 3) about each CoP
     return ContactDynamics(qfrc, qfrc_c, qfrc - qfrc_c, pos, vel, force, active, contact, grf, cop, wrench,
-                           solver_res)
+                           solver_res, moment)
 
 
 def rajagopal_contact_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd: np.ndarray,

@@ -257,7 +257,7 @@ def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: b
         seq.extra["root_residual_generalized"] = res
         return
     if grf:
-        seq.grf, seq.cop, seq.contact = res.grf, res.cop, res.contact
+        seq.grf, seq.cop, seq.cop_moment, seq.contact = res.grf, res.cop, res.cop_moment, res.contact
     seq.extra.update(root_residual=res.root_residual, contact_residual=res.solver_residual,
                      contact_point_force=res.point_force, mj_qpos=qpos, mj_qvel=qvel)
 
