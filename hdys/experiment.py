@@ -427,9 +427,15 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
     if not seqs:
         raise ValueError(f"{', '.join(data)}: no `lab` test sequences (Rajagopal angles with ground forces) "
                          "to simulate")
-    res = simulate_run(Path(rec["dir"]) / "run", seqs, k=SIMULATION_K, fps=fps, progress=progress,
-                       plot=out_dir / "simulate.png")
-    (out_dir / "simulation.json").write_text(json.dumps(res, indent=1) + "\n")
+    path, run = out_dir / "simulation.json", str(Path(rec["dir"]) / "run")
+    if path.exists():  # a re-run with the same run, rates, k and sequences: the simulation is done
+        old = json.loads(path.read_text())
+        ids = {s["sequence"] for s in old["sequences"]} | {s["sequence"] for s in old["skipped"]}
+        if (old["run"], old["fps"], old["k"], ids) == (run, fps, SIMULATION_K, {s.sequence_id for s in seqs}):
+            log.info("simulation done before: %s", path)
+            return old
+    res = simulate_run(run, seqs, k=SIMULATION_K, fps=fps, progress=progress, plot=out_dir / "simulate.png")
+    path.write_text(json.dumps(res, indent=1) + "\n")
     return res
 
 

@@ -210,7 +210,7 @@ def test_equal_exposure_gives_every_dataset_the_same_windows_whatever_the_varian
     assert "--epochs 2" in md
 
 
-def test_table5_simulates_the_lab_test_sequences_with_the_hdys_run(tmp_path):
+def test_table5_simulates_the_lab_test_sequences_with_the_hdys_run(tmp_path, monkeypatch):
     from hdys.physics.fixture import generate_subject
     from hdys.store import write_corpus
     seqs = [s.slice(0, 60) for subj in range(3) for s in generate_subject("tiny", 0, "lab", subj)]
@@ -225,6 +225,11 @@ def test_table5_simulates_the_lab_test_sequences_with_the_hdys_run(tmp_path):
     assert len(claim["comparisons"]) == 5
     md = (tmp_path / "out" / "table5" / "table.md").read_text()
     assert "| HDyS | 90 |" in md and (tmp_path / "out" / "table5" / "simulate.png").exists()
+    import hdys.simulate
+    monkeypatch.setattr(hdys.simulate, "simulate_run", lambda *a, **k: pytest.fail("a re-run must not simulate again"))
+    again = run_experiment("table5", [str(tmp_path / "lab")], tmp_path / "out", progress=False, steps=2,
+                           base_overrides=TINY)
+    assert again["simulation"]["mse"] == sim["mse"]
 
 
 @pytest.fixture(scope="module")
