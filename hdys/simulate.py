@@ -14,8 +14,8 @@ its labels come from. What the paper does not state, and hdys does:
   of the toes and the same point fixed to ``calcn`` do the same work. Simulating the toes would need the split
   of the force between heel and toes, which a force plate does not record.
 * **State.** The recorded velocities and the prescribed accelerations are those of a cubic spline through the
-  recorded coordinates; the integrator is semi-implicit Euler at the sequence's frame rate (MuJoCo's and Nimble's
-  default): ``qd += dt qdd; q += dt qd``. Torques and forces are those of the frame being stepped from.
+  recorded coordinates; the integrator is semi-implicit Euler at the sequence's frame rate (MuJoCo's default):
+  ``qd += dt qdd; q += dt qd``. Torques and forces are those of the frame being stepped from.
 * **Score.** Per-frame MSE (rad²) after k steps, over the 18 rotational coordinates that are simulated (the
   pelvis rotations and the joints but the toes; the pelvis translations are metres and left out), averaged over
   the start frames that have k frames after them.
