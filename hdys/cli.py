@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
 
     from .experiment import EXPERIMENTS
-    s = sub.add_parser("experiment", help="the paper's experiments (Tables 1, 2, 3, 5, 7, 9, 11, Figure 3) on a corpus")
+    s = sub.add_parser("experiment", help="the paper's experiments (Tables 1-5, 7, 9-11, Figure 3) on a corpus")
     s.add_argument("name", choices=sorted(EXPERIMENTS))
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
     s.add_argument("--out", required=True, help="output directory (re-running resumes)")

@@ -2,12 +2,12 @@
 
 | domain | body | fps | kinematics | dynamics |
 |---|---|---|---|---|
-| lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal, grf (+ cop, contact) |
-| sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl, grf (+ cop, contact) |
+| lab | Rajagopal | 100 | markers, keypoints, joint_angles | torque_rajagopal, grf (+ cop, cop_moment, contact) |
+| sim | SMPL | 30 | markers, keypoints, smpl (jittered motion) | torque_smpl, grf (+ cop, cop_moment, contact) |
 | muscle | Rajagopal + myolegs muscles | 50 | markers, keypoints | muscle_activation (80 myolegs muscles) |
 | emg | Rajagopal with arms + myolegs and myofullbody arm muscles | 30 | markers, noisy keypoints | emg (the 8 channels of Muscles in Action) |
 | kin | SMPL | 30 | markers, keypoints, smpl | none |
-| grf | SMPL | 30 | markers, keypoints, smpl | grf (+ cop, contact) only |
+| grf | SMPL | 30 | markers, keypoints, smpl | grf (+ cop, cop_moment, contact) only |
 
 ``grf`` mirrors GroundLink (Han et al. 2023): 7 subjects on level force plates, motions with the feet on the
 ground (no step-ups, no supported free motion), mocap-clean (no simulator jitter), subject 7 the test split
