@@ -466,25 +466,26 @@ def _reusable(name: str, exp: Experiment, root: Path, vs: list[Variant], info: C
     if not exp.reuse_table1:
         return {}
     src = root / exp.reuse_from
+    try:
+        done = json.loads((src / "results.json").read_text())
+    except (OSError, ValueError):
+        done = {}
     keys = [v.key for v in vs]
     if name == "table4":
-        try:
-            shown = json.loads((src / "results.json").read_text())["corpus"]["train"]
-        except (OSError, ValueError, KeyError):
+        shown = done.get("corpus", {}).get("train")
+        if shown is None:
             return {}
         if finetune_target(info) in shown:
             log.info("table1 in %s trained on %s: table4 pretrains its own HDyS", root, finetune_target(info))
             return {}
         keys = ["hdys"]
-    found = {k: src / k for k in keys if (src / k / "eval.json").exists()}
-    try:  # runs that experiment itself took from elsewhere (table10 <- table4 <- table1)
-        recorded = json.loads((src / "results.json").read_text())["variants"]
-    except (OSError, ValueError, KeyError):
-        recorded = {}
+    recorded = done.get("variants", {})  # runs that experiment itself took from elsewhere (table10 <- table4 <- table1)
+    found = {}
     for k in keys:
-        d = Path(recorded.get(k, {}).get("dir", src / k))
-        if k not in found and (d / "eval.json").exists():
-            found[k] = d
+        for d in (src / k, Path(recorded.get(k, {}).get("dir", src / k))):
+            if (d / "eval.json").exists():
+                found[k] = d
+                break
     return found
 
 
