@@ -18,7 +18,7 @@ PRES = [RAJAGOPAL_COORDINATES.index(c) for c in PRESCRIBED]
 @pytest.fixture(scope="module")
 def walk():
     """A physics-labelled walk of the tiny fixture's `lab` domain (ground forces, CoP, torques), 1 s long."""
-    seq = generate_subject("tiny", 0, "lab", 0)[0]
+    seq = generate_subject("tiny", 0, "lab", 2)[0]
     assert seq.extra["motion"] == "walk"
     return seq.slice(0, 100)
 

@@ -20,7 +20,7 @@ each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab`` (Ad
 joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` (without the elbows and wrists the armless Rajagopal
 body lacks) and OpenPose BODY_25 for ``emg`` (Muscles in Action), whose Rajagopal body has arms
 (:func:`hdys.physics.bodies.rajagopal_body`): they move with the legs (:func:`hdys.physics.motions.rajagopal_arms`),
-``emg`` adds biceps curls and arm raises with a dumbbell in each hand (``extra["hand_load_kg"]``), and the
+``emg`` adds biceps curls and arm raises with a dumbbell in each hand (``HAND_LOAD_KG``), and the
 shoulders' and elbows' torques from the same contact-aware inverse dynamics go through static optimisation
 with the 24 shoulder and elbow muscles per arm of myo-sim's ``myofullbody`` (:mod:`hdys.physics.myoarms`,
 :func:`hdys.physics.static_opt.arm_static_optimization`) to the biceps channels (reserves in
@@ -131,7 +131,21 @@ def subject_id(domain: str, subj: int) -> str:
 def generate_subject(preset: str, seed: int, domain: str, subj: int) -> list[Sequence]:
     """All sequences of one subject; depends only on its arguments (any worker, any order)."""
     rng = np.random.default_rng([seed, ALL_DOMAINS.index(domain), subj])
-    return [validate(seq, source=f"physics fixture ({domain})") for seq in _subject(domain, subj, PRESETS[preset], rng)]
+    return [validate(seq, source=f"physics fixture ({domain})")
+            for seq in _subject(domain, subj, PRESETS[preset], rng, seed)]
+
+
+def motion_plan(seed: int, domain: str, subj: int, sequences: int, kinds: tuple[str, ...]) -> list[str]:
+    """The motion kinds of one subject's sequences: the domain's sequences, subject after subject, walk through
+    rounds of every kind in a shuffled order, so each kind appears equally often (to one) in a corpus and a
+    subject's sequences spread over the kinds (drawn independently, a 10-sequence test subject once held two
+    runs, two lunges and no walk). Depends only on the arguments, like :func:`generate_subject`."""
+    out = []
+    for p in range(subj * sequences, (subj + 1) * sequences):
+        rnd, i = divmod(p, len(kinds))
+        order = np.random.default_rng([seed, ALL_DOMAINS.index(domain), rnd, 1]).permutation(len(kinds))
+        out.append(kinds[order[i]])
+    return out
 
 
 def sample_subject(rng: np.random.Generator) -> tuple[float, float]:
@@ -141,7 +155,7 @@ def sample_subject(rng: np.random.Generator) -> tuple[float, float]:
     return round(h, 3), round(bmi * h * h, 1)
 
 
-def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
+def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator, seed: int):
     height, mass = sample_subject(rng)
     subject = subject_id(domain, subj)
     fps = FPS[domain]
@@ -154,8 +168,7 @@ def _subject(domain: str, subj: int, cfg: dict, rng: np.random.Generator):
     lo, hi = cfg["so_duration"] if domain in ("muscle", "emg") else cfg["duration"]
     kinds = (GRF_KINDS if domain == "grf" else SMPL_KINDS if smpl else RAJAGOPAL_KINDS + ARM_KINDS if domain == "emg"
              else RAJAGOPAL_KINDS)
-    for j in range(cfg["sequences"]):
-        kind = str(rng.choice(kinds))
+    for j, kind in enumerate(motion_plan(seed, domain, subj, cfg["sequences"], kinds)):
         n = max(2, int(round(rng.uniform(lo, hi) * fps)))
         t = np.arange(n) / fps
         seq = Sequence(fps=fps, sequence_id=f"{subject}-{kind.replace('_', '')}-{j + 1:02d}", dataset=domain,
@@ -181,8 +194,7 @@ def _fill_rajagopal(seq: Sequence, body: RajagopalBody, domain: str, kind: str, 
     delay = emg_params.delay_s if domain == "emg" else 0.0
     ground = kind in GROUND_CONTACT
     if body.arm_qpos is not None:  # this sequence's dumbbells (none but in curls and raises), before planning
-        lo, hi = HAND_LOAD_KG.get(kind, (0.0, 0.0))
-        seq.extra["hand_load_kg"] = float(rng.uniform(lo, hi)) if hi > 0 else 0.0
+        seq.extra["hand_load_kg"] = HAND_LOAD_KG.get(kind, 0.0)
         body.set_hand_load(seq.extra["hand_load_kg"])
     # the arms move with the legs' motion, and the plan balances the body with them
     arms = rajagopal_arms(kind, rng, motion, body.arm_range) if body.arm_qpos is not None else None

@@ -158,3 +158,20 @@ def test_grf_preset_is_a_groundlink_like_fine_tuning_target():
         assert s.torque_smpl is None and s.grf is not None and np.isfinite(s.grf).all()
         # the plates carry the body: over a sequence the vertical GRF averages to about body weight
         assert 0.8 < s.grf[..., 2].sum(-1).mean() / (s.mass_kg * 9.81) < 1.25
+
+
+def test_motion_plan_gives_every_kind_equally_often():
+    """Drawn independently, a 10-sequence test subject once held two runs, two lunges and no walk; the plan walks
+    through shuffled rounds of every kind, so a corpus holds each kind equally often (to one)."""
+    from collections import Counter
+
+    from hdys.physics.fixture import motion_plan
+    from hdys.physics.motions import RAJAGOPAL_KINDS
+
+    plans = [motion_plan(0, "lab", s, 10, RAJAGOPAL_KINDS) for s in range(12)]
+    counts = Counter(k for p in plans for k in p)
+    assert set(counts) == set(RAJAGOPAL_KINDS) and max(counts.values()) - min(counts.values()) <= 1
+    assert all(max(Counter(p).values()) <= 2 for p in plans)  # a subject's block spans at most two rounds
+    assert plans[3] == motion_plan(0, "lab", 3, 10, RAJAGOPAL_KINDS)  # any worker, any order
+    assert plans != [motion_plan(1, "lab", s, 10, RAJAGOPAL_KINDS) for s in range(12)]
+    assert plans != [motion_plan(0, "muscle", s, 10, RAJAGOPAL_KINDS) for s in range(12)]
