@@ -65,6 +65,9 @@ VARIANTS.update({
     "1 point layer + wsd + corr 2": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=2.0"],
     "1 point layer + wsd 40% + corr 0.5": _ONE + ["train.lr_schedule=wsd", "train.decay_fraction=0.4",
                                                   "model.corr_weight=0.5"],
+    # twice the emg windows in every batch (the biceps of curls and arm raises are a rare pattern)
+    "1 point layer + wsd + corr 1 + emg share 2": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0",
+                                                          'train.shares={"emg": 2}'],
 })
 COLUMNS = [("lab", "torque_rajagopal", "mPJE"), ("sim", "torque_smpl", "mPJE"), ("lab", "grf", "mPJE"),
            ("sim", "grf", "mPJE"), ("muscle", "muscle_activation", "RMSE"), ("muscle", "muscle_activation", "PCC"),
