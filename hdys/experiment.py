@@ -43,7 +43,7 @@ import numpy as np
 from .config import Config, apply_overrides
 from .metrics import AVG, BEST, HEADLINE_METRICS, LOWER_IS_BETTER, MPJE_LEFT, MPJE_RIGHT
 from .quickstart import QUICK_MODEL, QUICK_TRAIN
-from .report import _jsonable, format_value, markdown_table
+from .report import format_value, jsonable, markdown_table
 from .schema import DYNAMICS, KINEMATICS
 
 log = logging.getLogger("hdys.experiment")
@@ -503,7 +503,7 @@ def _finish(results: dict, out_dir: Path, t0: float) -> dict:
     results["wall_minutes"] = (time.perf_counter() - t0) / 60
     results["rows"] = rows_of(results)
     results["claims"] = claims(results)
-    results = _jsonable(results)
+    results = jsonable(results)
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / "table.md").write_text(table_markdown(results))
     log.info("wrote %s and %s", out_dir / "results.json", out_dir / "table.md")

@@ -56,7 +56,6 @@ output corpus. ``label_report.json`` lists every sequence with its status and fi
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -75,7 +74,7 @@ from hdys.physics.contact import (G, ContactDynamics, Terrain, rajagopal_contact
 from hdys.physics.ik import marker_ik
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import sole_points
-from hdys.physics.motions import SmplTrajectory
+from hdys.physics.rotations import SmplTrajectory
 from hdys.physics.static_opt import static_optimization
 from hdys.schema import (NAME_KEYS, RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS,
                          SMPL_JOINT_NAMES, SMPL_PARENTS, Sequence)
@@ -482,13 +481,6 @@ def _light(seq: Sequence) -> Sequence:
 
 
 def _write_json(path: Path, obj: dict) -> None:
+    from hdys.report import jsonable
     from hdys.store import atomic_write_json
-    atomic_write_json(path, json.loads(json.dumps(obj, default=_jsonable)))
-
-
-def _jsonable(x):
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
+    atomic_write_json(path, jsonable(obj))

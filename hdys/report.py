@@ -106,13 +106,15 @@ def markdown_table(results: dict[str, Nested], title: str, headline: dict[str, t
     return "\n".join(lines) + "\n"
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """``obj`` in JSON types: numpy scalars and arrays, tuples and paths converted, NaN and infinities as null
+    (strict JSON has none), any other object as its ``str``."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, (np.bool_, bool)):
         return bool(obj)
     if isinstance(obj, (np.integer,)):
@@ -120,9 +122,9 @@ def _jsonable(obj):
     if isinstance(obj, (float, np.floating)):
         value = float(obj)
         return value if math.isfinite(value) else None  # strict JSON has no NaN / inf
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+    if obj is None or isinstance(obj, (str, int)):
+        return obj
+    return str(obj)
 
 
 def write_report(path_json: str | Path, path_md: str | Path, results: dict[str, Nested], meta: dict) -> None:
@@ -134,13 +136,13 @@ def write_report(path_json: str | Path, path_md: str | Path, results: dict[str, 
     path_json, path_md = Path(path_json), Path(path_md)
     for path in (path_json, path_md):
         path.parent.mkdir(parents=True, exist_ok=True)
-    path_json.write_text(json.dumps({"meta": _jsonable(meta), "results": _jsonable(results)}, indent=2) + "\n")
+    path_json.write_text(json.dumps({"meta": jsonable(meta), "results": jsonable(results)}, indent=2) + "\n")
     title = str(meta.get("title", "Results"))
     lines = [f"# {title}", ""]
     for key, value in meta.items():
         if key == "title":
             continue
-        text = json.dumps(_jsonable(value)) if isinstance(value, (dict, list, tuple)) else str(value)
+        text = json.dumps(jsonable(value)) if isinstance(value, (dict, list, tuple)) else str(value)
         lines.append(f"- **{key}**: `{text}`" if "\n" not in text else f"- **{key}**:\n```\n{text}\n```")
     lines.append("")
     lines.append(markdown_table(results, title))

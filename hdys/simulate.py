@@ -33,7 +33,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from .physics.bodies import RajagopalBody, rajagopal_body
-from .physics.contact import OSIM_TO_ZUP
+from .frames import Y_UP_TO_Z_UP
 from .physics.inverse import coordinate_mass, unconstrained
 from .schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TRANSLATIONS, SchemaError, Sequence
 
@@ -137,7 +137,7 @@ class Simulator:
         m, d = self.body.model, self.data
         qpos = self.body.state(q)
         out = np.full(cop.shape, np.nan)
-        cop_m = cop @ OSIM_TO_ZUP  # z-up -> the model's y-up world (row vectors: v_m = R^T v)
+        cop_m = cop @ Y_UP_TO_Z_UP  # z-up -> the model's y-up world (row vectors: v_m = R^T v)
         for t in range(len(q)):
             d.qpos[:] = qpos[t]
             mujoco.mj_kinematics(m, d)
@@ -176,7 +176,7 @@ class Simulator:
         for f, b in enumerate(self.feet):
             if np.linalg.norm(grf[f]) >= MIN_LOAD_N and np.isfinite(local[f]).all():
                 point = d.xpos[b] + d.xmat[b].reshape(3, 3) @ local[f]
-                mujoco.mj_applyFT(m, d, grf[f] @ OSIM_TO_ZUP, moment[f] @ OSIM_TO_ZUP, point, b, ext)
+                mujoco.mj_applyFT(m, d, grf[f] @ Y_UP_TO_Z_UP, moment[f] @ Y_UP_TO_Z_UP, point, b, ext)
         return ext
 
     @staticmethod

@@ -28,7 +28,7 @@ from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
 from .features import window_features, window_span
 from .locks import acquire
-from .model import build_model, parameter_counts
+from .model import build_model, parameter_counts, with_paper_vocabularies
 from .schema import ARRAY_KEYS
 from .store import Corpus, atomic_write_json, merged_stats
 
@@ -450,11 +450,6 @@ def train(cfg: Config, data: list[str], out: str | Path, resume: bool = False, p
 def model_parameter_table(cfg: Config | None = None) -> tuple[dict[str, int], int]:
     """Parameter count per module of the default model (with the paper's 402 MinT muscles and 8 MiA
     channels as the channel vocabularies) and the total."""
-    from .schema import MIA_EMG_CHANNELS
     cfg = cfg or Config()
-    if not cfg.model.muscle_names:
-        cfg.model.muscle_names = [f"muscle_{i:03d}" for i in range(402)]
-    if not cfg.model.emg_names:
-        cfg.model.emg_names = list(MIA_EMG_CHANNELS)
-    counts = parameter_counts(build_model(cfg.model))
+    counts = parameter_counts(build_model(with_paper_vocabularies(cfg.model)))
     return counts, int(np.sum(list(counts.values())))

@@ -1,4 +1,5 @@
 """Baselines (hdys.model.baselines): every registered model trains and predicts through the same contract."""
+import numpy as np
 import pytest
 import torch
 
@@ -157,4 +158,9 @@ def test_baseline_trains_and_evaluates_through_the_trainer(marker_corpus, synth_
 
 
 def test_imdys_evaluates_on_a_heterogeneous_corpus(synth_corpus, tmp_path):
-    _train_and_evaluate("imdys", synth_corpus, tmp_path / "imdys")
+    """ImDyS reads markers and predicts torques and GRF: on a corpus whose datasets carry other inputs and muscle
+    dynamics too, it is judged on the torques and GRF only, from markers, with finite errors."""
+    results = _train_and_evaluate("imdys", synth_corpus, tmp_path / "imdys")["results"]
+    assert {ds: set(r) for ds, r in results.items()} == {"a": {"torque_rajagopal"}, "b": {"grf", "torque_smpl"}}
+    cells = [cell for r in results.values() for metrics in r.values() for cell in metrics.values()]
+    assert cells and all(set(c) >= {"markers", "avg"} and np.isfinite(list(c.values())).all() for c in cells)

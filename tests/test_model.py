@@ -131,3 +131,17 @@ def test_the_correlation_term_scores_shape_not_scale_and_skips_resting_channels(
     with_corr = dict(reconstruction_terms(preds, batch, logs, corr_weight=0.5))
     assert float(with_corr["emg"] - plain["emg"]) == pytest.approx(0.5 * 2.0, abs=1e-4)
     assert float(with_corr["grf"]) == float(plain["grf"]) and logs["corr/markers->emg"] == pytest.approx(-1.0, abs=1e-5)
+
+
+GOLDEN_LOSS = 0.27692348  # computed at commit cb2b99d (torch 2.13 CPU)
+
+
+def test_the_first_loss_under_a_fixed_seed_is_unchanged(synth_corpus):
+    """A golden value: the tiny model's loss on the fixture batch, seed 0. A change to the model, the features,
+    the normalisation or the loss that moves it must be deliberate (update the number and say why)."""
+    from conftest import tiny_config
+    cfg = tiny_config()
+    batch = _batch(synth_corpus, cfg)
+    torch.manual_seed(0)
+    loss, _ = HDyS(cfg.model)(batch)
+    assert float(loss) == pytest.approx(GOLDEN_LOSS, rel=1e-4)

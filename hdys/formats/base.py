@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..frames import Y_UP_TO_Z_UP  # noqa: F401  (re-exported for the readers)
 from ..schema import ARRAY_KEYS, SchemaError, Sequence
 
 
@@ -113,9 +114,6 @@ def note(seq: Sequence, took: dict[Path, list[str]], dropped: dict | None = None
 # axes
 
 
-# OpenSim (and most optical mocap exported through it) is y up; the canonical world is z up.
-# (x, y, z) -> (x, -z, y) is a +90 degree rotation about x (right-handed, det +1).
-Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
 def rotate_points(points: np.ndarray, rot: np.ndarray) -> np.ndarray:

@@ -285,16 +285,13 @@ def parameter_table() -> dict[str, int]:
     """Total parameters of every registered model at its default size, and of HDyS-32D/64D/128D, with the
     paper's vocabularies (402 MinT muscles, 8 MiA EMG channels); the numbers of the paper's Table 7."""
     from ..config import Config
-    from ..schema import MIA_EMG_CHANNELS
-    from . import MODELS, build_model
+    from . import MODELS, build_model, with_paper_vocabularies
 
     def total(arch: str, latent_dim: int | None = None) -> int:
-        cfg = Config().model
+        cfg = with_paper_vocabularies(Config().model)
         cfg.arch = arch
         if latent_dim is not None:
             cfg.latent_dim = latent_dim
-        cfg.muscle_names = [f"muscle_{i:03d}" for i in range(402)]
-        cfg.emg_names = list(MIA_EMG_CHANNELS)
         return sum(p.numel() for p in build_model(cfg).parameters())
 
     table = {arch: total(arch) for arch in MODELS}

@@ -89,7 +89,7 @@ def _v(x) -> str:
     return " ".join(f"{float(c):.6g}" for c in x)
 
 
-def _mirror_axis(axis) -> tuple[float, float, float]:
+def mirror_axis(axis) -> tuple[float, float, float]:
     """Right-leg rotation axis -> left leg (reflection z -> -z of a pseudovector)."""
     return (-axis[0], -axis[1], axis[2])
 
@@ -222,7 +222,7 @@ RAJAGOPAL_TREES = ("rajagopal", "coco17", "body25")  # keypoint trees built on t
 ARM_COORDINATES = tuple(f"{n}_{s}" for s in ("r", "l") for n in ("arm_flex", "arm_add", "arm_rot", "elbow_flex"))
 ARM_RANGES = {"arm_flex": (-1.0, 3.0), "arm_add": (-2.8, 0.5), "arm_rot": (-1.5, 1.5), "elbow_flex": (0.0, 2.5)}
 # the shoulder's axes in the torso, right side, applied in this order (the model's acromial joint)
-_ARM_AXES = {"arm_flex": (0, 0, 1), "arm_add": (1, 0, 0), "arm_rot": (0, 1, 0)}
+ARM_AXES = {"arm_flex": (0, 0, 1), "arm_add": (1, 0, 0), "arm_rot": (0, 1, 0)}
 # Plug-in Gait arm markers (own positions at reference size, hanging arm, palm facing the thigh): upper arm
 # UPA, lateral epicondyle ELB, forearm FRM, radial and ulnar styloids WRA WRB, 2nd metacarpal head FIN.
 _RAJAGOPAL_ARM_MARKERS = {

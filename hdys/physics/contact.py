@@ -45,9 +45,10 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from hdys.frames import G, Y_UP_TO_Z_UP
 from hdys.physics.bodies import DE_LEVA_STATURE, SMPL_REFERENCE_HEIGHT, RajagopalBody, SmplBody
 from hdys.physics.inverse import rajagopal_state, smpl_state, unconstrained
-from hdys.physics.motions import G, SmplTrajectory
+from hdys.physics.rotations import SmplTrajectory
 from hdys.physics.static_opt import solve_batched
 
 MU = 0.8  # friction coefficient (shoe on floor)
@@ -56,7 +57,6 @@ CONTACT_SPEED = 0.6  # m/s: ... and slower than this
 CONTACT_LOAD = 0.02  # body weights: a foot in contact carries more normal force than this
 REGULARISER = 1e-4  # alpha, in (body weights)^2
 FOOT_POINTS = ("heel_medial", "heel_lateral", "toe_medial", "toe_lateral")
-OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def rajagopal_feet(body: RajagopalBody) -> FootModel:
                              [0.020, -0.028, -0.035 * sgn], [-0.030, -0.028, 0.040 * sgn]]) * k
     root = np.array([m.jnt_dofadr[m.joint(n).id] for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz",
                                                             "pelvis_tilt", "pelvis_list", "pelvis_rotation")])
-    return FootModel(ids, local, OSIM_TO_ZUP.copy(), root, m.body("pelvis").id)
+    return FootModel(ids, local, Y_UP_TO_Z_UP.copy(), root, m.body("pelvis").id)
 
 
 def smpl_feet(body: SmplBody) -> FootModel:

@@ -55,11 +55,13 @@ import numpy as np
 
 from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
+from hdys.frames import Y_UP_TO_Z_UP
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl
-from hdys.physics.motions import (ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, SMPL_KINDS, SmplTrajectory,
-                                  rajagopal_arms, rajagopal_motion, smpl_motion, smpl_trajectory)
+from hdys.physics.motions import (ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, SMPL_KINDS, rajagopal_arms,
+                                  rajagopal_motion, smpl_motion, smpl_trajectory)
+from hdys.physics.rotations import SmplTrajectory
 from hdys.physics.static_opt import arm_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
@@ -82,7 +84,6 @@ PRESETS = {
 # GroundLink's kind of movement: on level force plates, the feet on the ground
 GRF_KINDS = ("walk", "turn", "run", "squat", "jump", "cmj", "jumping_jack", "kick", "lunge", "arm_raise")
 GRF_TEST_SUBJECT = 6  # subject 7 is the test split
-OSIM_TO_ZUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # (x, y, z) -> (x, -z, y)
 
 
 def preset_domains(preset: str) -> tuple[str, ...]:
@@ -287,7 +288,7 @@ def rajagopal_points(body: RajagopalBody, q: np.ndarray, tree: str = "rajagopal"
     coordinates q (T, 23)."""
     markers, keypoints = _site_tracks(body.model, rajagopal_state(body, q), body.marker_site,
                                       body.keypoints[tree].site)
-    return markers @ OSIM_TO_ZUP.T, keypoints @ OSIM_TO_ZUP.T
+    return markers @ Y_UP_TO_Z_UP.T, keypoints @ Y_UP_TO_Z_UP.T
 
 
 def _site_tracks(model: mujoco.MjModel, qpos: np.ndarray, *sites: np.ndarray) -> list[np.ndarray]:

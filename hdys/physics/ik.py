@@ -17,7 +17,7 @@ import mujoco
 import numpy as np
 
 from hdys.physics.bodies import RajagopalBody
-from hdys.physics.contact import OSIM_TO_ZUP
+from hdys.frames import Y_UP_TO_Z_UP
 from hdys.physics.inverse import rajagopal_state
 from hdys.schema import RAJAGOPAL_COORDINATES
 
@@ -77,7 +77,7 @@ def marker_ik(body: RajagopalBody, names: list[str], markers: np.ndarray,
                          f"({', '.join(body.marker_names)}); at least {MIN_MARKERS} are needed for the IK fit")
     used = [names[i] for i in cols]
     sites = body.marker_site[[index[n] for n in used]]
-    x = np.asarray(markers, float)[:, cols] @ OSIM_TO_ZUP  # z-up world -> OpenSim y-up model world
+    x = np.asarray(markers, float)[:, cols] @ Y_UP_TO_Z_UP  # z-up world -> OpenSim y-up model world
     visible = np.isfinite(x).all(-1)
     good = visible.sum(1) >= MIN_MARKERS
     if not good.any():

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import RajagopalBody, SmplBody
-from hdys.physics.motions import SmplTrajectory
+from hdys.physics.rotations import SmplTrajectory
 
 _DISABLE = (mujoco.mjtDisableBit.mjDSBL_CONTACT | mujoco.mjtDisableBit.mjDSBL_LIMIT
             | mujoco.mjtDisableBit.mjDSBL_EQUALITY | mujoco.mjtDisableBit.mjDSBL_CONSTRAINT)

@@ -145,10 +145,12 @@ from scipy.sparse.linalg import spsolve
 from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import RajagopalBody, SmplBody
-from hdys.physics.contact import G, OSIM_TO_ZUP, FootModel, Terrain, rajagopal_feet, runs, smpl_feet
+from hdys.frames import G, Y_UP_TO_Z_UP
+from hdys.physics.contact import FootModel, Terrain, rajagopal_feet, runs, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
-from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, UPRIGHT, Fourier, SmplTrajectory, cmj_height,
-                                  cmj_schedule, quintic, smpl_trajectory)
+from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, UPRIGHT, Fourier, cmj_height, cmj_schedule, quintic,
+                                  smpl_trajectory)
+from hdys.physics.rotations import SmplTrajectory, axis_rotation
 from hdys.physics.osim_model import CouplingTable
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
@@ -280,29 +282,15 @@ def smootherstep(x: np.ndarray) -> np.ndarray:
     return x ** 3 * (10 - 15 * x + 6 * x * x)
 
 
-def _rz(a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    out = np.zeros(np.shape(a) + (3, 3))
-    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1], out[..., 2, 2] = c, -s, s, c, 1.0
-    return out
-
-
-def _ry(a: np.ndarray) -> np.ndarray:
-    """Rotation about the foot's lateral (+y, left) axis: positive angles tip the toes down."""
-    c, s = np.cos(a), np.sin(a)
-    out = np.zeros(np.shape(a) + (3, 3))
-    out[..., 0, 0], out[..., 0, 2], out[..., 2, 0], out[..., 2, 2], out[..., 1, 1] = c, s, -s, c, 1.0
-    return out
-
-
 def _toe_pivots(tmpl: np.ndarray) -> np.ndarray:
     """(2, 3) each foot's foremost sole point in a foot template (2, 4, 3): the pivot of a heel rise."""
     return tmpl[np.arange(2), 2 + np.argmax(tmpl[:, 2:, 0], axis=1)]
 
 
 def _roll(foot: np.ndarray, pivot: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """(T, 4, 3) a foot's template sole points (4, 3) pitched by ``angle`` (T,) about ``pivot`` (3,)."""
-    return np.einsum("tab,pb->tpa", _ry(angle), foot - pivot) + pivot
+    """(T, 4, 3) a foot's template sole points (4, 3) pitched by ``angle`` (T,) about ``pivot`` (3,): about the
+    foot's lateral (+y, left) axis, positive angles tip the toes down."""
+    return np.einsum("tab,pb->tpa", axis_rotation(1, angle), foot - pivot) + pivot
 
 
 def toe_pitch(pts: np.ndarray) -> np.ndarray:
@@ -377,13 +365,13 @@ def rajagopal_rig(body: RajagopalBody) -> Rig:
     addr = body.coord_qpos[cols]
     trans = np.array([names.index(n) for n in ("pelvis_tx", "pelvis_ty", "pelvis_tz")])
     return Rig(body.model, rajagopal_feet(body), lambda q: rajagopal_state(body, q), lambda qp: qp[:, addr], cols,
-               trans, body.coord_qpos[trans], OSIM_TO_ZUP.copy(),
+               trans, body.coord_qpos[trans], Y_UP_TO_Z_UP.copy(),
                addr, addr, (addr, body.coord_range[cols, 0], body.coord_range[cols, 1]),
                names.index("pelvis_rotation"), 0.0, np.array([names.index("mtp_angle_l"), names.index("mtp_angle_r")]),
                body.height_m, np.array([n == "knee_angle" for _ in "lr" for n in _RAJ_LEG]),
                np.array([names.index(n) for n in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")]), heading_first,
                np.array([[body.model.body(f"{b}_{s}").id for b in ("femur", "tibia", "talus")] for s in "lr"]),
-               turn=_turner("ZXY", OSIM_TO_ZUP), coupled=_moving_couplings(body))
+               turn=_turner("ZXY", Y_UP_TO_Z_UP), coupled=_moving_couplings(body))
 
 
 def _moving_couplings(body: RajagopalBody) -> tuple[np.ndarray, np.ndarray, CouplingTable]:
@@ -475,7 +463,7 @@ def _neutral(rig: Rig, q_mean: np.ndarray) -> tuple[np.ndarray, np.ndarray, floa
     data.qpos[:] = rig.to_qpos(q[None])[0]
     mujoco.mj_kinematics(rig.model, data)
     mujoco.mj_comPos(rig.model, data)
-    unturn = _rz(np.array(-rig.yaw_offset)) @ rig.to_zup
+    unturn = axis_rotation(2, np.array(-rig.yaw_offset)) @ rig.to_zup
     pts = _points(data, rig.feet) @ unturn.T
     ankles = data.xpos[rig.chain[:, 2]] @ unturn.T
     com = unturn @ data.subtree_com[0]
@@ -516,7 +504,7 @@ def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     ``STATIC_DEPTH`` times the generator's drop (flat feet limit the ankle's dorsiflexion)."""
     tmpl, stand_z, _ = foot_template(rig, motion.mean)
     origin = _zup_translation(rig, motion.mean)
-    pts = tmpl @ _rz(np.array(motion.mean[rig.yaw] + rig.yaw_offset)).T
+    pts = tmpl @ axis_rotation(2, np.array(motion.mean[rig.yaw] + rig.yaw_offset)).T
     pts[..., :2] += origin[:2]
     q = motion(t)[0]
     com = np.broadcast_to(pts[..., :2].reshape(-1, 2).mean(0), (t.shape[0], 2))
@@ -556,7 +544,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     tmpl, stand_z, com_z = foot_template(rig, motion.mean)
     k = rig.height_m / 1.75
     yaw = motion.mean[rig.yaw] + rig.yaw_offset
-    rot = _rz(np.array(yaw))
+    rot = axis_rotation(2, np.array(yaw))
     origin = _zup_translation(rig, motion.mean)
     dt = t[1] - t[0]
     n_pad = int(round(LIPM_PAD_S / dt))
@@ -685,7 +673,7 @@ def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray, heel: np.ndarray | None =
     chord = (CMJ_TAKEOFF + (CMJ_TOUCHDOWN - CMJ_TAKEOFF) * sf) * k  # the COM's take-off-to-touchdown line
     lift = np.where(flying, (zeta - chord) * smootherstep(np.clip(np.minimum(sf, 1 - sf) / CMJ_EASE, 0, 1)), 0.0)
     yaw = motion.mean[rig.yaw] + rig.yaw_offset
-    rot = _rz(np.array(yaw))
+    rot = axis_rotation(2, np.array(yaw))
     origin = _zup_translation(rig, motion.mean)
     toe = _toe_pivots(tmpl)
     pts = np.empty((tl.shape[0], 2, 4, 3))
@@ -972,7 +960,8 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
             """(A, psi): world = A + Rz(psi) Ry(alpha) template for the footprint rolled about ``pivot``."""
             o, psi = footprint(cycle)
             pivot = np.broadcast_to(pivot, o.shape)
-            a = o + np.einsum("tab,tb->ta", _rz(psi), pivot - np.einsum("tab,tb->ta", _ry(alpha), pivot))
+            rolled = np.einsum("tab,tb->ta", axis_rotation(1, alpha), pivot)
+            a = o + np.einsum("tab,tb->ta", axis_rotation(2, psi), pivot - rolled)
             return a, psi
 
         stance = u < duty
@@ -1003,7 +992,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         alpha_sw = toe_off + (land - toe_off) * sig
         psi_sw = psi_to + (psi_hs - psi_to) * sig
         a = np.where(stance[:, None], a_st, a_sw)
-        rot = _rz(np.where(stance, psi_st, psi_sw)) @ _ry(np.where(stance, alpha, alpha_sw))
+        rot = axis_rotation(2, np.where(stance, psi_st, psi_sw)) @ axis_rotation(1, np.where(stance, alpha, alpha_sw))
         pts[:, side] = a[:, None] + np.einsum("tab,pb->tpa", rot, tmpl[side])
         ankles[:, side] = a + rot @ ankle_tmpl[side]
         if run:  # the leg's share of the vertical force: a half sine over its stance
@@ -1018,7 +1007,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         else:
             roll = np.clip(u / duty, 0, 1)
             local = heel[side] + (toe[side] - heel[side]) * (roll ** RUN_ZMP_POW if run else roll ** ZMP_POW)[:, None]
-        zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", _rz(psi), local)[:, :2]
+        zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", axis_rotation(2, psi), local)[:, :2]
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
     p = np.where((weight.sum(1) > 1e-9)[:, None], p, zmp[:, lead])

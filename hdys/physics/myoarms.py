@@ -43,8 +43,8 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hdys.physics.bodies import _ARM_AXES, _mirror_axis
-from hdys.physics.myolegs import JointCouplings, _silenced, actuation_terms, joint_couplings
+from hdys.physics.bodies import ARM_AXES, mirror_axis
+from hdys.physics.myolegs import JointCouplings, actuation_terms, joint_couplings, silenced
 
 ARM_MUSCLES = ("DELT1", "DELT2", "DELT3", "SUPSP", "INFSP", "SUBSC", "TMIN", "TMAJ", "PECM1", "PECM2", "PECM3",
                "LAT1", "LAT2", "LAT3", "CORB", "TRIlong", "TRIlat", "TRImed", "ANC", "BIClong", "BICshort", "BRA",
@@ -85,7 +85,7 @@ def load_myoarms() -> MyoArms:
     """Load ``myofullbody`` once per process (shared: do not modify the model)."""
     import myo_sim
 
-    with _silenced():
+    with silenced():
         model = myo_sim.load_model("myofullbody")
     try:
         act = [model.actuator(_model_name(m, s)).id for s in SIDES for m in ARM_MUSCLES]
@@ -109,7 +109,7 @@ def hdys_humerus(q: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray]:
     """hdys's humerus rotation relative to the torso (T, 3, 3) for ``arm_flex, arm_add, arm_rot`` ``q`` (T, 3)
     of ``side``, and its angular-velocity Jacobian (T, 3, 3) (torso frame, per unit coordinate rate): the
     three hinges of :func:`hdys.physics.bodies.rajagopal_body`, applied in order."""
-    axes = [np.asarray(_ARM_AXES[n] if side == "r" else _mirror_axis(_ARM_AXES[n]), float) for n in HDYS_ARM[:3]]
+    axes = [np.asarray(ARM_AXES[n] if side == "r" else mirror_axis(ARM_AXES[n]), float) for n in HDYS_ARM[:3]]
     rot = np.broadcast_to(np.eye(3), (q.shape[0], 3, 3))
     jac = np.empty((q.shape[0], 3, 3))
     for i, a in enumerate(axes):

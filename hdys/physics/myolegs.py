@@ -105,7 +105,7 @@ class MyoLegs:
 
 
 @contextmanager
-def _silenced():
+def silenced():
     """myo-sim's model assembly warns about spec prefixes, as Python warnings and through MuJoCo's
     ``mju_warning`` (stderr and a MUJOCO_LOG.TXT in the working directory); both are muted meanwhile."""
     handler = mujoco.get_mju_user_warning()
@@ -125,7 +125,7 @@ def load_myolegs() -> MyoLegs:
         import myo_sim
     except ImportError as e:  # pragma: no cover - a declared dependency
         raise ImportError("static optimisation needs myo-sim's myolegs model: pip install myo-sim==0.2.4") from e
-    with _silenced():
+    with silenced():
         model = myo_sim.load_model("myolegs")
     jid = [model.joint(n).id for n in LEG_COORDINATES]
     knee = joint_couplings(model, jid)

@@ -26,7 +26,7 @@ from ..locks import holding
 from ..parallel import imap_ordered
 from ..store import Corpus, atomic_write_json, write_corpus
 from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
-from .motions import G
+from ..frames import G
 
 log = logging.getLogger("hdys.synth")
 
