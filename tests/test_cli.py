@@ -100,6 +100,7 @@ def test_bad_inputs_give_one_line_errors(run_dir, synth_corpus, tmp_path, capsys
     assert "unknown field" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_quickstart_smoke_runs_every_stage_and_resumes(tmp_path, capsys):
     out = tmp_path / "qs"
     assert main(["-q", "quickstart", "--out", str(out), "--preset", "tiny", "--budget", "0.05"]) == 0

@@ -210,6 +210,7 @@ def test_equal_exposure_gives_every_dataset_the_same_windows_whatever_the_varian
     assert "--epochs 2" in md
 
 
+@pytest.mark.slow
 def test_table5_simulates_the_lab_test_sequences_with_the_hdys_run(tmp_path, monkeypatch):
     from hdys.physics.fixture import generate_subject
     from hdys.store import write_corpus
@@ -243,6 +244,7 @@ def grf_corpus(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, synth_corpus, tmp_path, monkeypatch):
     data = [str(synth_corpus), str(grf_corpus)]
     res = run_experiment("table4", data, tmp_path, progress=False, steps=2, base_overrides=TINY)

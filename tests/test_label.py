@@ -83,6 +83,7 @@ def test_smoothing_transfer_and_derivatives():
     np.testing.assert_allclose(xdd[mid, 0], -w * w * np.sin(w * t[mid]), atol=0.03 * w * w)
 
 
+@pytest.mark.slow
 def test_fixture_labels_recovered_from_stripped_corpus(tmp_path):
     seqs = [s for s in make_fixture("tiny", domains=("lab",)) if s.grf is not None]  # motions on the ground
     assert seqs, "the tiny fixture has no Rajagopal sequence on the ground"
@@ -153,6 +154,7 @@ def write_standing_amass(path: Path, seconds: float = 1.0, fps: float = 60.0) ->
              gender=np.array("male"), mocap_framerate=np.array(fps))
 
 
+@pytest.mark.slow
 def test_cli_amass_standing_end_to_end(tmp_path):
     write_standing_amass(tmp_path / "src" / "CMU" / "01" / "01_01_poses.npz")
     write_standing_amass(tmp_path / "src" / "CMU" / "02" / "02_01_poses.npz")
@@ -203,6 +205,7 @@ def test_opensim_standing_on_a_raised_floor(tmp_path):
     assert np.all(np.abs(cop[..., 0] - 0.4) < 0.25)  # under the feet (world x = pelvis_tx)
 
 
+@pytest.mark.slow
 def test_marker_ik_exact_and_labels_markers_only_sequences():
     body = rajagopal_body(1.70, 65.0)
     motion = rajagopal_motion("walk", np.random.default_rng(3), body.coord_range, standing_pelvis_height(body))

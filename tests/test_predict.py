@@ -73,6 +73,7 @@ def test_formats_are_detected_from_the_files(tmp_path, opensim_trial, synth_corp
         detect_format(tmp_path / "notes.txt")
 
 
+@pytest.mark.slow
 def test_predict_writes_opensim_files_that_read_back(run_dir, opensim_trial, tmp_path):
     out = tmp_path / "pred"
     assert main(["-q", "predict", str(run_dir), str(opensim_trial / "subj01"), "--out", str(out), "--mass-kg", "70",
@@ -99,6 +100,7 @@ def test_predict_writes_opensim_files_that_read_back(run_dir, opensim_trial, tmp
     assert any(p.suffix == ".png" for p in (out / "plots").iterdir())
 
 
+@pytest.mark.slow
 def test_many_inputs_of_several_formats_in_one_call(run_dir, opensim_trial, synth_corpus, tmp_path, capsys):
     from test_c3d import write_c3d
     write_c3d(tmp_path / "lab.c3d")

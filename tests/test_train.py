@@ -142,6 +142,7 @@ def test_resume_keeps_the_runs_own_dataset_selection(synth_corpus, tmp_path):
         tr.close()
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits(synth_corpus, tmp_path):
     cfg_path = tmp_path / "cfg.json"
     cfg_path.write_text(json.dumps(tiny_config(epochs=500, checkpoint_every=1000).to_json()))

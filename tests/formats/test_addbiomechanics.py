@@ -183,6 +183,7 @@ def test_corrupt_file_skipped_or_strict(b3d, tmp_path, problem, caplog):
         list(read_source("addbiomechanics", tmp_path, strict=True))
 
 
+@pytest.mark.slow
 def test_cli_ingest_keeps_missing_grf_frames_unlabelled(b3d, tmp_path):
     src, _ = b3d
     (tmp_path / "src").mkdir()

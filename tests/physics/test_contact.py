@@ -99,6 +99,7 @@ def test_walking_vertical_grf_peaks(raj, smpl, kind, seed, top):
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / (smpl.mass_kg * G) < 0.05
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_running_has_flight_phases_and_running_forces(raj, smpl, seed):
     q, _, _, _, res, ground = _raj_labels(raj, "run", seed=seed)
@@ -228,6 +229,7 @@ def test_countermovement_jump_design_is_smooth_and_pushes_only(raj):
         assert z[tau > low].max() <= z[-1] + 1e-9  # the recovery rises to standing without overshoot
 
 
+@pytest.mark.slow
 def test_countermovement_jumps_take_off_and_land(raj, smpl):
     q, _, _, tau, res, ground = _raj_labels(raj, "cmj", seed=1, seconds=3.0)
     mg = raj.mass_kg * G
@@ -265,6 +267,7 @@ def test_countermovement_jumps_take_off_and_land(raj, smpl):
     assert np.abs(tau).max() / smpl.mass_kg < 8.0
 
 
+@pytest.mark.slow
 def test_validation_reports_jump_landing_peaks(raj):
     q, _, _, tau, res, _ = _raj_labels(raj, "cmj", seed=1, seconds=3.0)
     seq = Sequence(fps=100.0, sequence_id="lab-s01-cmj-01", dataset="lab", subject="lab-s01", mass_kg=raj.mass_kg,
@@ -456,6 +459,7 @@ def test_contact_forces_are_consistent(raj):
     assert res.contact.all(axis=0).any()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("body_kind", ["rajagopal", "smpl"])
 def test_residual_wrench_is_the_root_rows_left_over(raj, smpl, body_kind):
     """root_residual is the world wrench (force, moment about the root origin) that MuJoCo's root-body
@@ -563,6 +567,7 @@ def test_smpl_contact_dynamics_and_schema_torques(smpl):
     assert smpl_feet(smpl).body.shape == (2, 4)
 
 
+@pytest.mark.slow
 def test_validation_report_is_json_and_flags(raj):
     from hdys.physics.fixture import make_fixture
 

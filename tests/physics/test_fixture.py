@@ -23,6 +23,7 @@ def tiny():
     return make_fixture("tiny", seed=0)
 
 
+@pytest.mark.slow
 def test_every_sequence_validates_and_ids_are_unique(tiny):
     assert len(tiny) == len(DOMAINS) * 3 * 2
     for seq in tiny:
@@ -35,6 +36,7 @@ def test_every_sequence_validates_and_ids_are_unique(tiny):
     assert len({s.subject for s in tiny}) == len(DOMAINS) * 3
 
 
+@pytest.mark.slow
 def test_keypoint_tree_per_domain(tiny):
     """lab: Rajagopal joint centres (AddBiomechanics), sim/kin: SMPL-24, muscle: COCO-17 on the armless
     Rajagopal body (no elbows and wrists), emg: BODY_25 (Muscles in Action) on the Rajagopal body with arms."""
@@ -52,6 +54,7 @@ def test_keypoint_tree_per_domain(tiny):
     assert len(by["emg"].marker_names) == 57  # the 45 and the 12 Plug-in Gait arm markers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_domain_contents(tiny, domain):
     kin, dyn, fps = EXPECTED[domain]
@@ -85,6 +88,7 @@ def test_domain_contents(tiny, domain):
             assert 0.04 <= s.extra["emg_delay_s"] <= 0.06
 
 
+@pytest.mark.slow
 def test_lab_joint_angles_within_limits(tiny):
     lim = np.array([RAJAGOPAL_RANGES[n.removesuffix("_r").removesuffix("_l")] for n in RAJAGOPAL_COORDINATES])
     for s in tiny:
@@ -105,6 +109,7 @@ def _same(a: list[Sequence], b: list[Sequence]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_seed(tiny):
     assert _same(tiny, make_fixture("tiny", seed=0))
     lab = [s for s in tiny if s.dataset == "lab"]  # another seed: one domain shows it (each has its own draws)
@@ -121,6 +126,7 @@ def test_unknown_preset():
 @pytest.mark.parametrize("preset, domain, subj, motion, residual_bw, torque_nm_kg", [
     ("quick", "sim", 4, "lunge", 0.15, 10.0), ("default", "lab", 31, "walk", 0.15, 10.0),
     ("quick", "emg", 1, "walk", 0.15, 10.0), ("quick", "sim", 3, "run", 0.2, 10.0)])
+@pytest.mark.slow
 def test_real_subjects_have_sane_labels_throughout(preset, domain, subj, motion, residual_bw, torque_nm_kg):
     """Every motion on the ground of real subjects is explained by the ground, without torque spikes.
 
@@ -147,6 +153,7 @@ def test_real_subjects_have_sane_labels_throughout(preset, domain, subj, motion,
         assert np.abs(tau).max() / s.mass_kg < torque_nm_kg, s.sequence_id
 
 
+@pytest.mark.slow
 def test_grf_preset_is_a_groundlink_like_fine_tuning_target():
     from hdys.physics.fixture import GRF_KINDS, generate_subject, subject_jobs
     assert subject_jobs("grf") == [("grf", s) for s in range(7)]

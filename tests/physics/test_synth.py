@@ -6,6 +6,8 @@ import pytest
 from hdys.physics.synth import parse_shard, quality_outliers, synth
 from hdys.store import Corpus
 
+pytestmark = pytest.mark.slow  # every test here generates a corpus
+
 
 def _checksums(path):
     return {e.sequence_id: e.checksum for e in Corpus(path).entries()}

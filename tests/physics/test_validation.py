@@ -157,6 +157,7 @@ def test_labels_only_drift_is_the_residual(lunge):
     assert (e > 10 * lab.forward(lab.generalized(), starts)).all()  # the residual is the cause
 
 
+@pytest.mark.slow
 def test_report_has_both_forward_runs():
     from hdys.physics.fixture import generate_subject
 

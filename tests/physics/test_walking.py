@@ -168,6 +168,7 @@ def test_the_vault_leaves_every_planned_foot_within_reach():
     assert miss.max() < 0.005 and np.abs(tau).max() / mass < 10.0
 
 
+@pytest.mark.slow
 def test_smpl_knees_never_bend_backwards():
     """The SMPL knee is a ball joint without limits: a swing leg asked to reach just past its length at
     terminal swing once folded through full extension into a backward-bent knee and kept it through the
