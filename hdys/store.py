@@ -16,11 +16,11 @@ when a subject changes split. Both the groups and the manifest record the ``feat
 their statistics were computed with; statistics of another version are recomputed from the arrays.
 
 The manifest is the authority: shard files or groups it does not list are ignored (and shard files
-are overwritten by a later write). It is replaced atomically at the end of ``write_corpus`` only, so an
-interrupted write leaves the previous corpus intact; running ``write_corpus`` again resumes it
-(sequence ids already present are skipped).
+are overwritten by a later write). It is replaced atomically when a :class:`CorpusWriter` closes
+(at the end of ``write_corpus``) only, so an interrupted write leaves the previous corpus intact; running
+``write_corpus`` again resumes it (sequence ids already present are skipped).
 
-Splits are by subject, per dataset (see ``write_corpus``).
+Splits are by subject, per dataset (see :class:`CorpusWriter`).
 """
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ from .schema import (ARRAY_KEYS, DYNAMICS, KINEMATICS, MAX_FPS, NAME_KEYS, SPLIT
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+# the manifest entries a CorpusWriter writes itself (others, such as hdys synth's settings, it keeps)
+_MANIFEST_OWN = ("schema_version", "format", "created", "updated", "seed", "test_fraction", "datasets", "sequences",
+                 "stats", "feature_version", "skipped")
 FORMAT = "hdys-corpus"
 CORPUS_SCHEMA_VERSION = 1
 CHUNK_FRAMES = 256
@@ -240,51 +243,69 @@ def _load_existing(out: Path) -> dict | None:
     return Corpus(out).manifest  # validates format and version
 
 
-def write_corpus(out, sequences: Iterable[Sequence], **kwargs) -> "Corpus":
-    """Validate ``sequences`` and write them to the corpus ``out``, holding its lock (waiting for
-    another writer to finish); see :func:`_write_corpus` for the arguments."""
+def write_corpus(out, sequences: Iterable[Sequence], *, progress: bool = True, **kwargs) -> "Corpus":
+    """Validate ``sequences`` and write them to the corpus ``out`` (a :class:`CorpusWriter` with ``kwargs``),
+    holding its lock (waiting for another writer to finish). ``sequences`` is consumed once, one at a time."""
     with holding(out, "this corpus write", wait=True):
-        return _write_corpus(out, sequences, **kwargs)
+        writer = CorpusWriter(out, **kwargs)
+        try:
+            for seq in tqdm(sequences, disable=not progress, unit="seq", desc=f"writing {Path(out).name}"):
+                writer.add(seq)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.close()
 
 
-def _write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 0.2, seed: int = 0,
-                  strict: bool = False, progress: bool = True, shard_frames: int = 500_000) -> "Corpus":
-    """Validate ``sequences`` and write (or append them to) the corpus directory ``out``.
+class CorpusWriter:
+    """Writes sequences to (or appends them to) the corpus directory ``out``: :meth:`add` each, then
+    :meth:`close` writes the manifest; until then the corpus on disk is the one it started from (:meth:`abort`
+    closes the shard files and leaves it so). The caller holds the corpus lock (:func:`write_corpus` does).
 
-    ``sequences`` is consumed once, one at a time (a generator is fine). A sequence that fails
-    ``schema.validate``, has no sequence_id or dataset, or repeats an id of this call is logged and
-    listed in ``manifest["skipped"]`` (or raises ``SchemaError`` with ``strict``). Ids already in the
-    corpus are skipped: silently when the arrays' checksum is the same, with a warning (an error with
+    A sequence that fails ``schema.validate``, has no sequence_id or dataset, or repeats an id of this writer
+    is logged and listed in ``manifest["skipped"]`` (or raises ``SchemaError`` with ``strict``). Ids already in
+    the corpus are skipped: silently when the arrays' checksum is the same, with a warning (an error with
     ``strict``) when it differs.
 
-    Splits, per dataset and by subject (the sequence id where the subject is empty): a split the
-    sequence comes with is kept; sequences of a subject that already has a split follow it; otherwise
-    the subject goes to test when hash(seed, dataset, subject) in [0, 1) is below ``test_fraction``.
-    When all is written, a dataset with >= 2 subjects and no test subject gets the assigned subject of
-    smallest hash moved to test (likewise the largest to train when it has no train subject).
-    ``manifest["stats"]`` are the merged ``features.sequence_stats`` of the train sequences.
+    Splits, per dataset and by subject (the sequence id where the subject is empty): a split the sequence comes
+    with is kept; sequences of a subject that already has a split follow it; otherwise the subject goes to test
+    when hash(seed, dataset, subject) in [0, 1) is below ``test_fraction``. On close, a dataset with >= 2
+    subjects and no test subject gets the assigned subject of smallest hash moved to test (likewise the largest
+    to train when it has no train subject). ``manifest["stats"]`` are the merged ``features.sequence_stats`` of
+    the train sequences. ``meta``: more top-level manifest entries (``hdys synth`` records its settings there);
+    entries of an existing manifest that the writer does not own are kept.
     """
-    out = Path(out)
-    if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
-    out.mkdir(parents=True, exist_ok=True)
-    old = _load_existing(out)
-    old_entries = [Entry.from_json(e) for e in old["sequences"]] if old else []
-    old_by_id = {e.sequence_id: e for e in old_entries}
-    datasets_meta: dict[str, dict] = {k: {"shards": list(v.get("shards", []))}
-                                      for k, v in (old["datasets"] if old else {}).items()}
-    # known auto-assigned subject splits, so that new sequences of a known subject follow it
-    subject_split: dict[tuple[str, str], str] = {}
-    for e in old_entries:
-        if not e.split_given:
-            subject_split.setdefault((e.dataset, e.subject_key), e.split)
 
-    used_dirs = {s.split("/")[0] for v in datasets_meta.values() for s in v["shards"]}
-    writers: dict[str, _ShardWriter] = {}
+    def __init__(self, out, *, test_fraction: float = 0.2, seed: int = 0, strict: bool = False,
+                 shard_frames: int = 500_000, meta: dict | None = None):
+        if not 0.0 <= test_fraction <= 1.0:
+            raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
+        self.out, self.test_fraction, self.seed, self.strict = Path(out), test_fraction, seed, strict
+        self.shard_frames, self.meta = shard_frames, dict(meta or {})
+        if clash := sorted(set(self.meta) & set(_MANIFEST_OWN)):
+            raise ValueError(f"meta may not set the manifest's own entries {clash}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.old = _load_existing(self.out)
+        self.old_entries = [Entry.from_json(e) for e in self.old["sequences"]] if self.old else []
+        self.old_by_id = {e.sequence_id: e for e in self.old_entries}
+        self.datasets_meta: dict[str, dict] = {k: {"shards": list(v.get("shards", []))}
+                                               for k, v in (self.old["datasets"] if self.old else {}).items()}
+        # known auto-assigned subject splits, so that new sequences of a known subject follow it
+        self.subject_split: dict[tuple[str, str], str] = {}
+        for e in self.old_entries:
+            if not e.split_given:
+                self.subject_split.setdefault((e.dataset, e.subject_key), e.split)
+        self.used_dirs = {s.split("/")[0] for v in self.datasets_meta.values() for s in v["shards"]}
+        self.writers: dict[str, _ShardWriter] = {}
+        self.new_entries: list[Entry] = []
+        self.new_stats: dict[str, dict[str, RunningStats]] = {}
+        self.seen: set[str] = set()
+        self.skipped: list[dict] = []
+        self.n_same = 0
 
-    def writer_for(dataset: str) -> _ShardWriter:
-        if dataset not in writers:
-            shards = datasets_meta.get(dataset, {}).get("shards", [])
+    def _writer_for(self, dataset: str) -> _ShardWriter:
+        if dataset not in self.writers:
+            shards = self.datasets_meta.get(dataset, {}).get("shards", [])
             if shards:
                 dirname = shards[0].split("/")[0]
                 first = 1 + max(int(m.group(1)) for s in shards
@@ -292,129 +313,132 @@ def _write_corpus(out, sequences: Iterable[Sequence], *, test_fraction: float = 
             else:
                 base = dirname = _dir_name(dataset)
                 i = 1
-                while dirname in used_dirs:
+                while dirname in self.used_dirs:
                     dirname = f"{base}_{i}"
                     i += 1
-                used_dirs.add(dirname)
+                self.used_dirs.add(dirname)
                 first = 0
-            writers[dataset] = _ShardWriter(out, dirname, first, shard_frames)
-        return writers[dataset]
+            self.writers[dataset] = _ShardWriter(self.out, dirname, first, self.shard_frames)
+        return self.writers[dataset]
 
-    new_entries: list[Entry] = []
-    new_stats: dict[str, dict[str, RunningStats]] = {}
-    seen: set[str] = set()
-    skipped: list[dict] = []
-    n_same = 0
-
-    def reject(sid: str, reason: str, exc_type=SchemaError) -> None:
-        if strict:
-            raise exc_type(reason)
+    def _reject(self, sid: str, reason: str) -> None:
+        if self.strict:
+            raise SchemaError(reason)
         log.warning("skipping sequence %r: %s", sid, reason)
-        skipped.append({"sequence_id": sid, "reason": reason})
+        self.skipped.append({"sequence_id": sid, "reason": reason})
 
-    bar = tqdm(sequences, disable=not progress, unit="seq", desc=f"writing {out.name}")
-    try:
-        for seq in bar:
-            sid = str(seq.sequence_id or "")
-            source = seq.extra.get("source") if isinstance(seq.extra, dict) else None
-            try:
-                if not sid:
-                    raise SchemaError(f"{source + ': ' if source else ''}sequence_id: required by the corpus")
-                if not seq.dataset:
-                    raise SchemaError(f"{source + ' / ' if source else ''}sequence {sid!r}: dataset: "
-                                      "required by the corpus")
-                validate(seq, source=source)
-            except SchemaError as exc:
-                reject(sid, str(exc))
-                continue
-            if sid in seen:
-                reject(sid, f"sequence {sid!r}: duplicate sequence id (already given earlier in this write)")
-                continue
-            seen.add(sid)
-            digest = checksum(seq)
-            if sid in old_by_id:
-                if old_by_id[sid].checksum == digest:
-                    n_same += 1
-                    continue
-                reject(sid, f"sequence {sid!r}: already in the corpus with different data "
-                            f"(checksum {old_by_id[sid].checksum[:12]} vs {digest[:12]})")
-                continue
-            try:
-                stats = sequence_stats(seq)
-            except Exception as exc:  # noqa: BLE001 - reported per sequence, raised with strict
-                reject(sid, f"sequence {sid!r}: feature statistics failed: {type(exc).__name__}: {exc}",
-                       exc_type=SchemaError)
-                continue
-            skey = seq.subject or sid
-            given = bool(seq.split)
-            if given:
-                split = seq.split
+    def _checked(self, seq: Sequence) -> str | None:
+        """The sequence's checksum if it is to be written, None if it is rejected or already there."""
+        sid = str(seq.sequence_id or "")
+        source = seq.extra.get("source") if isinstance(seq.extra, dict) else None
+        try:
+            if not sid:
+                raise SchemaError(f"{source + ': ' if source else ''}sequence_id: required by the corpus")
+            if not seq.dataset:
+                raise SchemaError(f"{source + ' / ' if source else ''}sequence {sid!r}: dataset: "
+                                  "required by the corpus")
+            validate(seq, source=source)
+        except SchemaError as exc:
+            self._reject(sid, str(exc))
+            return None
+        if sid in self.seen:
+            self._reject(sid, f"sequence {sid!r}: duplicate sequence id (already given earlier in this write)")
+            return None
+        self.seen.add(sid)
+        digest = checksum(seq)
+        if sid in self.old_by_id:
+            if self.old_by_id[sid].checksum == digest:
+                self.n_same += 1
             else:
-                split = subject_split.get((seq.dataset, skey))
-                if split is None:
-                    split = "test" if _subject_hash(seed, seq.dataset, skey) < test_fraction else "train"
-                    subject_split[(seq.dataset, skey)] = split
-            shard = writer_for(seq.dataset).add(seq, split, stats)
-            new_entries.append(Entry(
-                sequence_id=sid, dataset=seq.dataset, subject=seq.subject or "", split=split,
-                frames=seq.num_frames, fps=float(seq.fps),
-                mass_kg=None if seq.mass_kg is None else float(seq.mass_kg),
-                height_m=None if seq.height_m is None else float(seq.height_m),
-                representations=tuple(k for k in ARRAY_KEYS if getattr(seq, k) is not None),
-                shard=shard, checksum=digest, split_given=given))
-            new_stats[sid] = stats
-    finally:
-        bar.close()
-        for w in writers.values():
+                self._reject(sid, f"sequence {sid!r}: already in the corpus with different data "
+                                  f"(checksum {self.old_by_id[sid].checksum[:12]} vs {digest[:12]})")
+            return None
+        return digest
+
+    def _split(self, seq: Sequence, key: str) -> str:
+        if seq.split:
+            return seq.split
+        split = self.subject_split.get((seq.dataset, key))
+        if split is None:
+            split = "test" if _subject_hash(self.seed, seq.dataset, key) < self.test_fraction else "train"
+            self.subject_split[(seq.dataset, key)] = split
+        return split
+
+    def add(self, seq: Sequence) -> None:
+        """Validate ``seq`` and write its arrays to its dataset's current shard (or report it skipped)."""
+        digest = self._checked(seq)
+        if digest is None:
+            return
+        sid = str(seq.sequence_id)
+        try:
+            stats = sequence_stats(seq)
+        except Exception as exc:  # noqa: BLE001 - reported per sequence, raised with strict
+            self._reject(sid, f"sequence {sid!r}: feature statistics failed: {type(exc).__name__}: {exc}")
+            return
+        split = self._split(seq, seq.subject or sid)
+        shard = self._writer_for(seq.dataset).add(seq, split, stats)
+        self.new_entries.append(Entry(
+            sequence_id=sid, dataset=seq.dataset, subject=seq.subject or "", split=split,
+            frames=seq.num_frames, fps=float(seq.fps),
+            mass_kg=None if seq.mass_kg is None else float(seq.mass_kg),
+            height_m=None if seq.height_m is None else float(seq.height_m),
+            representations=tuple(k for k in ARRAY_KEYS if getattr(seq, k) is not None),
+            shard=shard, checksum=digest, split_given=bool(seq.split)))
+        self.new_stats[sid] = stats
+
+    def abort(self) -> None:
+        """Close the shard files without writing the manifest (what was added is not part of the corpus)."""
+        for w in self.writers.values():
             w.close()
 
-    for dataset, w in writers.items():
-        datasets_meta.setdefault(dataset, {"shards": []})["shards"].extend(w.shards)
+    def close(self) -> "Corpus":
+        """Close the shards, settle the splits, merge the statistics and write the manifest."""
+        self.abort()
+        for dataset, w in self.writers.items():
+            self.datasets_meta.setdefault(dataset, {"shards": []})["shards"].extend(w.shards)
+        self.writers = {}
+        entries = _resolve_splits(self.old_entries + self.new_entries, self.seed, self.test_fraction)
+        old_split = {e.sequence_id: e.split for e in self.old_entries + self.new_entries}
+        changed = [e for e in entries if e.split != old_split[e.sequence_id]]
+        if changed:
+            _rewrite_split_attrs(self.out, changed)
+        manifest = {
+            "schema_version": CORPUS_SCHEMA_VERSION,
+            "format": FORMAT,
+            "created": self.old["created"] if self.old else _now(),
+            "updated": _now(),
+            "seed": self.seed,
+            "test_fraction": self.test_fraction,
+            "datasets": {k: self.datasets_meta[k] for k in sorted(self.datasets_meta)},
+            "sequences": [e.to_json() for e in entries],
+            "stats": _stats_to_json(self._train_stats(entries)),
+            "feature_version": FEATURE_VERSION,
+            "skipped": self.skipped,
+        }
+        for k, v in {**(self.old or {}), **self.meta}.items():
+            if k not in _MANIFEST_OWN:
+                manifest[k] = v
+        atomic_write_json(self.out / MANIFEST, manifest)
+        corpus = Corpus(self.out)
+        lines = [f"corpus {self.out}: wrote {len(self.new_entries)} new sequences "
+                 f"({sum(e.frames for e in self.new_entries)} frames), {self.n_same} already present, "
+                 f"{len(self.skipped)} skipped, {len(changed)} moved between splits"]
+        for row in corpus.availability():
+            lines.append(f"  {row['dataset']}: {row['sequences']} sequences, {row['frames']} frames, "
+                         f"{row['subjects']} subjects; train {row['splits']['train']['sequences']} / "
+                         f"test {row['splits']['test']['sequences']} sequences")
+        log.info("\n".join(lines))
+        return corpus
 
-    entries = _resolve_splits(old_entries + new_entries, seed, test_fraction)
-    old_split = {e.sequence_id: e.split for e in old_entries + new_entries}
-    changed = [e for e in entries if e.split != old_split[e.sequence_id]]
-    if changed:
-        _rewrite_split_attrs(out, changed)
-
-    # statistics: the train sequences, in manifest order
-    parts = []
-    by_shard: dict[str, list[str]] = defaultdict(list)
-    for e in entries:
-        if e.split == "train" and e.sequence_id not in new_stats:
-            by_shard[e.shard].append(e.sequence_id)
-    old_stats = _read_seq_stats(out, by_shard)
-    for e in entries:
-        if e.split == "train":
-            parts.append(new_stats[e.sequence_id] if e.sequence_id in new_stats else old_stats[e.sequence_id])
-    stats = merge_stats(parts)
-
-    manifest = {
-        "schema_version": CORPUS_SCHEMA_VERSION,
-        "format": FORMAT,
-        "created": old["created"] if old else _now(),
-        "updated": _now(),
-        "seed": seed,
-        "test_fraction": test_fraction,
-        "datasets": {k: datasets_meta[k] for k in sorted(datasets_meta)},
-        "sequences": [e.to_json() for e in entries],
-        "stats": _stats_to_json(stats),
-        "feature_version": FEATURE_VERSION,
-        "skipped": skipped,
-    }
-    atomic_write_json(out / MANIFEST, manifest)
-
-    corpus = Corpus(out)
-    n_new = len(new_entries)
-    frames_new = sum(e.frames for e in new_entries)
-    lines = [f"corpus {out}: wrote {n_new} new sequences ({frames_new} frames), "
-             f"{n_same} already present, {len(skipped)} skipped, {len(changed)} moved between splits"]
-    for row in corpus.availability():
-        lines.append(f"  {row['dataset']}: {row['sequences']} sequences, {row['frames']} frames, "
-                     f"{row['subjects']} subjects; train {row['splits']['train']['sequences']} / "
-                     f"test {row['splits']['test']['sequences']} sequences")
-    log.info("\n".join(lines))
-    return corpus
+    def _train_stats(self, entries: list[Entry]) -> dict[str, RunningStats]:
+        """The merged statistics of the train sequences, in manifest order (the old ones read back)."""
+        by_shard: dict[str, list[str]] = defaultdict(list)
+        for e in entries:
+            if e.split == "train" and e.sequence_id not in self.new_stats:
+                by_shard[e.shard].append(e.sequence_id)
+        old_stats = _read_seq_stats(self.out, by_shard)
+        return merge_stats([self.new_stats[e.sequence_id] if e.sequence_id in self.new_stats
+                            else old_stats[e.sequence_id] for e in entries if e.split == "train"])
 
 
 def _resolve_splits(entries: list[Entry], seed: int, test_fraction: float) -> list[Entry]:

@@ -8,8 +8,8 @@ import pytest
 from hdys import schema
 from hdys.features import MARGIN, merge_stats, sequence_stats
 from hdys.schema import RAJAGOPAL_COORDINATES, SchemaError, Sequence
-from hdys.store import (Corpus, CorpusError, export_npz, merged_stats, open_corpora, sequences_from_npz,
-                        write_corpus)
+from hdys.store import (Corpus, CorpusError, CorpusWriter, export_npz, merged_stats, open_corpora,
+                        sequences_from_npz, write_corpus)
 
 MUSCLES = ["soleus_r", "gasmed_r", "recfem_r"]
 MARKERS = ["LASI", "RASI", "LKNE", "RKNE"]
@@ -220,6 +220,22 @@ def test_interrupted_write_keeps_manifest(tmp_path):
     assert len(c.entries()) == len(make_all())
     for s in make_all():
         assert_same(schema.validate(s), c.read(s.sequence_id))
+
+
+def test_writer_records_meta_and_a_later_write_keeps_it(tmp_path):
+    """``hdys synth`` records its settings through ``meta``: in the manifest from the first write on, kept by
+    later writes that do not set them; the manifest's own entries cannot be overridden."""
+    out = tmp_path / "c"
+    writer = CorpusWriter(out, meta={"synth": {"preset": "tiny", "seed": 3}})
+    for s in make_all()[:3]:
+        writer.add(s)
+    assert not (out / "manifest.json").exists()  # nothing is part of the corpus before close
+    c = writer.close()
+    assert c.manifest["synth"] == {"preset": "tiny", "seed": 3} and len(c.entries()) == 3
+    c = write_corpus(out, make_all()[3:5], progress=False)
+    assert c.manifest["synth"] == {"preset": "tiny", "seed": 3} and len(c.entries()) == 5
+    with pytest.raises(ValueError, match="own entries"):
+        CorpusWriter(out, meta={"stats": {}})
 
 
 def test_bad_sequences(tmp_path, caplog):

@@ -22,11 +22,11 @@ import numpy as np
 
 from tqdm import tqdm
 
+from ..frames import G
 from ..locks import holding
 from ..parallel import imap_ordered
 from ..store import Corpus, atomic_write_json, write_corpus
 from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
-from ..frames import G
 
 log = logging.getLogger("hdys.synth")
 
@@ -84,10 +84,12 @@ def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, in
     batch_size = max(2 * workers, 4)
     bar = tqdm(total=len(todo), desc=f"synth {preset}", unit="subject", disable=not progress)
     pending: list = []
+    # the generator's settings, in the manifest from the first write on (a re-run cannot mix presets)
+    meta = {"synth": {"preset": preset, "seed": seed, "shard": f"{i}/{n}"}}
 
     def flush() -> None:
         if pending:
-            write_corpus(out, list(pending), seed=seed, progress=False)
+            write_corpus(out, list(pending), seed=seed, progress=False, meta=meta)
             _record_quality(out, pending)
             pending.clear()
 
@@ -102,7 +104,6 @@ def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, in
     finally:
         bar.close()
         results.close()
-    _stamp(out, preset, seed, (i, n))
     summary = {"corpus": str(out), "preset": preset, "seed": seed, "shard": f"{i}/{n}",
                "generated_subjects": len(todo), "skipped_subjects": len(jobs) - len(todo),
                "seconds": round(time.perf_counter() - t0, 1)}
@@ -151,16 +152,6 @@ def quality_outliers(out: str | Path) -> tuple[int, list[dict]]:
            if v.get("residual_force_mean_pct_bw", 0.0) > OUTLIER_RESIDUAL_PCT_BW
            or v.get("peak_torque_nm_per_kg", 0.0) > OUTLIER_TORQUE_NM_PER_KG]
     return len(table), bad
-
-
-def _stamp(out: Path, preset: str, seed: int, shard: tuple[int, int]) -> None:
-    """Record the generator settings in the manifest (so that a re-run cannot mix presets)."""
-    path = out / "manifest.json"
-    if not path.exists():  # nothing was generated (an empty shard)
-        return
-    manifest = json.loads(path.read_text())
-    manifest["synth"] = {"preset": preset, "seed": seed, "shard": f"{shard[0]}/{shard[1]}"}
-    atomic_write_json(path, manifest)
 
 
 def validate_corpus(out: str | Path, preset: str, seed: int, jobs: list[tuple[str, int]],
