@@ -96,7 +96,7 @@ as a planner for a walking robot would:
    stance to ``HOP_TOE_OFF_PITCH``, the centre of pressure under the toes; pushed off at ``TOE_OFF_PITCH``, as
    runs do, the lateral toe point rose off the floor in a quarter of the stance frames and the push-off stood
    on one point per foot: ``benchmarks/feet.py``, 8 hops and 8 jumping jacks, root residual 6.0 -> 4.6 and 5.4
-   -> 4.3 % of body weight), the COM at touchdown ``HOP_DROP`` below standing and
+   -> 4.3 % of body weight), the COM at touchdown ``HOP_DROP`` (jacks: ``JACK_DROP``) below standing and
    the feet rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight). Where the IK
    still misses a foot (a deep hop's crouch puts the Rajagopal ankles on their dorsiflexion limit), the heels
    rise further (:meth:`GroundMotion._heels`; ``benchmarks/feet.py``, 8 hops and 8 jumping jacks: misses of
@@ -189,6 +189,7 @@ RUN_TD_KNEE = 28.0  # deg: a run's COM at touchdown is as high as lets the landi
 RUN_PUSH = 1.5  # a run's heel rises as (progress from heel-off to toe-off) ** RUN_PUSH: fastest at toe-off
 RUN_HEEL_OFF = 0.15  # stance fraction at which the running heel starts to rise (the ankle's dorsiflexion limit)
 HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take-off below the neutral pose's
+JACK_DROP = 0.03  # m at 1.75 m stature: the same for a jumping jack (its low hops keep the legs straighter)
 HOP_PITCH = 0.3  # rad: hopping feet land and stay on the forefoot, heels this much up
 HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to HOP_TOE_OFF_PITCH
 HOP_TOE_OFF_PITCH = 0.5  # rad: a hop's heels at take-off; both toe points stay within CONTACT_HEIGHT of the floor
@@ -942,7 +943,8 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         zeta, zeta_dd = running_bounce(f, duty, shifts, tl)
         # hops: at touchdown the legs are extended a little less than in standing (runs: see _touchdown_lift)
         td = running_bounce(f, duty, shifts, -np.array(shifts[:1 if hop else 2]) / (2 * np.pi * f))[0].mean()
-        h_com = com_z - (HOP_DROP * k if hop else 0.0) + zeta - td
+        drop = (JACK_DROP if spread else HOP_DROP) * k if hop else 0.0
+        h_com = com_z - drop + zeta - td
     for side, name in enumerate(("left", "right")):
         s = f * tl + gait["shift"][name] / (2 * np.pi)
         n = np.floor(s)

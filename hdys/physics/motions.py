@@ -183,16 +183,18 @@ def _duty(curves: str, rng: np.random.Generator, speed: float = 0.0) -> float:
     return GAIT_DUTY[curves] + float(rng.uniform(-0.04, 0.04))
 
 
-JACK_SPREAD = 0.3  # m at 1.75 m stature: how much further apart the feet land on a jumping jack's "apart" hop
+JACK_SPREAD = 0.2  # m at 1.75 m stature: how much further apart the feet land on a jumping jack's "apart" hop
+JACK_DUTY = (0.7, 0.75)  # a jumping jack's stance fraction: low hops, 0.1-0.15 s in the air
 
 
 def _hop(rng: np.random.Generator, jack: bool) -> dict:
     """Timing of two-footed hopping in place (``jump``, 2.2-2.6 hops/s) or of jumping jacks (2.0-2.4
-    hops/s): hop frequency (Hz), stance fraction (0.45-0.55: about 0.2-0.27 s on the ground and in the
-    air each, as in repeated rebound hops) and the legs' common cycle offset (rad). The builder's base frequency is the hop
-    frequency, halved for a jack (apart and together are one cycle)."""
+    hops/s): hop frequency (Hz), stance fraction (hops 0.45-0.55: about 0.2-0.27 s on the ground and in the
+    air each, as in repeated rebound hops; jacks ``JACK_DUTY``) and the legs' common cycle offset (rad). The
+    builder's base frequency is the hop frequency, halved for a jack (apart and together are one cycle)."""
     f = float(rng.uniform(2.0, 2.4) if jack else rng.uniform(2.2, 2.6))
-    return {"freq": f, "duty": float(rng.uniform(0.45, 0.55)), "c": float(rng.uniform(-np.pi, np.pi)),
+    duty = float(rng.uniform(*JACK_DUTY) if jack else rng.uniform(0.45, 0.55))
+    return {"freq": f, "duty": duty, "c": float(rng.uniform(-np.pi, np.pi)),
             "base": f / 2 if jack else f, "harmonic": 2 if jack else 1}
 
 

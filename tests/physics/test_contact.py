@@ -18,7 +18,7 @@ from hdys.physics.locomotion import (ground_rajagopal, ground_smpl, heading_firs
 from hdys.physics.motions import cmj_height, cmj_schedule, rajagopal_arms, rajagopal_motion, smpl_motion
 from hdys.physics.validation import (_joint_generalized, contact_generalized, forward_check, standing_check,
                                      validate_corpus_physics)
-from hdys.schema import RAJAGOPAL_COORDINATES, Sequence
+from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, Sequence
 
 
 @pytest.fixture(scope="module")
@@ -140,14 +140,24 @@ def test_running_has_flight_phases_and_running_forces(raj, smpl, seed):
     assert moment[flight].mean() < 0.045  # 6 % without the turn, 2-4 % with
 
 
+# rebound hopping: about 3 body weights, in the air about half the time; a jumping jack's low hops: about 2.2
+PEAK_BW = {"jump": (2.5, 4.5), "jumping_jack": (1.8, 3.0)}
+FLIGHT = {"jump": (0.3, 0.6), "jumping_jack": (0.15, 0.35)}
+
+
 @pytest.mark.parametrize("kind", ["jump", "jumping_jack"])
 def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
-    q, _, _, _, res, _ = _raj_labels(raj, kind, seed=1)
+    q, _, _, tau, res, _ = _raj_labels(raj, kind, seed=1)
     mg = raj.mass_kg * G
+    # a jack that landed its "apart" hop deep in the knees asked the hips for 1.7-1.9 N m/kg of rotation moment
+    # (benchmarks/jumping_jacks.py); hops in place 0.4
+    hip_rotation = [RAJAGOPAL_TORQUE_DOFS.index(f"hip_rotation_{s}") for s in "rl"]
+    assert np.abs(tau[:, hip_rotation]).max() / raj.mass_kg < 1.2
     fz = res.grf[..., 2].sum(1) / mg
-    assert 2.5 < fz.max() < 4.5  # rebound hopping: about 3 body weights
+    peak = PEAK_BW[kind]
+    assert peak[0] < fz.max() < peak[1]
     flight = ~res.contact.any(axis=1)
-    assert 0.3 < flight.mean() < 0.6
+    assert FLIGHT[kind][0] < flight.mean() < FLIGHT[kind][1]
     assert (res.contact[:, 0] == res.contact[:, 1]).mean() > 0.9  # both feet at once (loads cross 2 % BW apart)
     heels = res.point_pos[:, :, :2, 2].min(-1)
     assert heels[res.contact.all(axis=1)].min() > 0.005  # on the forefoot: the heels stay up in stance
@@ -162,10 +172,10 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     lo, hi = raj.coord_range[6:, 0], raj.coord_range[6:, 1]
     assert (q[:, 6:] >= lo - 1e-3).all() and (q[:, 6:] <= hi + 1e-3).all()
     width = np.linalg.norm(res.point_pos[:, 0, 2, :2] - res.point_pos[:, 1, 2, :2], axis=1)
-    assert (np.ptp(width) > 0.2) if kind == "jumping_jack" else (np.ptp(width) < 0.01)  # apart and together
+    assert (np.ptp(width) > 0.15) if kind == "jumping_jack" else (np.ptp(width) < 0.01)  # apart and together
     _, res = _smpl_labels(smpl, kind, seed=1)
     mg = smpl.mass_kg * G
-    assert 2.5 < res.grf[..., 2].sum(1).max() / mg < 4.5 and (~res.contact.any(axis=1)).mean() > 0.3
+    assert peak[0] < res.grf[..., 2].sum(1).max() / mg < peak[1] and (~res.contact.any(axis=1)).mean() > FLIGHT[kind][0]
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.06  # 6.4-7.4 % with the 0.7 rad push
 
 
@@ -185,7 +195,7 @@ def test_the_plan_balances_the_moving_arms():
     _, res = rajagopal_contact_dynamics(body, q, qd, qdd)
     residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / (body.mass_kg * G)
     flight = ~res.contact.any(axis=1)
-    assert flight.mean() > 0.3 and residual[flight].mean() < 0.05 and residual.mean() < 0.08
+    assert flight.mean() > FLIGHT["jumping_jack"][0] and residual[flight].mean() < 0.05 and residual.mean() < 0.08
 
 def test_deep_hops_reach_their_feet(raj):
     """A deep hop (this seed's stance put the Rajagopal ankles on their dorsiflexion limit) raises its heels until
