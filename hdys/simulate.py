@@ -32,8 +32,8 @@ import mujoco
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from .physics.bodies import RajagopalBody, rajagopal_body
 from .frames import Y_UP_TO_Z_UP
+from .physics.bodies import RajagopalBody, rajagopal_body
 from .physics.inverse import coordinate_mass, unconstrained
 from .schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TRANSLATIONS, SchemaError, Sequence
 

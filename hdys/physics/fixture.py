@@ -53,9 +53,9 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from hdys.frames import Y_UP_TO_Z_UP
 from hdys.physics import emg as emg_model
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
-from hdys.frames import Y_UP_TO_Z_UP
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl

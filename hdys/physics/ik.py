@@ -16,8 +16,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from hdys.physics.bodies import RajagopalBody
 from hdys.frames import Y_UP_TO_Z_UP
+from hdys.physics.bodies import RajagopalBody
 from hdys.physics.inverse import rajagopal_state
 from hdys.schema import RAJAGOPAL_COORDINATES
 

@@ -144,14 +144,14 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import spsolve
 from scipy.spatial.transform import Rotation
 
-from hdys.physics.bodies import RajagopalBody, SmplBody
 from hdys.frames import G, Y_UP_TO_Z_UP
+from hdys.physics.bodies import RajagopalBody, SmplBody
 from hdys.physics.contact import FootModel, Terrain, rajagopal_feet, runs, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.motions import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, UPRIGHT, Fourier, cmj_height, cmj_schedule, quintic,
                                   smpl_trajectory)
-from hdys.physics.rotations import SmplTrajectory, axis_rotation
 from hdys.physics.osim_model import CouplingTable
+from hdys.physics.rotations import SmplTrajectory, axis_rotation
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 FINE_HZ = 50.0
