@@ -42,8 +42,9 @@ from typing import Iterator
 
 import numpy as np
 
+from ..frames import Y_UP_TO_Z_UP
 from ..schema import FEET, RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, Sequence
-from .base import Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, root_of, rotate_points, walk
+from .base import Context, FormatError, Reader, Unit, note, root_of, rotate_points, walk
 from .markers import apply_option
 
 INSTALL = "pip install nimblephysics==0.10.52.1"

@@ -23,7 +23,6 @@ from typing import Callable, Iterator
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..frames import Y_UP_TO_Z_UP  # noqa: F401  (re-exported for the readers)
 from ..schema import ARRAY_KEYS, SchemaError, Sequence
 
 

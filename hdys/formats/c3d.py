@@ -30,8 +30,9 @@ from typing import Iterator
 import numpy as np
 from scipy.signal import butter, filtfilt
 
+from ..frames import Y_UP_TO_Z_UP
 from ..schema import Sequence
-from .base import Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, root_of, rotate_points, walk
+from .base import Context, FormatError, Reader, Unit, note, root_of, rotate_points, walk
 from .forceplates import assign_feet, plate_forces
 from .markers import apply_option
 

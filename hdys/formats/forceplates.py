@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import FormatError, Y_UP_TO_Z_UP, rotate_points
+from ..frames import Y_UP_TO_Z_UP
+from .base import FormatError, rotate_points
 from .markers import canonical_marker
 
 CONTACT_N = 20.0

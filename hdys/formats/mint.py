@@ -36,9 +36,10 @@ from typing import Iterator
 
 import numpy as np
 
+from ..frames import Y_UP_TO_Z_UP
 from ..schema import Sequence
 from . import amass
-from .base import (NUMPY_ARRAY_CLASSES, Context, FormatError, Reader, SMPL_ROTATION_SLICE, Unit, Y_UP_TO_Z_UP,
+from .base import (NUMPY_ARRAY_CLASSES, Context, FormatError, Reader, SMPL_ROTATION_SLICE, Unit,
                    interp_linear, interp_rotvec, note, numpy_array_class, root_of, rotate_points, walk)
 
 FPS = 50.0

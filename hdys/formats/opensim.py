@@ -52,8 +52,9 @@ from typing import Iterator
 
 import numpy as np
 
+from ..frames import Y_UP_TO_Z_UP
 from ..schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, RAJAGOPAL_TRANSLATIONS, Sequence
-from .base import (Context, FormatError, Reader, Unit, Y_UP_TO_Z_UP, note, resample_to_times, root_of,
+from .base import (Context, FormatError, Reader, Unit, note, resample_to_times, root_of,
                    rotate_points, uniform_rate, walk)
 from .markers import apply_option
 

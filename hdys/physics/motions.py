@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.spatial.transform import Rotation
 
 from hdys.frames import G
 from hdys.physics.rotations import SmplTrajectory, axis_rotation, euler_chain

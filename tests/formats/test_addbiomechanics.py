@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hdys.formats import read_source
-from hdys.formats.base import Y_UP_TO_Z_UP
+from hdys.frames import Y_UP_TO_Z_UP
 from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, SchemaError
 from hdys.store import Corpus
 
