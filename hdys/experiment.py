@@ -417,7 +417,7 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
     """Tables 5 and 11: the HDyS row's run simulates the `lab` test sequences of ``data``
     (:func:`hdys.simulate.simulate_run`); ``simulation.json``/``simulate.png`` in ``out_dir``."""
     from .simulate import simulate_run
-    from .store import Corpus
+    from .store import Corpus, atomic_write_json
 
     rec = next(r for r in results["variants"].values() if r["role"] == "hdys")
     seqs = []
@@ -428,14 +428,16 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
         raise ValueError(f"{', '.join(data)}: no `lab` test sequences (Rajagopal angles with ground forces) "
                          "to simulate")
     path, run = out_dir / "simulation.json", str(Path(rec["dir"]) / "run")
-    if path.exists():  # a re-run with the same run, rates, k and sequences: the simulation is done
+    try:  # a re-run with the same run, rates, k and sequences: the simulation is done
         old = json.loads(path.read_text())
         ids = {s["sequence"] for s in old["sequences"]} | {s["sequence"] for s in old["skipped"]}
         if (old["run"], old["fps"], old["k"], ids) == (run, fps, SIMULATION_K, {s.sequence_id for s in seqs}):
             log.info("simulation done before: %s", path)
             return old
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: simulate
+        pass
     res = simulate_run(run, seqs, k=SIMULATION_K, fps=fps, progress=progress, plot=out_dir / "simulate.png")
-    path.write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write_json(path, res)  # an interrupted write never leaves half a file to be taken as done
     return res
 
 
