@@ -15,10 +15,10 @@ npz,opensim`` from the joint angles, and then, in OpenSim's python:
    and mtp unlocked: ``SCALE_SIDE``, shared with ``opensim_agreement.py``; no low-pass filter, the motions are
    smooth) with the trial's coordinates and reference ground forces, and compares its ``<coordinate>_moment``
    columns, per kilogram, with hdys' ``_id.sto`` and with the corpus' own labels. The reference forces are
-   what a force plate gives, each foot's force at its CoP on ``calcn``; the labels were computed with the
-   generator's sole-point forces (heels on ``calcn``, metatarsal heads on ``toes``, with their free moment),
-   which a corpus does not keep: the two differ where that split and the free moment matter (mtp, subtalar,
-   hip rotation).
+   what a force plate gives, each foot's force at its CoP on ``calcn`` with its free moment (``cop_moment``,
+   where the corpus has it); the labels were computed with the generator's sole-point forces (heels on
+   ``calcn``, metatarsal heads on ``toes``), whose split a corpus does not keep: the two differ where that
+   split matters (mtp), and at hip rotation and subtalar too for corpora written without ``cop_moment``.
 
 Writes ``DIR/opensim_files.json`` and ``DIR/opensim_files.md``.
 """
