@@ -45,6 +45,9 @@ class ModelConfig:
     # frames, per channel (0: the paper's L1 only). L1 barely rewards the shape of small activations; PCC
     # judges only the shape.
     corr_weight: float = 0.0
+    # the correlation term leaves out (window, channel) pairs whose reference std is below this (normalised
+    # units): a channel at rest is label noise, which no prediction correlates with
+    corr_min_std: float = 0.05
     muscle_names: list[str] = field(default_factory=list)  # channel vocabulary, filled from the data
     emg_names: list[str] = field(default_factory=list)
 
@@ -62,6 +65,8 @@ class ModelConfig:
             raise ValueError(f"model.max_window must be >= 2, got {self.max_window}")
         if self.corr_weight < 0:
             raise ValueError(f"model.corr_weight must be >= 0, got {self.corr_weight}")
+        if self.corr_min_std < 0:
+            raise ValueError(f"model.corr_min_std must be >= 0, got {self.corr_min_std}")
 
 
 @dataclass

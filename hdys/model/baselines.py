@@ -132,7 +132,7 @@ class Baseline(nn.Module):
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         preds, _ = self._run(batch)
         logs: dict[str, float] = {}
-        terms = reconstruction_terms(preds, batch, logs, self.cfg.corr_weight)
+        terms = reconstruction_terms(preds, batch, logs, self.cfg.corr_weight, self.cfg.corr_min_std)
         if terms:
             loss = combine_terms(terms, self.cfg.loss_balance)
         else:  # nothing this baseline can learn from in the batch: a zero that keeps the graph

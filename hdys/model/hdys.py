@@ -122,7 +122,7 @@ class HDyS(nn.Module):
         z_kin = self.encode(batch)
         latents += [(batch["kin"][rep]["idx"], z, 1) for rep, z in z_kin.items()]
         recon_terms += reconstruction_terms({rep: self.decode(z) for rep, z in z_kin.items()}, batch, logs,
-                                            cfg.corr_weight)
+                                            cfg.corr_weight, cfg.corr_min_std)
 
         if cfg.use_fdae:
             recon_terms += self._forward_dynamics(batch, latents, logs)
@@ -201,11 +201,12 @@ CORRELATED = ("muscle_activation", "emg")
 
 
 def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict, logs: dict,
-                         corr_weight: float = 0.0) -> list[tuple[str, torch.Tensor]]:
+                         corr_weight: float = 0.0, corr_min_std: float = 0.05) -> list[tuple[str, torch.Tensor]]:
     """Eq. 2, dynamics part: masked L1 between each representation's predictions {rep: {dyn: (n, T, C)}}
     and every dynamics target of the same windows, as (dynamics type, term); each term is also logged
     as ``id/<rep>-><dyn>``. With ``corr_weight`` the terms of :data:`CORRELATED` dynamics add
-    ``corr_weight * (1 - r)`` (see :func:`_masked_decorrelation`)."""
+    ``corr_weight * (1 - r)`` over the pairs whose reference std reaches ``corr_min_std`` (see
+    :func:`_masked_decorrelation`)."""
     terms = []
     for rep, rep_preds in preds.items():
         idx = batch["kin"][rep]["idx"]
@@ -219,7 +220,8 @@ def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict,
             if term is not None:
                 logs[f"id/{rep}->{dyn}"] = float(term.detach())
                 if corr_weight and dyn in CORRELATED:
-                    decor = _masked_decorrelation(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib])
+                    decor = _masked_decorrelation(rep_preds[dyn][ia], target["y"][ib], target["valid"][ib],
+                                                  corr_min_std)
                     if decor is not None:
                         term = term + corr_weight * decor
                         logs[f"corr/{rep}->{dyn}"] = float(1.0 - decor.detach())
