@@ -3,10 +3,10 @@ countermovement jumps, hops, jumping jacks, lunges and step-ups drawn by the gen
 corpus's, Rajagopal body at 100 fps (3 s each), each motion generated twice in the same process: as the
 generator does now, and with the fix in question switched off by its constants.
 
-Fixes (``hdys.physics.locomotion``): ``heels`` (jumps, hops, lunges, step-ups: the heels rise where a foot
-pitches toes-down in the IK, ``HEEL_PASSES`` = 0 to switch off), ``spin`` (jumps: the body turns so that its
-angular momentum is constant in flight, ``SPIN_PASSES`` = 0), ``push`` (hops: the heels rise to
-``HOP_TOE_OFF_PITCH`` at take-off, 0.7 rad = ``TOE_OFF_PITCH`` to switch off).
+Fixes (``hdys.physics.locomotion``, ``hdys.physics.gait``): ``heels`` (jumps, hops, lunges, step-ups: the heels rise
+where a foot pitches toes-down in the IK, ``locomotion.HEEL_PASSES`` = 0 to switch off), ``spin`` (jumps: the body
+turns so that its angular momentum is constant in flight, ``locomotion.SPIN_PASSES`` = 0), ``push`` (hops: the heels
+rise to ``gait.HOP_TOE_OFF_PITCH`` at take-off, 0.7 rad = ``plans.TOE_OFF_PITCH`` to switch off).
 
 Per motion: the IK's largest miss of a planned sole point outside flight (mm), the deepest sole point below its
 support (mm), stance slides (95th percentile, mm), the root residual force (mean and largest, % body weight), the
@@ -23,13 +23,17 @@ import time
 
 import numpy as np
 
+import hdys.physics.gait as gait
 import hdys.physics.locomotion as loc
 from hdys.physics.bodies import rajagopal_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, stance_slides
 from hdys.physics.fixture import sample_subject, standing_pelvis_height
 from hdys.physics.motions import rajagopal_motion
+from hdys.physics.plans import TOE_OFF_PITCH
 
-FIXES = {"heels": ("HEEL_PASSES", 0), "spin": ("SPIN_PASSES", 0), "push": ("HOP_TOE_OFF_PITCH", loc.TOE_OFF_PITCH)}
+# each fix: (the module that reads the constant, its name, the value that switches the fix off)
+FIXES = {"heels": (loc, "HEEL_PASSES", 0), "spin": (loc, "SPIN_PASSES", 0),
+         "push": (gait, "HOP_TOE_OFF_PITCH", TOE_OFF_PITCH)}
 CASES = [("cmj", "heels"), ("cmj", "spin"), ("jump", "heels"), ("jump", "push"), ("jumping_jack", "heels"),
          ("jumping_jack", "push"), ("lunge", "heels"), ("step_up", "heels")]
 
@@ -77,14 +81,14 @@ def main() -> None:
     start = time.time()
     rows, table = [], []
     for kind, fix in CASES:
-        name, off = FIXES[fix]
-        on = getattr(loc, name)
+        module, name, off = FIXES[fix]
+        on = getattr(module, name)
         for state, value in (("off", off), ("on", on)):
-            setattr(loc, name, value)
+            setattr(module, name, value)
             try:
                 got = [one(kind, seed) for seed in range(args.motions)]
             finally:
-                setattr(loc, name, on)
+                setattr(module, name, on)
             rows += [{**g, "fix": fix, "state": state} for g in got]
             table.append([kind, f"{fix} {state}"] + [f"{agg([g[k] for g in got]):.2f}" for k, _, agg in COLUMNS])
     print("| motion | fix | " + " | ".join(label for _, label, _ in COLUMNS) + " |")

@@ -2,7 +2,10 @@
 
 Two MuJoCo bodies are built in code (:mod:`hdys.physics.bodies`): a simplified Rajagopal 2015 lower
 body (OpenSim coordinate names) and an SMPL-topology humanoid. Smooth parametric motions with analytic
-derivatives (:mod:`hdys.physics.motions`) are pushed through MuJoCo inverse dynamics
+derivatives (:mod:`hdys.physics.motions`; on the ground, the feet planted by the planner of
+:mod:`hdys.physics.locomotion`: rigs :mod:`~hdys.physics.rig`, shapes :mod:`~hdys.physics.shapes`, balance
+:mod:`~hdys.physics.balance`, foot plans :mod:`~hdys.physics.plans` and :mod:`~hdys.physics.gait`, leg IK
+:mod:`~hdys.physics.legs`, flight :mod:`~hdys.physics.flight`) are pushed through MuJoCo inverse dynamics
 (:mod:`hdys.physics.inverse`), a real static optimisation with the 80 muscles of myo-sim's ``myolegs``
 model (:mod:`hdys.physics.myolegs`, :mod:`hdys.physics.static_opt`) and an sEMG envelope model
 (:mod:`hdys.physics.emg`);

@@ -384,7 +384,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
         s = u(0.75, 1.15)
         asym = u(-0.12, 0.12)
         if run:
-            speed = u(2.5, 3.5)  # the planner caps a stance's COM travel (RUN_TRAVEL in hdys.physics.locomotion)
+            speed = u(2.5, 3.5)  # the planner caps a stance's COM travel (RUN_TRAVEL in hdys.physics.gait)
         shift = {}
         for side, p0, g in (("r", 0.0, 1 + asym), ("l", np.pi, 1 - asym)):
             sg = s * g

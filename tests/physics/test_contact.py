@@ -363,25 +363,25 @@ def test_arm_motions_standing_on_both_feet(smpl, kind):
 
 
 def test_pelvis_is_moved_only_where_that_reduces_the_miss(raj):
-    """``_move_pelvis`` keeps a pass only if it reduces the largest miss: a miss that moving the pelvis cannot
+    """``move_pelvis`` keeps a pass only if it reduces the largest miss: a miss that moving the pelvis cannot
     reduce (here: a constant) leaves the plan and the solution as they were (it once sank a walk's pelvis
     below the floor, pass after pass)."""
-    from hdys.physics.locomotion import _move_pelvis
+    from hdys.physics.legs import move_pelvis
 
     motion = rajagopal_motion("walk", np.random.default_rng(2), raj.coord_range, standing_pelvis_height(raj))
     g = ground_rajagopal(raj, motion, 0.0, 1.0)
     q_ref = g._reference(g.t_fine)[0]
     q_ref[:, g.rig.root_rot] = g.rig.reorient(q_ref[:, g.rig.root_rot])
     z0 = g.plan.pelvis_z.copy()
-    out = _move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: np.ones(d.shape[0]), 3, 0.005, -1.0, 0.25, 50.0)
+    out = move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: np.ones(d.shape[0]), 3, 0.005, -1.0, 0.25, 50.0)
     assert out is g.qpos and np.array_equal(g.plan.pelvis_z, z0)
     # a miss that lowering does reduce (the height of the pelvis above a level 3 cm lower) is acted on
     level = np.full(len(z0), z0.min() - 0.03)
-    out = _move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: g.plan.pelvis_z - level, 1, 0.005, -0.5, 0.05, 50.0)
+    out = move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: g.plan.pelvis_z - level, 1, 0.005, -0.5, 0.05, 50.0)
     assert out is not g.qpos and (g.plan.pelvis_z < z0 - 0.01).all()
     # ... but by at most ``limit`` in all (a walk's pelvis no deeper than WALK_LOWER_MAX)
     g.plan.pelvis_z = z0.copy()
-    _move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: g.plan.pelvis_z - level, 3, 0.005, -0.5, 0.05, 50.0, 0.012)
+    move_pelvis(g.rig, g.plan, q_ref, g.qpos, lambda d: g.plan.pelvis_z - level, 3, 0.005, -0.5, 0.05, 50.0, 0.012)
     assert (g.plan.pelvis_z >= z0 - 0.012 - 1e-12).all() and (g.plan.pelvis_z < z0 - 0.011).any()
 
 
