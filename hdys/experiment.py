@@ -838,68 +838,27 @@ def claims(results: dict) -> list[dict]:
 # Figure 3: t-SNE of the latents
 
 
-def _sq_dists(x: np.ndarray) -> np.ndarray:
-    sq = (x * x).sum(1)
-    return np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
-
-
-def _affinities(d: np.ndarray, perplexity: float, steps: int = 64) -> np.ndarray:
-    """Symmetric t-SNE input affinities P (n, n) from squared distances: per point a Gaussian whose
-    precision is found by bisection so that its entropy is log(perplexity)."""
-    n = len(d)
-    off = ~np.eye(n, dtype=bool)
-    d = d - np.where(off, d, np.inf).min(1, keepdims=True)  # nearest neighbour at 0 (no underflow)
-    d = np.where(off, d, 0.0)
-    target = np.log(perplexity)
-    beta, lo, hi = np.ones(n), np.zeros(n), np.full(n, np.inf)
-    for _ in range(steps):
-        p = np.exp(-d * beta[:, None]) * off
-        s = p.sum(1)
-        h = np.log(s) + beta * (d * p).sum(1) / s  # entropy of the row distribution
-        up = h > target  # too flat: sharpen
-        lo = np.where(up, beta, lo)
-        hi = np.where(up, hi, beta)
-        beta = np.where(np.isinf(hi), beta * 2, (lo + hi) / 2)
-    p = np.exp(-d * beta[:, None]) * off
-    p /= p.sum(1, keepdims=True)
-    return np.maximum((p + p.T) / (2 * n), 1e-12)
-
-
 def tsne(x: np.ndarray, dims: int = 2, perplexity: float = 30.0, iterations: int = 500, seed: int = 0) -> np.ndarray:
-    """Exact t-SNE (van der Maaten & Hinton 2008) of ``x`` (n, F) -> (n, dims): PCA initialisation
-    scaled to std 1e-4, early exaggeration 12 for the first 250 iterations, momentum 0.5 then 0.8,
-    adaptive gains, learning rate max(n / 48, 50). O(n^2) memory and time per iteration."""
+    """t-SNE (van der Maaten & Hinton 2008) of ``x`` (n, F) -> (n, dims), scikit-learn's Barnes-Hut
+    implementation with a PCA initialisation; the perplexity is capped at (n - 1) / 3 for small n."""
+    from sklearn.manifold import TSNE
+
     x = np.asarray(x, np.float64)
-    n = len(x)
-    if n < 5:
-        raise ValueError(f"t-SNE needs at least 5 points, got {n}")
-    x = x - x.mean(0)
-    p = _affinities(_sq_dists(x), min(perplexity, (n - 1) / 3))
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    y = x @ vt[:dims].T
-    y = y / (y[:, 0].std() + 1e-12) * 1e-4 if y[:, 0].std() > 0 else \
-        np.random.default_rng(seed).normal(scale=1e-4, size=(n, dims))
-    lr, exaggerate = max(n / 48.0, 50.0), min(250, iterations // 2)
-    velocity, gains = np.zeros_like(y), np.ones_like(y)
-    for it in range(iterations):
-        num = 1.0 / (1.0 + _sq_dists(y))
-        np.fill_diagonal(num, 0.0)
-        q = np.maximum(num / num.sum(), 1e-12)
-        pq = ((12.0 if it < exaggerate else 1.0) * p - q) * num
-        grad = 4.0 * (pq.sum(1)[:, None] * y - pq @ y)
-        gains = np.maximum(np.where(np.sign(grad) != np.sign(velocity), gains + 0.2, gains * 0.8), 0.01)
-        velocity = (0.5 if it < exaggerate else 0.8) * velocity - lr * gains * grad
-        y = y + velocity
+    if len(x) < 5:
+        raise ValueError(f"t-SNE needs at least 5 points, got {len(x)}")
+    y = TSNE(dims, perplexity=min(perplexity, (len(x) - 1) / 3), init="pca", max_iter=max(iterations, 250),
+             random_state=seed).fit_transform(x)
     return y - y.mean(0)
 
 
 def knn_accuracy(x: np.ndarray, labels, k: int = 10) -> float:
     """Leave-one-out k-nearest-neighbour accuracy of predicting ``labels`` from ``x`` (majority vote)."""
+    from sklearn.neighbors import NearestNeighbors
+
     _, codes = np.unique(np.asarray(labels), return_inverse=True)
-    d = _sq_dists(np.asarray(x, np.float64))
-    np.fill_diagonal(d, np.inf)
+    x = np.asarray(x, np.float64)
     k = min(k, len(x) - 1)
-    nn = np.argpartition(d, k - 1, axis=1)[:, :k]
+    nn = NearestNeighbors(n_neighbors=k).fit(x).kneighbors(return_distance=False)  # each point's own left out
     votes = np.array([np.bincount(codes[row], minlength=codes.max() + 1).argmax() for row in nn])
     return float((votes == codes).mean())
 
