@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hdys.config import apply_overrides
 from hdys.evaluate import evaluate
-from hdys.experiment import base_config
+from hdys.registry import base_config
 from hdys.quickstart import mean_predictor_results
 from hdys.train import train
 

@@ -200,7 +200,8 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from .experiment import DEFAULT_EPOCHS, run_experiment
+    from .experiment import run_experiment
+    from .registry import DEFAULT_EPOCHS
     epochs = args.epochs
     if not epochs and not args.steps and args.budget is None:
         epochs = DEFAULT_EPOCHS[args.name]  # the paper's protocol unless another is asked for
@@ -355,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--representations", nargs="*", help="kinematics representations the model uses")
     s.set_defaults(func=cmd_simulate)
 
-    from .experiment import EXPERIMENTS
+    from .registry import EXPERIMENTS
     s = sub.add_parser("experiment", help="the paper's experiments (Tables 1-5, 7, 9-11, Figure 3) on a corpus")
     s.add_argument("name", choices=sorted(EXPERIMENTS))
     s.add_argument("--data", required=True, help="corpus directories, comma separated")

@@ -7,8 +7,12 @@ import numpy as np
 import pytest
 
 import hdys.experiment as X
+import hdys.figure3
 from hdys.config import apply_overrides, Config
-from hdys.experiment import CorpusInfo, claims, fifty_fifty, knn_accuracy, run_experiment, tsne, variants
+from hdys.experiment import run_experiment
+from hdys.figure3 import knn_accuracy, tsne
+from hdys.registry import CorpusInfo, describe_corpora, fifty_fifty, variants
+from hdys.tables import claims
 from hdys.model import MODELS
 
 # tests/conftest.py's tiny_config as overrides, a few steps per variant
@@ -135,7 +139,7 @@ def test_fig3_takes_table1_runs_and_writes_the_tsne_png(table9, synth_corpus, tm
         shutil.copytree(table9[0] / "table9" / "hdys", tmp_path / "table1" / key)
     import hdys.train
     monkeypatch.setattr(hdys.train, "train", lambda *a, **k: pytest.fail("fig3 must take the table1 runs"))
-    monkeypatch.setattr(X, "FIG3_FRAMES", 300)
+    monkeypatch.setattr(hdys.figure3, "FIG3_FRAMES", 300)
     res = run_experiment("fig3", [str(synth_corpus)], tmp_path, 0.1, progress=False, base_overrides=TINY)
     png = tmp_path / "fig3" / "fig3.png"
     assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
@@ -199,7 +203,7 @@ def test_equal_exposure_gives_every_dataset_the_same_windows_whatever_the_varian
                          base_overrides=[*tiny, "train.datasets=[\"a\"]"])
     full = run_experiment("table9", [str(synth_corpus)], tmp_path / "all", progress=False, epochs=2,
                           base_overrides=tiny)
-    k = len(X.describe_corpora([str(synth_corpus)]).train)
+    k = len(describe_corpora([str(synth_corpus)]).train)
     assert k > 1
     one, many = res["variants"]["hdys"]["training"], full["variants"]["hdys"]["training"]
     assert one["stopped_by"] == many["stopped_by"] == "epochs" and one["epochs_done"] == 2
