@@ -1,18 +1,19 @@
 """A small, physically exact corpus generator (the project's training fixture).
 
-Two MuJoCo bodies are built in code (:mod:`hdys.physics.bodies`): a simplified Rajagopal 2015 lower
-body (OpenSim coordinate names) and an SMPL-topology humanoid. Smooth parametric motions with analytic
-derivatives (:mod:`hdys.physics.motions`; on the ground, the feet planted by the planner of
-:mod:`hdys.physics.locomotion`: rigs :mod:`~hdys.physics.rig`, shapes :mod:`~hdys.physics.shapes`, balance
-:mod:`~hdys.physics.balance`, foot plans :mod:`~hdys.physics.plans` and :mod:`~hdys.physics.gait`, leg IK
-:mod:`~hdys.physics.legs`, flight :mod:`~hdys.physics.flight`) are pushed through MuJoCo inverse dynamics
-(:mod:`hdys.physics.inverse`), a real static optimisation with the 80 muscles of myo-sim's ``myolegs``
-model (:mod:`hdys.physics.myolegs`, :mod:`hdys.physics.static_opt`) and an sEMG envelope model
-(:mod:`hdys.physics.emg`);
-:func:`hdys.physics.fixture.make_fixture` assembles five domains of canonical ``Sequence`` records.
+Two MuJoCo bodies are built in code (:mod:`hdys.physics.bodies`): the Rajagopal 2015 body, read from
+``Rajagopal2015.osim`` and scaled per subject (:mod:`hdys.physics.osim_model`), and an SMPL-topology humanoid.
+Smooth parametric motions with analytic derivatives (:mod:`hdys.physics.motions`; on the ground, the feet
+planted by the planner of :mod:`hdys.physics.locomotion`: rigs :mod:`~hdys.physics.rig`, shapes
+:mod:`~hdys.physics.shapes`, balance :mod:`~hdys.physics.balance`, foot plans :mod:`~hdys.physics.plans` and
+:mod:`~hdys.physics.gait`, leg IK :mod:`~hdys.physics.legs`, flight :mod:`~hdys.physics.flight`) are pushed
+through MuJoCo inverse dynamics (:mod:`hdys.physics.inverse`), a real static optimisation with the 80 muscles
+of myo-sim's ``myolegs`` model (:mod:`hdys.physics.myolegs`, :mod:`hdys.physics.static_opt`) and an sEMG
+envelope model (:mod:`hdys.physics.emg`); :func:`hdys.physics.fixture.make_fixture` assembles five domains of
+canonical ``Sequence`` records.
 
-There is no ground contact model: the free root (pelvis) carries the residual force, so labels are
-exact for the recorded kinematics but describe a body whose pelvis is externally supported.
+Motions on the ground are labelled with contact-aware inverse dynamics (:mod:`hdys.physics.contact`): the
+ground forces under the planted feet explain the root's force and moment as far as they can, and what they
+cannot is the root residual that the corpus validation bounds (:mod:`hdys.physics.validation`).
 """
 from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_body
 

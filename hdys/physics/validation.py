@@ -7,7 +7,7 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
   (moment: % of body weight x height), mean / 95th percentile / max over frames;
 * ``walking_grf_peak``: per walking sequence and foot, the peak vertical GRF in body weights
   (normative walking: about 1.0-1.3 BW, rising with speed, e.g. Winter 2009; the generator's walks at
-  0.8-1.8 m/s peak at 1.15-1.5 BW, see :mod:`hdys.physics.locomotion`); ``running_grf_peak`` the same for running
+  0.8-1.8 m/s peak at 1.15-1.5 BW, see ``benchmarks/RESULTS.md``); ``running_grf_peak`` the same for running
   (slow running: about 2-3 BW, Cavanagh P.R. & Lafortune M.A. 1980, J Biomech 13:397-406);
   ``jump_grf_peak``: per countermovement jump with a flight, the peak vertical GRF of both feet together
   (the landing: about 3-5 BW after a maximal jump, e.g. McMahon et al. 2018, Strength Cond J 40(4):96-106);
