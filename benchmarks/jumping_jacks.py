@@ -12,17 +12,18 @@ Per jack: the static optimisation's reserve torques (RMS over the muscle-actuate
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 
 import hdys.physics.gait as gait
-import hdys.physics.motions as motions
+import hdys.physics.timing as timing
 from hdys.frames import G
 from hdys.physics.bodies import rajagopal_body
 from hdys.physics.fixture import _fill_rajagopal, sample_subject
 from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, Sequence
 
-OLD = {"JACK_DUTY": (0.45, 0.55), "JACK_SPREAD": 0.3}  # motions' constants before the low-hop jack
+OLD = replace(timing.JACK, duty=(0.45, 0.55), spread=0.3)  # the jack's timing before the low-hop jack
 OLD_DROP = gait.HOP_DROP  # gait.JACK_DROP (then in locomotion) before: the hops' drop
 LUMBAR = [RAJAGOPAL_TORQUE_DOFS.index(n) for n in ("lumbar_extension", "lumbar_bending", "lumbar_rotation")]
 HIP_ROT = [RAJAGOPAL_TORQUE_DOFS.index(f"hip_rotation_{s}") for s in "rl"]
@@ -52,17 +53,13 @@ def main() -> None:
     args = ap.parse_args()
     rows = {}
     for name in ("now", "before"):
-        saved = {k: getattr(motions, k) for k in OLD}, gait.JACK_DROP
+        saved = timing.JACK, gait.JACK_DROP
         if name == "before":
-            for k, v in OLD.items():
-                setattr(motions, k, v)
-            gait.JACK_DROP = OLD_DROP
+            timing.JACK, gait.JACK_DROP = OLD, OLD_DROP
         try:
             rows[name] = [jack(s) for s in range(args.subjects)]
         finally:
-            for k, v in saved[0].items():
-                setattr(motions, k, v)
-            gait.JACK_DROP = saved[1]
+            timing.JACK, gait.JACK_DROP = saved
     keys = list(rows["now"][0])
     print("| jacks | " + " | ".join(keys) + " |\n|---|" + "---|" * len(keys))
     for name, rs in rows.items():

@@ -23,15 +23,16 @@ from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dyn
 from hdys.physics.fixture import sample_subject, smpl_standing_height, standing_pelvis_height
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl, sole_points
 from hdys.physics.motions import rajagopal_motion, smpl_motion
+from hdys.physics.timing import Cyclic
 from hdys.schema import RAJAGOPAL_COORDINATES
 
 KNEES = [list(RAJAGOPAL_COORDINATES).index(f"knee_angle_{s}") for s in "lr"]  # [left, right], as the feet
 
 
-def phases(gait: dict, t: np.ndarray) -> np.ndarray:
-    """(T, 2) each leg's gait phase in [0, 1) ([left, right]; stance while below ``gait["duty"]``)."""
-    shift = np.array([gait["shift"][s] for s in ("left", "right")]) / (2 * np.pi)
-    return np.mod(gait["freq"] * t[:, None] + shift, 1.0)
+def phases(gait: Cyclic, t: np.ndarray) -> np.ndarray:
+    """(T, 2) each leg's gait phase in [0, 1) ([left, right]; stance while below ``gait.duty``)."""
+    shift = np.array(gait.shifts) / (2 * np.pi)
+    return np.mod(gait.freq * t[:, None] + shift, 1.0)
 
 
 def one(which: str, seed: int, seconds: float = 3.0) -> dict:
@@ -52,13 +53,13 @@ def one(which: str, seed: int, seconds: float = 3.0) -> dict:
         tau, res = smpl_contact_dynamics(body, evaluate(t))
         ground = evaluate.ground
     gait, plan, rig = motion.gait, ground.plan, ground.rig
-    stance = phases(gait, t) < gait["duty"]
-    on_plan = phases(gait, plan.t) < gait["duty"]  # the IK grid's stance feet
+    stance = phases(gait, t) < gait.duty
+    on_plan = phases(gait, plan.t) < gait.duty  # the IK grid's stance feet
     miss = np.linalg.norm(plan.points - sole_points(rig.model, rig.feet, ground.qpos), axis=-1).max(-1)
     travel = np.linalg.norm(plan.com_xy[-1] - plan.com_xy[0]) / (plan.t[-1] - plan.t[0])
     weight = mass * G
     out = {"body": which, "seed": seed, "height_m": height, "speed_at_175": travel / np.sqrt(height / 1.75),
-           "cadence": 120 * gait["freq"], "duty": gait["duty"],
+           "cadence": 120 * gait.freq, "duty": gait.duty,
            "flight_detected": float((~res.contact.any(1)).mean()), "flight_planned": float((~stance.any(1)).mean()),
            "residual_pct_bw": float(np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / weight * 100),
            "grf_peak_bw": float(np.median(res.grf[..., 2].max(0) / weight)),

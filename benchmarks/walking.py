@@ -38,8 +38,8 @@ def one(which: str, seed: int, seconds: float = 3.0) -> dict:
         q, qd, qdd = ground(t)
         tau, res = rajagopal_contact_dynamics(body, q, qd, qdd)
         pelvis = q[:, NAMES.index("pelvis_ty")]
-        u = np.mod(motion.gait["freq"] * t[:, None] + np.array([motion.gait["shift"][s] for s in ("right", "left")])
-                   / (2 * np.pi), 1.0)
+        shifts = np.array(motion.gait.shifts[::-1])  # (right, left), as the knees
+        u = np.mod(motion.gait.freq * t[:, None] + shifts / (2 * np.pi), 1.0)
         knees = np.rad2deg(q[:, [NAMES.index("knee_angle_r"), NAMES.index("knee_angle_l")]])
         mid = (u > 0.15) & (u < 0.35)
         extra = {"mid_stance_knee_max_deg": float(knees[mid].max())}
@@ -59,7 +59,7 @@ def one(which: str, seed: int, seconds: float = 3.0) -> dict:
     miss = np.linalg.norm(ground.plan.points - sole_points(rig.model, rig.feet, ground.qpos), axis=-1).max()
     weight = mass * G
     return {"body": which, "seed": seed, "height_m": height, "speed": speed,
-            "speed_at_175": speed / np.sqrt(height / 1.75), "cadence": 120 * motion.gait["freq"],
+            "speed_at_175": speed / np.sqrt(height / 1.75), "cadence": 120 * motion.gait.freq,
             "residual_pct_bw": float(np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / weight * 100),
             "grf_peak_bw": float(np.median(res.grf[..., 2].max(0) / weight)),
             "torque_max_nm_kg": float(np.abs(tau).max() / mass), "ik_miss_mm": float(1000 * miss),

@@ -47,7 +47,7 @@ def running_bounce(f: float, duty: float, shifts, t: np.ndarray, samples: int = 
     ``pi / (4 duty)`` body weights: 2.1 at duty 0.38, as measured in slow running; Cavanagh P.R. &
     Lafortune M.A. 1980, "Ground reaction forces in distance running", J Biomech 13:397-406), none in
     flight. ``zeta'' = g (force / body weight - 1)`` is integrated exactly per stride through its Fourier
-    series (periodic, zero mean). ``shifts``: each leg's cycle offset (rad), as in ``Fourier.gait``."""
+    series (periodic, zero mean). ``shifts``: each leg's cycle offset (rad), as ``Cyclic.shifts``."""
     u = np.arange(samples) / samples
     acc = G * (np.pi / (4 * duty) * np.where(u < duty, np.sin(np.pi * u / duty), 0.0) - 0.5)  # one leg
     spec = np.fft.rfft(acc)

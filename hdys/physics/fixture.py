@@ -257,10 +257,9 @@ def _with_arms(kin, arms):
 
 
 # Motions labelled with ground contact (the foot planner of hdys.physics.locomotion): every Rajagopal motion
-# (RAJAGOPAL_KINDS, ARM_KINDS); the SMPL "free" motion keeps supported-pelvis labels (exact inverse dynamics,
-# no GRF).
-GROUND_CONTACT = ("walk", "turn", "run", "jump", "cmj", "jumping_jack", "kick", "lunge", "step_up", "squat",
-                  "sit_to_stand", "stand", "arm_raise", "curl")
+# (RAJAGOPAL_KINDS, ARM_KINDS) and every SMPL one but "free", which keeps supported-pelvis labels (exact inverse
+# dynamics, no GRF).
+GROUND_CONTACT = tuple(k for k in dict.fromkeys(RAJAGOPAL_KINDS + ARM_KINDS + SMPL_KINDS) if k != "free")
 
 
 def _store_labels(seq: Sequence, res, qpos: np.ndarray, qvel: np.ndarray, grf: bool = True) -> None:

@@ -27,7 +27,7 @@ from scipy.sparse.linalg import spsolve
 
 from hdys.physics.contact import runs
 from hdys.physics.legs import LIMIT_MARGIN
-from hdys.physics.motions import quintic
+from hdys.physics.timing import quintic
 from hdys.physics.plans import Plan
 from hdys.physics.rig import Rig, com_offset
 

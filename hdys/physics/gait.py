@@ -1,9 +1,9 @@
 """Cyclic gaits: the foot and COM plans of walking, running and hops in place (:func:`walk_plan`), and the walking
 pelvis's vault (:func:`vault`). Gait timing (stride frequency, duty factor, per-leg phase) is the generator's
-(``Fourier.gait``).
+(``Fourier.gait``: a :class:`~hdys.physics.timing.Cyclic` or :class:`~hdys.physics.timing.Hop`).
 
 **Walking** (``turn``: along a circle, the heading turning at the generator's rate; the generator draws 0.8-1.8
-m/s with the cadence of :func:`hdys.physics.motions.walk_frequency`). The cycle ``n`` footprint of a foot is its
+m/s with the cadence of :func:`hdys.physics.timing.walk_frequency`). The cycle ``n`` footprint of a foot is its
 neutral-pose place relative to the COM reference (constant speed along the heading) at ``FOOTPRINT_PHASE`` of
 that foot's cycle (step length ``speed / (2 f)`` clipped to ``STEP_RANGE`` of the stature). In stance the foot is
 stationary apart from a heel rocker (toes up by ``HEEL_STRIKE_PITCH`` at heel strike, rolling flat about the heel
@@ -21,7 +21,7 @@ vaults (:func:`vault`): ``WALK_TOP`` below standing at its highest (mid-stance),
 ``VAULT_KNEE`` (a dip into each double support, deeper for longer steps, enveloped over ``VAULT_W`` of a step),
 its top at most ``rise`` above the dips so that the body never accelerates down faster than ``VAULT_ACC`` g.
 
-**Running** (duty factor below one half: ``gait["duty"]`` 0.34-0.42): the same stance plan with the ``RUN_*``
+**Running** (duty factor below one half: ``Cyclic.duty`` 0.34-0.42): the same stance plan with the ``RUN_*``
 constants (a flatter heel strike, the heel rising from ``RUN_HEEL_OFF`` of stance ever faster until toe-off
 (``RUN_PUSH``), footprints nearer the line of travel, the centre of pressure under the forefoot from early stance
 (``RUN_ZMP_POW``)), the step clipped so that the COM travels ``RUN_TRAVEL`` of the stature over one stance
@@ -31,9 +31,9 @@ that at touchdown the landing leg reaches its heel with the knee bent ``RUN_TD_K
 the horizontal COM is the pendulum's. The IK solves the pelvis height for that COM height (``Plan.com_z``); the
 swing feet are not planned (``Plan.swing``: :func:`hdys.physics.flight.swing_legs`).
 
-**Hops in place** (``gait["hop"]``: ``jump``, rebound hopping, and ``jumping_jack``, whose feet land ``spread``
-further apart on every other hop): both legs on one cycle, no progression, the vertical force of both legs a
-half sine (peak ``pi / (2 duty)``, about 3 body weights), the feet on the forefoot all stance (heels
+**Hops in place** (a :class:`~hdys.physics.timing.Hop` gait: ``jump``, rebound hopping, and ``jumping_jack``, whose
+feet land ``spread`` further apart on every other hop): both legs on one cycle, no progression, the vertical force
+of both legs a half sine (peak ``pi / (2 duty)``, about 3 body weights), the feet on the forefoot all stance (heels
 ``HOP_PITCH`` up, raised further by the push-off from ``HOP_PUSH`` of stance to ``HOP_TOE_OFF_PITCH``, the centre
 of pressure under the toes), the COM at touchdown ``HOP_DROP`` (jacks: ``JACK_DROP``) below standing and the feet
 rising with the COM in flight (eased in and out over ``HOP_EASE`` of the flight). A deep hop's crouch puts the
@@ -46,11 +46,12 @@ import numpy as np
 
 from hdys.frames import G
 from hdys.physics.balance import lipm, pendulum, running_bounce
-from hdys.physics.motions import Fourier
+from hdys.physics.fourier import Fourier
 from hdys.physics.plans import HOP_PITCH, LIPM_PAD_S, TOE_OFF_PITCH, Plan, zup_translation
 from hdys.physics.rig import Rig, neutral
 from hdys.physics.rotations import axis_rotation
 from hdys.physics.shapes import envelope, smootherstep, swing_progress, toe_pivots
+from hdys.physics.timing import Hop
 
 HEEL_STRIKE_PITCH = 0.35  # rad, toes up at heel strike
 WALK_TOE_OFF_PITCH = 1.0  # rad, heel up at a walk's toe-off (the trailing leg reaches back on its forefoot)
@@ -103,8 +104,8 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     """Footprints, swing paths, ZMP-balanced COM and pelvis height for the generator's gait (see the module
     docstring). ``t`` must be a uniform grid."""
     gait = motion.gait
-    f, duty = gait["freq"], gait["duty"]
-    hop = bool(gait.get("hop", False))  # both legs together, in place
+    f, duty = gait.freq, gait.duty
+    hop = isinstance(gait, Hop)  # both legs together, in place
     run = hop or duty < 0.5  # flight phases
     tmpl, ankle_tmpl, stand_z, com_z = neutral(rig, motion.mean)
     k = rig.height_m / 1.75
@@ -119,7 +120,7 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
     step = float(np.clip(speed / (2 * f), lo * rig.height_m, hi * rig.height_m))
     speed = 0.0 if hop else 2 * f * step
-    spread = float(gait.get("spread", 0.0)) * k  # jumping jack: feet this much further apart on every other hop
+    spread = float(gait.spread if hop else 0.0) * k  # jumping jack: feet this much further apart on every other hop
     yaw0, turn = motion.mean[rig.yaw] + rig.yaw_offset, motion.slope[rig.yaw]
     p0 = zup_translation(rig, motion.mean)[:2]
 
@@ -143,19 +144,19 @@ def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     ankles = np.zeros((tl.shape[0], 2, 3))
     weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
     if run:  # COM height (flight phases: from the stance forces)
-        shifts = [gait["shift"][s] for s in ("left", "right")]
+        shifts = list(gait.shifts)
         zeta, zeta_dd = running_bounce(f, duty, shifts, tl)
         # hops: at touchdown the legs are extended a little less than in standing (runs: see _touchdown_lift)
         td = running_bounce(f, duty, shifts, -np.array(shifts[:1 if hop else 2]) / (2 * np.pi * f))[0].mean()
         drop = (JACK_DROP if spread else HOP_DROP) * k if hop else 0.0
         h_com = com_z - drop + zeta - td
-    for side, name in enumerate(("left", "right")):
-        s = f * tl + gait["shift"][name] / (2 * np.pi)
+    for side in range(2):  # left, right
+        s = f * tl + gait.shifts[side] / (2 * np.pi)
         n = np.floor(s)
         u = s - n
 
         def footprint(cycle):
-            tm = (cycle + footprint_phase - gait["shift"][name] / (2 * np.pi)) / f
+            tm = (cycle + footprint_phase - gait.shifts[side] / (2 * np.pi)) / f
             at = np.concatenate([path(tm), np.zeros(tm.shape + (1,))], -1)
             if spread:  # even hops land apart, odd ones together
                 out = (1 - side * 2) * spread / 2 * (np.mod(cycle, 2) == 0)

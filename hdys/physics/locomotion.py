@@ -40,14 +40,16 @@ from scipy.interpolate import make_interp_spline
 from hdys.physics.balance import lipm, pendulum, running_bounce
 from hdys.physics.bodies import RajagopalBody, SmplBody
 from hdys.physics.flight import free_flight, spin_correction, spin_least_squares, swing_legs
+from hdys.physics.fourier import Fourier
 from hdys.physics.gait import (STEP_RANGE, SWING_END_DEC, SWING_START_ACC, WALK_SOFT_WEIGHT, WALK_SOFT_ZONE, vault,
                                walk_plan)
 from hdys.physics.legs import move_pelvis, solve_ik
-from hdys.physics.motions import Fourier, smpl_trajectory
+from hdys.physics.motions import smpl_trajectory
 from hdys.physics.plans import SOFT_WEIGHT, SOFT_ZONE, Plan, cmj_plan, static_plan, steps_plan
 from hdys.physics.rig import Rig, heading_first, rajagopal_rig, smpl_rig, sole_points
 from hdys.physics.rotations import SmplTrajectory
 from hdys.physics.shapes import envelope, raise_heels, smootherstep, swing_progress, toe_pitch
+from hdys.physics.timing import Cyclic, Hop, Jump, Kick, Lunge, Steps, StepUp
 
 __all__ = ["GroundMotion", "ground_rajagopal", "ground_smpl",
            # re-exported for the modules, tests and benchmarks that import them from here
@@ -68,6 +70,10 @@ STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN = 2, 0.003, 3.0  # pelv
 WALK_LOWER_PASSES, WALK_LOWER_TOL, WALK_LOWER_GAIN = 3, 0.005, 1.0  # walking pelvis lowered where a foot is missed (m)
 WALK_LOWER_S = 0.25  # s: half-width of its envelope (a slow dip: a 5 cm one adds about 0.15 BW)
 WALK_LOWER_MAX = 0.08  # m at 1.75 m stature: at most this much lower (deeper, a walk turns into a crouch)
+# the foot plan of each type of gait (``Fourier.gait``; None: both feet planted)
+PLANNERS: dict[type, Callable[[Rig, Fourier, np.ndarray], Plan]] = {
+    type(None): static_plan, Cyclic: walk_plan, Hop: walk_plan, Kick: steps_plan, Lunge: steps_plan,
+    StepUp: steps_plan, Jump: cmj_plan}
 
 
 class GroundMotion:
@@ -77,19 +83,13 @@ class GroundMotion:
     columns (the Rajagopal arms) follow, as given, and the plan balances the body with them."""
 
     def __init__(self, rig: Rig, motion: Fourier, t_start: float, t_end: float, extra: Fourier | None = None):
-        cmj = bool(motion.gait and motion.gait.get("cmj"))
+        gait = motion.gait
+        cmj = isinstance(gait, Jump)
         h = 1.0 / (CMJ_FINE_HZ if cmj else FINE_HZ)
         pad = CMJ_PAD_S if cmj else PAD_S  # a jump's grid holds whole flights (see free_flight)
         tf = np.arange(np.floor((t_start - pad) / h), np.ceil((t_end + pad) / h) + 1) * h
         self.motion, self.rig, self.extra = motion, rig, extra
-        if motion.gait is None:
-            self.plan = static_plan(rig, motion, tf)
-        elif "steps" in motion.gait:
-            self.plan = steps_plan(rig, motion, tf)
-        elif cmj:
-            self.plan = cmj_plan(rig, motion, tf)
-        else:
-            self.plan = walk_plan(rig, motion, tf)
+        self.plan = PLANNERS[type(gait)](rig, motion, tf)
         q_ref = self._reference(tf)[0]
         if rig.reorient is not None:
             q_ref[:, rig.root_rot] = rig.reorient(q_ref[:, rig.root_rot])
@@ -98,13 +98,13 @@ class GroundMotion:
         # of pressure too), hops, kicks, lunges and step-ups (the planned feet alone)
         if cmj:
             qpos = self._heels(q_ref, qpos, lambda heel: cmj_plan(rig, motion, tf, heel.max(1)))
-        elif motion.gait is not None and (motion.gait.get("hop") or "steps" in motion.gait):
+        elif isinstance(gait, (Hop, Steps)):
             base = self.plan
             qpos = self._heels(q_ref, qpos, lambda heel: replace(base, points=raise_heels(base.points, heel)))
         if self.plan.reach is not None:
             top = float(self.plan.pelvis_z.max())
             for _ in range(VAULT_PASSES):
-                self.plan.pelvis_z = vault(rig, self.plan, qpos, motion.gait["freq"], top)
+                self.plan.pelvis_z = vault(rig, self.plan, qpos, gait.freq, top)
                 qpos = solve_ik(rig, self.plan, q_ref)
         spun = self.plan.flight is not None and self.plan.flight.any() and rig.turn is not None
         if spun:  # jumps: a constant angular momentum in flight (the legs move freely there)
@@ -117,10 +117,10 @@ class GroundMotion:
             q_ref[:, rig.root_rot] = rig.turn(q_ref[:, rig.root_rot], spin_least_squares(
                 rig, self.plan.swing.all(1), qpos, h))
             qpos = self._solve(q_ref)
-        if motion.gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
+        if gait is None:  # quasi-static: where the flat feet cannot reach the floor, raise the pelvis
             qpos = move_pelvis(rig, self.plan, q_ref, qpos, lambda d: np.maximum(d[..., 2].max((1, 2)), 0.0),
                                STATIC_RAISE_PASSES, STATIC_RAISE_TOL, STATIC_RAISE_GAIN, 0.1, 1.0 / h)
-        elif self.plan.com_z is None and "steps" not in motion.gait:  # walking: lower the pelvis where a leg
+        elif self.plan.com_z is None and not isinstance(gait, Steps):  # walking: lower the pelvis where a leg
             qpos = move_pelvis(rig, self.plan, q_ref, qpos,  # cannot reach its foot (a long step of a tall subject)
                                lambda d: np.linalg.norm(d, axis=-1).max((1, 2)),
                                WALK_LOWER_PASSES, WALK_LOWER_TOL, -WALK_LOWER_GAIN, WALK_LOWER_S, 1.0 / h,
@@ -197,7 +197,7 @@ class GroundMotion:
 
 def ground_rajagopal(body: RajagopalBody, motion: Fourier, t_start: float, t_end: float,
                      arms: Fourier | None = None) -> GroundMotion:
-    """The Rajagopal motion on the ground (walking if ``motion.gait``, else both feet planted):
+    """The Rajagopal motion on the ground (planned by its gait's type, ``PLANNERS``):
     ``t -> (q, qd, qdd)`` (T, 23) each; with ``arms`` (a body with arms: the ``ARM_COORDINATES``, e.g.
     :func:`hdys.physics.motions.rajagopal_arms`) (T, 31), the plan balancing the body with its arms moving."""
     return GroundMotion(rajagopal_rig(body), motion, t_start, t_end, arms)

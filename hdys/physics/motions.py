@@ -1,108 +1,52 @@
-"""Smooth parametric motions with analytic derivatives.
+"""Randomised motion generators of the two bodies: a registry of builders, one per kind of motion.
 
-Every coordinate is ``q(t) = mean + slope t + sum_k amp_k sin(omega_k t + phase_k)`` (:class:`Fourier`),
-so q, dq/dt and d2q/dt2 are exact and inverse dynamics on them is exact. Amplitudes are shrunk so
-that ``|mean - limit| >= sum |amp|`` (plus a margin) for every limited coordinate, which keeps the
-motion inside the joint limits at every instant, not only at the samples.
+Each builder draws a motion's parameters from ``rng`` and sets the terms of a :class:`hdys.physics.fourier.Builder`
+(``mean + slope t + sum amp sin(omega t + phase)`` per coordinate, on harmonics of the motion's base frequency);
+the dispatchers (:func:`rajagopal_motion`, :func:`smpl_motion`) fit the amplitudes into the joint limits and attach
+the builder's typed gait (:mod:`hdys.physics.timing`), which the foot planner follows on the ground. The order of
+the draws decides the corpus: a builder draws its parameters in a fixed order, and the registries' order is the
+kinds' order (``RAJAGOPAL_KINDS``, ``ARM_KINDS``, ``SMPL_KINDS``), which decides the motion plan.
 
 Rajagopal motions are defined directly on the 23 coordinates. SMPL motions are defined on Euler
 angles per joint (``R = Rx(a) Ry(b) Rz(c)`` in the SMPL rest frame: x left, y up, z forward) and turned
 into rotations, body-frame angular velocities and accelerations in closed form (:func:`euler_chain`).
+Parameter records hold each motion's numbers (rad unless stated; a ``(lo, hi)`` pair is drawn uniformly); a
+:class:`Term` is a coordinate's mean and the amplitude of its oscillation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Callable, NamedTuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from hdys.frames import G
+from hdys.physics.fourier import Builder, Fourier, fit_to_limits, periodic_fit
 from hdys.physics.rotations import SmplTrajectory, axis_rotation, euler_chain
+from hdys.physics.timing import (CMJ_REST, CMJ_TAKEOFF, Cyclic, Gait, Hop, Jump, Kick, Lunge, Steps, StepUp,
+                                 cmj_height, cmj_schedule, duty, hop_timing, jump_timing, steps_timing, walk_frequency,
+                                 walk_speed)
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
-RAJAGOPAL_KINDS = ("walk", "turn", "run", "squat", "sit_to_stand", "jump", "cmj", "jumping_jack", "kick", "lunge",
-                   "step_up")
-ARM_KINDS = ("curl", "arm_raise")  # Rajagopal motions of the body with arms (standing; see rajagopal_arms)
-SMPL_KINDS = ("walk", "turn", "run", "squat", "free", "arm_raise", "curl", "jump", "cmj", "jumping_jack", "kick",
-              "lunge", "step_up")
+PELVIS_STATURE = {"rajagopal": 0.561, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
+PHASE_JITTER = 0.3  # rad: a sway's phase is drawn in +- this (of its own; a leg's share of it: a third)
+START_XY = (-1.0, 1.0)  # m: where the pelvis starts on the floor, drawn on each horizontal axis
+TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
+TURN_RATE = (0.3, 0.6)  # rad/s: a turn's heading rate, either way
+TURN_MARGIN = 0.3  # rad: a turning Rajagopal heading keeps this far inside +-pi
 
 
-@dataclass
-class Fourier:
-    """D coordinates as offset + linear drift + K sinusoids. Shapes: mean, slope (D,); amp, omega, phase (D, K)."""
+class Term(NamedTuple):
+    """A coordinate's mean (a ``(lo, hi)`` pair: drawn) and the amplitude of its oscillation."""
 
-    mean: np.ndarray
-    slope: np.ndarray
-    amp: np.ndarray
-    omega: np.ndarray
-    phase: np.ndarray
-    # gait timing of cyclic locomotion, or None: {"freq": Hz, "duty": stance fraction of the cycle,
-    # "shift": {"left": c, "right": c}} where a leg's cycle fraction since heel strike is
-    # frac(freq t + c / 2 pi) (used by hdys.physics.locomotion to time the footprints); hops in place add
-    # "hop": True and "spread" (m at 1.75 m stature: jumping jacks land apart on every other hop)
-    gait: dict | None = None
-
-    def __call__(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """q, qd, qdd at times ``t`` (T,), each (T, D)."""
-        arg = t[:, None, None] * self.omega[None] + self.phase[None]  # (T, D, K)
-        s, c = np.sin(arg), np.cos(arg)
-        q = self.mean + t[:, None] * self.slope + (self.amp * s).sum(-1)
-        qd = self.slope + (self.amp * self.omega * c).sum(-1)
-        qdd = -(self.amp * self.omega ** 2 * s).sum(-1)
-        return q, qd, qdd
-
-    def with_jitter(self, rng: np.random.Generator, amp: np.ndarray | float, fmin: float = 4.0,
-                    fmax: float = 10.0, n: int = 3) -> "Fourier":
-        """Append ``n`` small high-frequency sinusoids per coordinate (simulator-like jitter)."""
-        d = self.mean.shape[0]
-        a = np.broadcast_to(np.asarray(amp, float), (d,))[:, None] * rng.uniform(0.3, 1.0, (d, n)) / n
-        w = 2 * np.pi * rng.uniform(fmin, fmax, (d, n))
-        p = rng.uniform(0, 2 * np.pi, (d, n))
-        return Fourier(self.mean.copy(), self.slope.copy(), np.concatenate([self.amp, a], 1),
-                       np.concatenate([self.omega, w], 1), np.concatenate([self.phase, p], 1), self.gait)
+    mean: float | tuple[float, float]
+    amp: float | tuple[float, float]
 
 
-class _Builder:
-    """Accumulates per-coordinate terms (amp, harmonic, phase) on a base frequency."""
-
-    def __init__(self, names: list[str], base_hz: float, k: int = 4):
-        self.index = {n: i for i, n in enumerate(names)}
-        d = len(names)
-        self.mean, self.slope = np.zeros(d), np.zeros(d)
-        self.amp, self.phase = np.zeros((d, k)), np.zeros((d, k))
-        self.omega = np.tile(2 * np.pi * base_hz * np.arange(1, k + 1), (d, 1))
-
-    def set(self, name: str, mean: float = 0.0, terms=(), slope: float = 0.0) -> None:
-        i = self.index[name]
-        self.mean[i], self.slope[i] = mean, slope
-        for amp, harmonic, phase in terms:
-            self.amp[i, harmonic - 1] += amp
-            self.phase[i, harmonic - 1] = phase
-
-    def build(self, lo: np.ndarray | None = None, hi: np.ndarray | None = None, margin: float = 0.03) -> Fourier:
-        if lo is not None:
-            fit_to_limits(self.mean, self.amp, lo, hi, margin, self.omega, self.phase)
-        return Fourier(self.mean, self.slope, self.amp, self.omega, self.phase)
-
-
-def fit_to_limits(mean: np.ndarray, amp: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float,
-                  omega: np.ndarray | None = None, phase: np.ndarray | None = None) -> None:
-    """In place: clip means into [lo+margin, hi-margin] and shrink amplitudes so q stays inside.
-
-    Without ``omega``/``phase`` the bound is the worst case ``sum |amp|``. With them (harmonics of the
-    first column's frequency, as :class:`_Builder` makes) the oscillation's true extremes over one
-    period (sampled at 4096 points; the margin covers the sampling error) are used."""
-    mean[:] = np.clip(mean, lo + margin, hi - margin)
-    if omega is None:
-        low = high = np.abs(amp).sum(-1)
-    else:
-        t = np.linspace(0.0, 2 * np.pi / omega[:, :1], 4096, axis=-1)  # (D, 1, S)
-        osc = (amp[..., None] * np.sin(omega[..., None] * t + phase[..., None])).sum(1)  # (D, S)
-        low, high = np.maximum(-osc.min(-1), 0.0), np.maximum(osc.max(-1), 0.0)
-    room_lo, room_hi = mean - lo - margin, hi - margin - mean
-    scale = np.minimum(np.where(low > room_lo, room_lo / np.maximum(low, 1e-12), 1.0),
-                       np.where(high > room_hi, room_hi / np.maximum(high, 1e-12), 1.0))
-    amp *= scale[:, None]
+def _draws(rng: np.random.Generator) -> tuple[Callable[[float, float], float], Callable[[], float]]:
+    """``u(lo, hi)``, a uniform draw, and ``ph()``, a phase jitter in ``+-PHASE_JITTER``, both from ``rng``."""
+    return (lambda a, b: float(rng.uniform(a, b))), (lambda: float(rng.uniform(-PHASE_JITTER, PHASE_JITTER)))
 
 
 # Normative sagittal joint angles over one gait cycle of the leg (cycle fraction from its heel strike,
@@ -127,31 +71,6 @@ GAIT_CURVES = {
     },
 }
 
-GAIT_DUTY = {"walk": 0.6, "run": 0.38}  # stance fraction of the cycle (toe-off) in those curves
-WALK_SPEED = (0.8, 1.8)  # m/s at 1.75 m stature, scaled by sqrt(stature / 1.75) (equal Froude numbers)
-# Step length / cadence (m per step/min), the "walk ratio", which a person keeps nearly constant across
-# walking speeds (Sekiya N. & Nagasaki H. 1998, "Reproducibility of the walking patterns of normal young
-# adults: test-retest reliability of the walk ratio", Gait & Posture 7:225-227): this value for a 1.75 m
-# adult (0.58 m steps at 82 steps/min, 0.8 m/s), scaled with stature.
-WALK_RATIO = 0.0071
-WALK_STEP_MAX = 0.45  # longest step / stature: faster walks take quicker steps instead (~135 steps/min at 1.8 m/s)
-PELVIS_STATURE = {"rajagopal": 0.561, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
-
-
-def walk_speed(rng: np.random.Generator, stature: float) -> float:
-    """A walking speed (m/s): uniform in ``WALK_SPEED`` for a 1.75 m adult, dynamically similar (the same
-    Froude number ``v^2 / (g l)``) for other statures."""
-    return float(rng.uniform(*WALK_SPEED)) * np.sqrt(stature / 1.75)
-
-
-def walk_frequency(speed: float, stature: float) -> float:
-    """Stride frequency (Hz) of a walk at ``speed`` (m/s): the cadence at which step length / cadence is the
-    walk ratio, or, where that step would be longer than ``WALK_STEP_MAX`` of the stature, the cadence of
-    that longest step (0.8-1.8 m/s at 1.75 m: 82-137 steps/min, steps 0.58-0.79 m)."""
-    ratio = WALK_RATIO * stature / 1.75
-    cadence = max(np.sqrt(60.0 * speed / ratio), 60.0 * speed / (WALK_STEP_MAX * stature))  # steps/min
-    return cadence / 120.0
-
 
 def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray, np.ndarray]:
     """Least-squares Fourier fit of a :data:`GAIT_CURVES` curve: ``mean + sum_h amp_h sin(2 pi h s + phase_h)``
@@ -161,382 +80,468 @@ def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray
     return periodic_fit(np.deg2rad(np.interp(s, x, y)), k)
 
 
-def periodic_fit(v: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares fit of ``mean + sum_h amp_h sin(2 pi h s + phase_h)``, h = 1..k, to samples ``v`` (S,)
-    of one period at ``s = i / S`` (k < S / 2); returns ``(mean, amp (k,), phase (k,))``. On a uniform grid
-    the sinusoids are orthogonal, so the fit is the discrete Fourier transform's (which, unlike a LAPACK
-    solve, gives the same bits in every process whatever its thread count)."""
-    c = np.fft.rfft(v)[: k + 1] / v.shape[0]
-    a, b = -2 * c[1:].imag, 2 * c[1:].real  # a sin + b cos = r sin(. + atan2(b, a))
-    return float(c[0].real), np.hypot(a, b), np.arctan2(b, a)
-
-
-def _duty(curves: str, rng: np.random.Generator, speed: float = 0.0) -> float:
-    """Stance fraction of the planned gait. Walking: shorter at higher speeds, 0.60 at 0.8 m/s to 0.56 at
-    1.8 m/s (double support shrinks as walking gets faster; Murray M.P., Kory R.C., Clarkson B.H. & Sepic S.B.
-    1966, "Comparison of free and fast speed walking patterns of normal men", Am J Phys Med 45(1)); running
-    varied by +-0.04 around the curves' (contact times differ between runners; the stance force peak
-    pi / (4 duty) is then 1.9-2.3 BW)."""
-    if curves == "walk":
-        return float(np.clip(0.64 - 0.045 * speed, 0.56, 0.62))
-    return GAIT_DUTY[curves] + float(rng.uniform(-0.04, 0.04))
-
-
-JACK_SPREAD = 0.2  # m at 1.75 m stature: how much further apart the feet land on a jumping jack's "apart" hop
-JACK_DUTY = (0.7, 0.75)  # a jumping jack's stance fraction: low hops, 0.1-0.15 s in the air
-
-
-def _hop(rng: np.random.Generator, jack: bool) -> dict:
-    """Timing of two-footed hopping in place (``jump``, 2.2-2.6 hops/s) or of jumping jacks (2.0-2.4
-    hops/s): hop frequency (Hz), stance fraction (hops 0.45-0.55: about 0.2-0.27 s on the ground and in the
-    air each, as in repeated rebound hops; jacks ``JACK_DUTY``) and the legs' common cycle offset (rad). The
-    builder's base frequency is the hop frequency, halved for a jack (apart and together are one cycle)."""
-    f = float(rng.uniform(2.0, 2.4) if jack else rng.uniform(2.2, 2.6))
-    duty = float(rng.uniform(*JACK_DUTY) if jack else rng.uniform(0.45, 0.55))
-    return {"freq": f, "duty": duty, "c": float(rng.uniform(-np.pi, np.pi)),
-            "base": f / 2 if jack else f, "harmonic": 2 if jack else 1}
-
-
-def _hop_phases(h: dict) -> tuple[float, float]:
-    """(phase of the hop harmonic peaking at mid-stance, phase of the jack's first harmonic peaking at the
-    middle of the "apart" stances) for ``amp sin(omega t + phase)`` terms."""
-    return h["c"] - np.pi * h["duty"] + np.pi / 2, np.pi / 2 + h["c"] / 2 - np.pi * h["duty"] / 2
-
-
-def _hop_gait(h: dict, jack: bool) -> dict:
-    """``Fourier.gait`` of hops: both legs on one cycle, ``hop`` (in place), ``spread`` (m at 1.75 m stature)."""
-    return {"freq": h["freq"], "duty": h["duty"], "shift": {"left": h["c"], "right": h["c"]}, "hop": True,
-            "spread": JACK_SPREAD if jack else 0.0}
-
-
-def _steps(kind: str, rng: np.random.Generator) -> dict:
-    """``Fourier.gait`` of a kick (0.4-0.6 per s), a lunge (0.25-0.35 per s) or a step-up (0.2-0.3 per s)
-    for the step planner of :mod:`hdys.physics.locomotion`: moving (leading) foot (0 left, 1 right), cycle
-    offset, and the kick's reach forward and up, the lunge's step length and pelvis drop below the
-    feet-apart stance, or the step-up's step length and platform height (m at 1.75 m stature)."""
-    g = {"steps": kind, "side": int(rng.integers(2)), "shift": float(rng.uniform(-np.pi, np.pi))}
-    if kind == "step_up":  # onto a platform and back down, once per 3.3-5 s
-        g.update(freq=float(rng.uniform(0.2, 0.3)), length=float(rng.uniform(0.38, 0.48)),
-                 height=float(rng.uniform(0.15, 0.3)))
-    elif kind == "kick":
-        g.update(freq=float(rng.uniform(0.4, 0.6)), reach=(float(rng.uniform(0.35, 0.5)), float(rng.uniform(0.2, 0.35))))
-    else:
-        g.update(freq=float(rng.uniform(0.25, 0.35)), length=float(rng.uniform(0.5, 0.7)),
-                 depth=float(rng.uniform(0.05, 0.12)))
-    return g
-
-
-def _peak_phase(g: dict, u_peak: float) -> float:
-    """Phase of ``sin(2 pi freq t + phase)`` peaking at cycle fraction ``u_peak`` of a step plan."""
-    return np.pi / 2 + g["shift"] - 2 * np.pi * u_peak
-
-
-# Countermovement jumps. The COM height is designed and the forces follow from it (F = m (g + z'')): quintic
-# Hermite segments (C2 throughout) from standing down to the bottom of the countermovement, up to take-off
-# (leaving at the speed of the jump height with the force just reaching zero), a ballistic flight, a landing
-# down to its lowest point and a recovery to standing. With the sampled timings the vertical force dips to
-# 0.4-0.65 body weights while unweighting, stays at 2.4-2.8 BW through the propulsion and peaks at 3-4.7 BW on landing,
-# as in maximal countermovement jumps (e.g. McMahon J.J., Suchomel T.J., Lake J.P., Comfort P. 2018,
-# "Understanding the key phases of the countermovement jump force-time curve", Strength Cond J 40(4):96-106).
-CMJ_REST = 0.03  # m at 1.75 m stature: standing COM below the neutral pose's (knees unlocked, ready)
-CMJ_TAKEOFF = 0.04  # m at 1.75 m stature: COM above the neutral pose's at take-off (on the toes, legs extended)
-CMJ_TOUCHDOWN = 0.0  # m at 1.75 m stature: COM height at touchdown (landing on the forefoot)
-CMJ_BOTTOM_G = 1.4  # COM acceleration (in g) at the bottom of the countermovement and of the landing
-CMJ_TALLEST = 1.95 / 1.75  # k of the tallest subject (hdys.physics.fixture.sample_subject): jumps scale in time
-CMJ_HARMONICS = 16  # Fourier terms of the reference angles over the jump cycle
-CMJ_SMOOTH_S = 0.05  # s: Gaussian smoothing of the reference profiles (the trunk straightens over ~0.2 s)
-
-
-def _cmj(rng: np.random.Generator) -> dict:
-    """``Fourier.gait`` of a maximal countermovement jump from standing, repeated once per cycle: time of the
-    first jump's start (s), countermovement duration (``down``, s), COM dip (``depth``, m at 1.75 m
-    stature), jump height (COM rise after take-off, m at 1.75 m stature: 0.7-0.95 of the push's COM
-    travel, 18-31 cm), propulsion time as a fraction ``push`` of the
-    time a constant force would take (below one: the force is highest early in the push, a plateau rather
-    than a late peak), landing time to the lowest point as a fraction ``land`` of a constant deceleration's
-    (above one: the force builds up from zero at touchdown), its depth (m at 1.75 m stature), ``recover``
-    (the rise back to standing takes ``sqrt(recover depth / acceleration)``: from 12 up the COM does not
-    overshoot standing and the force stays above half the body weight), and ``freq`` (jumps per second:
-    the jump and a 0.6-1.2 s pause standing)."""
-    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
-    g = {"cmj": True, "start": u(0.1, 0.5), "down": u(0.45, 0.6), "push": u(0.78, 0.88), "depth": u(0.18, 0.26),
-         "land": u(1.2, 1.5), "land_depth": u(0.12, 0.18), "recover": u(12.0, 20.0)}
-    g["height"] = u(0.7, 0.95) * (CMJ_REST + g["depth"] + CMJ_TAKEOFF)  # higher jumps from deeper pushes
-    g["freq"] = 1.0 / (cmj_schedule(g, CMJ_TALLEST)[-1] + u(0.6, 1.2))
-    return g
-
-
-def quintic(start, end, dur: float, s: np.ndarray):
-    """Value, first and second derivatives at ``s`` (S,) in [0, dur] of the quintic with (value, rate,
-    acceleration) ``start`` at 0 and ``end`` at ``dur``; the six boundary values may be arrays (C,) of
-    several quintics, and the results are then (S, C)."""
-    p0, v0, a0 = (np.asarray(x, float) for x in start)
-    p1, v1, a1 = (np.asarray(x, float) for x in end)
-    m = np.array([[dur ** 3, dur ** 4, dur ** 5], [3 * dur ** 2, 4 * dur ** 3, 5 * dur ** 4],
-                  [6 * dur, 12 * dur ** 2, 20 * dur ** 3]])
-    c3, c4, c5 = np.linalg.solve(m, np.stack([p1 - p0 - v0 * dur - a0 * dur ** 2 / 2, v1 - v0 - a0 * dur, a1 - a0]))
-    s = np.asarray(s, float)[(...,) + (None,) * p0.ndim]
-    return (p0 + v0 * s + a0 * s ** 2 / 2 + c3 * s ** 3 + c4 * s ** 4 + c5 * s ** 5,
-            v0 + a0 * s + 3 * c3 * s ** 2 + 4 * c4 * s ** 3 + 5 * c5 * s ** 4,
-            a0 + 6 * c3 * s + 12 * c4 * s ** 2 + 20 * c5 * s ** 3)
-
-
-def cmj_schedule(g: dict, k: float) -> np.ndarray:
-    """Times (s from the start of the countermovement) of the bottom, take-off, touchdown, landing's lowest
-    point and the end of the recovery, for a body ``k`` = stature / 1.75 m."""
-    v0 = np.sqrt(2 * G * g["height"] * k)
-    up = g["push"] * 2 * (CMJ_REST + g["depth"] + CMJ_TAKEOFF) * k / v0
-    drop = (CMJ_TAKEOFF - CMJ_TOUCHDOWN) * k
-    v1 = np.sqrt(v0 ** 2 + 2 * G * drop)
-    flight = (v0 + v1) / G
-    land = g["land"] * 2 * (CMJ_TOUCHDOWN + CMJ_REST + g["land_depth"]) * k / v1
-    recover = np.sqrt(g["recover"] * g["land_depth"] * k / (CMJ_BOTTOM_G * G))
-    return np.cumsum([g["down"], up, flight, land, recover])
-
-
-def cmj_height(g: dict, t: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """COM height relative to the neutral pose's (m) and its first and second derivatives at times ``t``
-    (s) of a countermovement-jump motion (``g``: :func:`_cmj`) for a body ``k`` = stature / 1.75 m."""
-    rest, bottom = -CMJ_REST * k, -(CMJ_REST + g["depth"]) * k
-    take_off, touch, low = CMJ_TAKEOFF * k, CMJ_TOUCHDOWN * k, -(CMJ_REST + g["land_depth"]) * k
-    v0 = np.sqrt(2 * G * g["height"] * k)
-    v1 = np.sqrt(v0 ** 2 + 2 * G * (take_off - touch))
-    a_low = CMJ_BOTTOM_G * G
-    ends = cmj_schedule(g, k)
-    starts = np.r_[0.0, ends[:-1]]
-    stand, lowest, leave = (rest, 0.0, 0.0), (bottom, 0.0, a_low), (take_off, v0, -G)
-    land, landed = (touch, -v1, -G), (low, 0.0, a_low)
-    segments = [(stand, lowest), (lowest, leave), None, (land, landed), (landed, stand)]  # None: the flight
-    tau = np.mod(t - g["start"], 1.0 / g["freq"])
-    z, zd, zdd = np.full(t.shape, rest), np.zeros(t.shape), np.zeros(t.shape)
-    for seg, a, b in zip(segments, starts, ends):
-        m = (tau >= a) & (tau < b)
-        s = tau[m] - a
-        if seg is None:
-            z[m], zd[m], zdd[m] = take_off + v0 * s - G * s ** 2 / 2, v0 - G * s, -G
-        else:
-            z[m], zd[m], zdd[m] = quintic(*seg, b - a, s)
-    return z, zd, zdd
-
-
-def _cmj_references(g: dict) -> dict[str, np.ndarray]:
-    """Unit profiles over one jump cycle (1024 samples from the start of the countermovement): ``dip`` (0
-    standing, 1 at the bottom of the countermovement, the landing's share at its lowest point), ``back`` (the
-    dip during the countermovement only: arms swing back) and ``up`` (0 standing, 1 from take-off through
-    the flight)."""
-    tau = np.arange(1024) / 1024 / g["freq"]
-    z = cmj_height(g, tau + g["start"], 1.0)[0] + CMJ_REST
-    dip = np.maximum(-z, 0.0) / g["depth"]
-    shapes = {"dip": dip, "back": np.where(tau < cmj_schedule(g, 1.0)[1], dip, 0.0),
-              "up": np.clip(z / (CMJ_TAKEOFF + CMJ_REST), 0.0, 1.0)}
-    sigma = CMJ_SMOOTH_S * g["freq"] * 1024  # the clipped profiles have corners: smooth them (periodically)
-    return {k: gaussian_filter1d(v, sigma, mode="wrap") for k, v in shapes.items()}
-
-
-def _profile(b: "_Builder", g: dict, name: str, base: float, shape: np.ndarray) -> None:
-    """Coordinate ``name`` = ``base + shape`` over the jump cycle of ``g`` (``shape``: a combination of
-    :func:`_cmj_references` profiles), fitted with ``CMJ_HARMONICS`` terms."""
-    mean, amp, phase = periodic_fit(shape, CMJ_HARMONICS)
-    shift = 2 * np.pi * g["freq"] * g["start"]  # the samples start at t = start
-    b.set(name, base + mean, [(amp[h], h + 1, phase[h] - (h + 1) * shift) for h in range(CMJ_HARMONICS)])
-
-
-TURN_SECONDS = 6.0  # longest sequence of the presets; a turning Rajagopal pelvis stays inside +-pi for it
-
-
-def _turn_rate(kind: str, rng: np.random.Generator) -> float:
-    """Heading rate (rad/s) of a walk along a circle (``turn``: 0.3-0.6 rad/s either way), else 0. The
-    walking path itself is planned by :mod:`hdys.physics.locomotion` along the heading."""
-    return float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.6)) if kind == "turn" else 0.0
-
-
 def _gait_terms(kind: str, joint: str, scale: float, cycle_shift: float, sign: float = 1.0, jitter: float = 0.0):
-    """(mean, terms) for :meth:`_Builder.set`: the leg's cycle starts at ``cycle_shift`` (rad of the first
+    """(mean, terms) for :meth:`Builder.set`: the leg's cycle starts at ``cycle_shift`` (rad of the first
     harmonic; harmonic h is shifted by h times it), amplitudes scaled by ``scale``, sign flipped by ``sign``."""
     mean, amp, phase = gait_harmonics(kind, joint)
     return sign * mean, [(sign * scale * amp[h], h + 1, phase[h] + (h + 1) * (cycle_shift + jitter))
                          for h in range(len(amp))]
 
 
+def _turn_rate(kind: str, rng: np.random.Generator) -> float:
+    """Heading rate (rad/s) of a walk along a circle (``turn``: ``TURN_RATE`` either way), else 0. The
+    walking path itself is planned by :mod:`hdys.physics.locomotion` along the heading."""
+    return float(rng.choice([-1.0, 1.0]) * rng.uniform(*TURN_RATE)) if kind == "turn" else 0.0
+
+
+def _hop_base(hop: Hop, jack: bool) -> tuple[float, int]:
+    """(base frequency, harmonic of the hops): a jack's apart and together hops are one cycle, at half the hop
+    frequency."""
+    return (hop.freq / 2, 2) if jack else (hop.freq, 1)
+
+
+def _hop_phases(h: Hop) -> tuple[float, float]:
+    """(phase of the hop harmonic peaking at mid-stance, phase of the jack's first harmonic peaking at the
+    middle of the "apart" stances) for ``amp sin(omega t + phase)`` terms."""
+    return h.shift - np.pi * h.duty + np.pi / 2, np.pi / 2 + h.shift / 2 - np.pi * h.duty / 2
+
+
+def _peak_phase(g: Steps, u_peak: float) -> float:
+    """Phase of ``sin(2 pi freq t + phase)`` peaking at cycle fraction ``u_peak`` of a step plan."""
+    return np.pi / 2 + g.shift - 2 * np.pi * u_peak
+
+
+CMJ_HARMONICS = 16  # Fourier terms of the reference angles over the jump cycle
+CMJ_SMOOTH_S = 0.05  # s: Gaussian smoothing of the reference profiles (the trunk straightens over ~0.2 s)
+
+
+def _cmj_references(g: Jump) -> dict[str, np.ndarray]:
+    """Unit profiles over one jump cycle (1024 samples from the start of the countermovement): ``dip`` (0
+    standing, 1 at the bottom of the countermovement, the landing's share at its lowest point), ``back`` (the
+    dip during the countermovement only: arms swing back) and ``up`` (0 standing, 1 from take-off through
+    the flight)."""
+    tau = np.arange(1024) / 1024 / g.freq
+    z = cmj_height(g, tau + g.start, 1.0)[0] + CMJ_REST
+    dip = np.maximum(-z, 0.0) / g.depth
+    shapes = {"dip": dip, "back": np.where(tau < cmj_schedule(g, 1.0)[1], dip, 0.0),
+              "up": np.clip(z / (CMJ_TAKEOFF + CMJ_REST), 0.0, 1.0)}
+    sigma = CMJ_SMOOTH_S * g.freq * 1024  # the clipped profiles have corners: smooth them (periodically)
+    return {k: gaussian_filter1d(v, sigma, mode="wrap") for k, v in shapes.items()}
+
+
+def _profile(b: Builder, g: Jump, name: str, base: float, shape: np.ndarray) -> None:
+    """Coordinate ``name`` = ``base + shape`` over the jump cycle of ``g`` (``shape``: a combination of
+    :func:`_cmj_references` profiles), fitted with ``CMJ_HARMONICS`` terms."""
+    mean, amp, phase = periodic_fit(shape, CMJ_HARMONICS)
+    shift = 2 * np.pi * g.freq * g.start  # the samples start at t = start
+    b.set(name, base + mean, [(amp[h], h + 1, phase[h] - (h + 1) * shift) for h in range(CMJ_HARMONICS)])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Leg numbers shared by the bodies (flexion positive; the SMPL hip and ankle x rotations take the opposite sign)
+
+
+@dataclass(frozen=True)
+class HopLegs:
+    """Hops and jumping jacks: the legs flex most at mid-stance (hop harmonic)."""
+
+    hip: Term = Term((0.25, 0.4), (0.2, 0.3))  # hip flexion: mean and amplitude, both drawn
+    knee: Term = Term((0.4, 0.6), (0.3, 0.4))  # knee flexion: mean and amplitude, both drawn
+    ankle: Term = Term((0.0, 0.1), 0.15)  # ankle dorsiflexion: mean drawn
+    jack_abduction: float = 0.12  # a jack's hip abduction: mean and first-harmonic amplitude (legs apart)
+    trunk: float = 0.05  # trunk flexion with the legs' (Rajagopal pelvis tilt and lumbar, SMPL spine1)
+
+
+@dataclass(frozen=True)
+class JumpLegs:
+    """Countermovement jumps: reference angles = mean + amplitude x the dip profile (at the bottom: hips ~70,
+    knees ~80, ankles ~20 degrees)."""
+
+    hip: Term = Term(0.05, (1.1, 1.3))  # hip flexion (amplitude drawn)
+    knee: Term = Term(0.1, (1.3, 1.5))  # knee flexion (amplitude drawn)
+    ankle: Term = Term(0.05, 0.3)  # ankle dorsiflexion
+
+
+@dataclass(frozen=True)
+class StepLegs:
+    """Kicks, lunges and step-ups: the sagittal reference angles of the moving (leading) leg and of the other;
+    the step planner moves the feet, these only guide the IK. Terms: first harmonic."""
+
+    kick_peak: float = 0.475  # cycle fraction at which the kicking hip flexes most (the foot's reach peaks)
+    kick_hip: Term = Term(0.35, 0.35)  # the kicking leg's hip ...
+    kick_knee: Term = Term(0.3, 0.2)  # ... and knee, half a cycle later: bent as the foot leaves and lands
+    kick_stance: tuple[float, float] = (0.05, 0.1)  # the other leg's hip and knee, still
+    lunge_peak: float = 0.5  # cycle fraction of the lunge's lowest point
+    lunge_hip: Term = Term(0.4, 0.4)  # the leading leg's hip
+    lunge_rear_hip: float = 0.1  # the rear leg's hip amplitude (about 0)
+    lunge_knee: Term = Term(0.6, 0.6)  # both knees
+    step_up_peaks: tuple[float, float] = (0.25, 0.75)  # cycle fractions of the leading / trailing leg's most flexion
+    step_up_hip: Term = Term(0.35, 0.3)  # (one foot up on the platform and the other not)
+    step_up_knee: Term = Term(0.45, 0.4)
+
+
+HOP_LEGS, JUMP_LEGS, STEP_LEGS = HopLegs(), JumpLegs(), StepLegs()
+
+
+def _kick_leg(b: Builder, g: Kick, moving: bool, hip: str, knee: str, sign: float) -> None:
+    p = STEP_LEGS
+    mid = _peak_phase(g, p.kick_peak)
+    b.set(hip, sign * p.kick_hip.mean if moving else sign * p.kick_stance[0],
+          [(sign * p.kick_hip.amp, 1, mid)] if moving else [])
+    b.set(knee, p.kick_knee.mean if moving else p.kick_stance[1], [(p.kick_knee.amp, 1, mid + np.pi)] if moving else [])
+
+
+def _lunge_leg(b: Builder, g: Lunge, moving: bool, hip: str, knee: str, sign: float) -> None:
+    p = STEP_LEGS
+    mid = _peak_phase(g, p.lunge_peak)
+    b.set(hip, sign * p.lunge_hip.mean if moving else 0.0,
+          [(sign * p.lunge_hip.amp if moving else sign * p.lunge_rear_hip, 1, mid)])
+    b.set(knee, p.lunge_knee.mean, [(p.lunge_knee.amp, 1, mid)])
+
+
+def _step_up_leg(b: Builder, g: StepUp, moving: bool, hip: str, knee: str, sign: float) -> None:
+    p = STEP_LEGS
+    up = _peak_phase(g, p.step_up_peaks[0] if moving else p.step_up_peaks[1])
+    b.set(hip, sign * p.step_up_hip.mean, [(sign * p.step_up_hip.amp, 1, up)])
+    b.set(knee, p.step_up_knee.mean, [(p.step_up_knee.amp, 1, up)])
+
+
+# a step motion's leg (``hip``, ``knee``: its coordinates; ``sign``: the hip flexion's), by the gait's type
+STEP_LEG: dict[type, Callable[[Builder, Steps, bool, str, str, float], None]] = {
+    Kick: _kick_leg, Lunge: _lunge_leg, StepUp: _step_up_leg}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Rajagopal
 
+RajagopalBuilder = Callable[[str, np.random.Generator, float, float], tuple[Builder, Gait | None]]
+
+
+@dataclass(frozen=True)
+class RajagopalCyclic:
+    """Walks, turns and runs: the legs' sagittal angles follow ``GAIT_CURVES``, the other coordinates sway about
+    their means. Leg amplitudes scale with ``sg`` (the motion's scale ``s`` times the leg's asymmetry factor),
+    the pelvis's and trunk's with ``s``; harmonics of the stride frequency."""
+
+    scale: tuple[float, float] = (0.75, 1.15)  # s: the motion's amplitudes relative to the curves'
+    asym: tuple[float, float] = (-0.12, 0.12)  # the right leg's factor is 1 + asym, the left's 1 - asym
+    run_freq: tuple[float, float] = (1.25, 1.5)  # Hz: a run's stride frequency (a walk's follows its speed)
+    run_speed: tuple[float, float] = (2.5, 3.5)  # m/s; the planner caps a stance's COM travel (gait.RUN_TRAVEL)
+    hip_adduction: Term = Term((-0.05, 0.05), 0.07)  # a quarter cycle after the hip flexion
+    hip_rotation: Term = Term((-0.1, 0.1), 0.08)
+    ankle: tuple[float, float] = (-0.05, 0.05)  # offset of the ankle curve's mean
+    subtalar: Term = Term((-0.05, 0.05), 0.08)
+    mtp: Term = Term(0.05, 0.05)
+    pelvis_tilt: Term = Term((-0.15, 0.0), 0.04)  # anterior tilt; second harmonic
+    pelvis_list: float = 0.06
+    pelvis_rotation: float = 0.1  # walking: forward on the side of the leading leg, most at its heel strike
+    pelvis_tx: float = 0.02  # m: fore-aft sway (second harmonic) about the travel
+    pelvis_tz: float = 0.03  # m: lateral sway
+    walk_pelvis: Term = Term(0.02, 0.02)  # m: a walk's pelvis below standing, and its rise and fall (2nd harmonic)
+    run_pelvis: Term = Term(0.06, 0.05)  # m: a run's
+    walk_lean: tuple[float, float] = (0.0, 0.1)  # a walk's lumbar extension is -tilt - lean: the trunk 0-6 deg forward
+    run_lumbar: tuple[float, float] = (-0.15, 0.0)  # a run's lumbar extension: the trunk 0-17 deg forward
+    lumbar: tuple[float, float, float] = (0.05, 0.05, 0.1)  # extension (2nd harmonic), bending, rotation amplitudes
+
+
+RAJAGOPAL_CYCLIC = RajagopalCyclic()
+
+
+def _rajagopal_stride(b: Builder, rng: np.random.Generator, curves: str, side: str, p0: float, sg: float) -> float:
+    """One leg of a walk or run, its cycle starting at ``p0`` (rad) plus a jitter; returns that cycle offset."""
+    p, (u, ph) = RAJAGOPAL_CYCLIC, _draws(rng)
+    jit = ph() / 3
+    b.set(f"hip_flexion_{side}", *_gait_terms(curves, "hip", sg, p0, jitter=jit))
+    b.set(f"hip_adduction_{side}", u(*p.hip_adduction.mean), [(sg * p.hip_adduction.amp, 1, p0 + np.pi / 2 + ph())])
+    b.set(f"hip_rotation_{side}", u(*p.hip_rotation.mean), [(sg * p.hip_rotation.amp, 1, p0 + ph())])
+    b.set(f"knee_angle_{side}", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
+    mean, terms = _gait_terms(curves, "ankle", sg, p0, jitter=jit)
+    b.set(f"ankle_angle_{side}", mean + u(*p.ankle), terms)
+    b.set(f"subtalar_angle_{side}", u(*p.subtalar.mean), [(sg * p.subtalar.amp, 1, p0 + ph())])
+    b.set(f"mtp_angle_{side}", p.mtp.mean, [(sg * p.mtp.amp, 1, p0 + ph())])
+    return p0 + jit
+
+
+def _turning_heading(heading: float, rate: float) -> float:
+    """The heading ``heading`` (in +-pi) moved so that, turning at ``rate``, it stays in +-pi for TURN_SECONDS."""
+    lo, hi = -np.pi + TURN_MARGIN, np.pi - TURN_MARGIN - TURN_SECONDS * abs(rate)
+    return float(np.sign(rate) * (lo + (heading + np.pi) / (2 * np.pi) * (hi - lo)))
+
+
+def _rajagopal_cyclic(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``walk``, ``turn`` (along a circle) and ``run``: the legs half a cycle apart, the pelvis travelling."""
+    p, (u, ph) = RAJAGOPAL_CYCLIC, _draws(rng)
+    run = kind == "run"
+    curves = "run" if run else "walk"
+    if run:
+        f = u(*p.run_freq)
+    else:
+        stature = pelvis_height / PELVIS_STATURE["rajagopal"]
+        speed = walk_speed(rng, stature)
+        f = walk_frequency(speed, stature)
+    b = Builder(list(RAJAGOPAL_COORDINATES), f)
+    s = u(*p.scale)
+    asym = u(*p.asym)
+    if run:
+        speed = u(*p.run_speed)
+    right = _rajagopal_stride(b, rng, curves, "r", 0.0, s * (1 + asym))
+    left = _rajagopal_stride(b, rng, curves, "l", np.pi, s * (1 - asym))
+    tilt = u(*p.pelvis_tilt.mean)
+    b.set("pelvis_tilt", tilt, [(p.pelvis_tilt.amp * s, 2, ph())])
+    b.set("pelvis_list", 0.0, [(p.pelvis_list * s, 1, ph())])
+    rate = _turn_rate(kind, rng)
+    if rate:
+        heading = _turning_heading(heading, rate)
+    turn_phase = ph() if run else np.pi / 2 + right + ph() / 3
+    b.set("pelvis_rotation", heading, [(p.pelvis_rotation * s, 1, turn_phase)], slope=rate)
+    b.set("pelvis_tx", u(*START_XY), [(p.pelvis_tx, 2, ph())], slope=speed * np.cos(heading))
+    b.set("pelvis_tz", u(*START_XY), [(p.pelvis_tz, 1, ph())], slope=-speed * np.sin(heading))
+    pelvis = p.run_pelvis if run else p.walk_pelvis
+    b.set("pelvis_ty", pelvis_height - pelvis.mean, [(pelvis.amp * s, 2, ph())])
+    b.set("lumbar_extension", u(*p.run_lumbar) if run else -tilt - u(*p.walk_lean), [(p.lumbar[0] * s, 2, ph())])
+    b.set("lumbar_bending", 0.0, [(p.lumbar[1] * s, 1, ph())])
+    b.set("lumbar_rotation", 0.0, [(p.lumbar[2] * s, 1, np.pi + ph())])
+    return b, Cyclic(f, duty(curves, rng, speed), (left, right))
+
+
+def _stand_at(b: Builder, rng: np.random.Generator, heading: float, pelvis_y: float) -> None:
+    """The Rajagopal pelvis facing ``heading``, at a drawn place, ``pelvis_y`` high."""
+    b.set("pelvis_rotation", heading)
+    b.set("pelvis_tx", float(rng.uniform(*START_XY)))
+    b.set("pelvis_tz", float(rng.uniform(*START_XY)))
+    b.set("pelvis_ty", pelvis_y)
+
+
+@dataclass(frozen=True)
+class RajagopalSquat:
+    """Squats and sit-to-stand: the legs flex together once per cycle (standing at its start, lowest half-way),
+    sagittal means and amplitudes per unit depth ``d``; the other coordinates sway a little."""
+
+    freq: tuple[float, float] = (0.25, 0.45)  # Hz: squats per second
+    depth: tuple[float, float] = (0.7, 1.0)  # d
+    asym: float = 0.08  # each leg's sagittal amplitudes times 1 + a draw in +- this
+    flat: float = 0.0  # third-harmonic amplitude that flattens the extremes (pauses seated and standing)
+    drop: float = 0.35  # m per unit depth: the pelvis's lowest point below standing
+    hip_flexion: Term = Term(0.9, 0.8)
+    knee: Term = Term(1.0, 0.9)
+    ankle: Term = Term(0.15, 0.15)
+    trunk: float = 0.2  # posterior pelvic tilt and lumbar flexion as the body lowers: mean and amplitude
+    pelvis_tx: float = 0.08  # m per unit depth: the pelvis moves back as it lowers
+    hip_adduction: Term = Term((-0.15, 0.0), 0.05)
+    hip_rotation: Term = Term((-0.15, 0.1), 0.04)
+    subtalar: Term = Term((-0.05, 0.05), 0.03)
+    mtp: Term = Term((0.0, 0.1), 0.03)
+    pelvis_list: float = 0.02
+    pelvis_rotation: float = 0.03
+    pelvis_tz: float = 0.01  # m
+    lumbar_bending: float = 0.03
+    lumbar_rotation: float = 0.04
+
+
+SQUAT = RajagopalSquat()
+SIT_TO_STAND = replace(SQUAT, freq=(0.15, 0.25), flat=0.12, drop=0.45)
+
+
+def _rajagopal_squat(p: RajagopalSquat, kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``squat`` and ``sit_to_stand`` (``p``): quasi-static, both feet planted."""
+    u, ph = _draws(rng)
+    b = Builder(list(RAJAGOPAL_COORDINATES), u(*p.freq))
+    d = u(*p.depth)
+    down, up = -np.pi / 2, np.pi / 2  # phases: the flexions least, the pelvis highest at the cycle's start
+    for side in ("r", "l"):
+        g = 1 + u(-p.asym, p.asym)
+        b.set(f"hip_flexion_{side}", p.hip_flexion.mean * d, [(p.hip_flexion.amp * d * g, 1, down), (p.flat, 3, up)])
+        b.set(f"hip_adduction_{side}", u(*p.hip_adduction.mean), [(p.hip_adduction.amp, 1, ph())])
+        b.set(f"hip_rotation_{side}", u(*p.hip_rotation.mean), [(p.hip_rotation.amp, 1, ph())])
+        b.set(f"knee_angle_{side}", p.knee.mean * d, [(p.knee.amp * d * g, 1, down), (p.flat, 3, up)])
+        b.set(f"ankle_angle_{side}", p.ankle.mean * d, [(p.ankle.amp * d * g, 1, down)])
+        b.set(f"subtalar_angle_{side}", u(*p.subtalar.mean), [(p.subtalar.amp, 1, ph())])
+        b.set(f"mtp_angle_{side}", u(*p.mtp.mean), [(p.mtp.amp, 1, ph())])
+    b.set("pelvis_tilt", -p.trunk * d, [(p.trunk * d, 1, up)])
+    b.set("pelvis_list", 0.0, [(p.pelvis_list, 1, ph())])
+    b.set("pelvis_rotation", heading, [(p.pelvis_rotation, 1, ph())])
+    drop = p.drop * d
+    b.set("pelvis_ty", pelvis_height - drop / 2, [(drop / 2, 1, up)])
+    b.set("pelvis_tx", u(*START_XY), [(p.pelvis_tx * d, 1, up)])
+    b.set("pelvis_tz", u(*START_XY), [(p.pelvis_tz, 1, ph())])
+    b.set("lumbar_extension", -p.trunk * d, [(p.trunk * d, 1, up)])
+    b.set("lumbar_bending", 0.0, [(p.lumbar_bending, 1, ph())])
+    b.set("lumbar_rotation", 0.0, [(p.lumbar_rotation, 1, ph())])
+    return b, None
+
+
+# Rajagopal leg coordinates that a motion holds still: their means are drawn in (lo, hi)
+STILL_LEG = {"hip_adduction": (-0.08, 0.0), "hip_rotation": (-0.1, 0.1), "subtalar_angle": (-0.05, 0.05),
+             "mtp_angle": (0.0, 0.1)}
+
+
+def _hold(b: Builder, rng: np.random.Generator, side: str, names: tuple[str, ...], ranges=STILL_LEG) -> None:
+    """The coordinates ``{name}_{side}`` held at means drawn in ``ranges[name]``, in the order of ``names``."""
+    for name in names:
+        b.set(f"{name}_{side}", float(rng.uniform(*ranges[name])))
+
+
+@dataclass(frozen=True)
+class RajagopalHops:
+    """Hops and jumping jacks of the Rajagopal body; the legs: ``HOP_LEGS``."""
+
+    hip_adduction: tuple[float, float] = (-0.05, 0.0)  # plain hops' (a jack's abducts: HopLegs.jack_abduction)
+    pelvis_tilt: tuple[float, float] = (-0.15, -0.05)  # anterior tilt
+    lumbar: tuple[float, float] = (-0.15, 0.0)  # lumbar extension
+    drop: float = 0.05  # m: the pelvis below standing
+
+
+RAJAGOPAL_HOPS = RajagopalHops()
+
+
+def _rajagopal_hops(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``jump`` (rebound hops in place) and ``jumping_jack`` (the legs abduct on the "apart" hops): the legs
+    flex most at mid-stance."""
+    p, legs, u = RAJAGOPAL_HOPS, HOP_LEGS, _draws(rng)[0]
+    jack = kind == "jumping_jack"
+    hop = hop_timing(rng, jack)
+    base, hh = _hop_base(hop, jack)
+    b = Builder(list(RAJAGOPAL_COORDINATES), base)
+    mid, apart = _hop_phases(hop)
+    for side in ("r", "l"):
+        b.set(f"hip_flexion_{side}", u(*legs.hip.mean), [(u(*legs.hip.amp), hh, mid)])
+        b.set(f"knee_angle_{side}", u(*legs.knee.mean), [(u(*legs.knee.amp), hh, mid)])
+        b.set(f"ankle_angle_{side}", u(*legs.ankle.mean), [(legs.ankle.amp, hh, mid)])
+        b.set(f"hip_adduction_{side}", -legs.jack_abduction if jack else u(*p.hip_adduction),
+              [(-legs.jack_abduction, 1, apart)] if jack else [])
+        _hold(b, rng, side, ("hip_rotation", "subtalar_angle", "mtp_angle"))
+    b.set("pelvis_tilt", u(*p.pelvis_tilt), [(legs.trunk, hh, mid)])
+    _stand_at(b, rng, heading, pelvis_height - p.drop)
+    b.set("lumbar_extension", u(*p.lumbar), [(legs.trunk, hh, mid)])
+    return b, hop
+
+
+@dataclass(frozen=True)
+class RajagopalJump:
+    """Countermovement jumps of the Rajagopal body (the legs: ``JUMP_LEGS``): mean + amplitude x the dip."""
+
+    pelvis_tilt: Term = Term((-0.1, 0.0), (0.4, 0.6))  # the trunk leans forward (amplitude: minus this)
+    lumbar: Term = Term((-0.1, 0.0), 0.2)  # lumbar extension (amplitude: minus this)
+    drop: float = 0.02  # m: the pelvis's mean below standing (the jump planner moves the COM)
+
+
+RAJAGOPAL_JUMP = RajagopalJump()
+
+
+def _rajagopal_cmj(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``cmj``: reference angles only, the jump planner moves the COM and the feet."""
+    p, legs, u = RAJAGOPAL_JUMP, JUMP_LEGS, _draws(rng)[0]
+    cmj = jump_timing(rng)
+    ref = _cmj_references(cmj)
+    b = Builder(list(RAJAGOPAL_COORDINATES), cmj.freq, k=CMJ_HARMONICS)
+    for side in ("r", "l"):
+        _profile(b, cmj, f"hip_flexion_{side}", legs.hip.mean, u(*legs.hip.amp) * ref["dip"])
+        _profile(b, cmj, f"knee_angle_{side}", legs.knee.mean, u(*legs.knee.amp) * ref["dip"])
+        _profile(b, cmj, f"ankle_angle_{side}", legs.ankle.mean, legs.ankle.amp * ref["dip"])
+        _hold(b, rng, side, ("hip_adduction", "hip_rotation", "subtalar_angle", "mtp_angle"))
+    _profile(b, cmj, "pelvis_tilt", u(*p.pelvis_tilt.mean), -u(*p.pelvis_tilt.amp) * ref["dip"])
+    _profile(b, cmj, "lumbar_extension", u(*p.lumbar.mean), -p.lumbar.amp * ref["dip"])
+    _stand_at(b, rng, heading, pelvis_height - p.drop)
+    return b, cmj
+
+
+@dataclass(frozen=True)
+class RajagopalStanding:
+    """The legs of the arm motions (``curl``, ``arm_raise``; the arms: :func:`rajagopal_arms`): standing
+    still, a little sway."""
+
+    curl_freq: tuple[float, float] = (0.4, 0.7)  # Hz: curls per second
+    raise_freq: tuple[float, float] = (0.2, 0.4)  # Hz: arm raises per second
+    hip_flexion: Term = Term((0.0, 0.1), 0.01)
+    knee: Term = Term((0.05, 0.15), 0.01)
+    ankle: tuple[float, float] = (0.0, 0.05)
+    pelvis_tilt: Term = Term((-0.1, 0.0), 0.01)
+    pelvis_list: float = 0.01
+    lumbar: Term = Term((-0.05, 0.05), 0.02)  # lumbar extension
+    drop: float = 0.01  # m: the pelvis below standing
+
+
+RAJAGOPAL_STANDING = RajagopalStanding()
+
+
+def _rajagopal_standing(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``curl`` and ``arm_raise``: the legs stand, swaying a little."""
+    p, (u, ph) = RAJAGOPAL_STANDING, _draws(rng)
+    b = Builder(list(RAJAGOPAL_COORDINATES), u(*p.curl_freq) if kind == "curl" else u(*p.raise_freq))
+    for side in ("r", "l"):
+        b.set(f"hip_flexion_{side}", u(*p.hip_flexion.mean), [(p.hip_flexion.amp, 1, ph())])
+        _hold(b, rng, side, ("hip_adduction", "hip_rotation"))
+        b.set(f"knee_angle_{side}", u(*p.knee.mean), [(p.knee.amp, 1, ph())])
+        b.set(f"ankle_angle_{side}", u(*p.ankle))
+        _hold(b, rng, side, ("subtalar_angle", "mtp_angle"))
+    b.set("pelvis_tilt", u(*p.pelvis_tilt.mean), [(p.pelvis_tilt.amp, 1, ph())])
+    b.set("pelvis_list", 0.0, [(p.pelvis_list, 1, ph())])
+    _stand_at(b, rng, heading, pelvis_height - p.drop)
+    b.set("lumbar_extension", u(*p.lumbar.mean), [(p.lumbar.amp, 1, ph())])
+    return b, None
+
+
+@dataclass(frozen=True)
+class RajagopalSteps:
+    """Kicks, lunges and step-ups of the Rajagopal body (the legs' flexion: ``STEP_LEGS``)."""
+
+    still: tuple[tuple[str, tuple[float, float]], ...] = (  # leg coordinates held at a drawn mean, in this order
+        ("ankle_angle", (0.0, 0.1)), ("hip_adduction", (-0.05, 0.0)), ("subtalar_angle", (-0.05, 0.05)),
+        ("mtp_angle", (0.0, 0.1)))
+    pelvis_tilt: tuple[float, float] = (-0.1, 0.0)
+    # a step-up's trunk leans forward (minus the mean, second-harmonic amplitude), most as the body rises onto
+    # (and lowers off) the platform, at this cycle fraction
+    step_up_lean: Term = Term((0.3, 0.4), 0.15)
+    step_up_lean_peak: float = 0.3
+    lumbar: tuple[float, float] = (-0.1, 0.0)  # lumbar extension
+    drop: float = 0.02  # m: the pelvis's mean below standing (the step planner moves it)
+
+
+RAJAGOPAL_STEPS = RajagopalSteps()
+
+
+def _rajagopal_steps(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``kick``, ``lunge`` and ``step_up``: reference angles only, the step planner moves the feet."""
+    p, u = RAJAGOPAL_STEPS, _draws(rng)[0]
+    steps = steps_timing(kind, rng)
+    b = Builder(list(RAJAGOPAL_COORDINATES), steps.freq)
+    still = dict(p.still)
+    for i, side in enumerate(("l", "r")):
+        STEP_LEG[type(steps)](b, steps, i == steps.side, f"hip_flexion_{side}", f"knee_angle_{side}", 1.0)
+        _hold(b, rng, side, tuple(still), still)
+    b.set("pelvis_tilt", u(*p.pelvis_tilt))
+    if isinstance(steps, StepUp):  # the tilt drawn above is overwritten (its draw keeps the random stream)
+        b.set("pelvis_tilt", -u(*p.step_up_lean.mean),
+              [(p.step_up_lean.amp, 2, _peak_phase(steps, p.step_up_lean_peak) * 2 + np.pi)])
+    _stand_at(b, rng, heading, pelvis_height - p.drop)
+    b.set("lumbar_extension", u(*p.lumbar))
+    return b, steps
+
+
+# the Rajagopal motions of the legs; their order is RAJAGOPAL_KINDS's
+RAJAGOPAL_BUILDERS: dict[str, RajagopalBuilder] = {
+    "walk": _rajagopal_cyclic, "turn": _rajagopal_cyclic, "run": _rajagopal_cyclic,
+    "squat": partial(_rajagopal_squat, SQUAT), "sit_to_stand": partial(_rajagopal_squat, SIT_TO_STAND),
+    "jump": _rajagopal_hops, "cmj": _rajagopal_cmj, "jumping_jack": _rajagopal_hops,
+    "kick": _rajagopal_steps, "lunge": _rajagopal_steps, "step_up": _rajagopal_steps,
+}
+# the motions of the body with arms (standing; the arms: rajagopal_arms)
+ARM_BUILDERS: dict[str, RajagopalBuilder] = {"curl": _rajagopal_standing, "arm_raise": _rajagopal_standing}
+RAJAGOPAL_KINDS = tuple(RAJAGOPAL_BUILDERS)
+ARM_KINDS = tuple(ARM_BUILDERS)
+
 
 def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pelvis_height: float) -> Fourier:
-    """A randomised motion over the 23 Rajagopal coordinates (OpenSim: x forward, y up).
-
-    ``ranges``: (23, 2) coordinate limits; ``pelvis_height``: standing pelvis_ty in m.
+    """A randomised motion of ``kind`` (``RAJAGOPAL_KINDS``, ``ARM_KINDS``) over the 23 Rajagopal coordinates
+    (OpenSim: x forward, y up). ``ranges``: (23, 2) coordinate limits; ``pelvis_height``: standing pelvis_ty in m.
     """
-    names = list(RAJAGOPAL_COORDINATES)
-    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
-    ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
-    heading = u(-np.pi, np.pi)
-    if kind in ("walk", "turn", "run"):
-        run = kind == "run"
-        curves = "run" if run else "walk"
-        if run:
-            f = u(1.25, 1.5)  # stride frequency (Hz)
-        else:
-            stature = pelvis_height / PELVIS_STATURE["rajagopal"]
-            speed = walk_speed(rng, stature)
-            f = walk_frequency(speed, stature)
-        b = _Builder(names, f)
-        s = u(0.75, 1.15)
-        asym = u(-0.12, 0.12)
-        if run:
-            speed = u(2.5, 3.5)  # the planner caps a stance's COM travel (RUN_TRAVEL in hdys.physics.gait)
-        shift = {}
-        for side, p0, g in (("r", 0.0, 1 + asym), ("l", np.pi, 1 - asym)):
-            sg = s * g
-            jit = ph() / 3
-            shift[{"r": "right", "l": "left"}[side]] = p0 + jit
-            b.set(f"hip_flexion_{side}", *_gait_terms(curves, "hip", sg, p0, jitter=jit))
-            b.set(f"hip_adduction_{side}", u(-0.05, 0.05), [(sg * 0.07, 1, p0 + np.pi / 2 + ph())])
-            b.set(f"hip_rotation_{side}", u(-0.1, 0.1), [(sg * 0.08, 1, p0 + ph())])
-            b.set(f"knee_angle_{side}", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
-            mean, terms = _gait_terms(curves, "ankle", sg, p0, jitter=jit)
-            b.set(f"ankle_angle_{side}", mean + u(-0.05, 0.05), terms)
-            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(sg * 0.08, 1, p0 + ph())])
-            b.set(f"mtp_angle_{side}", 0.05, [(sg * 0.05, 1, p0 + ph())])
-        tilt = u(-0.15, 0.0)  # anterior pelvic tilt
-        b.set("pelvis_tilt", tilt, [(0.04 * s, 2, ph())])
-        b.set("pelvis_list", 0.0, [(0.06 * s, 1, ph())])
-        rate = _turn_rate(kind, rng)
-        if rate:  # the heading coordinate stays inside its +-pi range for TURN_SECONDS
-            lo, hi = -np.pi + 0.3, np.pi - 0.3 - TURN_SECONDS * abs(rate)
-            heading = float(np.sign(rate) * (lo + (heading + np.pi) / (2 * np.pi) * (hi - lo)))
-        # walking: the pelvis turns forward on the side of the leading leg, most at its heel strike (a longer step)
-        turn_phase = ph() if run else np.pi / 2 + shift["right"] + ph() / 3
-        b.set("pelvis_rotation", heading, [(0.1 * s, 1, turn_phase)], slope=rate)
-        b.set("pelvis_tx", u(-1, 1), [(0.02, 2, ph())], slope=speed * np.cos(heading))
-        b.set("pelvis_tz", u(-1, 1), [(0.03, 1, ph())], slope=-speed * np.sin(heading))
-        b.set("pelvis_ty", pelvis_height - (0.06 if run else 0.02), [((0.05 if run else 0.02) * s, 2, ph())])
-        # the trunk 0-6 deg forward of upright in walking, 0-17 in running
-        b.set("lumbar_extension", u(-0.15, 0.0) if run else -tilt - u(0.0, 0.1), [(0.05 * s, 2, ph())])
-        b.set("lumbar_bending", 0.0, [(0.05 * s, 1, ph())])
-        b.set("lumbar_rotation", 0.0, [(0.1 * s, 1, np.pi + ph())])
-    elif kind in ("squat", "sit_to_stand"):
-        sts = kind == "sit_to_stand"
-        f = u(0.15, 0.25) if sts else u(0.25, 0.45)
-        b = _Builder(names, f)
-        d = u(0.7, 1.0)  # depth
-        flat = 0.12 if sts else 0.0  # second harmonic flattens the extremes (pauses seated/standing)
-        for side in ("r", "l"):
-            g = 1 + u(-0.08, 0.08)
-            b.set(f"hip_flexion_{side}", 0.9 * d, [(0.8 * d * g, 1, -np.pi / 2), (flat, 3, np.pi / 2)])
-            b.set(f"hip_adduction_{side}", u(-0.15, 0.0), [(0.05, 1, ph())])
-            b.set(f"hip_rotation_{side}", u(-0.15, 0.1), [(0.04, 1, ph())])
-            b.set(f"knee_angle_{side}", 1.0 * d, [(0.9 * d * g, 1, -np.pi / 2), (flat, 3, np.pi / 2)])
-            b.set(f"ankle_angle_{side}", 0.15 * d, [(0.15 * d * g, 1, -np.pi / 2)])
-            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05), [(0.03, 1, ph())])
-            b.set(f"mtp_angle_{side}", u(0.0, 0.1), [(0.03, 1, ph())])
-        b.set("pelvis_tilt", -0.2 * d, [(0.2 * d, 1, np.pi / 2)])
-        b.set("pelvis_list", 0.0, [(0.02, 1, ph())])
-        b.set("pelvis_rotation", heading, [(0.03, 1, ph())])
-        drop = (0.45 if sts else 0.35) * d
-        b.set("pelvis_ty", pelvis_height - drop / 2, [(drop / 2, 1, np.pi / 2)])
-        b.set("pelvis_tx", u(-1, 1), [(0.08 * d, 1, np.pi / 2)])
-        b.set("pelvis_tz", u(-1, 1), [(0.01, 1, ph())])
-        b.set("lumbar_extension", -0.2 * d, [(0.2 * d, 1, np.pi / 2)])
-        b.set("lumbar_bending", 0.0, [(0.03, 1, ph())])
-        b.set("lumbar_rotation", 0.0, [(0.04, 1, ph())])
-    elif kind in ("jump", "jumping_jack"):  # legs flex most at mid-stance; a jack abducts on the "apart" hops
-        jack = kind == "jumping_jack"
-        hop = _hop(rng, jack)
-        b = _Builder(names, hop["base"])
-        mid, apart = _hop_phases(hop)
-        hh = hop["harmonic"]
-        for side in ("r", "l"):
-            b.set(f"hip_flexion_{side}", u(0.25, 0.4), [(u(0.2, 0.3), hh, mid)])
-            b.set(f"knee_angle_{side}", u(0.4, 0.6), [(u(0.3, 0.4), hh, mid)])
-            b.set(f"ankle_angle_{side}", u(0.0, 0.1), [(0.15, hh, mid)])
-            b.set(f"hip_adduction_{side}", -0.12 if jack else u(-0.05, 0.0), [(-0.12, 1, apart)] if jack else [])
-            b.set(f"hip_rotation_{side}", u(-0.1, 0.1))
-            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
-            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
-        b.set("pelvis_tilt", u(-0.15, -0.05), [(0.05, hh, mid)])
-        b.set("pelvis_rotation", heading)
-        b.set("pelvis_tx", u(-1, 1))
-        b.set("pelvis_tz", u(-1, 1))
-        b.set("pelvis_ty", pelvis_height - 0.05)
-        b.set("lumbar_extension", u(-0.15, 0.0), [(0.05, hh, mid)])
-    elif kind == "cmj":  # reference angles only: the jump planner moves the COM and the feet
-        cmj = _cmj(rng)
-        ref = _cmj_references(cmj)
-        b = _Builder(names, cmj["freq"], k=CMJ_HARMONICS)
-        for side in ("r", "l"):  # at the bottom: hips ~70, knees ~80, ankles ~20 degrees
-            _profile(b, cmj, f"hip_flexion_{side}", 0.05, u(1.1, 1.3) * ref["dip"])
-            _profile(b, cmj, f"knee_angle_{side}", 0.1, u(1.3, 1.5) * ref["dip"])
-            _profile(b, cmj, f"ankle_angle_{side}", 0.05, 0.3 * ref["dip"])
-            b.set(f"hip_adduction_{side}", u(-0.08, 0.0))
-            b.set(f"hip_rotation_{side}", u(-0.1, 0.1))
-            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
-            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
-        _profile(b, cmj, "pelvis_tilt", u(-0.1, 0.0), -u(0.4, 0.6) * ref["dip"])  # the trunk leans forward
-        _profile(b, cmj, "lumbar_extension", u(-0.1, 0.0), -0.2 * ref["dip"])
-        b.set("pelvis_rotation", heading)
-        b.set("pelvis_tx", u(-1, 1))
-        b.set("pelvis_tz", u(-1, 1))
-        b.set("pelvis_ty", pelvis_height - 0.02)
-    elif kind in ARM_KINDS:  # standing still, a little sway; the arms: rajagopal_arms
-        b = _Builder(names, u(0.4, 0.7) if kind == "curl" else u(0.2, 0.4))
-        for side in ("r", "l"):
-            b.set(f"hip_flexion_{side}", u(0.0, 0.1), [(0.01, 1, ph())])
-            b.set(f"hip_adduction_{side}", u(-0.08, 0.0))
-            b.set(f"hip_rotation_{side}", u(-0.1, 0.1))
-            b.set(f"knee_angle_{side}", u(0.05, 0.15), [(0.01, 1, ph())])
-            b.set(f"ankle_angle_{side}", u(0.0, 0.05))
-            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
-            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
-        b.set("pelvis_tilt", u(-0.1, 0.0), [(0.01, 1, ph())])
-        b.set("pelvis_list", 0.0, [(0.01, 1, ph())])
-        b.set("pelvis_rotation", heading)
-        b.set("pelvis_tx", u(-1, 1))
-        b.set("pelvis_tz", u(-1, 1))
-        b.set("pelvis_ty", pelvis_height - 0.01)
-        b.set("lumbar_extension", u(-0.05, 0.05), [(0.02, 1, ph())])
-    elif kind in ("kick", "lunge", "step_up"):  # reference angles only: the step planner moves the feet
-        steps = _steps(kind, rng)
-        b = _Builder(names, steps["freq"])
-        mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
-        for i, side in enumerate(("l", "r")):
-            moving = i == steps["side"]
-            if kind == "step_up":  # both legs flex most while one foot is up on the platform and one is not
-                up = _peak_phase(steps, 0.25 if moving else 0.75)
-                b.set(f"hip_flexion_{side}", 0.35, [(0.3, 1, up)])
-                b.set(f"knee_angle_{side}", 0.45, [(0.4, 1, up)])
-            elif kind == "kick":
-                b.set(f"hip_flexion_{side}", 0.35 if moving else 0.05, [(0.35, 1, mid)] if moving else [])
-                b.set(f"knee_angle_{side}", 0.3 if moving else 0.1, [(0.2, 1, mid + np.pi)] if moving else [])
-            else:
-                b.set(f"hip_flexion_{side}", 0.4 if moving else 0.0, [(0.4 if moving else 0.1, 1, mid)])
-                b.set(f"knee_angle_{side}", 0.6, [(0.6, 1, mid)])
-            b.set(f"ankle_angle_{side}", u(0.0, 0.1))
-            b.set(f"hip_adduction_{side}", u(-0.05, 0.0))
-            b.set(f"subtalar_angle_{side}", u(-0.05, 0.05))
-            b.set(f"mtp_angle_{side}", u(0.0, 0.1))
-        b.set("pelvis_tilt", u(-0.1, 0.0))
-        if kind == "step_up":  # the trunk leans forward most as the body rises onto (and lowers off) the platform
-            b.set("pelvis_tilt", -u(0.3, 0.4), [(0.15, 2, _peak_phase(steps, 0.3) * 2 + np.pi)])
-        b.set("pelvis_rotation", heading)
-        b.set("pelvis_tx", u(-1, 1))
-        b.set("pelvis_tz", u(-1, 1))
-        b.set("pelvis_ty", pelvis_height - 0.02)
-        b.set("lumbar_extension", u(-0.1, 0.0))
-    else:
+    build = RAJAGOPAL_BUILDERS.get(kind) or ARM_BUILDERS.get(kind)
+    if build is None:
         raise ValueError(f"unknown Rajagopal motion {kind!r}; expected one of {RAJAGOPAL_KINDS + ARM_KINDS}")
+    heading = float(rng.uniform(-np.pi, np.pi))
+    b, gait = build(kind, rng, heading, pelvis_height)
     ranges = np.asarray(ranges, float)
-    out = b.build(ranges[:, 0], ranges[:, 1])
-    if kind in ("jump", "jumping_jack"):
-        out.gait = _hop_gait(hop, kind == "jumping_jack")
-    elif kind in ("kick", "lunge", "step_up"):
-        out.gait = steps
-    elif kind == "cmj":
-        out.gait = cmj
-    if kind in ("walk", "turn", "run"):
-        out.gait = {"freq": f, "duty": _duty(curves, rng, speed), "shift": shift}
-    return out
-
+    return b.build(ranges[:, 0], ranges[:, 1], gait=gait)
 
 # The dumbbell in each hand, kg; other motions none. Fixed: a load drawn per sequence is invisible in every
 # kinematics input and changes the shape of the biceps activation, not only its scale (benchmarks/RESULTS.md).
@@ -654,164 +659,325 @@ def smpl_euler_limits() -> np.ndarray:
 HANGING_ARM = 1.2  # rad: |shoulder_z| of an arm hanging at the side (0: the T-pose)
 
 
-def _lateral_raise(b: _Builder, side: str, sx: float, top: float, phase: float) -> None:
+def _lateral_raise(b: Builder, side: str, sx: float, top: float, phase: float) -> None:
     """SMPL ``shoulder_z`` swinging once per cycle between hanging (at ``sin(phase) = -1``) and ``top``
     rad above horizontal; ``sx`` mirrors the right side."""
     b.set(f"{side}_shoulder_z", sx * (top - HANGING_ARM) / 2, [(sx * (top + HANGING_ARM) / 2, 1, phase)])
 
 
-def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fourier:
-    """A randomised SMPL motion (75 columns, see :func:`smpl_trajectory`); the world is z up."""
-    names = ["px", "py", "pz", "yaw", "pitch", "roll"] + [f"{j}_{a}" for j in SMPL_JOINT_NAMES[1:] for a in "xyz"]
-    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
-    ph = lambda: float(rng.uniform(-0.3, 0.3))  # noqa: E731
-    heading = u(-np.pi, np.pi)
-    direction = np.array([np.sin(heading), -np.cos(heading)])  # world xy of the body's forward (+z)
-    if kind not in SMPL_KINDS:
-        raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
-    hop = _hop(rng, kind == "jumping_jack") if kind in ("jump", "jumping_jack") else None
-    steps = _steps(kind, rng) if kind in ("kick", "lunge", "step_up") else None
-    cmj = _cmj(rng) if kind == "cmj" else None
-    # (every entry is drawn, so the other motions keep their draws; walks take their frequency from their speed)
-    f = {"walk": u(0.8, 1.0), "turn": u(0.8, 1.0), "run": u(1.25, 1.5), "squat": u(0.25, 0.45), "free": u(0.2, 0.5),
-         "arm_raise": u(0.2, 0.4), "curl": u(0.4, 0.7)}.get(kind) or (
-        hop["base"] if hop else cmj["freq"] if cmj else steps["freq"])
+
+
+SmplBuilder = Callable[[str, np.random.Generator, float, float], tuple[Builder, Gait | None]]
+SMPL_NAMES = ["px", "py", "pz", "yaw", "pitch", "roll"] + [f"{j}_{a}" for j in SMPL_JOINT_NAMES[1:] for a in "xyz"]
+SIDES = (("left", 1.0), ("right", -1.0))  # SMPL sides; the factor mirrors the y and z rotations
+# base frequency (Hz) of the SMPL motions that have no drawn timing (walks: from their speed): every entry is drawn
+# for every motion, in this order (the other motions keep their draws)
+SMPL_FREQ = {"walk": (0.8, 1.0), "turn": (0.8, 1.0), "run": (1.25, 1.5), "squat": (0.25, 0.45), "free": (0.2, 0.5),
+             "arm_raise": (0.2, 0.4), "curl": (0.4, 0.7)}
+RELAXED_ARMS = ((1.1, 1.3), (0.2, 0.4))  # rad: |shoulder_z| (hanging, HANGING_ARM) and elbow flexion of relaxed arms
+# m: the pelvis below standing in the arm motions, hops, countermovement jumps (its mean) and step motions
+SMPL_DROP = {"still": 0.01, "hop": 0.05, "jump": 0.02, "step": 0.02}
+STEP_SPINE = (0.0, 0.1)  # trunk flexion (spine1_x) of the step motions
+
+
+def _smpl_frequencies(rng: np.random.Generator) -> dict[str, float]:
+    """A base frequency for each entry of ``SMPL_FREQ``, drawn in its order."""
+    return {kind: float(rng.uniform(*r)) for kind, r in SMPL_FREQ.items()}
+
+
+def _smpl_builder(rng: np.random.Generator, base_hz: float, heading: float, k: int = 4) -> Builder:
+    """The SMPL builder on ``base_hz`` with ``k`` harmonics: relaxed arms at the sides, facing ``heading``."""
+    b = Builder(SMPL_NAMES, base_hz, k=k)
+    for side, sx in SIDES:
+        b.set(f"{side}_shoulder_z", -sx * float(rng.uniform(*RELAXED_ARMS[0])))
+        b.set(f"{side}_elbow_y", -sx * float(rng.uniform(*RELAXED_ARMS[1])))
+    b.set("yaw", heading)
+    return b
+
+
+def _smpl_place(b: Builder, rng: np.random.Generator, pelvis_z: float) -> None:
+    """The SMPL pelvis at a drawn place, ``pelvis_z`` high."""
+    b.set("pz", pelvis_z)
+    b.set("px", float(rng.uniform(*START_XY)))
+    b.set("py", float(rng.uniform(*START_XY)))
+
+
+def _forward(heading: float) -> np.ndarray:
+    """World xy of the SMPL body's forward (+z) at ``heading``."""
+    return np.array([np.sin(heading), -np.cos(heading)])
+
+
+@dataclass(frozen=True)
+class SmplCyclic:
+    """Walks, turns and runs of the SMPL body (as :class:`RajagopalCyclic`; SMPL x rotations: hip flexion and
+    ankle dorsiflexion negative, knee flexion positive)."""
+
+    scale: tuple[float, float] = (0.75, 1.15)  # s: the motion's amplitudes relative to the curves'
+    asym: tuple[float, float] = (-0.12, 0.12)  # the left leg's factor is 1 + asym, the right's 1 - asym
+    run_speed: tuple[float, float] = (2.0, 3.0)  # m/s
+    hip_z: float = 0.06  # hip abduction-adduction
+    shoulder_x: float = 0.35  # arm swing, opposite to the same-side hip
+    run_elbow: Term = Term((1.2, 1.5), 0.15)  # running elbows bent about 80 degrees
+    spine1_y: float = 0.08
+    pitch: Term = Term((0.0, 0.1), 0.03)  # forward lean; second harmonic
+    roll: float = 0.05
+    yaw: float = 0.08  # walking: the pelvis turns forward on the side of the leading leg, most at its heel strike
+    sway: float = 0.02  # m: horizontal, second harmonic
+    pelvis: Term = Term(0.02, 0.02)  # m: below standing, and its rise and fall (second harmonic)
+
+
+SMPL_CYCLIC = SmplCyclic()
+
+
+def _smpl_stride(b: Builder, rng: np.random.Generator, curves: str, side: str, sx: float, p0: float, sg: float,
+                 run: bool) -> float:
+    """One leg (and its arm) of a walk or run, its cycle starting at ``p0`` (rad) plus a jitter; returns that
+    cycle offset."""
+    p, (u, ph) = SMPL_CYCLIC, _draws(rng)
+    jit = ph() / 3
+    b.set(f"{side}_hip_x", *_gait_terms(curves, "hip", sg, p0, sign=-1.0, jitter=jit))
+    b.set(f"{side}_knee_x", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
+    b.set(f"{side}_ankle_x", *_gait_terms(curves, "ankle", sg, p0, sign=-1.0, jitter=jit))
+    b.set(f"{side}_hip_z", 0.0, [(sx * p.hip_z * sg, 1, p0 + ph())])
+    b.set(f"{side}_shoulder_x", 0.0, [(p.shoulder_x * sg, 1, p0 + ph())])
+    if run:
+        b.set(f"{side}_elbow_y", -sx * u(*p.run_elbow.mean), [(-sx * p.run_elbow.amp * sg, 1, p0 + ph())])
+    return p0 + jit
+
+
+def _smpl_cyclic(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``walk``, ``turn`` (along a circle) and ``run``: the legs half a cycle apart, the pelvis travelling."""
+    p, (u, ph) = SMPL_CYCLIC, _draws(rng)
+    run = kind == "run"
+    curves = "run" if run else "walk"
+    f = _smpl_frequencies(rng)[kind]
     stature = pelvis_height / PELVIS_STATURE["smpl"]
-    speed = walk_speed(rng, stature) if kind in ("walk", "turn") else None
+    speed = None if run else walk_speed(rng, stature)
     if speed is not None:
         f = walk_frequency(speed, stature)
-    b = _Builder(names, f, k=CMJ_HARMONICS if cmj else 4)
-    for side, sx in (("left", 1.0), ("right", -1.0)):  # relaxed arms; sx mirrors y/z rotations
-        b.set(f"{side}_shoulder_z", -sx * u(1.1, 1.3))
-        b.set(f"{side}_elbow_y", -sx * u(0.2, 0.4))
-    b.set("yaw", heading)
-    if kind in ("walk", "turn", "run"):
-        curves = "run" if kind == "run" else "walk"
-        s, asym = u(0.75, 1.15), u(-0.12, 0.12)
-        if kind == "run":
-            speed = u(2.0, 3.0)
-        shift = {}
-        for side, sx, p0, g in (("left", 1.0, 0.0, 1 + asym), ("right", -1.0, np.pi, 1 - asym)):
-            sg = s * g
-            jit = ph() / 3
-            shift[side] = p0 + jit
-            # SMPL x rotations: hip flexion and ankle dorsiflexion are negative, knee flexion positive
-            b.set(f"{side}_hip_x", *_gait_terms(curves, "hip", sg, p0, sign=-1.0, jitter=jit))
-            b.set(f"{side}_knee_x", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
-            b.set(f"{side}_ankle_x", *_gait_terms(curves, "ankle", sg, p0, sign=-1.0, jitter=jit))
-            b.set(f"{side}_hip_z", 0.0, [(sx * 0.06 * sg, 1, p0 + ph())])
-            b.set(f"{side}_shoulder_x", 0.0, [(0.35 * sg, 1, p0 + ph())])  # opposite to the same-side hip
-            if kind == "run":  # elbows bent about 80 degrees
-                b.set(f"{side}_elbow_y", -sx * u(1.2, 1.5), [(-sx * 0.15 * sg, 1, p0 + ph())])
-        b.set("spine1_y", 0.0, [(0.08 * s, 1, ph())])
-        b.set("pitch", u(0.0, 0.1), [(0.03 * s, 2, ph())])
-        b.set("roll", 0.0, [(0.05 * s, 1, ph())])
-        # walking: the pelvis turns forward on the side of the leading leg, most at its heel strike (a longer step)
-        turn_phase = ph() if kind == "run" else -np.pi / 2 + shift["left"] + ph() / 3
-        b.set("yaw", heading, [(0.08 * s, 1, turn_phase)], slope=_turn_rate(kind, rng))
-        for i in range(2):
-            b.set(("px", "py")[i], u(-1, 1), [(0.02, 2, ph())], slope=speed * direction[i])
-        b.set("pz", pelvis_height - 0.02, [(0.02 * s, 2, ph())])
-    elif kind == "squat":
-        d = u(0.6, 1.0)
-        for side, sx in (("left", 1.0), ("right", -1.0)):
-            g = 1 + u(-0.08, 0.08)
-            b.set(f"{side}_hip_x", -0.8 * d, [(-0.75 * d * g, 1, -np.pi / 2)])
-            b.set(f"{side}_knee_x", 0.9 * d, [(0.85 * d * g, 1, -np.pi / 2)])
-            b.set(f"{side}_ankle_x", -0.15 * d, [(-0.15 * d * g, 1, -np.pi / 2)])
-            b.set(f"{side}_shoulder_x", -0.5 * d, [(-0.5 * d, 1, -np.pi / 2)])  # arms forward for balance
-        b.set("spine1_x", 0.2 * d, [(0.2 * d, 1, -np.pi / 2)])
-        b.set("pz", pelvis_height - 0.2 * d, [(0.2 * d, 1, np.pi / 2)])
-        b.set("px", u(-1, 1), [(0.05 * d * direction[0], 1, np.pi / 2)])
-        b.set("py", u(-1, 1), [(0.05 * d * direction[1], 1, np.pi / 2)])
-    elif kind in ("arm_raise", "curl"):  # standing still; both arms (in phase or alternating)
-        alternate = rng.uniform() < 0.5
-        front = rng.uniform() < 0.5  # arm_raise: forward flexion, else lateral abduction
-        for side, sx in (("left", 1.0), ("right", -1.0)):
-            p0 = -np.pi / 2 + (np.pi if alternate and side == "right" else 0.0)  # sin(p0) = -1: arm down
-            if kind == "curl":  # elbow flexion from the relaxed ~0.3 rad to 1.5-1.9 rad, upper arm still
-                top = u(1.5, 1.9)
-                b.set(f"{side}_elbow_y", -sx * (0.3 + top) / 2, [(-sx * (top - 0.3) / 2, 1, p0 + ph() / 3)])
-                b.set(f"{side}_shoulder_x", u(-0.15, 0.0), [(0.05, 1, p0 + ph())])
-            elif front:  # the lowered arm swings forward to horizontal or a little below
-                top = u(1.1, 1.45)
-                b.set(f"{side}_shoulder_x", -top / 2, [(-top / 2, 1, p0 + ph() / 3)])
-            else:  # lateral raise from hanging to horizontal or above (up to +0.35)
-                _lateral_raise(b, side, sx, u(0.0, 0.35), p0 + ph() / 3)
-        b.set("spine1_x", u(-0.05, 0.05), [(0.02, 1, ph())])
-        b.set("pz", pelvis_height - 0.01, [(0.003, 1, ph())])
-        b.set("px", u(-1, 1))
-        b.set("py", u(-1, 1))
-    elif hop is not None:  # hopping in place / jumping jacks (timing: _hop; the feet: the foot planner)
-        jack = kind == "jumping_jack"
-        mid, apart = _hop_phases(hop)
-        hh = hop["harmonic"]
-        for side, sx in (("left", 1.0), ("right", -1.0)):
-            b.set(f"{side}_hip_x", -u(0.25, 0.4), [(-u(0.2, 0.3), hh, mid)])
-            b.set(f"{side}_knee_x", u(0.4, 0.6), [(u(0.3, 0.4), hh, mid)])
-            b.set(f"{side}_ankle_x", -u(0.0, 0.1), [(-0.15, hh, mid)])
-            if jack:  # legs apart and arms overhead together (lateral raise from hanging to 0.3-0.45 rad up)
-                b.set(f"{side}_hip_z", sx * 0.12, [(sx * 0.12, 1, apart)])
-                _lateral_raise(b, side, sx, u(0.3, 0.45), apart)
-            else:  # arms swing forward with the push-off
-                b.set(f"{side}_shoulder_x", -0.3, [(-0.3, hh, mid + np.pi / 2)])
-        b.set("spine1_x", u(0.0, 0.1), [(0.05, hh, mid)])
-        b.set("pz", pelvis_height - 0.05)
-        b.set("px", u(-1, 1))
-        b.set("py", u(-1, 1))
-    elif cmj is not None:  # reference angles only: the jump planner moves the COM and the feet
-        ref = _cmj_references(cmj)
-        for side, sx in (("left", 1.0), ("right", -1.0)):
-            _profile(b, cmj, f"{side}_hip_x", -0.05, -u(1.1, 1.3) * ref["dip"])
-            _profile(b, cmj, f"{side}_knee_x", 0.1, u(1.3, 1.5) * ref["dip"])
-            _profile(b, cmj, f"{side}_ankle_x", -0.05, -0.3 * ref["dip"])
-            # arms swing back in the countermovement and forward and up through take-off and flight
-            _profile(b, cmj, f"{side}_shoulder_x", 0.0, 0.5 * ref["back"] - u(1.0, 1.3) * ref["up"])
-        _profile(b, cmj, "spine1_x", u(0.0, 0.1), 0.4 * ref["dip"])
-        b.set("pz", pelvis_height - 0.02)
-        b.set("px", u(-1, 1))
-        b.set("py", u(-1, 1))
-    elif steps is not None:  # reference angles only: the step planner moves the feet
-        mid = _peak_phase(steps, 0.475 if kind == "kick" else 0.5)
-        for i, side in enumerate(("left", "right")):
-            moving = i == steps["side"]
-            if kind == "step_up":  # SMPL x rotations: hip flexion negative, knee flexion positive
-                up = _peak_phase(steps, 0.25 if moving else 0.75)
-                b.set(f"{side}_hip_x", -0.35, [(-0.3, 1, up)])
-                b.set(f"{side}_knee_x", 0.45, [(0.4, 1, up)])
-            elif kind == "kick":
-                b.set(f"{side}_hip_x", -0.35 if moving else -0.05, [(-0.35, 1, mid)] if moving else [])
-                b.set(f"{side}_knee_x", 0.3 if moving else 0.1, [(0.2, 1, mid + np.pi)] if moving else [])
-            else:
-                b.set(f"{side}_hip_x", -0.4 if moving else 0.0, [(-0.4 if moving else -0.1, 1, mid)])
-                b.set(f"{side}_knee_x", 0.6, [(0.6, 1, mid)])
-        b.set("spine1_x", u(0.0, 0.1))
-        b.set("pz", pelvis_height - 0.02)
-        b.set("px", u(-1, 1))
-        b.set("py", u(-1, 1))
-    else:  # free: random smooth motion of every joint inside its limits, standing in place
-        lim = smpl_euler_limits()
-        for i, name in enumerate(names[6:]):
-            lo, hi = lim[i]
-            mid, half = (lo + hi) / 2, (hi - lo) / 2
-            if name.endswith(("shoulder_z", "elbow_y")):
-                mid = b.mean[b.index[name]]
-            b.set(name, mid + u(-0.3, 0.3) * half,
-                  [(u(0.2, 0.6) * half, h, u(0, 2 * np.pi)) for h in (1, 2, 3)])
-        b.set("yaw", heading, [(0.3, 1, ph())])
-        b.set("pz", pelvis_height - 0.05, [(0.04, 1, ph())])
-        b.set("px", u(-1, 1), [(0.05, 1, ph())])
-        b.set("py", u(-1, 1), [(0.05, 1, ph())])
+    b = _smpl_builder(rng, f, heading)
+    s, asym = u(*p.scale), u(*p.asym)
+    if run:
+        speed = u(*p.run_speed)
+    left = _smpl_stride(b, rng, curves, "left", 1.0, 0.0, s * (1 + asym), run)
+    right = _smpl_stride(b, rng, curves, "right", -1.0, np.pi, s * (1 - asym), run)
+    b.set("spine1_y", 0.0, [(p.spine1_y * s, 1, ph())])
+    b.set("pitch", u(*p.pitch.mean), [(p.pitch.amp * s, 2, ph())])
+    b.set("roll", 0.0, [(p.roll * s, 1, ph())])
+    turn_phase = ph() if run else -np.pi / 2 + left + ph() / 3
+    b.set("yaw", heading, [(p.yaw * s, 1, turn_phase)], slope=_turn_rate(kind, rng))
+    direction = _forward(heading)
+    for i in range(2):
+        b.set(("px", "py")[i], u(*START_XY), [(p.sway, 2, ph())], slope=speed * direction[i])
+    b.set("pz", pelvis_height - p.pelvis.mean, [(p.pelvis.amp * s, 2, ph())])
+    return b, Cyclic(f, duty(curves, rng, speed), (left, right))
+
+
+@dataclass(frozen=True)
+class SmplSquat:
+    """SMPL squats: sagittal means and amplitudes per unit depth ``d`` (SMPL x rotations; lowest half-way)."""
+
+    depth: tuple[float, float] = (0.6, 1.0)  # d
+    asym: float = 0.08  # each leg's amplitudes times 1 + a draw in +- this
+    hip: Term = Term(-0.8, -0.75)
+    knee: Term = Term(0.9, 0.85)
+    ankle: Term = Term(-0.15, -0.15)
+    shoulder: float = -0.5  # arms forward for balance: mean and amplitude
+    spine1: float = 0.2  # trunk flexion: mean and amplitude
+    drop: float = 0.2  # m per unit depth: the pelvis's mean below standing and its amplitude
+    sway: float = 0.05  # m per unit depth: the pelvis moves back as it lowers
+
+
+SMPL_SQUAT = SmplSquat()
+
+
+def _smpl_squat(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``squat``: quasi-static, both feet planted."""
+    p, u = SMPL_SQUAT, _draws(rng)[0]
+    b = _smpl_builder(rng, _smpl_frequencies(rng)[kind], heading)
+    d = u(*p.depth)
+    down, up = -np.pi / 2, np.pi / 2  # phases: the flexions least, the pelvis highest at the cycle's start
+    for side, _ in SIDES:
+        g = 1 + u(-p.asym, p.asym)
+        b.set(f"{side}_hip_x", p.hip.mean * d, [(p.hip.amp * d * g, 1, down)])
+        b.set(f"{side}_knee_x", p.knee.mean * d, [(p.knee.amp * d * g, 1, down)])
+        b.set(f"{side}_ankle_x", p.ankle.mean * d, [(p.ankle.amp * d * g, 1, down)])
+        b.set(f"{side}_shoulder_x", p.shoulder * d, [(p.shoulder * d, 1, down)])
+    b.set("spine1_x", p.spine1 * d, [(p.spine1 * d, 1, down)])
+    b.set("pz", pelvis_height - p.drop * d, [(p.drop * d, 1, up)])
+    direction = _forward(heading)
+    b.set("px", u(*START_XY), [(p.sway * d * direction[0], 1, up)])
+    b.set("py", u(*START_XY), [(p.sway * d * direction[1], 1, up)])
+    return b, None
+
+
+@dataclass(frozen=True)
+class SmplArms:
+    """SMPL arm motions, standing still: both arms in phase or alternating, each lowered at the cycle's start."""
+
+    curl_top: tuple[float, float] = (1.5, 1.9)  # elbow flexion at the top of a curl, from the relaxed one ...
+    curl_low: float = 0.3  # ... of about this
+    curl_shoulder: Term = Term((-0.15, 0.0), 0.05)  # the upper arm nearly still in a curl
+    front_top: tuple[float, float] = (1.1, 1.45)  # a forward raise to horizontal or a little below
+    side_top: tuple[float, float] = (0.0, 0.35)  # a lateral raise to horizontal or above (rad above horizontal)
+    spine1: Term = Term((-0.05, 0.05), 0.02)
+    pelvis: float = 0.003  # m: its rise and fall
+
+
+SMPL_ARMS = SmplArms()
+
+
+def _smpl_arm_motion(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``curl`` (elbow flexion, the upper arm still) and ``arm_raise`` (forward flexion or lateral abduction)."""
+    p, (u, ph) = SMPL_ARMS, _draws(rng)
+    b = _smpl_builder(rng, _smpl_frequencies(rng)[kind], heading)
+    alternate = rng.uniform() < 0.5
+    front = rng.uniform() < 0.5  # arm_raise: forward flexion, else lateral abduction
+    for side, sx in SIDES:
+        p0 = -np.pi / 2 + (np.pi if alternate and side == "right" else 0.0)  # sin(p0) = -1: arm down
+        if kind == "curl":
+            top = u(*p.curl_top)
+            b.set(f"{side}_elbow_y", -sx * (p.curl_low + top) / 2, [(-sx * (top - p.curl_low) / 2, 1, p0 + ph() / 3)])
+            b.set(f"{side}_shoulder_x", u(*p.curl_shoulder.mean), [(p.curl_shoulder.amp, 1, p0 + ph())])
+        elif front:
+            top = u(*p.front_top)
+            b.set(f"{side}_shoulder_x", -top / 2, [(-top / 2, 1, p0 + ph() / 3)])
+        else:
+            _lateral_raise(b, side, sx, u(*p.side_top), p0 + ph() / 3)
+    b.set("spine1_x", u(*p.spine1.mean), [(p.spine1.amp, 1, ph())])
+    b.set("pz", pelvis_height - SMPL_DROP["still"], [(p.pelvis, 1, ph())])
+    b.set("px", u(*START_XY))
+    b.set("py", u(*START_XY))
+    return b, None
+
+
+@dataclass(frozen=True)
+class SmplHops:
+    """SMPL hops and jumping jacks (the legs: ``HOP_LEGS``)."""
+
+    jack_arms: tuple[float, float] = (0.3, 0.45)  # a jack's arms overhead: lateral raise to this above horizontal
+    arm_swing: float = -0.3  # hops: the arms swing forward with the push-off (shoulder_x mean and amplitude)
+    spine1: tuple[float, float] = (0.0, 0.1)  # trunk flexion's mean
+
+
+SMPL_HOPS = SmplHops()
+
+
+def _smpl_hops(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``jump`` and ``jumping_jack`` (legs apart and arms overhead together on the "apart" hops)."""
+    p, legs, u = SMPL_HOPS, HOP_LEGS, _draws(rng)[0]
+    jack = kind == "jumping_jack"
+    hop = hop_timing(rng, jack)
+    _smpl_frequencies(rng)
+    base, hh = _hop_base(hop, jack)
+    b = _smpl_builder(rng, base, heading)
+    mid, apart = _hop_phases(hop)
+    for side, sx in SIDES:
+        b.set(f"{side}_hip_x", -u(*legs.hip.mean), [(-u(*legs.hip.amp), hh, mid)])
+        b.set(f"{side}_knee_x", u(*legs.knee.mean), [(u(*legs.knee.amp), hh, mid)])
+        b.set(f"{side}_ankle_x", -u(*legs.ankle.mean), [(-legs.ankle.amp, hh, mid)])
+        if jack:
+            b.set(f"{side}_hip_z", sx * legs.jack_abduction, [(sx * legs.jack_abduction, 1, apart)])
+            _lateral_raise(b, side, sx, u(*p.jack_arms), apart)
+        else:
+            b.set(f"{side}_shoulder_x", p.arm_swing, [(p.arm_swing, hh, mid + np.pi / 2)])
+    b.set("spine1_x", u(*p.spine1), [(legs.trunk, hh, mid)])
+    _smpl_place(b, rng, pelvis_height - SMPL_DROP["hop"])
+    return b, hop
+
+
+@dataclass(frozen=True)
+class SmplJump:
+    """SMPL countermovement jumps (the legs: ``JUMP_LEGS``): mean + amplitudes x the profiles."""
+
+    # arms swing back in the countermovement (x ``back``) and forward and up through take-off and flight (x ``up``)
+    arm_back: float = 0.5
+    arm_up: tuple[float, float] = (1.0, 1.3)
+    spine1: Term = Term((0.0, 0.1), 0.4)  # trunk flexion x the dip
+
+
+SMPL_JUMP = SmplJump()
+
+
+def _smpl_cmj(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``cmj``: reference angles only, the jump planner moves the COM and the feet."""
+    p, legs, u = SMPL_JUMP, JUMP_LEGS, _draws(rng)[0]
+    cmj = jump_timing(rng)
+    _smpl_frequencies(rng)
+    b = _smpl_builder(rng, cmj.freq, heading, k=CMJ_HARMONICS)
+    ref = _cmj_references(cmj)
+    for side, _ in SIDES:
+        _profile(b, cmj, f"{side}_hip_x", -legs.hip.mean, -u(*legs.hip.amp) * ref["dip"])
+        _profile(b, cmj, f"{side}_knee_x", legs.knee.mean, u(*legs.knee.amp) * ref["dip"])
+        _profile(b, cmj, f"{side}_ankle_x", -legs.ankle.mean, -legs.ankle.amp * ref["dip"])
+        _profile(b, cmj, f"{side}_shoulder_x", 0.0, p.arm_back * ref["back"] - u(*p.arm_up) * ref["up"])
+    _profile(b, cmj, "spine1_x", u(*p.spine1.mean), p.spine1.amp * ref["dip"])
+    _smpl_place(b, rng, pelvis_height - SMPL_DROP["jump"])
+    return b, cmj
+
+
+def _smpl_steps(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``kick``, ``lunge`` and ``step_up``: reference angles only, the step planner moves the feet."""
+    steps = steps_timing(kind, rng)
+    _smpl_frequencies(rng)
+    b = _smpl_builder(rng, steps.freq, heading)
+    for i, (side, _) in enumerate(SIDES):
+        STEP_LEG[type(steps)](b, steps, i == steps.side, f"{side}_hip_x", f"{side}_knee_x", -1.0)
+    b.set("spine1_x", float(rng.uniform(*STEP_SPINE)))
+    _smpl_place(b, rng, pelvis_height - SMPL_DROP["step"])
+    return b, steps
+
+
+@dataclass(frozen=True)
+class SmplFree:
+    """``free``: every joint moves inside its limits (three harmonics), the pelvis sways about a place."""
+
+    mean: tuple[float, float] = (-0.3, 0.3)  # each joint's mean: the middle of its range + this x its half-width
+    amp: tuple[float, float] = (0.2, 0.6)  # each harmonic's amplitude x the half-width
+    yaw: float = 0.3
+    pelvis: Term = Term(0.05, 0.04)  # m: below standing, and its sway
+    sway: float = 0.05  # m: horizontal
+
+
+SMPL_FREE = SmplFree()
+
+
+def _smpl_free(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
+    """``free``: random smooth motion of every joint inside its limits, standing in place (the relaxed arms'
+    shoulder_z and elbow_y about their relaxed means)."""
+    p, (u, ph) = SMPL_FREE, _draws(rng)
+    b = _smpl_builder(rng, _smpl_frequencies(rng)[kind], heading)
+    lim = smpl_euler_limits()
+    for i, name in enumerate(SMPL_NAMES[6:]):
+        lo, hi = lim[i]
+        mid, half = (lo + hi) / 2, (hi - lo) / 2
+        if name.endswith(("shoulder_z", "elbow_y")):
+            mid = b.mean[b.index[name]]
+        b.set(name, mid + u(*p.mean) * half, [(u(*p.amp) * half, h, u(0, 2 * np.pi)) for h in (1, 2, 3)])
+    b.set("yaw", heading, [(p.yaw, 1, ph())])
+    b.set("pz", pelvis_height - p.pelvis.mean, [(p.pelvis.amp, 1, ph())])
+    b.set("px", u(*START_XY), [(p.sway, 1, ph())])
+    b.set("py", u(*START_XY), [(p.sway, 1, ph())])
+    return b, None
+
+
+# the SMPL motions; their order is SMPL_KINDS's
+SMPL_BUILDERS: dict[str, SmplBuilder] = {
+    "walk": _smpl_cyclic, "turn": _smpl_cyclic, "run": _smpl_cyclic, "squat": _smpl_squat, "free": _smpl_free,
+    "arm_raise": _smpl_arm_motion, "curl": _smpl_arm_motion, "jump": _smpl_hops, "cmj": _smpl_cmj,
+    "jumping_jack": _smpl_hops, "kick": _smpl_steps, "lunge": _smpl_steps, "step_up": _smpl_steps,
+}
+SMPL_KINDS = tuple(SMPL_BUILDERS)
+
+
+def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fourier:
+    """A randomised SMPL motion of ``kind`` (``SMPL_KINDS``; 75 columns, see :func:`smpl_trajectory`); the world
+    is z up."""
+    build = SMPL_BUILDERS.get(kind)
+    if build is None:
+        raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
+    b, gait = build(kind, rng, float(rng.uniform(-np.pi, np.pi)), pelvis_height)
     lim = smpl_euler_limits()
     lo = np.concatenate([np.full(6, -1e3), lim[:, 0]])
     hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
-    out = b.build(lo, hi)
-    if kind in ("walk", "turn", "run"):
-        out.gait = {"freq": f, "duty": _duty(curves, rng, speed), "shift": shift}
-    elif hop is not None:
-        out.gait = _hop_gait(hop, kind == "jumping_jack")
-    elif steps is not None:
-        out.gait = steps
-    elif cmj is not None:
-        out.gait = cmj
-    return out
+    return b.build(lo, hi, gait=gait)

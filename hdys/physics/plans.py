@@ -10,8 +10,8 @@ for it.
    footprint each, the COM over the centre of the feet, the pelvis ``STATIC_BEND`` below its standing height
    and lowered by ``STATIC_DEPTH`` of the generator's drop (raised again where the IK leaves the flat feet short
    of the floor, the ankle's dorsiflexion limit: :class:`hdys.physics.locomotion.GroundMotion`).
-2. **Kicks, lunges and step-ups** (``Fourier.gait["steps"]``, :func:`steps_plan`): discrete moves of one foot
-   on a slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the COM,
+2. **Kicks, lunges and step-ups** (:class:`~hdys.physics.timing.Steps` gaits, :func:`steps_plan`): discrete moves
+   of one foot on a slow cycle, the ZMP moving onto the other foot before the moving foot leaves the floor (so the COM,
    from the same LIPM as walking, is over the supporting foot in single support). A step-up climbs a platform
    (``Plan.terrain``, a :class:`hdys.physics.contact.Terrain` box 15-30 cm high at 1.75 m stature) and comes
    back down: the leading foot rises to the platform's height, moves over it and comes down onto it; the
@@ -20,8 +20,8 @@ for it.
    trunk leaning forward; back down, the trailing foot first. The contact-aware inverse dynamics then takes
    the platform as a support. A deep lunge's front ankle and a step-up's leading ankle (on the platform) reach
    their dorsiflexion limit: there the heel rises about the toes (``GroundMotion._heels``).
-3. **Countermovement jumps** (``Fourier.gait["cmj"]``, :func:`cmj_plan`): the COM height is designed
-   (:func:`hdys.physics.motions.cmj_height`), the feet stay flat until the heels rise about the toes late in
+3. **Countermovement jumps** (:class:`~hdys.physics.timing.Jump` gaits, :func:`cmj_plan`): the COM height is
+   designed (:func:`hdys.physics.timing.cmj_height`), the feet stay flat until the heels rise about the toes late in
    the propulsion, the horizontal COM follows the pendulum of the vertical force; in flight the legs are not
    tied to planned foot positions (:func:`hdys.physics.flight.free_flight`). Where the flat feet need more
    dorsiflexion than the ankles have (the bottom of a deep countermovement or landing: the Rajagopal ankle
@@ -38,16 +38,16 @@ import numpy as np
 from hdys.frames import G
 from hdys.physics.balance import lipm, pendulum
 from hdys.physics.contact import Terrain
-from hdys.physics.motions import CMJ_TAKEOFF, CMJ_TOUCHDOWN, Fourier, cmj_height, cmj_schedule, quintic
+from hdys.physics.fourier import Fourier
 from hdys.physics.rig import Rig, foot_template
 from hdys.physics.rotations import axis_rotation
 from hdys.physics.shapes import bump, envelope, roll, smootherstep, toe_pivots, window
+from hdys.physics.timing import CMJ_TAKEOFF, CMJ_TOUCHDOWN, Kick, Lunge, StepUp, cmj_height, cmj_schedule, quintic
 
 LIPM_PAD_S = 1.5
 TOE_OFF_PITCH = 0.7  # rad, heel up at toe-off (running, hops, jumps)
 HOP_PITCH = 0.3  # rad: hopping feet land and stay on the forefoot, heels this much up
 STEP_BEND = 0.04  # m at 1.75 m stature: pelvis below standing in kicks and lunges (a supporting knee never locks)
-KICK_REACH = 0.45  # m at 1.75 m stature: how far forward the kicking foot travels (and 0.6 of it up)
 LUNGE_CLEARANCE = 0.05  # m at 1.75 m stature: lift of the stepping foot in a lunge
 LUNGE_HEEL = 0.9  # rad: rear heel raised about the toes while the lead foot is forward
 LUNGE_SMOOTH_S = 0.3  # s: half-width of the window over which the lunge's reach drop is enveloped
@@ -109,17 +109,17 @@ def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
 
 
 def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
-    """Discrete foot moves on a cycle of ``motion.gait["freq"]`` (``gait["steps"]``): ``"kick"`` (the
-    ``gait["side"]`` foot leaves the floor after the weight has shifted onto the other foot, swings
-    forward and up by ``KICK_REACH`` and back onto its footprint) or ``"lunge"`` (the lead foot steps
-    forward ``gait["length"]`` with the rear heel rising about its toes by up to ``LUNGE_HEEL``, the pelvis
-    drops a further ``gait["depth"]`` and rises, the lead foot steps back; while the feet are apart the pelvis
+    """Discrete foot moves on a cycle of ``gait.freq`` (``gait = motion.gait``, a :class:`Steps`): a :class:`Kick`
+    (the ``gait.side`` foot leaves the floor after the weight has shifted onto the other foot, swings
+    forward and up by ``gait.forward``, ``gait.up`` and back onto its footprint), a :class:`Lunge` (the lead foot
+    steps forward ``gait.length`` with the rear heel rising about its toes by up to ``LUNGE_HEEL``, the pelvis
+    drops a further ``gait.depth`` and rises, the lead foot steps back; while the feet are apart the pelvis
     is low enough for both legs to reach them from the COM, ``LUNGE_SLACK`` lower still). The cycle starts at
-    ``gait["shift"]`` (rad). The feet are flat unless stated; the COM follows the LIPM of a zero-moment
+    ``gait.shift`` (rad). The feet are flat unless stated; the COM follows the LIPM of a zero-moment
     point that moves between the feet' centres with their weights (the moving foot's weight is zero
     whenever it is off the floor)."""
     gait = motion.gait
-    f, side = gait["freq"], int(gait["side"])
+    f, side = gait.freq, int(gait.side)
     tmpl, stand_z, com_z = foot_template(rig, motion.mean)
     k = rig.height_m / 1.75
     yaw = motion.mean[rig.yaw] + rig.yaw_offset
@@ -128,24 +128,24 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     dt = t[1] - t[0]
     n_pad = int(round(LIPM_PAD_S / dt))
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt
-    u = np.mod(f * tl + gait["shift"] / (2 * np.pi), 1.0)
+    u = np.mod(f * tl + gait.shift / (2 * np.pi), 1.0)
     fwd = rot @ np.array([1.0, 0.0, 0.0])
     pts = np.broadcast_to(tmpl @ rot.T, (tl.shape[0], 2, 4, 3)).copy()
     pts[..., :2] += origin[:2]
     weight = np.ones((tl.shape[0], 2))
     up = np.array([0.0, 0.0, 1.0])
-    lunge = gait["steps"] == "lunge"
-    step_up = gait["steps"] == "step_up"
+    lunge = isinstance(gait, Lunge)
+    step_up = isinstance(gait, StepUp)
     terrain = None  # the floor alone, but for a step-up's platform
-    if gait["steps"] == "kick":
+    if isinstance(gait, Kick):
         unload = window(u, 0.0, 0.2) - window(u, 0.75, 0.95)  # weight off the kicking foot, and back
         kick = bump(u, 0.25, 0.7)  # out and back
-        reach = np.array(gait.get("reach", (KICK_REACH, 0.6 * KICK_REACH))) * k
+        reach = np.array((gait.forward, gait.up)) * k
         pts[:, side] += (kick * reach[0])[:, None, None] * fwd + (kick * reach[1])[:, None, None] * up
         weight[:, side] = 1.0 - unload
         drop = np.zeros(tl.shape[0])
     elif lunge:
-        length, depth = gait["length"] * k, gait["depth"] * k
+        length, depth = gait.length * k, gait.depth * k
         out = window(u, 0.1, 0.3) - window(u, 0.7, 0.9)  # lead foot position: 0 home, 1 forward
         lift = bump(u, 0.1, 0.3) + bump(u, 0.7, 0.9)  # stepping out and back
         pts[:, side] += (out * length)[:, None, None] * fwd + (lift * LUNGE_CLEARANCE * k)[:, None, None] * up
@@ -159,7 +159,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         pts[:, rear] = local @ rot.T
         pts[:, rear, :, :2] += origin[:2]
     elif step_up:
-        length, height = gait["length"] * k, gait["height"] * k
+        length, height = gait.length * k, gait.height * k
         trail = 1 - side
         # up: the leading foot onto the platform, then the trailing one; down: trailing foot first
         moves = {side: ((0.05, 0.20), (0.77, 0.92)), trail: ((0.27, 0.42), (0.55, 0.70))}
@@ -190,7 +190,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         centre_xy = origin[:2] + (near + far) / 2 * fwd[:2]
         terrain = Terrain(np.array([[*centre_xy, (far - near) / 2, STEP_UP_HALF_WIDTH * k, yaw, height]]))
     else:
-        raise ValueError(f"unknown step plan {gait['steps']!r}")
+        raise ValueError(f"unknown step plan {type(gait).__name__}")
     centre = pts[..., :2].mean(2)  # (T, 2, 2) foot centres
     p = (weight[..., None] * centre).sum(1) / weight.sum(1)[:, None]
     h = com_z - STEP_BEND * k
@@ -214,7 +214,7 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
 
 
 def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray, heel: np.ndarray | None = None) -> Plan:
-    """A countermovement jump in place (``gait["cmj"]``): the COM height is :func:`cmj_height`'s design; the
+    """A countermovement jump in place (a :class:`Jump` gait): the COM height is :func:`cmj_height`'s design; the
     feet stay flat on their footprints until the heels rise about the toes through the second half of
     the propulsion (to ``TOE_OFF_PITCH`` at take-off, the ankle still plantarflexing then, as it dorsiflexes
     at touchdown: ``CMJ_PITCH_RATE``), land on the forefoot (``HOP_PITCH``) and roll flat again over the
@@ -231,7 +231,7 @@ def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray, heel: np.ndarray | None =
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt
     zeta, _, zeta_dd = cmj_height(g, tl, k)
     bottom, take_off, touch, low, _ = cmj_schedule(g, k)
-    tau = np.mod(tl - g["start"], 1.0 / g["freq"])
+    tau = np.mod(tl - g.start, 1.0 / g.freq)
     flying = (tau >= take_off) & (tau < touch)
     sf = np.clip((tau - take_off) / (touch - take_off), 0.0, 1.0)  # flight progress
     # foot pitch (heels up about the toes): quintics with the ankle still plantarflexing at take-off and

@@ -2,7 +2,7 @@
 
 A :class:`Rig` holds what the foot plans (:mod:`hdys.physics.plans`, :mod:`hdys.physics.gait`) and the leg
 inverse kinematics (:mod:`hdys.physics.legs`) need of a MuJoCo body: how generator coordinates (a
-:class:`hdys.physics.motions.Fourier`'s columns) become qpos, which joints the IK solves (Rajagopal: hip 3, knee,
+:class:`hdys.physics.fourier.Fourier`'s columns) become qpos, which joints the IK solves (Rajagopal: hip 3, knee,
 ankle, subtalar; SMPL: hip 3, knee flexion, ankle 3) and their limits, the root translation and heading, the
 joints that follow a coordinate (the Rajagopal walker knees) and how the whole body is turned by a rotation
 (:func:`hdys.physics.flight.spin_correction`).

@@ -311,7 +311,7 @@ def standing_check(height_m: float = 1.75, mass_kg: float = 75.0, seconds: float
     vertical GRF / body weight, residual force in % BW, and whether both feet are in contact."""
     from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
     from hdys.physics.locomotion import ground_rajagopal, ground_smpl
-    from hdys.physics.motions import Fourier
+    from hdys.physics.fourier import Fourier
 
     t = np.arange(int(seconds * fps)) / fps
     out = {}

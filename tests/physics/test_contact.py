@@ -15,7 +15,8 @@ from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import (ground_rajagopal, ground_smpl, heading_first, lipm, pendulum, rajagopal_rig,
                                      running_bounce, smpl_rig, sole_points)
-from hdys.physics.motions import cmj_height, cmj_schedule, rajagopal_arms, rajagopal_motion, smpl_motion
+from hdys.physics.motions import rajagopal_arms, rajagopal_motion, smpl_motion
+from hdys.physics.timing import cmj_height, cmj_schedule
 from hdys.physics.validation import (_joint_generalized, contact_generalized, forward_check, standing_check,
                                      validate_corpus_physics)
 from hdys.schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, Sequence
@@ -108,8 +109,8 @@ def test_running_has_flight_phases_and_running_forces(raj, smpl, seed):
     assert ((peaks > 1.8) & (peaks < 2.6)).all(), peaks  # slow running: 2-3 body weights
     gait = ground.motion.gait
     t = np.arange(q.shape[0]) / 100
-    u = np.mod(gait["freq"] * t[:, None] + np.array([gait["shift"][s] for s in ("left", "right")]) / (2 * np.pi), 1)
-    stance = u < gait["duty"]  # (T, 2) [left, right] as planned
+    u = np.mod(gait.freq * t[:, None] + np.array(gait.shifts) / (2 * np.pi), 1)
+    stance = u < gait.duty  # (T, 2) [left, right] as planned
     flight = ~res.contact.any(axis=1)
     assert abs(flight.mean() - (~stance.any(1)).mean()) < 0.05  # the ground force leaves as planned
     assert flight.mean() > 0.15 and not res.contact.all(axis=1).any()  # flight, never double support
@@ -217,8 +218,8 @@ def test_countermovement_jump_design_is_smooth_and_pushes_only(raj):
     for seed in range(20):
         g = rajagopal_motion("cmj", np.random.default_rng(seed), raj.coord_range, 0.95).gait
         k = 0.86 + 0.0125 * seed  # statures 1.50-1.92 m
-        period = 1.0 / g["freq"]
-        t = g["start"] + np.linspace(0.0, period, 20001)
+        period = 1.0 / g.freq
+        t = g.start + np.linspace(0.0, period, 20001)
         z, zd, zdd = cmj_height(g, t, k)
         dt = t[1] - t[0]
         # no jumps: every step changes a quantity by at most its largest rate times the step
@@ -228,12 +229,12 @@ def test_countermovement_jump_design_is_smooth_and_pushes_only(raj):
         np.testing.assert_allclose(np.gradient(z, dt)[5:-5], zd[5:-5], atol=1e-3)
         force = 1 + zdd / G
         bottom, take_off, touch, low, end = cmj_schedule(g, k)
-        tau = t - g["start"]
+        tau = t - g.start
         assert force.min() > -1e-9 and 0.3 < force[tau < bottom].min() < 0.8
         assert 2.2 < force[(tau > bottom) & (tau < take_off)].max() < 3.0
         flight = (tau > take_off + 1e-3) & (tau < touch - 1e-3)
         np.testing.assert_allclose(force[flight], 0.0, atol=1e-9)
-        assert z[flight].max() - z[np.searchsorted(tau, take_off)] == pytest.approx(g["height"] * k, abs=2e-3)
+        assert z[flight].max() - z[np.searchsorted(tau, take_off)] == pytest.approx(g.height * k, abs=2e-3)
         assert end < period - 0.5  # a pause standing before the next jump
         assert 3.0 < force[(tau > touch) & (tau < low)].max() < 5.0
         assert z[tau > low].max() <= z[-1] + 1e-9  # the recovery rises to standing without overshoot
@@ -250,7 +251,7 @@ def test_countermovement_jumps_take_off_and_land(raj, smpl):
     residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
     g, t = ground.motion.gait, np.arange(q.shape[0]) / 100
     _, take_off, touch, _, _ = cmj_schedule(g, raj.height_m / 1.75)
-    air = np.mod(t - g["start"], 1 / g["freq"])
+    air = np.mod(t - g.start, 1 / g.freq)
     air = (air > take_off + 0.03) & (air < touch - 0.03)
     assert air.sum() > 20 and not res.contact[air].any()
     # ballistic in the air (within 30 ms of take-off and touchdown the root residual reaches 0.4 BW)
@@ -293,7 +294,7 @@ def test_validation_reports_jump_landing_peaks(raj):
 def test_kicks_and_lunges_step_off_and_back(raj, smpl, kind):
     q, _, _, _, res, ground = _raj_labels(raj, kind, seed=4, seconds=4.0)
     mg = raj.mass_kg * G
-    side = ground.motion.gait["side"]
+    side = ground.motion.gait.side
     single = res.contact[:, 1 - side] & ~res.contact[:, side]
     assert single.mean() > 0.2 and res.contact[:, 1 - side].all()  # the other foot never leaves the floor
     residual = np.linalg.norm(res.root_residual[:, :3], axis=1) / mg
@@ -609,8 +610,8 @@ def test_step_up_onto_a_platform_and_back(raj, smpl, body_kind):
     if body_kind == "rajagopal":
         body = raj
         motion = rajagopal_motion("step_up", np.random.default_rng(seed), raj.coord_range, standing_pelvis_height(raj))
-        ground = ground_rajagopal(raj, motion, 0.0, 1 / motion.gait["freq"])
-        t = np.arange(int(100 / motion.gait["freq"])) / 100
+        ground = ground_rajagopal(raj, motion, 0.0, 1 / motion.gait.freq)
+        t = np.arange(int(100 / motion.gait.freq)) / 100
         q, qd, qdd = ground(t)
         rise = np.ptp(q[:, 4])  # pelvis_ty
 
@@ -619,16 +620,16 @@ def test_step_up_onto_a_platform_and_back(raj, smpl, body_kind):
     else:
         body = smpl
         motion = smpl_motion("step_up", np.random.default_rng(seed), smpl_standing_height(smpl))
-        on_ground = ground_smpl(smpl, motion, 0.0, 1 / motion.gait["freq"])
+        on_ground = ground_smpl(smpl, motion, 0.0, 1 / motion.gait.freq)
         ground = on_ground.ground
-        t = np.arange(int(30 / motion.gait["freq"])) / 30
+        t = np.arange(int(30 / motion.gait.freq)) / 30
         traj = on_ground(t)
         rise = np.ptp(traj.pos[:, 2])
 
         def labels(**kw):
             return smpl_contact_dynamics(smpl, traj, **kw)[1]
     terrain = ground.plan.terrain
-    top = motion.gait["height"] * body.height_m / 1.75
+    top = motion.gait.height * body.height_m / 1.75
     assert terrain is not None and terrain.boxes[0, 5] == pytest.approx(top)
     res = labels(terrain=terrain)
     mg = body.mass_kg * G

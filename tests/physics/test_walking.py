@@ -11,8 +11,8 @@ from hdys.physics.fixture import generate_subject, sample_subject, smpl_standing
 from hdys.physics.locomotion import (SOFT_WEIGHT, SOFT_ZONE, STEP_RANGE, SWING_END_DEC, SWING_START_ACC, WALK_SOFT_WEIGHT,
                                      WALK_SOFT_ZONE, ground_rajagopal, ground_smpl, rajagopal_rig, smootherstep, smpl_rig,
                                      sole_points, swing_progress)
-from hdys.physics.motions import (PELVIS_STATURE, WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, rajagopal_motion,
-                                  smpl_motion, walk_frequency)
+from hdys.physics.motions import PELVIS_STATURE, rajagopal_motion, smpl_motion
+from hdys.physics.timing import WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, walk_frequency
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
 NAMES = list(RAJAGOPAL_COORDINATES)
@@ -52,9 +52,9 @@ def test_walks_span_the_speed_range_with_steps_the_planner_keeps(which):
             ratio = smpl_standing_height(body) / h
         assert ratio == pytest.approx(PELVIS_STATURE[which], abs=2e-3)
         v = _speed(m, rig)
-        step = v / (2 * m.gait["freq"])
+        step = v / (2 * m.gait.freq)
         assert STEP_RANGE[0] * h < step < STEP_RANGE[1] * h
-        assert 0.555 < m.gait["duty"] < 0.625  # shorter stance at higher speeds
+        assert 0.555 < m.gait.duty < 0.625  # shorter stance at higher speeds
         speeds.append(v)
     froude = np.array(speeds) / np.sqrt(np.linspace(1.5, 1.95, 40) / 1.75)  # the speed at 1.75 m
     assert WALK_SPEED[0] <= froude.min() < 1.0 and 1.6 < froude.max() <= WALK_SPEED[1]
@@ -74,9 +74,9 @@ def test_the_pelvis_turns_forward_on_the_side_of_the_heel_strike(which):
             rig = smpl_rig(body)
             m = smpl_motion("walk", np.random.default_rng(seed), smpl_standing_height(body))
         data = mujoco.MjData(rig.model)
-        f = m.gait["freq"]
+        f = m.gait.freq
         for side, name in enumerate(("left", "right")):
-            t = np.array([(2 - m.gait["shift"][name] / (2 * np.pi)) / f])  # its heel strike
+            t = np.array([(2 - m.gait.shifts[side] / (2 * np.pi)) / f])  # its heel strike
             q = m(t)[0]
             if rig.reorient is not None:
                 q[:, rig.root_rot] = rig.reorient(q[:, rig.root_rot])
