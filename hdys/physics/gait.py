@@ -41,6 +41,8 @@ Rajagopal ankles on their dorsiflexion limit: there the heels rise further (``Gr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mujoco
 import numpy as np
 
@@ -100,136 +102,193 @@ HOP_EASE = 0.3  # fraction of the flight over which the hopping feet ease into (
 WALK_SOFT_ZONE, WALK_SOFT_WEIGHT = 0.4, 0.003
 
 
-def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
-    """Footprints, swing paths, ZMP-balanced COM and pelvis height for the generator's gait (see the module
-    docstring). ``t`` must be a uniform grid."""
+@dataclass
+class _Cycle:
+    """What :func:`walk_plan` derives from a cyclic gait or hop and the body: the timing, each foot's sole template
+    (2, 4, 3), ankle template (2, 3) and rocker pivots (heel line, foremost toe point; (2, 3) each) in the facing
+    frame, the stance constants of the gait (walk, run or hop), and the COM reference path."""
+
+    freq: float
+    duty: float
+    shifts: tuple[float, float]
+    hop: bool  # both legs together, in place
+    run: bool  # flight phases (runs and hops)
+    k: float  # stature / 1.75 m
+    tmpl: np.ndarray
+    ankle_tmpl: np.ndarray
+    heel: np.ndarray
+    toe: np.ndarray
+    stand_z: float
+    com_z: float
+    foot_flat: float  # cycle fraction at which the heel rocker ends
+    heel_off: float  # cycle fraction at which the heel starts to rise
+    footprint_phase: float  # cycle fraction at which the COM reference passes over the footprint
+    strike: float  # rad: toes up at heel strike
+    toe_off: float  # rad: heel up at toe-off
+    speed: float  # m/s along the heading
+    spread: float  # m: a jumping jack's feet this much further apart on every other hop
+    yaw0: float
+    turn: float  # rad/s
+    p0: np.ndarray  # (2,) the COM reference at t = 0
+
+    def facing(self, tt):
+        return self.yaw0 + self.turn * tt
+
+    def path(self, tt):
+        """The COM reference: constant speed along the facing direction."""
+        if abs(self.turn) < 1e-9:
+            return self.p0 + self.speed * np.stack([np.cos(self.yaw0) * tt, np.sin(self.yaw0) * tt], -1)
+        a = self.facing(tt)
+        arc = np.stack([np.sin(a) - np.sin(self.yaw0), np.cos(self.yaw0) - np.cos(a)], -1)
+        return self.p0 + self.speed / self.turn * arc
+
+    def footprint(self, side: int, cycle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(origin (T, 3), heading (T,)) of foot ``side``'s footprint of each ``cycle``."""
+        tm = (cycle + self.footprint_phase - self.shifts[side] / (2 * np.pi)) / self.freq
+        at = np.concatenate([self.path(tm), np.zeros(tm.shape + (1,))], -1)
+        if self.spread:  # even hops land apart, odd ones together
+            out = (1 - side * 2) * self.spread / 2 * (np.mod(cycle, 2) == 0)
+            at[..., :2] += out[..., None] * np.stack([-np.sin(self.facing(tm)), np.cos(self.facing(tm))], -1)
+        return at, self.facing(tm)
+
+    def pose(self, side: int, cycle: np.ndarray, alpha, pivot) -> tuple[np.ndarray, np.ndarray]:
+        """(A, psi): world = A + Rz(psi) Ry(alpha) template for the footprint rolled about ``pivot``."""
+        o, psi = self.footprint(side, cycle)
+        pivot = np.broadcast_to(pivot, o.shape)
+        rolled = np.einsum("tab,tb->ta", axis_rotation(1, alpha), pivot)
+        a = o + np.einsum("tab,tb->ta", axis_rotation(2, psi), pivot - rolled)
+        return a, psi
+
+
+def _cycle(rig: Rig, motion: Fourier) -> _Cycle:
+    """The :class:`_Cycle` of ``motion``'s gait (a :class:`Cyclic` or a :class:`Hop`)."""
     gait = motion.gait
     f, duty = gait.freq, gait.duty
-    hop = isinstance(gait, Hop)  # both legs together, in place
-    run = hop or duty < 0.5  # flight phases
+    hop = isinstance(gait, Hop)
+    run = hop or duty < 0.5
     tmpl, ankle_tmpl, stand_z, com_z = neutral(rig, motion.mean)
     k = rig.height_m / 1.75
     if run and not hop:  # footprints nearer the line of travel
         tmpl[..., 1] -= np.array([1.0, -1.0])[:, None] * RUN_NARROW * k
-    foot_flat = FOOT_FLAT * duty / WALK_DUTY
-    heel_off = (HOP_PUSH if hop else RUN_HEEL_OFF) * duty if run else HEEL_OFF
-    footprint_phase = RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE
-    strike = RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH
-    toe_off = (HOP_TOE_OFF_PITCH if hop else TOE_OFF_PITCH) if run else WALK_TOE_OFF_PITCH
     lo, hi = (RUN_TRAVEL[0] / (2 * duty), RUN_TRAVEL[1] / (2 * duty)) if run else STEP_RANGE
     speed = float(np.linalg.norm((motion.slope[rig.trans] @ rig.to_zup.T)[:2]))
     step = float(np.clip(speed / (2 * f), lo * rig.height_m, hi * rig.height_m))
-    speed = 0.0 if hop else 2 * f * step
-    spread = float(gait.spread if hop else 0.0) * k  # jumping jack: feet this much further apart on every other hop
-    yaw0, turn = motion.mean[rig.yaw] + rig.yaw_offset, motion.slope[rig.yaw]
-    p0 = zup_translation(rig, motion.mean)[:2]
+    return _Cycle(
+        freq=f, duty=duty, shifts=gait.shifts, hop=hop, run=run, k=k, tmpl=tmpl, ankle_tmpl=ankle_tmpl,
+        heel=tmpl[:, :2].mean(1), toe=toe_pivots(tmpl), stand_z=stand_z, com_z=com_z,
+        foot_flat=FOOT_FLAT * duty / WALK_DUTY,
+        heel_off=(HOP_PUSH if hop else RUN_HEEL_OFF) * duty if run else HEEL_OFF,
+        footprint_phase=RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE,
+        strike=RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH,
+        toe_off=(HOP_TOE_OFF_PITCH if hop else TOE_OFF_PITCH) if run else WALK_TOE_OFF_PITCH,
+        speed=0.0 if hop else 2 * f * step, spread=float(gait.spread if hop else 0.0) * k,
+        yaw0=motion.mean[rig.yaw] + rig.yaw_offset, turn=motion.slope[rig.yaw],
+        p0=zup_translation(rig, motion.mean)[:2])
 
-    def facing(tt):
-        return yaw0 + turn * tt
 
-    def path(tt):  # COM reference: constant speed along the facing direction
-        if abs(turn) < 1e-9:
-            return p0 + speed * np.stack([np.cos(yaw0) * tt, np.sin(yaw0) * tt], -1)
-        a = facing(tt)
-        return p0 + speed / turn * np.stack([np.sin(a) - np.sin(yaw0), np.cos(yaw0) - np.cos(a)], -1)
+@dataclass
+class _Leg:
+    """One foot's plan on the long grid: sole points (T, 4, 3), ankle (T, 3), swing and reach flags (T,), its share
+    of the support (T,) and the centre of pressure under it (T, 2)."""
 
-    heel = tmpl[:, :2].mean(1)  # (2, 3) pivots in the facing frame: heel line, foremost toe point
-    toe = toe_pivots(tmpl)
+    points: np.ndarray
+    ankle: np.ndarray
+    swing: np.ndarray
+    reach: np.ndarray
+    weight: np.ndarray
+    zmp: np.ndarray
+
+
+def walk_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
+    """Footprints, swing paths, ZMP-balanced COM and pelvis height for the generator's gait (see the module
+    docstring). ``t`` must be a uniform grid."""
+    c = _cycle(rig, motion)
     dt = t[1] - t[0]
     n_pad = int(round(LIPM_PAD_S / dt))
     tl = t[0] + np.arange(-n_pad, t.shape[0] + n_pad) * dt  # long grid for the pendulum
-    pts = np.zeros((tl.shape[0], 2, 4, 3))
-    reach = np.zeros((tl.shape[0], 2), bool)
-    swing = np.zeros((tl.shape[0], 2), bool)
-    ankles = np.zeros((tl.shape[0], 2, 3))
-    weight, zmp = np.zeros((tl.shape[0], 2)), np.zeros((tl.shape[0], 2, 2))
-    if run:  # COM height (flight phases: from the stance forces)
-        shifts = list(gait.shifts)
-        zeta, zeta_dd = running_bounce(f, duty, shifts, tl)
+    h_com = zeta_dd = None
+    if c.run:  # COM height (flight phases: from the stance forces)
+        shifts = list(c.shifts)
+        zeta, zeta_dd = running_bounce(c.freq, c.duty, shifts, tl)
         # hops: at touchdown the legs are extended a little less than in standing (runs: see _touchdown_lift)
-        td = running_bounce(f, duty, shifts, -np.array(shifts[:1 if hop else 2]) / (2 * np.pi * f))[0].mean()
-        drop = (JACK_DROP if spread else HOP_DROP) * k if hop else 0.0
-        h_com = com_z - drop + zeta - td
-    for side in range(2):  # left, right
-        s = f * tl + gait.shifts[side] / (2 * np.pi)
-        n = np.floor(s)
-        u = s - n
-
-        def footprint(cycle):
-            tm = (cycle + footprint_phase - gait.shifts[side] / (2 * np.pi)) / f
-            at = np.concatenate([path(tm), np.zeros(tm.shape + (1,))], -1)
-            if spread:  # even hops land apart, odd ones together
-                out = (1 - side * 2) * spread / 2 * (np.mod(cycle, 2) == 0)
-                at[..., :2] += out[..., None] * np.stack([-np.sin(facing(tm)), np.cos(facing(tm))], -1)
-            return at, facing(tm)
-
-        def pose(cycle, alpha, pivot):
-            """(A, psi): world = A + Rz(psi) Ry(alpha) template for the footprint rolled about ``pivot``."""
-            o, psi = footprint(cycle)
-            pivot = np.broadcast_to(pivot, o.shape)
-            rolled = np.einsum("tab,tb->ta", axis_rotation(1, alpha), pivot)
-            a = o + np.einsum("tab,tb->ta", axis_rotation(2, psi), pivot - rolled)
-            return a, psi
-
-        stance = u < duty
-        swing[:, side] = ~stance
-        if hop:  # on the forefoot all stance, heels up; the push-off raises them further
-            alpha = HOP_PITCH + (toe_off - HOP_PITCH) * smootherstep((u - heel_off) / (duty - heel_off))
-            land, land_pivot = HOP_PITCH, toe[side]
-        else:
-            alpha = np.where(u < foot_flat, -strike * (1 - smootherstep(u / foot_flat)),
-                             toe_off * (np.clip((u - heel_off) / (duty - heel_off), 0, 1) ** RUN_PUSH if run
-                                        else smootherstep((u - heel_off) / (duty - heel_off))))
-            land, land_pivot = -strike, heel[side]
-        pivot = toe[side] if hop else np.where((u < foot_flat)[:, None], heel[side], toe[side])
-        a_st, psi_st = pose(n, alpha, pivot)
-        a_to, psi_to = pose(n, np.full_like(u, toe_off), toe[side])
-        a_hs, psi_hs = pose(n + 1, np.full_like(u, land), land_pivot)
-        su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
-        reach[:, side] = stance | (su > VAULT_SWING)
-        sig = smootherstep(su ** SWING_WARP) if run else swing_progress(su, SWING_START_ACC, SWING_END_DEC)
-        a_sw = a_to + (a_hs - a_to) * sig[:, None]
-        if hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
-            take_off = h_com[~stance].min()  # the COM height at take-off and touchdown (the flights' lowest)
-            a_sw[:, 2] += (h_com - take_off) * smootherstep(
-                np.clip(np.minimum(su, 1 - su) / HOP_EASE, 0, 1))
-        elif not run:  # peaks at 3 / (3 + BUMP_TAIL) of the swing (a run's swing leg follows the generator)
-            e = BUMP_TAIL
-            a_sw[:, 2] += CLEARANCE * k * su ** 3 * (1 - su) ** e / ((3 / (3 + e)) ** 3 * (e / (3 + e)) ** e)
-        alpha_sw = toe_off + (land - toe_off) * sig
-        psi_sw = psi_to + (psi_hs - psi_to) * sig
-        a = np.where(stance[:, None], a_st, a_sw)
-        rot = axis_rotation(2, np.where(stance, psi_st, psi_sw)) @ axis_rotation(1, np.where(stance, alpha, alpha_sw))
-        pts[:, side] = a[:, None] + np.einsum("tab,pb->tpa", rot, tmpl[side])
-        ankles[:, side] = a + rot @ ankle_tmpl[side]
-        if run:  # the leg's share of the vertical force: a half sine over its stance
-            weight[:, side] = np.where(stance, np.sin(np.pi * np.clip(u / duty, 0, 1)), 0.0)
-        else:
-            ds = duty - 0.5  # double support at each end of stance
-            weight[:, side] = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)),
-                                       0.0)
-        o, psi = footprint(n)
-        if hop:  # on the forefoot: the centre of pressure under the toes
-            local = np.broadcast_to(toe[side], (u.shape[0], 3))
-        else:
-            roll = np.clip(u / duty, 0, 1)
-            local = heel[side] + (toe[side] - heel[side]) * (roll ** RUN_ZMP_POW if run else roll ** ZMP_POW)[:, None]
-        zmp[:, side] = o[:, :2] + np.einsum("tab,tb->ta", axis_rotation(2, psi), local)[:, :2]
+        touchdowns = -np.array(shifts[:1 if c.hop else 2]) / (2 * np.pi * c.freq)
+        td = running_bounce(c.freq, c.duty, shifts, touchdowns)[0].mean()
+        drop = (JACK_DROP if c.spread else HOP_DROP) * c.k if c.hop else 0.0
+        h_com = c.com_z - drop + zeta - td
+    legs = [_leg(c, side, tl, h_com) for side in range(2)]
+    pts, ankles = np.stack([g.points for g in legs], 1), np.stack([g.ankle for g in legs], 1)
+    swing, reach = np.stack([g.swing for g in legs], 1), np.stack([g.reach for g in legs], 1)
+    weight, zmp = np.stack([g.weight for g in legs], 1), np.stack([g.zmp for g in legs], 1)
     p = (weight[..., None] * zmp).sum(1) / np.maximum(weight.sum(1), 1e-9)[:, None]
     lead = int(np.argmax(weight.sum(0)))
     p = np.where((weight.sum(1) > 1e-9)[:, None], p, zmp[:, lead])
     keep = slice(n_pad, n_pad + t.shape[0])
-    if run:
+    if c.run:
         h = h_com
-        com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
-        if hop:
+        com = pendulum(p, (G + zeta_dd) / h, dt, c.path(tl[0]), c.path(tl[-1]))
+        if c.hop:
             return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep])
         h = h + _touchdown_lift(rig, motion, tl, com, h, ankles, swing)
-        com = pendulum(p, (G + zeta_dd) / h, dt, path(tl[0]), path(tl[-1]))
+        com = pendulum(p, (G + zeta_dd) / h, dt, c.path(tl[0]), c.path(tl[-1]))
         return Plan(t, pts[keep], np.zeros(t.shape[0]), com[keep], h[keep], swing=swing[keep])
-    com = lipm(p, dt, com_z - WALK_TOP * k)
-    return Plan(t, pts[keep], np.full(t.shape[0], stand_z - WALK_TOP * k), com[keep], reach=reach[keep],
+    com = lipm(p, dt, c.com_z - WALK_TOP * c.k)
+    return Plan(t, pts[keep], np.full(t.shape[0], c.stand_z - WALK_TOP * c.k), com[keep], reach=reach[keep],
                 ankles=ankles[keep], soft=(WALK_SOFT_ZONE, WALK_SOFT_WEIGHT))
+
+
+def _stance_pitch(c: _Cycle, side: int, u: np.ndarray):
+    """(pitch (T,), its pivot (T, 3) or (3,), the pitch at landing, its pivot) of foot ``side`` in stance at
+    cycle fraction ``u``: walks and runs roll on the heel rocker, then the toe rocker; hops stay on the forefoot."""
+    duty, heel, toe = c.duty, c.heel[side], c.toe[side]
+    if c.hop:  # on the forefoot all stance, heels up; the push-off raises them further
+        alpha = HOP_PITCH + (c.toe_off - HOP_PITCH) * smootherstep((u - c.heel_off) / (duty - c.heel_off))
+        return alpha, toe, HOP_PITCH, toe
+    alpha = np.where(u < c.foot_flat, -c.strike * (1 - smootherstep(u / c.foot_flat)),
+                     c.toe_off * (np.clip((u - c.heel_off) / (duty - c.heel_off), 0, 1) ** RUN_PUSH if c.run
+                                  else smootherstep((u - c.heel_off) / (duty - c.heel_off))))
+    return alpha, np.where((u < c.foot_flat)[:, None], heel, toe), -c.strike, heel
+
+
+def _leg(c: _Cycle, side: int, tl: np.ndarray, h_com: np.ndarray | None) -> _Leg:
+    """Foot ``side``'s plan on the long grid ``tl``: stance on its footprints, swing between them (hops: rising
+    with the COM height ``h_com``), its share of the support and the centre of pressure under it."""
+    s = c.freq * tl + c.shifts[side] / (2 * np.pi)
+    n = np.floor(s)
+    u = s - n
+    duty, toe_off = c.duty, c.toe_off
+    stance = u < duty
+    alpha, pivot, land, land_pivot = _stance_pitch(c, side, u)
+    a_st, psi_st = c.pose(side, n, alpha, pivot)
+    a_to, psi_to = c.pose(side, n, np.full_like(u, toe_off), c.toe[side])
+    a_hs, psi_hs = c.pose(side, n + 1, np.full_like(u, land), land_pivot)
+    su = np.clip((u - duty) / (1 - duty), 0, 1)  # swing progress
+    sig = smootherstep(su ** SWING_WARP) if c.run else swing_progress(su, SWING_START_ACC, SWING_END_DEC)
+    a_sw = a_to + (a_hs - a_to) * sig[:, None]
+    if c.hop:  # the feet rise with the COM, easing in and out at take-off and touchdown
+        take_off = h_com[~stance].min()  # the COM height at take-off and touchdown (the flights' lowest)
+        a_sw[:, 2] += (h_com - take_off) * smootherstep(
+            np.clip(np.minimum(su, 1 - su) / HOP_EASE, 0, 1))
+    elif not c.run:  # peaks at 3 / (3 + BUMP_TAIL) of the swing (a run's swing leg follows the generator)
+        e = BUMP_TAIL
+        a_sw[:, 2] += CLEARANCE * c.k * su ** 3 * (1 - su) ** e / ((3 / (3 + e)) ** 3 * (e / (3 + e)) ** e)
+    alpha_sw = toe_off + (land - toe_off) * sig
+    psi_sw = psi_to + (psi_hs - psi_to) * sig
+    a = np.where(stance[:, None], a_st, a_sw)
+    rot = axis_rotation(2, np.where(stance, psi_st, psi_sw)) @ axis_rotation(1, np.where(stance, alpha, alpha_sw))
+    if c.run:  # the leg's share of the vertical force: a half sine over its stance
+        weight = np.where(stance, np.sin(np.pi * np.clip(u / duty, 0, 1)), 0.0)
+    else:
+        ds = duty - 0.5  # double support at each end of stance
+        weight = np.where(stance, np.minimum(smootherstep(u / ds), smootherstep((duty - u) / ds)), 0.0)
+    o, psi = c.footprint(side, n)
+    if c.hop:  # on the forefoot: the centre of pressure under the toes
+        local = np.broadcast_to(c.toe[side], (u.shape[0], 3))
+    else:
+        roll = np.clip(u / duty, 0, 1) ** (RUN_ZMP_POW if c.run else ZMP_POW)
+        local = c.heel[side] + (c.toe[side] - c.heel[side]) * roll[:, None]
+    zmp = o[:, :2] + np.einsum("tab,tb->ta", axis_rotation(2, psi), local)[:, :2]
+    return _Leg(a[:, None] + np.einsum("tab,pb->tpa", rot, c.tmpl[side]), a + rot @ c.ankle_tmpl[side], ~stance,
+                stance | (su > VAULT_SWING), weight, zmp)
 
 
 def _leg_reach(rig: Rig, knee_deg: float) -> np.ndarray:

@@ -67,6 +67,49 @@ def solve_ik(rig: Rig, plan: Plan, q_ref: np.ndarray, coarse: int = 4) -> np.nda
     return sol
 
 
+def _followers(rig: Rig, nl: int):
+    """The joints that follow a leg coordinate (the Rajagopal walker knees): their index in ``rig.coupled``, their
+    dof, the column of their coordinate among the legs and their row (int arrays (F,)), and the (F, legs) matrix
+    of d(coupled joint) / d(leg coordinate) that :func:`_legs` fills in; None without coupled joints."""
+    if rig.coupled is None:
+        return None
+    legs_list = list(rig.leg_dofs)
+    follow = [(k, int(a), legs_list.index(d)) for k, (a, d) in enumerate(zip(*rig.coupled[:2])) if d in legs_list]
+    f_k, f_dof, f_col = (np.array(x, dtype=int) for x in zip(*follow)) if follow else (np.zeros(0, int),) * 3
+    return f_k, f_dof, f_col, np.arange(len(follow)), np.zeros((len(follow), nl))
+
+
+def _soft_limits(rig: Rig, q: np.ndarray, normal: np.ndarray, rhs: np.ndarray, soft: tuple[float, float]) -> None:
+    """In place: add the soft limits' quadratic penalty (``soft``: zone, weight) to the Gauss-Newton system
+    ``normal``, ``rhs`` of the legs at ``q``: inside the zone of each hinge bound, and of the ball-joint knees'
+    full extension."""
+    soft_zone, soft_weight = soft
+    if rig.limits is not None:  # soft limits: a quadratic penalty inside the zone of each bound
+        adr, lo, hi = rig.limits
+        below = np.maximum(lo + soft_zone - q[adr], 0.0) * rig.soft
+        above = np.maximum(q[adr] - hi + soft_zone, 0.0) * rig.soft
+        normal[np.diag_indices(normal.shape[0])] += soft_weight * ((below > 0) | (above > 0))
+        rhs += soft_weight * (below - above)
+    if rig.knees is not None:  # ball-joint knees: the same penalty near full extension
+        for adr, k in zip(rig.knees, rig.knee_dofs):
+            below = max(soft_zone - flexion(q[adr:adr + 4]), 0.0)
+            if below > 0:
+                normal[k, k] += soft_weight
+                rhs[k] += soft_weight * below
+
+
+def _clip_limits(rig: Rig, q: np.ndarray) -> None:
+    """In place: the hinges of qpos ``q`` inside their limits less ``LIMIT_MARGIN``; the ball-joint knees (a pure
+    rotation about x) flexing forward only."""
+    if rig.limits is not None:
+        adr, lo, hi = rig.limits
+        q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
+    if rig.knees is not None:
+        for adr in rig.knees:
+            if flexion(q[adr:adr + 4]) < LIMIT_MARGIN:
+                q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
+
+
 def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """Damped Gauss-Newton on the leg joints of each frame of ``start`` (root and upper body fixed),
     warm-started from the previous frame's legs; ``frames``: the plan's frame index of each row. The first
@@ -84,15 +127,8 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     blocks = [(jac[3 * k:3 * k + 3], int(b)) for k, b in enumerate(feet.body.reshape(-1))]
     step = np.empty(nl)
     damp = REG * np.eye(nl)
-    soft_zone, soft_weight = plan.soft
-
     rows = np.repeat((~plan.swing).astype(float), 12, 1) if plan.swing is not None else np.ones((target.shape[0], 24))
-    if rig.coupled is not None:  # coupled joints moved by a leg coordinate: (coupled dof, column among the legs)
-        legs_list = list(legs)
-        follow = [(k, int(a), legs_list.index(d)) for k, (a, d) in enumerate(zip(*rig.coupled[:2])) if d in legs_list]
-        f_k, f_dof, f_col = (np.array(x, dtype=int) for x in zip(*follow)) if follow else (np.zeros(0, int),) * 3
-        spread = np.zeros((len(follow), nl))  # (F, legs): d(coupled joint) / d(leg coordinate)
-        f_rows = np.arange(len(follow))
+    follow = _followers(rig, nl)
 
     def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int, sw: np.ndarray) -> None:
         """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``
@@ -107,37 +143,21 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
                 mujoco.mj_jac(model, data, block, None, point, body)
             r = (goal - pts).reshape(-1) * sw
             j = jac[:, legs]
-            if slope is not None and f_k.size:  # a coordinate also moves the joints that follow it
+            if slope is not None and follow[0].size:  # a coordinate also moves the joints that follow it
+                f_k, f_dof, f_col, f_rows, spread = follow
                 spread[f_rows, f_col] = slope[f_k]
                 j = j + jac[:, f_dof] @ spread
             j *= sw[:, None]
             mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp
             rhs = j.T @ r - REG * dv[legs]
-            if rig.limits is not None:  # soft limits: a quadratic penalty inside the zone of each bound
-                adr, lo, hi = rig.limits
-                below = np.maximum(lo + soft_zone - q[adr], 0.0) * rig.soft
-                above = np.maximum(q[adr] - hi + soft_zone, 0.0) * rig.soft
-                normal[np.diag_indices(nl)] += soft_weight * ((below > 0) | (above > 0))
-                rhs += soft_weight * (below - above)
-            if rig.knees is not None:  # ball-joint knees: the same penalty near full extension
-                for adr, k in zip(rig.knees, rig.knee_dofs):
-                    below = max(soft_zone - flexion(q[adr:adr + 4]), 0.0)
-                    if below > 0:
-                        normal[k, k] += soft_weight
-                        rhs[k] += soft_weight * below
+            _soft_limits(rig, q, normal, rhs, plan.soft)
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
             mujoco.mju_cholSolve(step, normal, rhs)
             dv[:] = 0.0
             dv[legs] = step
             mujoco.mj_integratePos(model, q, dv, 1.0)
-            if rig.limits is not None:
-                adr, lo, hi = rig.limits
-                q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
-            if rig.knees is not None:  # the knee (a pure rotation about x) flexes forward only
-                for adr in rig.knees:
-                    if flexion(q[adr:adr + 4]) < LIMIT_MARGIN:
-                        q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
+            _clip_limits(rig, q)
             slope = couple(rig, q)
             if np.abs(step).max() < IK_TOL:
                 break

@@ -32,6 +32,7 @@ for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -42,7 +43,8 @@ from hdys.physics.fourier import Fourier
 from hdys.physics.rig import Rig, foot_template
 from hdys.physics.rotations import axis_rotation
 from hdys.physics.shapes import bump, envelope, roll, smootherstep, toe_pivots, window
-from hdys.physics.timing import CMJ_TAKEOFF, CMJ_TOUCHDOWN, Kick, Lunge, StepUp, cmj_height, cmj_schedule, quintic
+from hdys.physics.timing import (CMJ_TAKEOFF, CMJ_TOUCHDOWN, Kick, Lunge, Steps, StepUp, cmj_height, cmj_schedule,
+                                 quintic)
 
 LIPM_PAD_S = 1.5
 TOE_OFF_PITCH = 0.7  # rad, heel up at toe-off (running, hops, jumps)
@@ -108,17 +110,39 @@ def static_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     return Plan(t, np.broadcast_to(pts, (t.shape[0],) + pts.shape).copy(), z, com.copy())
 
 
+@dataclass
+class _Feet:
+    """The step planner's feet on its long grid: the cycle fraction ``u`` (T,), the sole points (T, 2, 4, 3) and
+    the feet's weights (T, 2), which the moves change in place; the flat feet's template (2, 4, 3), the facing
+    rotation (3, 3) and heading, the origin (3,), forward and up (3,), the moving foot and the stature / 1.75 m."""
+
+    u: np.ndarray
+    pts: np.ndarray
+    weight: np.ndarray
+    tmpl: np.ndarray
+    rot: np.ndarray
+    yaw: float
+    origin: np.ndarray
+    fwd: np.ndarray
+    up: np.ndarray
+    side: int
+    k: float
+
+
 def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     """Discrete foot moves on a cycle of ``gait.freq`` (``gait = motion.gait``, a :class:`Steps`): a :class:`Kick`
     (the ``gait.side`` foot leaves the floor after the weight has shifted onto the other foot, swings
     forward and up by ``gait.forward``, ``gait.up`` and back onto its footprint), a :class:`Lunge` (the lead foot
     steps forward ``gait.length`` with the rear heel rising about its toes by up to ``LUNGE_HEEL``, the pelvis
     drops a further ``gait.depth`` and rises, the lead foot steps back; while the feet are apart the pelvis
-    is low enough for both legs to reach them from the COM, ``LUNGE_SLACK`` lower still). The cycle starts at
-    ``gait.shift`` (rad). The feet are flat unless stated; the COM follows the LIPM of a zero-moment
-    point that moves between the feet' centres with their weights (the moving foot's weight is zero
-    whenever it is off the floor)."""
+    is low enough for both legs to reach them from the COM, ``LUNGE_SLACK`` lower still) or a :class:`StepUp`
+    (see the module docstring). The cycle starts at ``gait.shift`` (rad). The feet are flat unless stated; the
+    COM follows the LIPM of a zero-moment point that moves between the feet' centres with their weights (the
+    moving foot's weight is zero whenever it is off the floor)."""
     gait = motion.gait
+    move = STEP_MOVES.get(type(gait))
+    if move is None:
+        raise ValueError(f"unknown step plan {type(gait).__name__}")
     f, side = gait.freq, int(gait.side)
     tmpl, stand_z, com_z = foot_template(rig, motion.mean)
     k = rig.height_m / 1.75
@@ -132,78 +156,22 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
     fwd = rot @ np.array([1.0, 0.0, 0.0])
     pts = np.broadcast_to(tmpl @ rot.T, (tl.shape[0], 2, 4, 3)).copy()
     pts[..., :2] += origin[:2]
-    weight = np.ones((tl.shape[0], 2))
-    up = np.array([0.0, 0.0, 1.0])
-    lunge = isinstance(gait, Lunge)
-    step_up = isinstance(gait, StepUp)
-    terrain = None  # the floor alone, but for a step-up's platform
-    if isinstance(gait, Kick):
-        unload = window(u, 0.0, 0.2) - window(u, 0.75, 0.95)  # weight off the kicking foot, and back
-        kick = bump(u, 0.25, 0.7)  # out and back
-        reach = np.array((gait.forward, gait.up)) * k
-        pts[:, side] += (kick * reach[0])[:, None, None] * fwd + (kick * reach[1])[:, None, None] * up
-        weight[:, side] = 1.0 - unload
-        drop = np.zeros(tl.shape[0])
-    elif lunge:
-        length, depth = gait.length * k, gait.depth * k
-        out = window(u, 0.1, 0.3) - window(u, 0.7, 0.9)  # lead foot position: 0 home, 1 forward
-        lift = bump(u, 0.1, 0.3) + bump(u, 0.7, 0.9)  # stepping out and back
-        pts[:, side] += (out * length)[:, None, None] * fwd + (lift * LUNGE_CLEARANCE * k)[:, None, None] * up
-        unload = window(u, 0.0, 0.1) - window(u, 0.3, 0.4) + window(u, 0.6, 0.7) - window(u, 0.9, 1.0)
-        moving = ((u > 0.1) & (u < 0.3)) | ((u > 0.7) & (u < 0.9))  # the foot in the air: no weight on it
-        weight[:, side] = np.where(moving, 0.0, 1.0 - unload)
-        down = bump(u, 0.4, 0.6)
-        drop = depth * down
-        rear = 1 - side  # the rear heel rises about the rear foot's foremost toe point as the body lowers
-        local = roll(tmpl[rear], toe_pivots(tmpl)[rear], LUNGE_HEEL * np.maximum(out, down))
-        pts[:, rear] = local @ rot.T
-        pts[:, rear, :, :2] += origin[:2]
-    elif step_up:
-        length, height = gait.length * k, gait.height * k
-        trail = 1 - side
-        # up: the leading foot onto the platform, then the trailing one; down: trailing foot first
-        moves = {side: ((0.05, 0.20), (0.77, 0.92)), trail: ((0.27, 0.42), (0.55, 0.70))}
-        shift = 0.07  # weight moves off a foot over this much of the cycle before it leaves, and back after
-        for foot, ((a_up, b_up), (a_dn, b_dn)) in moves.items():
-            up_, dn_ = b_up - a_up, b_dn - a_dn
-            # going up the foot rises to the platform's height, then moves over it and comes down onto it;
-            # going down it moves back off the platform before it descends to the floor
-            out = (window(u, a_up + STEP_UP_LEAD * up_, b_up - 0.15 * up_)
-                   - window(u, a_dn + 0.05 * dn_, b_dn - STEP_UP_LEAD * dn_))
-            rise = (window(u, a_up, a_up + STEP_UP_LEAD * up_ + 0.05 * up_)
-                    - window(u, b_dn - STEP_UP_LEAD * dn_ - 0.05 * dn_, b_dn))
-            lift = bump(u, a_up, b_up) + bump(u, a_dn, b_dn)
-            pts[:, foot] += ((out * length)[:, None, None] * fwd
-                             + (rise * height + lift * STEP_UP_CLEARANCE * k)[:, None, None] * up)
-            moving = ((u > a_up) & (u < b_up)) | ((u > a_dn) & (u < b_dn))
-            unload = (window(u, a_up - shift, a_up) - window(u, b_up, b_up + shift)
-                      + window(u, a_dn - shift, a_dn) - window(u, b_dn, b_dn + shift))
-            weight[:, foot] = np.where(moving, 0.0, 1.0 - np.clip(unload, 0.0, 1.0))
-        # the trailing heel rises about its toes as the body moves onto the platform, the foot leaves from the
-        # toes and stays pitched until it lands flat on the platform; back down, it leaves heel first and
-        # lands on its toes
-        pitch = STEP_UP_HEEL * (window(u, 0.17, 0.27) - window(u, 0.36, 0.42)
-                                + window(u, 0.55, 0.62) - window(u, 0.70, 0.78))
-        pts[:, trail] += (roll(tmpl[trail], toe_pivots(tmpl)[trail], pitch) - tmpl[trail]) @ rot.T
-        drop = -(window(u, 0.27, 0.45) - window(u, 0.52, 0.72)) * height  # the body rises with the trailing foot
-        near, far = length - STEP_UP_EDGE * k, length + STEP_UP_DEPTH * k
-        centre_xy = origin[:2] + (near + far) / 2 * fwd[:2]
-        terrain = Terrain(np.array([[*centre_xy, (far - near) / 2, STEP_UP_HALF_WIDTH * k, yaw, height]]))
-    else:
-        raise ValueError(f"unknown step plan {type(gait).__name__}")
+    feet = _Feet(u, pts, np.ones((tl.shape[0], 2)), tmpl, rot, yaw, origin, fwd, np.array([0.0, 0.0, 1.0]), side, k)
+    drop, terrain = move(gait, feet)  # the pelvis's drop below its height (T,), a step-up's platform
+    weight = feet.weight
     centre = pts[..., :2].mean(2)  # (T, 2, 2) foot centres
     p = (weight[..., None] * centre).sum(1) / weight.sum(1)[:, None]
     h = com_z - STEP_BEND * k
     com = lipm(p, dt, h)
     z = stand_z - STEP_BEND * k - drop
-    if step_up:  # low enough for each loaded leg to reach its foot from the COM
+    if isinstance(gait, StepUp):  # low enough for each loaded leg to reach its foot from the COM
         support = pts[..., 2].min(2)  # (T, 2) sole height of each foot
         d = np.linalg.norm(pts[..., :2] - com[:, None, None], axis=-1).min(2)  # its nearest sole point
         reach_z = support + np.sqrt(np.maximum(stand_z ** 2 - d ** 2, 0.0))  # highest pelvis per foot
         need = np.where(weight > 0, z[:, None] - reach_z + STEP_UP_SLACK * k, 0.0).max(1)
         z = z - envelope(np.maximum(need, 0.0), int(round(LUNGE_SMOOTH_S / dt)))
-    elif lunge:  # feet apart fore and aft: the pelvis is low enough for the legs to reach the feet from the COM
-        reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)
+    elif isinstance(gait, Lunge):  # feet apart fore and aft: the pelvis is low enough for the legs to reach the feet
+        reach = np.abs(np.einsum("tfa,a->tf", centre - com[:, None], fwd[:2])).max(1)  # from the COM
         need = stand_z - np.sqrt(np.maximum(stand_z ** 2 - reach ** 2, 0.0)) + LUNGE_SLACK * k * smootherstep(
             np.clip(reach / (0.3 * k), 0.0, 1.0))
         # its envelope: the pelvis lowers ahead of time and slowly (the ZMP's quick shifts would otherwise make
@@ -211,6 +179,76 @@ def steps_plan(rig: Rig, motion: Fourier, t: np.ndarray) -> Plan:
         z = z - envelope(need, int(round(LUNGE_SMOOTH_S / dt)))
     keep = slice(n_pad, n_pad + t.shape[0])
     return Plan(t, pts[keep], z[keep], com[keep], terrain=terrain)
+
+
+def _kick(g: Kick, feet: _Feet) -> tuple[np.ndarray, None]:
+    """The moving foot leaves the floor after the weight has shifted off it, swings forward and up, comes back."""
+    u, side = feet.u, feet.side
+    unload = window(u, 0.0, 0.2) - window(u, 0.75, 0.95)  # weight off the kicking foot, and back
+    kick = bump(u, 0.25, 0.7)  # out and back
+    reach = np.array((g.forward, g.up)) * feet.k
+    feet.pts[:, side] += (kick * reach[0])[:, None, None] * feet.fwd + (kick * reach[1])[:, None, None] * feet.up
+    feet.weight[:, side] = 1.0 - unload
+    return np.zeros(u.shape[0]), None
+
+
+def _lunge(g: Lunge, feet: _Feet) -> tuple[np.ndarray, None]:
+    """The lead foot steps forward and back, the rear heel rising about its toes as the body lowers."""
+    u, side, k = feet.u, feet.side, feet.k
+    length, depth = g.length * k, g.depth * k
+    out = window(u, 0.1, 0.3) - window(u, 0.7, 0.9)  # lead foot position: 0 home, 1 forward
+    lift = bump(u, 0.1, 0.3) + bump(u, 0.7, 0.9)  # stepping out and back
+    forward = (out * length)[:, None, None] * feet.fwd
+    feet.pts[:, side] += forward + (lift * LUNGE_CLEARANCE * k)[:, None, None] * feet.up
+    unload = window(u, 0.0, 0.1) - window(u, 0.3, 0.4) + window(u, 0.6, 0.7) - window(u, 0.9, 1.0)
+    moving = ((u > 0.1) & (u < 0.3)) | ((u > 0.7) & (u < 0.9))  # the foot in the air: no weight on it
+    feet.weight[:, side] = np.where(moving, 0.0, 1.0 - unload)
+    down = bump(u, 0.4, 0.6)
+    rear = 1 - side  # the rear heel rises about the rear foot's foremost toe point as the body lowers
+    local = roll(feet.tmpl[rear], toe_pivots(feet.tmpl)[rear], LUNGE_HEEL * np.maximum(out, down))
+    feet.pts[:, rear] = local @ feet.rot.T
+    feet.pts[:, rear, :, :2] += feet.origin[:2]
+    return depth * down, None
+
+
+def _step_up(g: StepUp, feet: _Feet) -> tuple[np.ndarray, Terrain]:
+    """Up onto the platform, the leading foot first, and back down, the trailing foot first (module docstring)."""
+    u, side, k, pts = feet.u, feet.side, feet.k, feet.pts
+    length, height = g.length * k, g.height * k
+    trail = 1 - side
+    # up: the leading foot onto the platform, then the trailing one; down: trailing foot first
+    moves = {side: ((0.05, 0.20), (0.77, 0.92)), trail: ((0.27, 0.42), (0.55, 0.70))}
+    shift = 0.07  # weight moves off a foot over this much of the cycle before it leaves, and back after
+    for foot, ((a_up, b_up), (a_dn, b_dn)) in moves.items():
+        up_, dn_ = b_up - a_up, b_dn - a_dn
+        # going up the foot rises to the platform's height, then moves over it and comes down onto it;
+        # going down it moves back off the platform before it descends to the floor
+        out = (window(u, a_up + STEP_UP_LEAD * up_, b_up - 0.15 * up_)
+               - window(u, a_dn + 0.05 * dn_, b_dn - STEP_UP_LEAD * dn_))
+        rise = (window(u, a_up, a_up + STEP_UP_LEAD * up_ + 0.05 * up_)
+                - window(u, b_dn - STEP_UP_LEAD * dn_ - 0.05 * dn_, b_dn))
+        lift = bump(u, a_up, b_up) + bump(u, a_dn, b_dn)
+        pts[:, foot] += ((out * length)[:, None, None] * feet.fwd
+                         + (rise * height + lift * STEP_UP_CLEARANCE * k)[:, None, None] * feet.up)
+        moving = ((u > a_up) & (u < b_up)) | ((u > a_dn) & (u < b_dn))
+        unload = (window(u, a_up - shift, a_up) - window(u, b_up, b_up + shift)
+                  + window(u, a_dn - shift, a_dn) - window(u, b_dn, b_dn + shift))
+        feet.weight[:, foot] = np.where(moving, 0.0, 1.0 - np.clip(unload, 0.0, 1.0))
+    # the trailing heel rises about its toes as the body moves onto the platform, the foot leaves from the
+    # toes and stays pitched until it lands flat on the platform; back down, it leaves heel first and
+    # lands on its toes
+    pitch = STEP_UP_HEEL * (window(u, 0.17, 0.27) - window(u, 0.36, 0.42)
+                            + window(u, 0.55, 0.62) - window(u, 0.70, 0.78))
+    pts[:, trail] += (roll(feet.tmpl[trail], toe_pivots(feet.tmpl)[trail], pitch) - feet.tmpl[trail]) @ feet.rot.T
+    drop = -(window(u, 0.27, 0.45) - window(u, 0.52, 0.72)) * height  # the body rises with the trailing foot
+    near, far = length - STEP_UP_EDGE * k, length + STEP_UP_DEPTH * k
+    centre_xy = feet.origin[:2] + (near + far) / 2 * feet.fwd[:2]
+    return drop, Terrain(np.array([[*centre_xy, (far - near) / 2, STEP_UP_HALF_WIDTH * k, feet.yaw, height]]))
+
+
+# the moves of each type of step motion: the feet and their weights (in place) -> (pelvis drop (T,), terrain)
+STEP_MOVES: dict[type, Callable[[Steps, _Feet], tuple[np.ndarray, Terrain | None]]] = {
+    Kick: _kick, Lunge: _lunge, StepUp: _step_up}
 
 
 def cmj_plan(rig: Rig, motion: Fourier, t: np.ndarray, heel: np.ndarray | None = None) -> Plan:
