@@ -184,6 +184,7 @@ HOP_LEGS, JUMP_LEGS, STEP_LEGS = HopLegs(), JumpLegs(), StepLegs()
 
 
 def _kick_leg(b: Builder, g: Kick, moving: bool, hip: str, knee: str, sign: float) -> None:
+    """The kicking leg swings forward and back (the knee bending as the foot leaves and lands); the other stands."""
     p = STEP_LEGS
     mid = _peak_phase(g, p.kick_peak)
     b.set(hip, sign * p.kick_hip.mean if moving else sign * p.kick_stance[0],
@@ -192,6 +193,7 @@ def _kick_leg(b: Builder, g: Kick, moving: bool, hip: str, knee: str, sign: floa
 
 
 def _lunge_leg(b: Builder, g: Lunge, moving: bool, hip: str, knee: str, sign: float) -> None:
+    """Both knees flex most at the lowest point, the leading hip too; the rear hip a little."""
     p = STEP_LEGS
     mid = _peak_phase(g, p.lunge_peak)
     b.set(hip, sign * p.lunge_hip.mean if moving else 0.0,
@@ -200,6 +202,7 @@ def _lunge_leg(b: Builder, g: Lunge, moving: bool, hip: str, knee: str, sign: fl
 
 
 def _step_up_leg(b: Builder, g: StepUp, moving: bool, hip: str, knee: str, sign: float) -> None:
+    """Each leg flexes most while its foot is up on the platform and the other's is not."""
     p = STEP_LEGS
     up = _peak_phase(g, p.step_up_peaks[0] if moving else p.step_up_peaks[1])
     b.set(hip, sign * p.step_up_hip.mean, [(sign * p.step_up_hip.amp, 1, up)])

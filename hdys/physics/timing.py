@@ -54,18 +54,24 @@ class Steps:
 
 @dataclass(frozen=True)
 class Kick(Steps):
+    """A kick: the moving foot swings forward and up and back onto its footprint."""
+
     forward: float  # m: how far forward the kicking foot reaches ...
     up: float  # ... and how far up
 
 
 @dataclass(frozen=True)
 class Lunge(Steps):
+    """A lunge: the leading foot steps forward, the body lowers and rises, the foot steps back."""
+
     length: float  # m: the lead foot's step forward
     depth: float  # m: the pelvis's further drop below the feet-apart stance
 
 
 @dataclass(frozen=True)
 class StepUp(Steps):
+    """A step-up onto a platform and back down."""
+
     length: float  # m: step length onto the platform
     height: float  # m: the platform's height
 
@@ -199,12 +205,12 @@ CMJ_TALLEST = 1.95 / 1.75  # k of the tallest subject (hdys.physics.fixture.samp
 class JumpRanges:
     """What a countermovement jump's timing draws (uniform in each range; :class:`Jump`'s fields)."""
 
-    start: tuple[float, float] = (0.1, 0.5)  # s
-    down: tuple[float, float] = (0.45, 0.6)  # s
-    push: tuple[float, float] = (0.78, 0.88)
-    depth: tuple[float, float] = (0.18, 0.26)  # m
-    land: tuple[float, float] = (1.2, 1.5)
-    land_depth: tuple[float, float] = (0.12, 0.18)  # m
+    start: tuple[float, float] = (0.1, 0.5)  # s: the first jump's start
+    down: tuple[float, float] = (0.45, 0.6)  # s: the countermovement
+    push: tuple[float, float] = (0.78, 0.88)  # the propulsion's time / a constant force's
+    depth: tuple[float, float] = (0.18, 0.26)  # m: the countermovement's COM dip
+    land: tuple[float, float] = (1.2, 1.5)  # the landing's time / a constant deceleration's
+    land_depth: tuple[float, float] = (0.12, 0.18)  # m: the landing's COM dip
     recover: tuple[float, float] = (12.0, 20.0)  # from 12 up the COM does not overshoot standing (force > 0.5 BW)
     height: tuple[float, float] = (0.7, 0.95)  # jump height / the push's COM travel (18-31 cm)
     pause: tuple[float, float] = (0.6, 1.2)  # s standing between jumps
