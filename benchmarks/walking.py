@@ -19,7 +19,8 @@ from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.fixture import sample_subject, smpl_standing_height, standing_pelvis_height
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl, sole_points
-from hdys.physics.motions import rajagopal_motion, smpl_motion
+from hdys.physics.motions import rajagopal_motion
+from hdys.physics.smpl_motions import smpl_motion
 from hdys.schema import RAJAGOPAL_COORDINATES
 
 NAMES = list(RAJAGOPAL_COORDINATES)

@@ -24,7 +24,8 @@ from hdys.physics.emg import LEG_CHANNELS
 from hdys.physics.fixture import make_fixture, rajagopal_points, smpl_standing_height, standing_pelvis_height
 from hdys.physics.ik import marker_ik
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl
-from hdys.physics.motions import rajagopal_motion, smpl_motion
+from hdys.physics.motions import rajagopal_motion
+from hdys.physics.smpl_motions import smpl_motion
 from hdys.physics.static_opt import static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, Sequence
 from hdys.store import Corpus, write_corpus

@@ -3,8 +3,8 @@
 Two MuJoCo bodies are built in code (:mod:`hdys.physics.bodies`): the Rajagopal 2015 body, read from
 ``Rajagopal2015.osim`` and scaled per subject (:mod:`hdys.physics.osim_model`), and an SMPL-topology humanoid.
 Smooth parametric motions with analytic derivatives (:mod:`hdys.physics.fourier`; their generators
-:mod:`hdys.physics.motions`, their typed gaits :mod:`hdys.physics.timing`; on the ground, the feet
-planted by the planner of :mod:`hdys.physics.locomotion`: rigs :mod:`~hdys.physics.rig`, shapes
+:mod:`hdys.physics.motions` and :mod:`hdys.physics.smpl_motions`, their typed gaits :mod:`hdys.physics.timing`;
+on the ground, the feet planted by the planner of :mod:`hdys.physics.locomotion`: rigs :mod:`~hdys.physics.rig`, shapes
 :mod:`~hdys.physics.shapes`, balance :mod:`~hdys.physics.balance`, foot plans :mod:`~hdys.physics.plans` and
 :mod:`~hdys.physics.gait`, leg IK :mod:`~hdys.physics.legs`, flight :mod:`~hdys.physics.flight`) are pushed
 through MuJoCo inverse dynamics (:mod:`hdys.physics.inverse`), a real static optimisation with the 80 muscles

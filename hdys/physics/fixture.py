@@ -59,8 +59,8 @@ from hdys.physics.bodies import RajagopalBody, SmplBody, rajagopal_body, smpl_bo
 from hdys.physics.contact import ContactDynamics, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.inverse import rajagopal_inverse, rajagopal_state, smpl_inverse, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl
-from hdys.physics.motions import (ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, SMPL_KINDS, rajagopal_arms,
-                                  rajagopal_motion, smpl_motion, smpl_trajectory)
+from hdys.physics.motions import ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, rajagopal_arms, rajagopal_motion
+from hdys.physics.smpl_motions import SMPL_KINDS, smpl_motion, smpl_trajectory
 from hdys.physics.rotations import SmplTrajectory
 from hdys.physics.static_opt import arm_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate

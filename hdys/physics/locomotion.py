@@ -44,7 +44,7 @@ from hdys.physics.fourier import Fourier
 from hdys.physics.gait import (STEP_RANGE, SWING_END_DEC, SWING_START_ACC, WALK_SOFT_WEIGHT, WALK_SOFT_ZONE, vault,
                                walk_plan)
 from hdys.physics.legs import move_pelvis, solve_ik
-from hdys.physics.motions import smpl_trajectory
+from hdys.physics.smpl_motions import smpl_trajectory
 from hdys.physics.plans import SOFT_WEIGHT, SOFT_ZONE, Plan, cmj_plan, static_plan, steps_plan
 from hdys.physics.rig import Rig, heading_first, rajagopal_rig, smpl_rig, sole_points
 from hdys.physics.rotations import SmplTrajectory

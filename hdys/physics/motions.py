@@ -1,17 +1,17 @@
-"""Randomised motion generators of the two bodies: a registry of builders, one per kind of motion.
+"""Randomised motion generators: a registry of builders, one per kind of motion (Rajagopal body here; SMPL:
+:mod:`hdys.physics.smpl_motions`).
 
 Each builder draws a motion's parameters from ``rng`` and sets the terms of a :class:`hdys.physics.fourier.Builder`
 (``mean + slope t + sum amp sin(omega t + phase)`` per coordinate, on harmonics of the motion's base frequency);
-the dispatchers (:func:`rajagopal_motion`, :func:`smpl_motion`) fit the amplitudes into the joint limits and attach
+the dispatcher (:func:`rajagopal_motion`) fits the amplitudes into the joint limits and attach
 the builder's typed gait (:mod:`hdys.physics.timing`), which the foot planner follows on the ground. The order of
 the draws decides the corpus: a builder draws its parameters in a fixed order, and the registries' order is the
-kinds' order (``RAJAGOPAL_KINDS``, ``ARM_KINDS``, ``SMPL_KINDS``), which decides the motion plan.
+kinds' order (``RAJAGOPAL_KINDS``, ``ARM_KINDS``), which decides the motion plan.
 
-Rajagopal motions are defined directly on the 23 coordinates. SMPL motions are defined on Euler
-angles per joint (``R = Rx(a) Ry(b) Rz(c)`` in the SMPL rest frame: x left, y up, z forward) and turned
-into rotations, body-frame angular velocities and accelerations in closed form (:func:`euler_chain`).
-Parameter records hold each motion's numbers (rad unless stated; a ``(lo, hi)`` pair is drawn uniformly); a
-:class:`Term` is a coordinate's mean and the amplitude of its oscillation.
+Rajagopal motions are defined directly on the 23 coordinates; the SMPL builders (:mod:`hdys.physics.smpl_motions`)
+share the records of the legs' numbers and the helpers here. Parameter records hold each motion's numbers (rad
+unless stated; a ``(lo, hi)`` pair is drawn uniformly); a :class:`Term` is a coordinate's mean and the amplitude of
+its oscillation.
 """
 from __future__ import annotations
 
@@ -23,11 +23,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from hdys.physics.fourier import Builder, Fourier, fit_to_limits, periodic_fit
-from hdys.physics.rotations import SmplTrajectory, axis_rotation, euler_chain
 from hdys.physics.timing import (CMJ_REST, CMJ_TAKEOFF, Cyclic, Gait, Hop, Jump, Kick, Lunge, Steps, StepUp,
                                  cmj_height, cmj_schedule, duty, hop_timing, jump_timing, steps_timing, walk_frequency,
                                  walk_speed)
-from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
+from hdys.schema import RAJAGOPAL_COORDINATES
 
 PELVIS_STATURE = {"rajagopal": 0.561, "smpl": 0.571}  # standing pelvis height / stature of hdys's bodies
 PHASE_JITTER = 0.3  # rad: a sway's phase is drawn in +- this (of its own; a leg's share of it: a third)
@@ -44,7 +43,7 @@ class Term(NamedTuple):
     amp: float | tuple[float, float]
 
 
-def _draws(rng: np.random.Generator) -> tuple[Callable[[float, float], float], Callable[[], float]]:
+def draws(rng: np.random.Generator) -> tuple[Callable[[float, float], float], Callable[[], float]]:
     """``u(lo, hi)``, a uniform draw, and ``ph()``, a phase jitter in ``+-PHASE_JITTER``, both from ``rng``."""
     return (lambda a, b: float(rng.uniform(a, b))), (lambda: float(rng.uniform(-PHASE_JITTER, PHASE_JITTER)))
 
@@ -80,7 +79,7 @@ def gait_harmonics(kind: str, joint: str, k: int = 4) -> tuple[float, np.ndarray
     return periodic_fit(np.deg2rad(np.interp(s, x, y)), k)
 
 
-def _gait_terms(kind: str, joint: str, scale: float, cycle_shift: float, sign: float = 1.0, jitter: float = 0.0):
+def gait_terms(kind: str, joint: str, scale: float, cycle_shift: float, sign: float = 1.0, jitter: float = 0.0):
     """(mean, terms) for :meth:`Builder.set`: the leg's cycle starts at ``cycle_shift`` (rad of the first
     harmonic; harmonic h is shifted by h times it), amplitudes scaled by ``scale``, sign flipped by ``sign``."""
     mean, amp, phase = gait_harmonics(kind, joint)
@@ -88,19 +87,19 @@ def _gait_terms(kind: str, joint: str, scale: float, cycle_shift: float, sign: f
                          for h in range(len(amp))]
 
 
-def _turn_rate(kind: str, rng: np.random.Generator) -> float:
+def turn_rate(kind: str, rng: np.random.Generator) -> float:
     """Heading rate (rad/s) of a walk along a circle (``turn``: ``TURN_RATE`` either way), else 0. The
     walking path itself is planned by :mod:`hdys.physics.locomotion` along the heading."""
     return float(rng.choice([-1.0, 1.0]) * rng.uniform(*TURN_RATE)) if kind == "turn" else 0.0
 
 
-def _hop_base(hop: Hop, jack: bool) -> tuple[float, int]:
+def hop_base(hop: Hop, jack: bool) -> tuple[float, int]:
     """(base frequency, harmonic of the hops): a jack's apart and together hops are one cycle, at half the hop
     frequency."""
     return (hop.freq / 2, 2) if jack else (hop.freq, 1)
 
 
-def _hop_phases(h: Hop) -> tuple[float, float]:
+def hop_phases(h: Hop) -> tuple[float, float]:
     """(phase of the hop harmonic peaking at mid-stance, phase of the jack's first harmonic peaking at the
     middle of the "apart" stances) for ``amp sin(omega t + phase)`` terms."""
     return h.shift - np.pi * h.duty + np.pi / 2, np.pi / 2 + h.shift / 2 - np.pi * h.duty / 2
@@ -115,7 +114,7 @@ CMJ_HARMONICS = 16  # Fourier terms of the reference angles over the jump cycle
 CMJ_SMOOTH_S = 0.05  # s: Gaussian smoothing of the reference profiles (the trunk straightens over ~0.2 s)
 
 
-def _cmj_references(g: Jump) -> dict[str, np.ndarray]:
+def cmj_references(g: Jump) -> dict[str, np.ndarray]:
     """Unit profiles over one jump cycle (1024 samples from the start of the countermovement): ``dip`` (0
     standing, 1 at the bottom of the countermovement, the landing's share at its lowest point), ``back`` (the
     dip during the countermovement only: arms swing back) and ``up`` (0 standing, 1 from take-off through
@@ -129,9 +128,9 @@ def _cmj_references(g: Jump) -> dict[str, np.ndarray]:
     return {k: gaussian_filter1d(v, sigma, mode="wrap") for k, v in shapes.items()}
 
 
-def _profile(b: Builder, g: Jump, name: str, base: float, shape: np.ndarray) -> None:
+def cmj_profile(b: Builder, g: Jump, name: str, base: float, shape: np.ndarray) -> None:
     """Coordinate ``name`` = ``base + shape`` over the jump cycle of ``g`` (``shape``: a combination of
-    :func:`_cmj_references` profiles), fitted with ``CMJ_HARMONICS`` terms."""
+    :func:`cmj_references` profiles), fitted with ``CMJ_HARMONICS`` terms."""
     mean, amp, phase = periodic_fit(shape, CMJ_HARMONICS)
     shift = 2 * np.pi * g.freq * g.start  # the samples start at t = start
     b.set(name, base + mean, [(amp[h], h + 1, phase[h] - (h + 1) * shift) for h in range(CMJ_HARMONICS)])
@@ -252,13 +251,13 @@ RAJAGOPAL_CYCLIC = RajagopalCyclic()
 
 def _rajagopal_stride(b: Builder, rng: np.random.Generator, curves: str, side: str, p0: float, sg: float) -> float:
     """One leg of a walk or run, its cycle starting at ``p0`` (rad) plus a jitter; returns that cycle offset."""
-    p, (u, ph) = RAJAGOPAL_CYCLIC, _draws(rng)
+    p, (u, ph) = RAJAGOPAL_CYCLIC, draws(rng)
     jit = ph() / 3
-    b.set(f"hip_flexion_{side}", *_gait_terms(curves, "hip", sg, p0, jitter=jit))
+    b.set(f"hip_flexion_{side}", *gait_terms(curves, "hip", sg, p0, jitter=jit))
     b.set(f"hip_adduction_{side}", u(*p.hip_adduction.mean), [(sg * p.hip_adduction.amp, 1, p0 + np.pi / 2 + ph())])
     b.set(f"hip_rotation_{side}", u(*p.hip_rotation.mean), [(sg * p.hip_rotation.amp, 1, p0 + ph())])
-    b.set(f"knee_angle_{side}", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
-    mean, terms = _gait_terms(curves, "ankle", sg, p0, jitter=jit)
+    b.set(f"knee_angle_{side}", *gait_terms(curves, "knee", sg, p0, jitter=jit))
+    mean, terms = gait_terms(curves, "ankle", sg, p0, jitter=jit)
     b.set(f"ankle_angle_{side}", mean + u(*p.ankle), terms)
     b.set(f"subtalar_angle_{side}", u(*p.subtalar.mean), [(sg * p.subtalar.amp, 1, p0 + ph())])
     b.set(f"mtp_angle_{side}", p.mtp.mean, [(sg * p.mtp.amp, 1, p0 + ph())])
@@ -273,7 +272,7 @@ def _turning_heading(heading: float, rate: float) -> float:
 
 def _rajagopal_cyclic(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
     """``walk``, ``turn`` (along a circle) and ``run``: the legs half a cycle apart, the pelvis travelling."""
-    p, (u, ph) = RAJAGOPAL_CYCLIC, _draws(rng)
+    p, (u, ph) = RAJAGOPAL_CYCLIC, draws(rng)
     run = kind == "run"
     curves = "run" if run else "walk"
     if run:
@@ -292,7 +291,7 @@ def _rajagopal_cyclic(kind: str, rng: np.random.Generator, heading: float, pelvi
     tilt = u(*p.pelvis_tilt.mean)
     b.set("pelvis_tilt", tilt, [(p.pelvis_tilt.amp * s, 2, ph())])
     b.set("pelvis_list", 0.0, [(p.pelvis_list * s, 1, ph())])
-    rate = _turn_rate(kind, rng)
+    rate = turn_rate(kind, rng)
     if rate:
         heading = _turning_heading(heading, rate)
     turn_phase = ph() if run else np.pi / 2 + right + ph() / 3
@@ -347,7 +346,7 @@ SIT_TO_STAND = replace(SQUAT, freq=(0.15, 0.25), flat=0.12, drop=0.45)
 
 def _rajagopal_squat(p: RajagopalSquat, kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
     """``squat`` and ``sit_to_stand`` (``p``): quasi-static, both feet planted."""
-    u, ph = _draws(rng)
+    u, ph = draws(rng)
     b = Builder(list(RAJAGOPAL_COORDINATES), u(*p.freq))
     d = u(*p.depth)
     down, up = -np.pi / 2, np.pi / 2  # phases: the flexions least, the pelvis highest at the cycle's start
@@ -400,12 +399,12 @@ RAJAGOPAL_HOPS = RajagopalHops()
 def _rajagopal_hops(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
     """``jump`` (rebound hops in place) and ``jumping_jack`` (the legs abduct on the "apart" hops): the legs
     flex most at mid-stance."""
-    p, legs, u = RAJAGOPAL_HOPS, HOP_LEGS, _draws(rng)[0]
+    p, legs, u = RAJAGOPAL_HOPS, HOP_LEGS, draws(rng)[0]
     jack = kind == "jumping_jack"
     hop = hop_timing(rng, jack)
-    base, hh = _hop_base(hop, jack)
+    base, hh = hop_base(hop, jack)
     b = Builder(list(RAJAGOPAL_COORDINATES), base)
-    mid, apart = _hop_phases(hop)
+    mid, apart = hop_phases(hop)
     for side in ("r", "l"):
         b.set(f"hip_flexion_{side}", u(*legs.hip.mean), [(u(*legs.hip.amp), hh, mid)])
         b.set(f"knee_angle_{side}", u(*legs.knee.mean), [(u(*legs.knee.amp), hh, mid)])
@@ -433,17 +432,17 @@ RAJAGOPAL_JUMP = RajagopalJump()
 
 def _rajagopal_cmj(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
     """``cmj``: reference angles only, the jump planner moves the COM and the feet."""
-    p, legs, u = RAJAGOPAL_JUMP, JUMP_LEGS, _draws(rng)[0]
+    p, legs, u = RAJAGOPAL_JUMP, JUMP_LEGS, draws(rng)[0]
     cmj = jump_timing(rng)
-    ref = _cmj_references(cmj)
+    ref = cmj_references(cmj)
     b = Builder(list(RAJAGOPAL_COORDINATES), cmj.freq, k=CMJ_HARMONICS)
     for side in ("r", "l"):
-        _profile(b, cmj, f"hip_flexion_{side}", legs.hip.mean, u(*legs.hip.amp) * ref["dip"])
-        _profile(b, cmj, f"knee_angle_{side}", legs.knee.mean, u(*legs.knee.amp) * ref["dip"])
-        _profile(b, cmj, f"ankle_angle_{side}", legs.ankle.mean, legs.ankle.amp * ref["dip"])
+        cmj_profile(b, cmj, f"hip_flexion_{side}", legs.hip.mean, u(*legs.hip.amp) * ref["dip"])
+        cmj_profile(b, cmj, f"knee_angle_{side}", legs.knee.mean, u(*legs.knee.amp) * ref["dip"])
+        cmj_profile(b, cmj, f"ankle_angle_{side}", legs.ankle.mean, legs.ankle.amp * ref["dip"])
         _hold(b, rng, side, ("hip_adduction", "hip_rotation", "subtalar_angle", "mtp_angle"))
-    _profile(b, cmj, "pelvis_tilt", u(*p.pelvis_tilt.mean), -u(*p.pelvis_tilt.amp) * ref["dip"])
-    _profile(b, cmj, "lumbar_extension", u(*p.lumbar.mean), -p.lumbar.amp * ref["dip"])
+    cmj_profile(b, cmj, "pelvis_tilt", u(*p.pelvis_tilt.mean), -u(*p.pelvis_tilt.amp) * ref["dip"])
+    cmj_profile(b, cmj, "lumbar_extension", u(*p.lumbar.mean), -p.lumbar.amp * ref["dip"])
     _stand_at(b, rng, heading, pelvis_height - p.drop)
     return b, cmj
 
@@ -469,7 +468,7 @@ RAJAGOPAL_STANDING = RajagopalStanding()
 
 def _rajagopal_standing(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
     """``curl`` and ``arm_raise``: the legs stand, swaying a little."""
-    p, (u, ph) = RAJAGOPAL_STANDING, _draws(rng)
+    p, (u, ph) = RAJAGOPAL_STANDING, draws(rng)
     b = Builder(list(RAJAGOPAL_COORDINATES), u(*p.curl_freq) if kind == "curl" else u(*p.raise_freq))
     for side in ("r", "l"):
         b.set(f"hip_flexion_{side}", u(*p.hip_flexion.mean), [(p.hip_flexion.amp, 1, ph())])
@@ -505,7 +504,7 @@ RAJAGOPAL_STEPS = RajagopalSteps()
 
 def _rajagopal_steps(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
     """``kick``, ``lunge`` and ``step_up``: reference angles only, the step planner moves the feet."""
-    p, u = RAJAGOPAL_STEPS, _draws(rng)[0]
+    p, u = RAJAGOPAL_STEPS, draws(rng)[0]
     steps = steps_timing(kind, rng)
     b = Builder(list(RAJAGOPAL_COORDINATES), steps.freq)
     still = dict(p.still)
@@ -587,7 +586,7 @@ class _Arms:
 
     def __init__(self, rng: np.random.Generator, motion: Fourier):
         k, d = motion.amp.shape[1], 8
-        self.motion, self.u = motion, _draws(rng)[0]
+        self.motion, self.u = motion, draws(rng)[0]
         self.mean, self.amp, self.phase = np.zeros(d), np.zeros((d, k)), np.zeros((d, k))
         self.omega = np.tile(motion.omega[0], (d, 1))
         self.col = {n: i for i, n in enumerate(RAJAGOPAL_COORDINATES)}
@@ -670,371 +669,3 @@ def rajagopal_arms(kind: str, rng: np.random.Generator, motion: Fourier, ranges:
             move(a, kind, side, flex)
     fit_to_limits(a.mean, a.amp, ranges[:, 0], ranges[:, 1], 0.03, a.omega, a.phase)
     return Fourier(a.mean, np.zeros(8), a.amp, a.omega, a.phase)
-
-
-# ---------------------------------------------------------------------------------------------------
-# SMPL
-
-UPRIGHT = axis_rotation(0, np.array(np.pi / 2))  # SMPL rest frame (y up) -> z-up world
-
-
-def smpl_trajectory(motion: Fourier, t: np.ndarray) -> SmplTrajectory:
-    """Evaluate an SMPL motion (75 columns: pelvis xyz, root yaw/pitch/roll, 23 x Euler xyz) at ``t``."""
-    q, qd, qdd = motion(t)
-    nt = t.shape[0]
-    root_r, root_w, root_a = euler_chain(q[:, 3:6], qd[:, 3:6], qdd[:, 3:6], axes=(1, 0, 2))
-    jr, jw, ja = euler_chain(q[:, 6:].reshape(nt, 23, 3), qd[:, 6:].reshape(nt, 23, 3),
-                             qdd[:, 6:].reshape(nt, 23, 3))
-    rot = np.concatenate([(UPRIGHT @ root_r)[:, None], jr], axis=1)
-    return SmplTrajectory(q[:, :3], qd[:, :3], qdd[:, :3], rot,
-                          np.concatenate([root_w[:, None], jw], 1), np.concatenate([root_a[:, None], ja], 1))
-
-
-# Euler (x, y, z) limits of the left-side / central joints; right side mirrors (x, -y, -z).
-SMPL_EULER_LIMITS = {
-    "hip": ((-1.6, 0.4), (-0.5, 0.5), (-0.5, 0.4)), "knee": ((0.0, 2.0), (-0.05, 0.05), (-0.05, 0.05)),
-    "ankle": ((-0.5, 0.6), (-0.25, 0.25), (-0.25, 0.25)), "foot": ((-0.3, 0.3), (-0.1, 0.1), (-0.1, 0.1)),
-    "spine1": ((-0.3, 0.5), (-0.3, 0.3), (-0.25, 0.25)), "spine2": ((-0.2, 0.3), (-0.2, 0.2), (-0.2, 0.2)),
-    "spine3": ((-0.2, 0.3), (-0.2, 0.2), (-0.2, 0.2)), "neck": ((-0.4, 0.5), (-0.5, 0.5), (-0.3, 0.3)),
-    "head": ((-0.3, 0.3), (-0.4, 0.4), (-0.2, 0.2)), "collar": ((-0.15, 0.15), (-0.2, 0.2), (-0.2, 0.2)),
-    "shoulder": ((-1.5, 0.6), (-0.8, 0.8), (-1.4, 0.5)), "elbow": ((-0.1, 0.1), (-2.0, 0.0), (-0.1, 0.1)),
-    "wrist": ((-0.4, 0.4), (-0.4, 0.4), (-0.5, 0.5)), "hand": ((-0.2, 0.2), (-0.2, 0.2), (-0.3, 0.3)),
-}
-
-
-def smpl_euler_limits() -> np.ndarray:
-    """(69, 2) Euler-angle limits in the order SMPL_JOINT_NAMES[1:] x (x, y, z)."""
-    out = []
-    for name in SMPL_JOINT_NAMES[1:]:
-        lim = np.array(SMPL_EULER_LIMITS[name.removeprefix("left_").removeprefix("right_")], float)
-        if name.startswith("right_"):
-            lim[1:] = -lim[1:, ::-1]
-        out.append(lim)
-    return np.concatenate(out)
-
-
-HANGING_ARM = 1.2  # rad: |shoulder_z| of an arm hanging at the side (0: the T-pose)
-
-
-def _lateral_raise(b: Builder, side: str, sx: float, top: float, phase: float) -> None:
-    """SMPL ``shoulder_z`` swinging once per cycle between hanging (at ``sin(phase) = -1``) and ``top``
-    rad above horizontal; ``sx`` mirrors the right side."""
-    b.set(f"{side}_shoulder_z", sx * (top - HANGING_ARM) / 2, [(sx * (top + HANGING_ARM) / 2, 1, phase)])
-
-
-
-
-SmplBuilder = Callable[[str, np.random.Generator, float, float], tuple[Builder, Gait | None]]
-SMPL_NAMES = ["px", "py", "pz", "yaw", "pitch", "roll"] + [f"{j}_{a}" for j in SMPL_JOINT_NAMES[1:] for a in "xyz"]
-SIDES = (("left", 1.0), ("right", -1.0))  # SMPL sides; the factor mirrors the y and z rotations
-# base frequency (Hz) of the SMPL motions that have no drawn timing (walks: from their speed): every entry is drawn
-# for every motion, in this order (the other motions keep their draws)
-SMPL_FREQ = {"walk": (0.8, 1.0), "turn": (0.8, 1.0), "run": (1.25, 1.5), "squat": (0.25, 0.45), "free": (0.2, 0.5),
-             "arm_raise": (0.2, 0.4), "curl": (0.4, 0.7)}
-RELAXED_ARMS = ((1.1, 1.3), (0.2, 0.4))  # rad: |shoulder_z| (hanging, HANGING_ARM) and elbow flexion of relaxed arms
-# m: the pelvis below standing in the arm motions, hops, countermovement jumps (its mean) and step motions
-SMPL_DROP = {"still": 0.01, "hop": 0.05, "jump": 0.02, "step": 0.02}
-STEP_SPINE = (0.0, 0.1)  # trunk flexion (spine1_x) of the step motions
-
-
-def _smpl_frequencies(rng: np.random.Generator) -> dict[str, float]:
-    """A base frequency for each entry of ``SMPL_FREQ``, drawn in its order."""
-    return {kind: float(rng.uniform(*r)) for kind, r in SMPL_FREQ.items()}
-
-
-def _smpl_builder(rng: np.random.Generator, base_hz: float, heading: float, k: int = 4) -> Builder:
-    """The SMPL builder on ``base_hz`` with ``k`` harmonics: relaxed arms at the sides, facing ``heading``."""
-    b = Builder(SMPL_NAMES, base_hz, k=k)
-    for side, sx in SIDES:
-        b.set(f"{side}_shoulder_z", -sx * float(rng.uniform(*RELAXED_ARMS[0])))
-        b.set(f"{side}_elbow_y", -sx * float(rng.uniform(*RELAXED_ARMS[1])))
-    b.set("yaw", heading)
-    return b
-
-
-def _smpl_place(b: Builder, rng: np.random.Generator, pelvis_z: float) -> None:
-    """The SMPL pelvis at a drawn place, ``pelvis_z`` high."""
-    b.set("pz", pelvis_z)
-    b.set("px", float(rng.uniform(*START_XY)))
-    b.set("py", float(rng.uniform(*START_XY)))
-
-
-def _forward(heading: float) -> np.ndarray:
-    """World xy of the SMPL body's forward (+z) at ``heading``."""
-    return np.array([np.sin(heading), -np.cos(heading)])
-
-
-@dataclass(frozen=True)
-class SmplCyclic:
-    """Walks, turns and runs of the SMPL body (as :class:`RajagopalCyclic`; SMPL x rotations: hip flexion and
-    ankle dorsiflexion negative, knee flexion positive)."""
-
-    scale: tuple[float, float] = (0.75, 1.15)  # s: the motion's amplitudes relative to the curves'
-    asym: tuple[float, float] = (-0.12, 0.12)  # the left leg's factor is 1 + asym, the right's 1 - asym
-    run_speed: tuple[float, float] = (2.0, 3.0)  # m/s
-    hip_z: float = 0.06  # hip abduction-adduction
-    shoulder_x: float = 0.35  # arm swing, opposite to the same-side hip
-    run_elbow: Term = Term((1.2, 1.5), 0.15)  # running elbows bent about 80 degrees
-    spine1_y: float = 0.08
-    pitch: Term = Term((0.0, 0.1), 0.03)  # forward lean; second harmonic
-    roll: float = 0.05
-    yaw: float = 0.08  # walking: the pelvis turns forward on the side of the leading leg, most at its heel strike
-    sway: float = 0.02  # m: horizontal, second harmonic
-    pelvis: Term = Term(0.02, 0.02)  # m: below standing, and its rise and fall (second harmonic)
-
-
-SMPL_CYCLIC = SmplCyclic()
-
-
-def _smpl_stride(b: Builder, rng: np.random.Generator, curves: str, side: str, sx: float, p0: float, sg: float,
-                 run: bool) -> float:
-    """One leg (and its arm) of a walk or run, its cycle starting at ``p0`` (rad) plus a jitter; returns that
-    cycle offset."""
-    p, (u, ph) = SMPL_CYCLIC, _draws(rng)
-    jit = ph() / 3
-    b.set(f"{side}_hip_x", *_gait_terms(curves, "hip", sg, p0, sign=-1.0, jitter=jit))
-    b.set(f"{side}_knee_x", *_gait_terms(curves, "knee", sg, p0, jitter=jit))
-    b.set(f"{side}_ankle_x", *_gait_terms(curves, "ankle", sg, p0, sign=-1.0, jitter=jit))
-    b.set(f"{side}_hip_z", 0.0, [(sx * p.hip_z * sg, 1, p0 + ph())])
-    b.set(f"{side}_shoulder_x", 0.0, [(p.shoulder_x * sg, 1, p0 + ph())])
-    if run:
-        b.set(f"{side}_elbow_y", -sx * u(*p.run_elbow.mean), [(-sx * p.run_elbow.amp * sg, 1, p0 + ph())])
-    return p0 + jit
-
-
-def _smpl_cyclic(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``walk``, ``turn`` (along a circle) and ``run``: the legs half a cycle apart, the pelvis travelling."""
-    p, (u, ph) = SMPL_CYCLIC, _draws(rng)
-    run = kind == "run"
-    curves = "run" if run else "walk"
-    f = _smpl_frequencies(rng)[kind]
-    stature = pelvis_height / PELVIS_STATURE["smpl"]
-    speed = None if run else walk_speed(rng, stature)
-    if speed is not None:
-        f = walk_frequency(speed, stature)
-    b = _smpl_builder(rng, f, heading)
-    s, asym = u(*p.scale), u(*p.asym)
-    if run:
-        speed = u(*p.run_speed)
-    left = _smpl_stride(b, rng, curves, "left", 1.0, 0.0, s * (1 + asym), run)
-    right = _smpl_stride(b, rng, curves, "right", -1.0, np.pi, s * (1 - asym), run)
-    b.set("spine1_y", 0.0, [(p.spine1_y * s, 1, ph())])
-    b.set("pitch", u(*p.pitch.mean), [(p.pitch.amp * s, 2, ph())])
-    b.set("roll", 0.0, [(p.roll * s, 1, ph())])
-    turn_phase = ph() if run else -np.pi / 2 + left + ph() / 3
-    b.set("yaw", heading, [(p.yaw * s, 1, turn_phase)], slope=_turn_rate(kind, rng))
-    direction = _forward(heading)
-    for i in range(2):
-        b.set(("px", "py")[i], u(*START_XY), [(p.sway, 2, ph())], slope=speed * direction[i])
-    b.set("pz", pelvis_height - p.pelvis.mean, [(p.pelvis.amp * s, 2, ph())])
-    return b, Cyclic(f, duty(curves, rng, speed), (left, right))
-
-
-@dataclass(frozen=True)
-class SmplSquat:
-    """SMPL squats: sagittal means and amplitudes per unit depth ``d`` (SMPL x rotations; lowest half-way)."""
-
-    depth: tuple[float, float] = (0.6, 1.0)  # d
-    asym: float = 0.08  # each leg's amplitudes times 1 + a draw in +- this
-    hip: Term = Term(-0.8, -0.75)
-    knee: Term = Term(0.9, 0.85)
-    ankle: Term = Term(-0.15, -0.15)
-    shoulder: float = -0.5  # arms forward for balance: mean and amplitude
-    spine1: float = 0.2  # trunk flexion: mean and amplitude
-    drop: float = 0.2  # m per unit depth: the pelvis's mean below standing and its amplitude
-    sway: float = 0.05  # m per unit depth: the pelvis moves back as it lowers
-
-
-SMPL_SQUAT = SmplSquat()
-
-
-def _smpl_squat(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``squat``: quasi-static, both feet planted."""
-    p, u = SMPL_SQUAT, _draws(rng)[0]
-    b = _smpl_builder(rng, _smpl_frequencies(rng)[kind], heading)
-    d = u(*p.depth)
-    down, up = -np.pi / 2, np.pi / 2  # phases: the flexions least, the pelvis highest at the cycle's start
-    for side, _ in SIDES:
-        g = 1 + u(-p.asym, p.asym)
-        b.set(f"{side}_hip_x", p.hip.mean * d, [(p.hip.amp * d * g, 1, down)])
-        b.set(f"{side}_knee_x", p.knee.mean * d, [(p.knee.amp * d * g, 1, down)])
-        b.set(f"{side}_ankle_x", p.ankle.mean * d, [(p.ankle.amp * d * g, 1, down)])
-        b.set(f"{side}_shoulder_x", p.shoulder * d, [(p.shoulder * d, 1, down)])
-    b.set("spine1_x", p.spine1 * d, [(p.spine1 * d, 1, down)])
-    b.set("pz", pelvis_height - p.drop * d, [(p.drop * d, 1, up)])
-    direction = _forward(heading)
-    b.set("px", u(*START_XY), [(p.sway * d * direction[0], 1, up)])
-    b.set("py", u(*START_XY), [(p.sway * d * direction[1], 1, up)])
-    return b, None
-
-
-@dataclass(frozen=True)
-class SmplArms:
-    """SMPL arm motions, standing still: both arms in phase or alternating, each lowered at the cycle's start."""
-
-    curl_top: tuple[float, float] = (1.5, 1.9)  # elbow flexion at the top of a curl, from the relaxed one ...
-    curl_low: float = 0.3  # ... of about this
-    curl_shoulder: Term = Term((-0.15, 0.0), 0.05)  # the upper arm nearly still in a curl
-    front_top: tuple[float, float] = (1.1, 1.45)  # a forward raise to horizontal or a little below
-    side_top: tuple[float, float] = (0.0, 0.35)  # a lateral raise to horizontal or above (rad above horizontal)
-    spine1: Term = Term((-0.05, 0.05), 0.02)
-    pelvis: float = 0.003  # m: its rise and fall
-
-
-SMPL_ARMS = SmplArms()
-
-
-def _smpl_arm_motion(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``curl`` (elbow flexion, the upper arm still) and ``arm_raise`` (forward flexion or lateral abduction)."""
-    p, (u, ph) = SMPL_ARMS, _draws(rng)
-    b = _smpl_builder(rng, _smpl_frequencies(rng)[kind], heading)
-    alternate = rng.uniform() < 0.5
-    front = rng.uniform() < 0.5  # arm_raise: forward flexion, else lateral abduction
-    for side, sx in SIDES:
-        p0 = -np.pi / 2 + (np.pi if alternate and side == "right" else 0.0)  # sin(p0) = -1: arm down
-        if kind == "curl":
-            top = u(*p.curl_top)
-            b.set(f"{side}_elbow_y", -sx * (p.curl_low + top) / 2, [(-sx * (top - p.curl_low) / 2, 1, p0 + ph() / 3)])
-            b.set(f"{side}_shoulder_x", u(*p.curl_shoulder.mean), [(p.curl_shoulder.amp, 1, p0 + ph())])
-        elif front:
-            top = u(*p.front_top)
-            b.set(f"{side}_shoulder_x", -top / 2, [(-top / 2, 1, p0 + ph() / 3)])
-        else:
-            _lateral_raise(b, side, sx, u(*p.side_top), p0 + ph() / 3)
-    b.set("spine1_x", u(*p.spine1.mean), [(p.spine1.amp, 1, ph())])
-    b.set("pz", pelvis_height - SMPL_DROP["still"], [(p.pelvis, 1, ph())])
-    b.set("px", u(*START_XY))
-    b.set("py", u(*START_XY))
-    return b, None
-
-
-@dataclass(frozen=True)
-class SmplHops:
-    """SMPL hops and jumping jacks (the legs: ``HOP_LEGS``)."""
-
-    jack_arms: tuple[float, float] = (0.3, 0.45)  # a jack's arms overhead: lateral raise to this above horizontal
-    arm_swing: float = -0.3  # hops: the arms swing forward with the push-off (shoulder_x mean and amplitude)
-    spine1: tuple[float, float] = (0.0, 0.1)  # trunk flexion's mean
-
-
-SMPL_HOPS = SmplHops()
-
-
-def _smpl_hops(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``jump`` and ``jumping_jack`` (legs apart and arms overhead together on the "apart" hops)."""
-    p, legs, u = SMPL_HOPS, HOP_LEGS, _draws(rng)[0]
-    jack = kind == "jumping_jack"
-    hop = hop_timing(rng, jack)
-    _smpl_frequencies(rng)
-    base, hh = _hop_base(hop, jack)
-    b = _smpl_builder(rng, base, heading)
-    mid, apart = _hop_phases(hop)
-    for side, sx in SIDES:
-        b.set(f"{side}_hip_x", -u(*legs.hip.mean), [(-u(*legs.hip.amp), hh, mid)])
-        b.set(f"{side}_knee_x", u(*legs.knee.mean), [(u(*legs.knee.amp), hh, mid)])
-        b.set(f"{side}_ankle_x", -u(*legs.ankle.mean), [(-legs.ankle.amp, hh, mid)])
-        if jack:
-            b.set(f"{side}_hip_z", sx * legs.jack_abduction, [(sx * legs.jack_abduction, 1, apart)])
-            _lateral_raise(b, side, sx, u(*p.jack_arms), apart)
-        else:
-            b.set(f"{side}_shoulder_x", p.arm_swing, [(p.arm_swing, hh, mid + np.pi / 2)])
-    b.set("spine1_x", u(*p.spine1), [(legs.trunk, hh, mid)])
-    _smpl_place(b, rng, pelvis_height - SMPL_DROP["hop"])
-    return b, hop
-
-
-@dataclass(frozen=True)
-class SmplJump:
-    """SMPL countermovement jumps (the legs: ``JUMP_LEGS``): mean + amplitudes x the profiles."""
-
-    # arms swing back in the countermovement (x ``back``) and forward and up through take-off and flight (x ``up``)
-    arm_back: float = 0.5
-    arm_up: tuple[float, float] = (1.0, 1.3)
-    spine1: Term = Term((0.0, 0.1), 0.4)  # trunk flexion x the dip
-
-
-SMPL_JUMP = SmplJump()
-
-
-def _smpl_cmj(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``cmj``: reference angles only, the jump planner moves the COM and the feet."""
-    p, legs, u = SMPL_JUMP, JUMP_LEGS, _draws(rng)[0]
-    cmj = jump_timing(rng)
-    _smpl_frequencies(rng)
-    b = _smpl_builder(rng, cmj.freq, heading, k=CMJ_HARMONICS)
-    ref = _cmj_references(cmj)
-    for side, _ in SIDES:
-        _profile(b, cmj, f"{side}_hip_x", -legs.hip.mean, -u(*legs.hip.amp) * ref["dip"])
-        _profile(b, cmj, f"{side}_knee_x", legs.knee.mean, u(*legs.knee.amp) * ref["dip"])
-        _profile(b, cmj, f"{side}_ankle_x", -legs.ankle.mean, -legs.ankle.amp * ref["dip"])
-        _profile(b, cmj, f"{side}_shoulder_x", 0.0, p.arm_back * ref["back"] - u(*p.arm_up) * ref["up"])
-    _profile(b, cmj, "spine1_x", u(*p.spine1.mean), p.spine1.amp * ref["dip"])
-    _smpl_place(b, rng, pelvis_height - SMPL_DROP["jump"])
-    return b, cmj
-
-
-def _smpl_steps(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``kick``, ``lunge`` and ``step_up``: reference angles only, the step planner moves the feet."""
-    steps = steps_timing(kind, rng)
-    _smpl_frequencies(rng)
-    b = _smpl_builder(rng, steps.freq, heading)
-    for i, (side, _) in enumerate(SIDES):
-        STEP_LEG[type(steps)](b, steps, i == steps.side, f"{side}_hip_x", f"{side}_knee_x", -1.0)
-    b.set("spine1_x", float(rng.uniform(*STEP_SPINE)))
-    _smpl_place(b, rng, pelvis_height - SMPL_DROP["step"])
-    return b, steps
-
-
-@dataclass(frozen=True)
-class SmplFree:
-    """``free``: every joint moves inside its limits (three harmonics), the pelvis sways about a place."""
-
-    mean: tuple[float, float] = (-0.3, 0.3)  # each joint's mean: the middle of its range + this x its half-width
-    amp: tuple[float, float] = (0.2, 0.6)  # each harmonic's amplitude x the half-width
-    yaw: float = 0.3
-    pelvis: Term = Term(0.05, 0.04)  # m: below standing, and its sway
-    sway: float = 0.05  # m: horizontal
-
-
-SMPL_FREE = SmplFree()
-
-
-def _smpl_free(kind: str, rng: np.random.Generator, heading: float, pelvis_height: float):
-    """``free``: random smooth motion of every joint inside its limits, standing in place (the relaxed arms'
-    shoulder_z and elbow_y about their relaxed means)."""
-    p, (u, ph) = SMPL_FREE, _draws(rng)
-    b = _smpl_builder(rng, _smpl_frequencies(rng)[kind], heading)
-    lim = smpl_euler_limits()
-    for i, name in enumerate(SMPL_NAMES[6:]):
-        lo, hi = lim[i]
-        mid, half = (lo + hi) / 2, (hi - lo) / 2
-        if name.endswith(("shoulder_z", "elbow_y")):
-            mid = b.mean[b.index[name]]
-        b.set(name, mid + u(*p.mean) * half, [(u(*p.amp) * half, h, u(0, 2 * np.pi)) for h in (1, 2, 3)])
-    b.set("yaw", heading, [(p.yaw, 1, ph())])
-    b.set("pz", pelvis_height - p.pelvis.mean, [(p.pelvis.amp, 1, ph())])
-    b.set("px", u(*START_XY), [(p.sway, 1, ph())])
-    b.set("py", u(*START_XY), [(p.sway, 1, ph())])
-    return b, None
-
-
-# the SMPL motions; their order is SMPL_KINDS's
-SMPL_BUILDERS: dict[str, SmplBuilder] = {
-    "walk": _smpl_cyclic, "turn": _smpl_cyclic, "run": _smpl_cyclic, "squat": _smpl_squat, "free": _smpl_free,
-    "arm_raise": _smpl_arm_motion, "curl": _smpl_arm_motion, "jump": _smpl_hops, "cmj": _smpl_cmj,
-    "jumping_jack": _smpl_hops, "kick": _smpl_steps, "lunge": _smpl_steps, "step_up": _smpl_steps,
-}
-SMPL_KINDS = tuple(SMPL_BUILDERS)
-
-
-def smpl_motion(kind: str, rng: np.random.Generator, pelvis_height: float) -> Fourier:
-    """A randomised SMPL motion of ``kind`` (``SMPL_KINDS``; 75 columns, see :func:`smpl_trajectory`); the world
-    is z up."""
-    build = SMPL_BUILDERS.get(kind)
-    if build is None:
-        raise ValueError(f"unknown SMPL motion {kind!r}; expected one of {SMPL_KINDS}")
-    b, gait = build(kind, rng, float(rng.uniform(-np.pi, np.pi)), pelvis_height)
-    lim = smpl_euler_limits()
-    lo = np.concatenate([np.full(6, -1e3), lim[:, 0]])
-    hi = np.concatenate([np.full(6, 1e3), lim[:, 1]])
-    return b.build(lo, hi, gait=gait)

@@ -28,7 +28,7 @@ from hdys.frames import Y_UP_TO_Z_UP
 from hdys.physics.bodies import RajagopalBody, SmplBody
 from hdys.physics.contact import FootModel, rajagopal_feet, smpl_feet
 from hdys.physics.inverse import rajagopal_state, smpl_state
-from hdys.physics.motions import UPRIGHT, smpl_trajectory
+from hdys.physics.smpl_motions import UPRIGHT, smpl_trajectory
 from hdys.physics.osim_model import CouplingTable
 from hdys.physics.rotations import axis_rotation
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES

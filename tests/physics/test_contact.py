@@ -15,7 +15,8 @@ from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import (ground_rajagopal, ground_smpl, heading_first, lipm, pendulum, rajagopal_rig,
                                      running_bounce, smpl_rig, sole_points)
-from hdys.physics.motions import rajagopal_arms, rajagopal_motion, smpl_motion
+from hdys.physics.motions import rajagopal_arms, rajagopal_motion
+from hdys.physics.smpl_motions import smpl_motion
 from hdys.physics.timing import cmj_height, cmj_schedule
 from hdys.physics.validation import (_joint_generalized, contact_generalized, forward_check, standing_check,
                                      validate_corpus_physics)

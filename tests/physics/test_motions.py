@@ -4,8 +4,8 @@ import pytest
 
 from hdys.physics.fixture import GRF_KINDS, GROUND_CONTACT
 from hdys.physics.locomotion import PLANNERS
-from hdys.physics.motions import (ARM_BUILDERS, ARM_KINDS, RAJAGOPAL_BUILDERS, RAJAGOPAL_KINDS, SMPL_BUILDERS,
-                                  SMPL_KINDS, rajagopal_motion, smpl_motion)
+from hdys.physics.motions import ARM_BUILDERS, ARM_KINDS, RAJAGOPAL_BUILDERS, RAJAGOPAL_KINDS, rajagopal_motion
+from hdys.physics.smpl_motions import SMPL_BUILDERS, SMPL_KINDS, smpl_motion
 from hdys.physics.timing import Cyclic, Hop, Jump, Kick, Lunge, StepUp
 
 GAIT = {"walk": Cyclic, "turn": Cyclic, "run": Cyclic, "jump": Hop, "jumping_jack": Hop, "cmj": Jump, "kick": Kick,

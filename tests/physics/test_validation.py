@@ -9,7 +9,8 @@ from hdys.physics.contact import G, rajagopal_contact_dynamics, rajagopal_feet, 
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
 from hdys.physics.inverse import rajagopal_state, smpl_state
 from hdys.physics.locomotion import ground_rajagopal, ground_smpl
-from hdys.physics.motions import rajagopal_motion, smpl_motion
+from hdys.physics.motions import rajagopal_motion
+from hdys.physics.smpl_motions import smpl_motion
 from hdys.physics.validation import (HORIZON_S, TOLERANCES, _joint_generalized, contact_generalized, forward_check,
                                      horizon_frames, residual_drift, residual_generalized, validate_corpus_physics)
 from hdys.schema import Sequence

@@ -11,7 +11,8 @@ from hdys.physics.fixture import generate_subject, sample_subject, smpl_standing
 from hdys.physics.locomotion import (SOFT_WEIGHT, SOFT_ZONE, STEP_RANGE, SWING_END_DEC, SWING_START_ACC, WALK_SOFT_WEIGHT,
                                      WALK_SOFT_ZONE, ground_rajagopal, ground_smpl, rajagopal_rig, smootherstep, smpl_rig,
                                      sole_points, swing_progress)
-from hdys.physics.motions import PELVIS_STATURE, rajagopal_motion, smpl_motion
+from hdys.physics.motions import PELVIS_STATURE, rajagopal_motion
+from hdys.physics.smpl_motions import smpl_motion
 from hdys.physics.timing import WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, walk_frequency
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES
 
