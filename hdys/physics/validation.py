@@ -400,7 +400,8 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
         for motion, name in (("walk", "walking"), ("run", "running")):
             gait = [s for s in seqs if s.grf is not None and s.extra.get("motion") == motion]
             if gait:
-                peaks = [s.grf[:, f, 2].max() / (s.mass_kg * G) for s in gait for f in range(2) if s.contact[:, f].any()]
+                peaks = [s.grf[:, f, 2].max() / (s.mass_kg * G) for s in gait for f in range(2)
+                         if s.contact[:, f].any()]
                 lo, hi = TOLERANCES[f"{name}_grf_peak_median_bw"]
                 ok = bool(peaks) and lo <= float(np.median(peaks)) <= hi
                 rep[f"{name}_grf_peak_bw"] = {**_stats(peaks), "passed": ok}

@@ -7,8 +7,8 @@ import pytest
 
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.fixture import smpl_standing_height, standing_pelvis_height
-from hdys.physics.inverse import (inverse_dynamics, rajagopal_forward, rajagopal_inverse, rajagopal_state,
-                                  smpl_inverse, smpl_state, unconstrained)
+from hdys.physics.inverse import (inverse_dynamics, rajagopal_forward, rajagopal_inverse, smpl_inverse, smpl_state,
+                                  unconstrained)
 from hdys.physics.motions import RAJAGOPAL_KINDS, TURN_SECONDS, rajagopal_motion
 from hdys.physics.smpl_motions import SMPL_KINDS, smpl_euler_limits, smpl_motion, smpl_trajectory
 from hdys.physics.rotations import euler_chain

@@ -8,9 +8,9 @@ import pytest
 from hdys.physics.bodies import rajagopal_body, smpl_body
 from hdys.physics.contact import G, rajagopal_contact_dynamics, smpl_contact_dynamics
 from hdys.physics.fixture import generate_subject, sample_subject, smpl_standing_height, standing_pelvis_height
-from hdys.physics.locomotion import (SOFT_WEIGHT, SOFT_ZONE, STEP_RANGE, SWING_END_DEC, SWING_START_ACC, WALK_SOFT_WEIGHT,
-                                     WALK_SOFT_ZONE, ground_rajagopal, ground_smpl, rajagopal_rig, smootherstep, smpl_rig,
-                                     sole_points, swing_progress)
+from hdys.physics.locomotion import (SOFT_WEIGHT, SOFT_ZONE, STEP_RANGE, SWING_END_DEC, SWING_START_ACC,
+                                     WALK_SOFT_WEIGHT, WALK_SOFT_ZONE, ground_rajagopal, ground_smpl, rajagopal_rig,
+                                     smootherstep, smpl_rig, sole_points, swing_progress)
 from hdys.physics.motions import PELVIS_STATURE, rajagopal_motion
 from hdys.physics.smpl_motions import smpl_motion
 from hdys.physics.timing import WALK_RATIO, WALK_SPEED, WALK_STEP_MAX, walk_frequency
