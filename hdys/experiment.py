@@ -40,9 +40,10 @@ from pathlib import Path
 
 from .config import Config, apply_overrides
 from .figure3 import figure3
-from .report import jsonable
 from .registry import (BASELINE_NAMES, EXPERIMENTS, SIMULATION_FPS, SIMULATION_K, TABLE_METRICS, CorpusInfo,
                        Experiment, Variant, base_config, describe_corpora, finetune_target, quick_overrides)
+from .report import jsonable
+from .store import atomic_write_json
 from .tables import claims, rows_of, table_markdown
 
 log = logging.getLogger("hdys.experiment")
@@ -74,7 +75,7 @@ def _run_variant(v: Variant, vdir: Path, data: list[str], overrides: list[str], 
             log.info("training %s (%s) into %s%s", v.name, " ".join(v.overrides) or "base config", run,
                      " (resuming)" if resume else "")
             summary = train(apply_overrides(Config(), overrides), data, run, resume=resume, progress=progress)
-            done.write_text(json.dumps(summary))
+            atomic_write_json(done, summary)  # the marker of a finished training: whole or absent
             record["status"] = "resumed and evaluated" if resume else "trained and evaluated"
         else:
             record["status"] = "evaluated (training was done)"
@@ -159,7 +160,7 @@ def simulation(results: dict, out_dir: Path, data: list[str], fps: list[float], 
     """Tables 5 and 11: the HDyS row's run simulates the `lab` test sequences of ``data``
     (:func:`hdys.simulate.simulate_run`); ``simulation.json``/``simulate.png`` in ``out_dir``."""
     from .simulate import simulate_run
-    from .store import Corpus, atomic_write_json
+    from .store import Corpus
 
     rec = next(r for r in results["variants"].values() if r["role"] == "hdys")
     seqs = []
@@ -248,7 +249,7 @@ def _finish(results: dict, out_dir: Path, t0: float) -> dict:
     results["rows"] = rows_of(results)
     results["claims"] = claims(results)
     results = jsonable(results)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    atomic_write_json(out_dir / "results.json", results)
     (out_dir / "table.md").write_text(table_markdown(results))
     log.info("wrote %s and %s", out_dir / "results.json", out_dir / "table.md")
     return results

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .config import Config
-from .store import Corpus
+from .store import Corpus, atomic_write_json
 
 log = logging.getLogger("hdys.quickstart")
 
@@ -66,7 +66,7 @@ def quickstart(out: str | Path, budget_minutes: float = 5.5, seed: int = 0, prog
     if not resume or not (out / "trained.json").exists():
         log.info("2/4 training for up to %.1f minutes in %s", budget_minutes, run_dir)
         summary = train(cfg, [str(corpus_dir)], run_dir, resume=resume, progress=progress)
-        (out / "trained.json").write_text(json.dumps(summary))
+        atomic_write_json(out / "trained.json", summary)  # the marker of a finished training: whole or absent
     timings["train_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -90,8 +90,8 @@ def quickstart(out: str | Path, budget_minutes: float = 5.5, seed: int = 0, prog
         "Plots of predicted against reference dynamics: `plots/`. Training curve: `run/training_curve.png`.",
     ]
     (out / "report.md").write_text("\n".join(md) + "\n")
-    (out / "report.json").write_text(json.dumps({"hdys": report, "mean_predictor": floor, "timings": timings,
-                                                 "training": summary}, indent=1))
+    atomic_write_json(out / "report.json", {"hdys": report, "mean_predictor": floor, "timings": timings,
+                                            "training": summary})
     print("\n".join(md))
     log.info("4/4 report written to %s", out / "report.md")
     return report
