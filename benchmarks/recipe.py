@@ -28,7 +28,7 @@ FULL = ["train.stratified=true", "model.loss_balance=dynamics", "train.lr_schedu
 # batches, FDAE on every 2nd frame, at most 512 frames per alignment pair, lr 1e-3 constant, the paper's loss
 # and sampling); they are spelled out so that the rows keep their meaning when the quickstart changes.
 BASE = ["model.fd_frame_stride=2", "model.align_max_frames=512", "model.loss_balance=sum", "train.stratified=false",
-        "train.lr=0.001", "train.lr_schedule=constant", "model.corr_weight=0"]
+        "train.lr=0.001", "train.lr_schedule=constant", "model.corr_weight=0", "model.corr_min_std=0.05"]
 VARIANTS = {
     "paper": [],  # constant rate, shuffled epochs, plain sum of the terms
     "recipe": FULL,

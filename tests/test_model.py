@@ -116,6 +116,8 @@ def test_the_correlation_term_scores_shape_not_scale_and_skips_resting_channels(
     pred = y.clone()
     pred[..., 0] = torch.randn(3, 32)
     assert float(_masked_decorrelation(pred, resting, valid)) == pytest.approx(0.0, abs=1e-5)
+    # ... unless the floor is below its spread (~0.01): then its windows count, and a random prediction costs
+    assert float(_masked_decorrelation(pred, resting, valid, min_std=0.002)) > 0.15
     assert _masked_decorrelation(pred, torch.zeros_like(y), valid) is None
     # invalid frames are outside the statistics: garbage there changes nothing
     valid[:, 20:] = False
@@ -131,6 +133,12 @@ def test_the_correlation_term_scores_shape_not_scale_and_skips_resting_channels(
     with_corr = dict(reconstruction_terms(preds, batch, logs, corr_weight=0.5))
     assert float(with_corr["emg"] - plain["emg"]) == pytest.approx(0.5 * 2.0, abs=1e-4)
     assert float(with_corr["grf"]) == float(plain["grf"]) and logs["corr/markers->emg"] == pytest.approx(-1.0, abs=1e-5)
+    # the floor reaches the term: a resting channel predicted at random counts only under a low floor
+    batch["dyn"]["emg"]["y"] = resting
+    preds = {"markers": {"emg": pred}}
+    high = dict(reconstruction_terms(preds, batch, {}, corr_weight=1.0))["emg"]
+    low = dict(reconstruction_terms(preds, batch, {}, corr_weight=1.0, corr_min_std=0.002))["emg"]
+    assert float(low - high) > 0.15
 
 
 GOLDEN_LOSS = 0.27692348  # computed at commit cb2b99d (torch 2.13 CPU)
