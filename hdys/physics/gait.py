@@ -49,7 +49,7 @@ import numpy as np
 from hdys.frames import G
 from hdys.physics.balance import lipm, pendulum, running_bounce
 from hdys.physics.fourier import Fourier
-from hdys.physics.plans import HOP_PITCH, LIPM_PAD_S, TOE_OFF_PITCH, Plan, zup_translation
+from hdys.physics.plans import HOP_PITCH, LIPM_PAD_S, Plan, zup_translation
 from hdys.physics.rig import Rig, neutral
 from hdys.physics.rotations import axis_rotation
 from hdys.physics.shapes import envelope, smootherstep, swing_progress, toe_pivots
@@ -57,6 +57,10 @@ from hdys.physics.timing import Hop
 
 HEEL_STRIKE_PITCH = 0.35  # rad, toes up at heel strike
 WALK_TOE_OFF_PITCH = 1.0  # rad, heel up at a walk's toe-off (the trailing leg reaches back on its forefoot)
+# rad, heel up at a run's toe-off: runners leave the ground from a steep forefoot, the ankle plantarflexed
+# (Novacheck T.F. 1998, "The biomechanics of running", Gait Posture 7:77-95); at 0.7 the trailing leg reached
+# its toes only with the hip at its extension limit (benchmarks/RESULTS.md, "Running")
+RUN_TOE_OFF_PITCH = 1.0
 FOOT_FLAT = 0.08  # cycle fraction at which the heel rocker ends
 HEEL_OFF = 0.32  # cycle fraction at which the heel starts to rise
 CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot
@@ -89,7 +93,7 @@ HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take
 JACK_DROP = 0.03  # m at 1.75 m stature: the same for a jumping jack (its low hops keep the legs straighter)
 HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to HOP_TOE_OFF_PITCH
 HOP_TOE_OFF_PITCH = 0.5  # rad: a hop's heels at take-off; both toe points stay within CONTACT_HEIGHT of the floor
-# (the lateral one is 5 cm behind the medial at 1.75 m: sin(0.5) x 5 cm = 2.4 cm); at TOE_OFF_PITCH it rose 3.2 cm
+# (the lateral one is 5 cm behind the medial at 1.75 m: sin(0.5) x 5 cm = 2.4 cm); at plans.TOE_OFF_PITCH it rose 3.2 cm
 # and the foot pushed off on one point
 HOP_EASE = 0.3  # fraction of the flight over which the hopping feet ease into (and out of) the COM's rise
 # the knees' soft limit in walking (the standing one: SOFT_ZONE, SOFT_WEIGHT in hdys.physics.plans)
@@ -180,7 +184,7 @@ def _cycle(rig: Rig, motion: Fourier) -> _Cycle:
         heel_off=(HOP_PUSH if hop else RUN_HEEL_OFF) * duty if run else HEEL_OFF,
         footprint_phase=RUN_FOOTPRINT * duty if run else FOOTPRINT_PHASE,
         strike=RUN_HEEL_STRIKE_PITCH if run else HEEL_STRIKE_PITCH,
-        toe_off=(HOP_TOE_OFF_PITCH if hop else TOE_OFF_PITCH) if run else WALK_TOE_OFF_PITCH,
+        toe_off=(HOP_TOE_OFF_PITCH if hop else RUN_TOE_OFF_PITCH) if run else WALK_TOE_OFF_PITCH,
         speed=0.0 if hop else 2 * f * step, spread=float(gait.spread if hop else 0.0) * k,
         yaw0=motion.mean[rig.yaw] + rig.yaw_offset, turn=motion.slope[rig.yaw],
         p0=zup_translation(rig, motion.mean)[:2])
