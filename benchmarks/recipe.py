@@ -74,6 +74,10 @@ VARIANTS.update({
                                                               "model.corr_min_std=0.01"],
     "1 point layer + wsd + corr 1 + corr floor 0.002": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0",
                                                                "model.corr_min_std=0.002"],
+    # twice the context per window (the same frames per batch): a curl's or a step-up's activation depends on
+    # where in the movement a frame is, and 32 frames are 1.07 s at 30 fps
+    "floor 0.01 + window 64": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
+                                      "train.window=64"],
 })
 COLUMNS = [("lab", "torque_rajagopal", "mPJE"), ("sim", "torque_smpl", "mPJE"), ("lab", "grf", "mPJE"),
            ("sim", "grf", "mPJE"), ("muscle", "muscle_activation", "RMSE"), ("muscle", "muscle_activation", "PCC"),
