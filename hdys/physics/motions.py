@@ -545,6 +545,7 @@ def rajagopal_motion(kind: str, rng: np.random.Generator, ranges: np.ndarray, pe
     ranges = np.asarray(ranges, float)
     return b.build(ranges[:, 0], ranges[:, 1], gait=gait)
 
+
 # The dumbbell in each hand, kg; other motions none. Fixed: a load drawn per sequence is invisible in every
 # kinematics input and changes the shape of the biceps activation, not only its scale (benchmarks/RESULTS.md).
 HAND_LOAD_KG = {"curl": 4.0, "arm_raise": 1.5}
