@@ -114,9 +114,9 @@ def _config(args):
     return load_config(args.config, args.overrides)
 
 
-def cmd_train(args) -> int:
+def _train(cfg, args) -> int:
+    """Train ``cfg`` on ``--data`` into ``--out`` (``--device``, ``--resume``) and print the summary."""
     from .train import train
-    cfg = _config(args)
     if args.device:
         cfg.train.device = args.device
     summary = train(cfg, args.data.split(","), args.out, resume=args.resume, progress=not args.quiet)
@@ -124,9 +124,12 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    return _train(_config(args), args)
+
+
 def cmd_finetune(args) -> int:
     from .config import load_config
-    from .train import train
     base = Path(args.run) / "config.json"
     if not base.exists():
         raise FileNotFoundError(f"{args.run}: not a run directory (no config.json)")
@@ -134,11 +137,7 @@ def cmd_finetune(args) -> int:
     cfg = load_config(str(base), [*args.overrides, f"train.init_from={args.run}"])
     cfg.train.freeze = freeze
     cfg.train.datasets, cfg.train.fractions, cfg.train.shares = [], {}, {}  # the new corpus decides
-    if args.device:
-        cfg.train.device = args.device
-    summary = train(cfg, args.data.split(","), args.out, resume=args.resume, progress=not args.quiet)
-    print(json.dumps(summary))
-    return 0
+    return _train(cfg, args)
 
 
 def cmd_eval(args) -> int:
