@@ -59,8 +59,9 @@ HEEL_STRIKE_PITCH = 0.35  # rad, toes up at heel strike
 WALK_TOE_OFF_PITCH = 1.0  # rad, heel up at a walk's toe-off (the trailing leg reaches back on its forefoot)
 # rad, heel up at a run's toe-off: runners leave the ground from a steep forefoot, the ankle plantarflexed
 # (Novacheck T.F. 1998, "The biomechanics of running", Gait Posture 7:77-95); at 0.7 the trailing leg reached
-# its toes only with the hip at its extension limit (benchmarks/RESULTS.md, "Running")
-RUN_TOE_OFF_PITCH = 1.0
+# its toes only with the hip at its extension limit, and steeper than 0.9 the ground explains less of the
+# push-off (benchmarks/RESULTS.md, "Running")
+RUN_TOE_OFF_PITCH = 0.9
 FOOT_FLAT = 0.08  # cycle fraction at which the heel rocker ends
 HEEL_OFF = 0.32  # cycle fraction at which the heel starts to rise
 CLEARANCE = 0.05  # m at 1.75 m stature: peak lift of the swing foot
