@@ -16,7 +16,6 @@ FIG3_FRAMES = 1500  # frames (x representations) embedded per model
 FIG3_SEQUENCES = 8  # test sequences per dataset read for Figure 3
 
 
-
 def tsne(x: np.ndarray, dims: int = 2, perplexity: float = 30.0, iterations: int = 500, seed: int = 0) -> np.ndarray:
     """t-SNE (van der Maaten & Hinton 2008) of ``x`` (n, F) -> (n, dims), scikit-learn's Barnes-Hut
     implementation with a PCA initialisation; the perplexity is capped at (n - 1) / 3 for small n."""

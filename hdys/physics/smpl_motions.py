@@ -69,8 +69,6 @@ def _lateral_raise(b: Builder, side: str, sx: float, top: float, phase: float) -
     b.set(f"{side}_shoulder_z", sx * (top - HANGING_ARM) / 2, [(sx * (top + HANGING_ARM) / 2, 1, phase)])
 
 
-
-
 SmplBuilder = Callable[[str, np.random.Generator, float, float], tuple[Builder, Gait | None]]
 SMPL_NAMES = ["px", "py", "pz", "yaw", "pitch", "roll"] + [f"{j}_{a}" for j in SMPL_JOINT_NAMES[1:] for a in "xyz"]
 SIDES = (("left", 1.0), ("right", -1.0))  # SMPL sides; the factor mirrors the y and z rotations

@@ -181,7 +181,6 @@ def test_hops_in_place_land_and_push_off_together(raj, smpl, kind):
     assert np.linalg.norm(res.root_residual[:, :3], axis=1).mean() / mg < 0.06  # 6.4-7.4 % with the 0.7 rad push
 
 
-
 def test_the_plan_balances_the_moving_arms():
     """A jumping jack of the body with arms (``emg``): planned with its arms swinging overhead, the body is
     ballistic in flight (3 % body weight unexplained); planned with them hanging and the arms added after, the
