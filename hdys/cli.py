@@ -216,13 +216,8 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hdys", description="Homogeneous Dynamics Space: any kinematics in, "
-                                "any dynamics out (Liu et al., CVPR 2025).")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="verb", required=True)
-
+def _add_corpus_verbs(sub) -> None:
+    """``info``, ``check``, ``export``: look at a corpus."""
     s = sub.add_parser("info", help="a corpus' datasets x representations, or the model's parameter counts")
     s.add_argument("corpus", nargs="?", help="corpus directory (omit for the default model's parameters)")
     s.set_defaults(func=cmd_info)
@@ -238,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_export)
 
+
+def _add_ingest(sub) -> None:
     from .formats import READERS
     s = sub.add_parser("ingest", help="build a corpus from dataset files (AddBiomechanics, AMASS, MiA, "
                                       "MinT, OpenSim, C3D, ImDy, GroundLink, npz); parallel and resumable")
@@ -260,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_ingest)
 
+
+def _add_synth(sub) -> None:
     s = sub.add_parser("synth", help="generate the physics corpus (MuJoCo bodies, inverse dynamics, ground "
                                      "contact, static optimisation, sEMG); resumable, parallel, shardable")
     s.add_argument("--preset", choices=["tiny", "quick", "default", "large", "grf"], default="quick",
@@ -272,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-validate", action="store_true", help="skip the physics checks (validation.json)")
     s.set_defaults(func=cmd_synth)
 
+
+def _add_label(sub) -> None:
     s = sub.add_parser("label", help="physics labels (torques, GRF, muscle activations, EMG) for a corpus' "
                                      "smpl / joint_angles kinematics, written to a new corpus")
     s.add_argument("corpus", help="input corpus (not modified)")
@@ -294,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-validate", action="store_true", help="skip the physics checks (validation.json)")
     s.set_defaults(func=cmd_label)
 
+
+def _add_training_verbs(sub) -> None:
+    """``train`` and ``finetune``."""
     s = sub.add_parser("train", help="train HDyS on one or more corpora")
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
     s.add_argument("--out", required=True, help="run directory")
@@ -315,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "train.epochs=20 train.lr=5e-4")
     s.set_defaults(func=cmd_finetune)
 
+
+def _add_eval(sub) -> None:
     s = sub.add_parser("eval", help="metrics on the test split: mPJE, RMSE, PCC per dataset and representation")
     s.add_argument("run")
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
@@ -324,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plots", help="directory for predicted-vs-reference plots")
     s.set_defaults(func=cmd_eval)
 
+
+def _add_predict(sub) -> None:
+    from .formats import READERS
     s = sub.add_parser("predict", help="dynamics and latents for every frame of your recordings (any format "
                                        "hdys ingest reads): npz, OpenSim files, plots")
     s.add_argument("run")
@@ -338,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--representations", nargs="*", help="use only these kinematics representations")
     s.set_defaults(func=cmd_predict)
 
+
+def _add_simulate(sub) -> None:
+    from .formats import READERS
     s = sub.add_parser("simulate", help="biomechanical simulation (paper Tables 5, 11): step the Rajagopal body k "
                                         "frames with the run's predicted torques, compare with the recording")
     s.add_argument("run")
@@ -355,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--representations", nargs="*", help="kinematics representations the model uses")
     s.set_defaults(func=cmd_simulate)
 
+
+def _add_experiment(sub) -> None:
     from .registry import EXPERIMENTS
     s = sub.add_parser("experiment", help="the paper's experiments (Tables 1-5, 7, 9-11, Figure 3) on a corpus")
     s.add_argument("name", choices=sorted(EXPERIMENTS))
@@ -370,12 +384,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs="*", help="section.field=value applied to every variant")
     s.set_defaults(func=cmd_experiment)
 
+
+def _add_quickstart(sub) -> None:
     s = sub.add_parser("quickstart", help="the main job: generate a corpus, train, evaluate, report")
     s.add_argument("--out", required=True)
     s.add_argument("--budget", type=float, default=5.5, help="training minutes (default 5.5)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--preset", choices=["tiny", "quick"], default="quick", help="corpus size (tiny: a smoke test)")
     s.set_defaults(func=cmd_quickstart)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hdys", description="Homogeneous Dynamics Space: any kinematics in, "
+                                "any dynamics out (Liu et al., CVPR 2025).")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="verb", required=True)
+    for add in (_add_corpus_verbs, _add_ingest, _add_synth, _add_label, _add_training_verbs, _add_eval,
+                _add_predict, _add_simulate, _add_experiment, _add_quickstart):
+        add(sub)
     return p
 
 
