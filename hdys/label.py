@@ -275,14 +275,9 @@ def _rajagopal_dynamics(body: RajagopalBody, q: np.ndarray, qd: np.ndarray, qdd:
     return tau, res, rajagopal_state(body, q, qd), floor
 
 
-def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[Sequence, dict]:
-    """The labelled copy of ``seq`` (its ``extra`` holds the solver state the physics checks need) and a
-    report row. Raises :class:`LabelError` when nothing requested can be labelled."""
+def _check_labellable(seq: Sequence, want: set[str], use_ik: bool) -> None:
+    """Raise :class:`LabelError` where ``seq`` lacks what the labels in ``want`` are computed from."""
     sid = seq.sequence_id
-    want = {k for k in LABELS if getattr(opts, k)}
-    if not want:
-        raise ValueError("nothing to label: ask for at least one of torques, muscles, emg")
-    use_ik = seq.smpl is None and seq.joint_angles is None and opts.ik and seq.markers is not None
     if seq.smpl is None and seq.joint_angles is None and not use_ik:
         have = ", ".join(seq.kinematics) or "none"
         raise LabelError(f"sequence {sid!r}: no smpl or joint_angles (kinematics: {have}); an inverse-kinematics "
@@ -297,66 +292,75 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
     for key in ("smpl", "joint_angles"):
         if getattr(seq, key) is not None:
             _check_finite(seq, key)
-    mass, height, msrc, hsrc = subject_size(seq, opts)
-    out = dataclasses.replace(seq, extra=dict(seq.extra), mass_kg=mass, height_m=height)
-    row: dict = {"sequence_id": sid, "dataset": seq.dataset, "frames": seq.num_frames, "fps": float(seq.fps),
-                 "mass_kg": mass, "mass_source": msrc, "height_m": height, "height_source": hsrc,
-                 "cutoff_hz": opts.cutoff_hz, "notes": []}
-    joint_angles = seq.joint_angles
-    if use_ik:
-        try:
-            joint_angles, rms, used = marker_ik(_rajagopal(height, mass), seq.marker_names, seq.markers)
-        except ValueError as exc:
-            raise LabelError(f"sequence {sid!r}: markers: {exc}") from None
-        stored = joint_angles.copy()
-        stored[:, _HEADING] = np.angle(np.exp(1j * stored[:, _HEADING]))  # (-pi, pi], as the corpus keeps it
-        out.joint_angles, out.joint_angle_names = stored.astype(np.float32), list(RAJAGOPAL_COORDINATES)
-        row["ik"] = {"markers": used, "rms_m_mean": float(np.nanmean(rms)), "rms_m_max": float(np.nanmax(rms)),
-                     "frames_interpolated": int(np.isnan(rms).sum())}
-    labels: dict[str, np.ndarray | list] = {}
-    ground = None
-    if seq.smpl is not None and "torques" in want:
-        body = _smpl(height, mass)
-        j0 = np.asarray(seq.extra.get("smpl_transl_origin", body.pelvis_j0), float)
-        tau, res, state, floor = _smpl_dynamics(body, smpl_kinematics(seq.smpl, seq.fps, j0, opts.cutoff_hz),
-                                                opts.floor_z, seq)
-        labels["torque_smpl"] = tau
-        ground = (res, state, floor)
-        row["smpl"] = {"floor_z": floor, **_figures(res, mass, height)}
-    if joint_angles is not None:
-        body = _rajagopal(height, mass)
-        q, qd, qdd = rajagopal_kinematics(joint_angles, seq.fps, opts.cutoff_hz)
-        tau, res, state, floor = _rajagopal_dynamics(body, q, qd, qdd, opts.floor_z, seq)
-        labels["torque_rajagopal"] = tau
-        ground = (res, state, floor)
-        row["rajagopal"] = {"floor_z": floor, **_figures(res, mass, height)}
-        out.extra["torque_rajagopal"] = tau
-        if want & {"muscles", "emg"}:
-            so = static_optimization(body, q, qd, tau)
-            out.extra["reserve"] = so.reserve
-            row["rajagopal"]["reserve_rms_nm_muscle_dofs"] = float(np.sqrt(np.mean(so.reserve[:, _MUSCLE_DOFS] ** 2)))
-            if "muscles" in want:
-                labels["muscle_activation"], labels["muscle_names"] = so.activation, list(so.muscle_names)
-            if "emg" in want:
-                labels["emg"], labels["emg_names"] = emg_model.emg_from_activation(
-                    so.activation, so.muscle_names, seq.fps, EMG_PARAMS, np.random.default_rng(0))
-    elif want & {"muscles", "emg"}:
-        row["notes"].append("muscles/EMG not labelled: they need Rajagopal joint_angles")
-    if ground is not None:
-        res, (qpos, qvel), floor = ground
-        cop = res.cop.copy()
-        cop[..., 2] += floor
-        labels.update(grf=res.grf, cop=cop, cop_moment=res.cop_moment, contact=res.contact)
-        out.extra.update(root_residual=res.root_residual, contact_residual=res.solver_residual,
-                         contact_point_force=res.point_force, mj_qpos=qpos, mj_qvel=qvel)
-    if "torques" not in want:
-        for key in ("torque_smpl", "torque_rajagopal", "grf", "cop", "cop_moment", "contact"):
-            labels.pop(key, None)
+
+
+def _fit_markers(seq: Sequence, out: Sequence, row: dict, height: float, mass: float) -> np.ndarray:
+    """Rajagopal joint angles fitted to ``seq``'s markers (``--ik``), also stored in ``out``; ``row["ik"]``
+    gets the fit's figures."""
+    try:
+        joint_angles, rms, used = marker_ik(_rajagopal(height, mass), seq.marker_names, seq.markers)
+    except ValueError as exc:
+        raise LabelError(f"sequence {seq.sequence_id!r}: markers: {exc}") from None
+    stored = joint_angles.copy()
+    stored[:, _HEADING] = np.angle(np.exp(1j * stored[:, _HEADING]))  # (-pi, pi], as the corpus keeps it
+    out.joint_angles, out.joint_angle_names = stored.astype(np.float32), list(RAJAGOPAL_COORDINATES)
+    row["ik"] = {"markers": used, "rms_m_mean": float(np.nanmean(rms)), "rms_m_max": float(np.nanmax(rms)),
+                 "frames_interpolated": int(np.isnan(rms).sum())}
+    return joint_angles
+
+
+def _smpl_labels(seq: Sequence, opts: LabelOptions, labels: dict, row: dict, height: float, mass: float):
+    """SMPL torques into ``labels``, figures into ``row``; returns the ground state ``(res, state, floor)``."""
+    body = _smpl(height, mass)
+    j0 = np.asarray(seq.extra.get("smpl_transl_origin", body.pelvis_j0), float)
+    tau, res, state, floor = _smpl_dynamics(body, smpl_kinematics(seq.smpl, seq.fps, j0, opts.cutoff_hz),
+                                            opts.floor_z, seq)
+    labels["torque_smpl"] = tau
+    row["smpl"] = {"floor_z": floor, **_figures(res, mass, height)}
+    return res, state, floor
+
+
+def _rajagopal_labels(seq: Sequence, opts: LabelOptions, want: set[str], joint_angles: np.ndarray, out: Sequence,
+                      labels: dict, row: dict, height: float, mass: float):
+    """Rajagopal torques and, if wanted, muscle activations and EMG by static optimisation into ``labels``
+    (solver state into ``out.extra``, figures into ``row``); returns the ground state ``(res, state, floor)``."""
+    body = _rajagopal(height, mass)
+    q, qd, qdd = rajagopal_kinematics(joint_angles, seq.fps, opts.cutoff_hz)
+    tau, res, state, floor = _rajagopal_dynamics(body, q, qd, qdd, opts.floor_z, seq)
+    labels["torque_rajagopal"] = tau
+    row["rajagopal"] = {"floor_z": floor, **_figures(res, mass, height)}
+    out.extra["torque_rajagopal"] = tau
+    if want & {"muscles", "emg"}:
+        so = static_optimization(body, q, qd, tau)
+        out.extra["reserve"] = so.reserve
+        row["rajagopal"]["reserve_rms_nm_muscle_dofs"] = float(np.sqrt(np.mean(so.reserve[:, _MUSCLE_DOFS] ** 2)))
+        if "muscles" in want:
+            labels["muscle_activation"], labels["muscle_names"] = so.activation, list(so.muscle_names)
+        if "emg" in want:
+            labels["emg"], labels["emg_names"] = emg_model.emg_from_activation(
+                so.activation, so.muscle_names, seq.fps, EMG_PARAMS, np.random.default_rng(0))
+    return res, state, floor
+
+
+def _ground_labels(ground, labels: dict, out: Sequence) -> None:
+    """GRF, CoP (back in the sequence's floor height) and contact into ``labels``, the contact solver's state
+    into ``out.extra``."""
+    res, (qpos, qvel), floor = ground
+    cop = res.cop.copy()
+    cop[..., 2] += floor
+    labels.update(grf=res.grf, cop=cop, cop_moment=res.cop_moment, contact=res.contact)
+    out.extra.update(root_residual=res.root_residual, contact_residual=res.solver_residual,
+                     contact_point_force=res.point_force, mj_qpos=qpos, mj_qvel=qvel)
+
+
+def _store_labels(seq: Sequence, out: Sequence, labels: dict, overwrite: bool, row: dict) -> list[str]:
+    """Set ``labels`` (and their names) on ``out``, keeping what ``seq`` already has unless ``overwrite``;
+    returns the keys written."""
     written, kept = [], []
     for key, value in labels.items():
         if key.endswith("_names"):
             continue
-        if getattr(seq, key) is not None and not opts.overwrite:
+        if getattr(seq, key) is not None and not overwrite:
             kept.append(key)
             continue
         setattr(out, key, value)
@@ -365,6 +369,37 @@ def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[
         written.append(key)
     if kept:
         row["notes"].append(f"kept the sequence's own {', '.join(kept)} (overwrite to replace)")
+    return written
+
+
+def label_sequence(seq: Sequence, opts: LabelOptions = LabelOptions()) -> tuple[Sequence, dict]:
+    """The labelled copy of ``seq`` (its ``extra`` holds the solver state the physics checks need) and a
+    report row. Raises :class:`LabelError` when nothing requested can be labelled."""
+    want = {k for k in LABELS if getattr(opts, k)}
+    if not want:
+        raise ValueError("nothing to label: ask for at least one of torques, muscles, emg")
+    use_ik = seq.smpl is None and seq.joint_angles is None and opts.ik and seq.markers is not None
+    _check_labellable(seq, want, use_ik)
+    mass, height, msrc, hsrc = subject_size(seq, opts)
+    out = dataclasses.replace(seq, extra=dict(seq.extra), mass_kg=mass, height_m=height)
+    row: dict = {"sequence_id": seq.sequence_id, "dataset": seq.dataset, "frames": seq.num_frames,
+                 "fps": float(seq.fps), "mass_kg": mass, "mass_source": msrc, "height_m": height,
+                 "height_source": hsrc, "cutoff_hz": opts.cutoff_hz, "notes": []}
+    joint_angles = _fit_markers(seq, out, row, height, mass) if use_ik else seq.joint_angles
+    labels: dict[str, np.ndarray | list] = {}
+    ground = None
+    if seq.smpl is not None and "torques" in want:
+        ground = _smpl_labels(seq, opts, labels, row, height, mass)
+    if joint_angles is not None:
+        ground = _rajagopal_labels(seq, opts, want, joint_angles, out, labels, row, height, mass)
+    elif want & {"muscles", "emg"}:
+        row["notes"].append("muscles/EMG not labelled: they need Rajagopal joint_angles")
+    if ground is not None:
+        _ground_labels(ground, labels, out)
+    if "torques" not in want:
+        for key in ("torque_smpl", "torque_rajagopal", "grf", "cop", "cop_moment", "contact"):
+            labels.pop(key, None)
+    written = _store_labels(seq, out, labels, opts.overwrite, row)
     row["labels"] = (["joint_angles"] if use_ik else []) + written
     return out, row
 
