@@ -148,6 +148,60 @@ class BatchedSolveInfo:
     kkt: np.ndarray
 
 
+def _subspace_minimiser(ai_mat: np.ndarray, bi: np.ndarray, loi: np.ndarray, upi: np.ndarray, eye: np.ndarray):
+    """The minimiser with the working set at its bounds (``loi`` at 0, ``upi`` at 1; (F, N) masks) for the
+    frames of ``ai_mat`` (F, m, N), ``bi`` (F, m): ``(free, s, g, y)``, the free variables (F, N), the
+    subproblem solution ``s`` (F, N), the gradient ``g`` there (F, N) and ``y`` (F, m) (see
+    :func:`solve_batched`)."""
+    free = ~(loi | upi)
+    upf = upi.astype(float)
+    rhs = bi - (ai_mat @ upf[..., None])[..., 0]
+    y = _chol_solve(eye + (ai_mat * free[:, None, :]) @ ai_mat.transpose(0, 2, 1), rhs)
+    aty = (y[:, None, :] @ ai_mat)[:, 0, :]
+    s = np.where(free, aty, upf)
+    g = 2.0 * (s - aty)
+    return free, s, g, y
+
+
+def _primal_step(ai: np.ndarray, s: np.ndarray, g: np.ndarray, sa: np.ndarray, free: np.ndarray, loi: np.ndarray,
+                 upi: np.ndarray, gtol: np.ndarray):
+    """One step of the monotone primal active-set method (phase 2 of :func:`solve_batched`) from the feasible
+    ``ai`` towards the subproblem solution ``s`` (``sa``: clipped): ``(step, lo, up, done)``, the next iterate,
+    its working set (a blocking bound added, or the bound with the most negative multiplier below ``-gtol``
+    released at a feasible subspace minimiser) and the frames that are optimal (all (F, N) but done (F,))."""
+    d = s - ai
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(free & (d < 0.0), -ai / d, np.where(free & (d > 0.0), (1.0 - ai) / d, np.inf))
+    amin = ratio.min(1)
+    feas = amin >= 1.0
+    wrong = np.where(loi, -g, np.where(upi, g, 0.0)) - gtol  # > 0: multiplier of the wrong sign
+    release_any = feas & (wrong > 0.0).any(1)
+    worst = np.argmax(np.where(loi | upi, wrong, -np.inf), axis=1)
+    release = np.zeros_like(loi)
+    release[np.flatnonzero(release_any), worst[release_any]] = True
+    pr_done = feas & ~release_any
+    block = (~feas)[:, None] & free & (ratio <= amin[:, None] * (1.0 + 1e-12))
+    block_lo, block_up = block & (d < 0.0), block & (d > 0.0)
+    step = np.where(feas[:, None], sa, np.clip(ai + np.where(feas, 0.0, amin)[:, None] * d, 0.0, 1.0))
+    step = np.where(block_lo, 0.0, np.where(block_up, 1.0, step))
+    plo = (loi & ~release) | block_lo
+    pup = (upi & ~release) | block_up
+    return step, plo, pup, pr_done
+
+
+def _bvls_fallback(a_mat: np.ndarray, b_vec: np.ndarray, act: np.ndarray, unfinished: np.ndarray):
+    """Re-solve with BVLS (in place in ``act``) the frames whose ``kkt_residual`` exceeds ``KKT_TOL`` and those
+    ``unfinished`` (indices); returns ``(fallback, kkt)``, each (T,)."""
+    kkt = kkt_residual(a_mat, b_vec, act)
+    fallback = kkt > KKT_TOL
+    fallback[unfinished] = True  # not converged in _MAX_ITERS
+    if fallback.any():
+        fb = np.flatnonzero(fallback)
+        act[fb] = solve_bvls(a_mat[fb], b_vec[fb])
+        kkt[fb] = kkt_residual(a_mat[fb], b_vec[fb], act[fb])
+    return fallback, kkt
+
+
 def solve_batched(a_mat: np.ndarray, b_vec: np.ndarray) -> tuple[np.ndarray, BatchedSolveInfo]:
     """All frames at once: ``min ||a||^2 + ||A a - b||^2, 0 <= a <= 1`` (``A`` (T, m, N), ``b`` (T, m)).
 
@@ -192,37 +246,15 @@ def solve_batched(a_mat: np.ndarray, b_vec: np.ndarray) -> tuple[np.ndarray, Bat
         if idx.size == 0:
             break
         loi, upi, ai, pr, dh = lo[idx], up[idx], act[idx], primal[idx], diag_h[idx]
-        free = ~(loi | upi)
-        upf = upi.astype(float)
-        rhs = bi - (ai_mat @ upf[..., None])[..., 0]
-        y = _chol_solve(eye + (ai_mat * free[:, None, :]) @ ai_mat.transpose(0, 2, 1), rhs)
-        aty = (y[:, None, :] @ ai_mat)[:, 0, :]
-        s = np.where(free, aty, upf)
-        g = 2.0 * (s - aty)
+        free, s, g, y = _subspace_minimiser(ai_mat, bi, loi, upi, eye)
         sa = np.clip(s, 0.0, 1.0)
         # (1) primal-dual active set
         z = s - g / dh
         nlo, nup = z < 0.0, z > 1.0
         pd_done = (nlo == loi).all(1) & (nup == upi).all(1)
         # (2) primal active set, from a feasible ``ai`` with the working set at its bounds
-        d = s - ai
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(free & (d < 0.0), -ai / d, np.where(free & (d > 0.0), (1.0 - ai) / d, np.inf))
-        amin = ratio.min(1)
-        feas = amin >= 1.0
         gtol = _RELEASE_TOL * (1.0 + col_norm[idx] * np.linalg.norm(y, axis=1)[:, None])
-        wrong = np.where(loi, -g, np.where(upi, g, 0.0)) - gtol  # > 0: multiplier of the wrong sign
-        release_any = feas & (wrong > 0.0).any(1)
-        worst = np.argmax(np.where(loi | upi, wrong, -np.inf), axis=1)
-        release = np.zeros_like(loi)
-        release[np.flatnonzero(release_any), worst[release_any]] = True
-        pr_done = feas & ~release_any
-        block = (~feas)[:, None] & free & (ratio <= amin[:, None] * (1.0 + 1e-12))
-        block_lo, block_up = block & (d < 0.0), block & (d > 0.0)
-        step = np.where(feas[:, None], sa, np.clip(ai + np.where(feas, 0.0, amin)[:, None] * d, 0.0, 1.0))
-        step = np.where(block_lo, 0.0, np.where(block_up, 1.0, step))
-        plo = (loi & ~release) | block_lo
-        pup = (upi & ~release) | block_up
+        step, plo, pup, pr_done = _primal_step(ai, s, g, sa, free, loi, upi, gtol)
         # frames that PDAS has not settled in _PDAS_ITERS solves switch to (2) from the clipped iterate
         switch = ~pr & ~pd_done & (it >= _PDAS_ITERS)
         done = np.where(pr, pr_done, pd_done)
@@ -235,13 +267,7 @@ def solve_batched(a_mat: np.ndarray, b_vec: np.ndarray) -> tuple[np.ndarray, Bat
         iters[idx] = it + 1
         idx = idx[~done]
         ai_mat, bi = a_mat[idx], b_vec[idx]
-    kkt = kkt_residual(a_mat, b_vec, act)
-    fallback = kkt > KKT_TOL
-    fallback[idx] = True  # not converged in _MAX_ITERS
-    if fallback.any():
-        fb = np.flatnonzero(fallback)
-        act[fb] = solve_bvls(a_mat[fb], b_vec[fb])
-        kkt[fb] = kkt_residual(a_mat[fb], b_vec[fb], act[fb])
+    fallback, kkt = _bvls_fallback(a_mat, b_vec, act, idx)
     return act, BatchedSolveInfo(iters, primal, fallback, kkt)
 
 
