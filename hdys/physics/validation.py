@@ -366,6 +366,121 @@ def _forward_report(full: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
             "passed": bool(ok_full and ok_labels)}
 
 
+def _residual_check(with_state: list[Sequence]) -> dict:
+    """``residual``: the root force (and moment) the ground forces cannot explain, in % of body weight."""
+    if not with_state:
+        return {}
+    f_pct = np.concatenate([np.linalg.norm(s.extra["root_residual"][:, :3], axis=1) / (s.mass_kg * G) * 100
+                            for s in with_state])
+    m_pct = np.concatenate([np.linalg.norm(s.extra["root_residual"][:, 3:], axis=1)
+                            / (s.mass_kg * G * s.height_m) * 100 for s in with_state])
+    by_motion = {}
+    for s in with_state:
+        by_motion.setdefault(s.extra.get("motion", "?"), []).append(
+            np.linalg.norm(s.extra["root_residual"][:, :3], axis=1) / (s.mass_kg * G) * 100)
+    ok = float(f_pct.mean()) <= TOLERANCES["residual_force_mean_pct_bw"]
+    return {"residual": {"force_pct_bw": _stats(f_pct), "moment_pct_bw_height": _stats(m_pct),
+                         "force_pct_bw_mean_by_motion": {m: float(np.concatenate(v).mean())
+                                                         for m, v in sorted(by_motion.items())},
+                         "contact_solver_residual": _stats(np.concatenate(
+                             [s.extra["contact_residual"] for s in with_state])),
+                         "passed": ok}}
+
+
+def _grf_peak_checks(seqs: list[Sequence]) -> dict:
+    """``walking_grf_peak_bw``, ``running_grf_peak_bw``, ``jump_grf_peak_bw``: peak vertical GRF in body weights."""
+    out = {}
+    for motion, name in (("walk", "walking"), ("run", "running")):
+        gait = [s for s in seqs if s.grf is not None and s.extra.get("motion") == motion]
+        if gait:
+            peaks = [s.grf[:, f, 2].max() / (s.mass_kg * G) for s in gait for f in range(2)
+                     if s.contact[:, f].any()]
+            lo, hi = TOLERANCES[f"{name}_grf_peak_median_bw"]
+            ok = bool(peaks) and lo <= float(np.median(peaks)) <= hi
+            out[f"{name}_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
+    jumps = [s for s in seqs if s.grf is not None and s.extra.get("motion") == "cmj"]
+    landed = [s for s in jumps if (~s.contact.any(1)).any() and s.contact.any(1).any()]  # with a flight
+    if landed:
+        peaks = [s.grf[..., 2].sum(1).max() / (s.mass_kg * G) for s in landed]
+        lo, hi = TOLERANCES["jump_grf_peak_median_bw"]
+        ok = lo <= float(np.median(peaks)) <= hi
+        out["jump_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
+    return out
+
+
+def _muscle_checks(seqs: list[Sequence]) -> dict:
+    """``activation``, ``reserve`` and ``arm_reserve``: the static optimisation's activations and reserves."""
+    out = {}
+    if seqs[0].muscle_activation is not None:
+        a = np.concatenate([s.muscle_activation.ravel() for s in seqs])
+        lo, hi = TOLERANCES["activation_range"]
+        ok = bool(a.min() >= lo - 1e-6 and a.max() <= hi + 1e-6)
+        out["activation"] = {"min": float(a.min()), "max": float(a.max()), "mean": float(a.mean()), "passed": ok}
+        res = [s.extra["reserve"] for s in seqs if "reserve" in s.extra]
+        if res:
+            r = np.concatenate(res)
+            lumbar = slice(14, 17)  # lumbar DoFs are torque-driven by design (no muscles)
+            rms = float(np.sqrt(np.mean(np.delete(r, np.r_[lumbar], axis=1) ** 2)))
+            ok = rms <= TOLERANCES["reserve_rms_nm"]
+            out["reserve"] = {"rms_nm_muscle_dofs": rms, "max_abs_nm_muscle_dofs":
+                              float(np.abs(np.delete(r, np.r_[lumbar], axis=1)).max()), "passed": ok}
+    arm = [s.extra["arm_reserve"] for s in seqs if "arm_reserve" in s.extra]
+    if arm:  # emg: the arms' static optimisation (all 8 arm DoFs are muscle-actuated)
+        r = np.concatenate(arm)
+        rms = float(np.sqrt(np.mean(r ** 2)))
+        ok = rms <= TOLERANCES["reserve_rms_nm"]
+        out["arm_reserve"] = {"rms_nm": rms, "max_abs_nm": float(np.abs(r).max()),
+                              "frames_over_1nm": float((np.abs(r).max(1) > 1.0).mean()), "passed": ok}
+    return out
+
+
+def _forward_runs(s: Sequence, rng: np.random.Generator, horizon_s: float, starts_per_sequence: int):
+    """One sequence's stance slides and, from up to ``starts_per_sequence`` start frames drawn from ``rng``,
+    its forward errors with and without the residual, the drift the residual predicts and the drift tolerated:
+    ``(slides, full, labels, predicted, tolerated)``, lists."""
+    full, labels, predicted, tolerated = [], [], [], []
+    body, feet, kind = _body_for(s)
+    qpos, qvel = s.extra["mj_qpos"], s.extra["mj_qvel"]
+    slides = stance_slides(_sole_points(body.model, feet, qpos), s.extra["contact_point_force"]).tolist()
+    gen = _joint_generalized(s, body, kind, qpos) + contact_generalized(
+        body.model, feet, qpos, s.extra["contact_point_force"])
+    res_gen = residual_generalized(body.model, feet, qpos, s.extra["root_residual"])
+    n, k = qpos.shape[0], horizon_frames(horizon_s, s.fps)
+    force_tol = TOLERANCES["residual_force_mean_pct_bw"] / 100 * s.mass_kg * G
+    moment_tol = force_tol * s.height_m
+    if n > k + 1:
+        for start in rng.choice(n - k, size=min(starts_per_sequence, n - k), replace=False):
+            full.append(forward_check(body.model, feet, qpos, qvel, gen + res_gen, s.fps, int(start), k,
+                                      body=body))
+            labels.append(forward_check(body.model, feet, qpos, qvel, gen, s.fps, int(start), k,
+                                        body=body))
+            pred, tol = residual_drift(body.model, feet, qpos, res_gen, s.fps, int(start), k,
+                                       force_tol, moment_tol, body=body)
+            predicted.append(pred)
+            tolerated.append(tol)
+    return slides, full, labels, predicted, tolerated
+
+
+def _forward_checks(with_state: list[Sequence], rng: np.random.Generator, horizon_s: float,
+                    starts_per_sequence: int, max_forward_sequences: int) -> dict:
+    """``stance_slide_m`` and ``forward`` over up to ``max_forward_sequences`` sequences drawn from ``rng``."""
+    dyn = [s for s in with_state if "contact_point_force" in s.extra
+           and (s.torque_rajagopal is not None or s.torque_smpl is not None)]
+    if not dyn:
+        return {}
+    slides, full, labels, predicted, tolerated = [], [], [], [], []
+    pick = rng.permutation(len(dyn))[:max_forward_sequences]
+    for idx in pick:
+        parts = _forward_runs(dyn[idx], rng, horizon_s, starts_per_sequence)
+        for acc, part in zip((slides, full, labels, predicted, tolerated), parts):
+            acc += part
+    ok = bool(slides) and float(np.percentile(slides, 95)) <= TOLERANCES["stance_slide_p95_m"]
+    forward = _forward_report(np.array(full).reshape(-1, 2), np.array(labels).reshape(-1, 2),
+                              np.array(predicted).reshape(-1, 2), np.array(tolerated).reshape(-1, 2),
+                              horizon_s, sorted({horizon_frames(horizon_s, s.fps) for s in dyn}))
+    return {"stance_slide_m": {**_stats(slides), "passed": ok}, "forward": forward}
+
+
 def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZON_S, starts_per_sequence: int = 3,
                             max_forward_sequences: int = 20, seed: int = 0) -> dict:
     """JSON-able physics report of a generated corpus, per domain, with a top-level ``passed``."""
@@ -377,100 +492,10 @@ def validate_corpus_physics(sequences: list[Sequence], horizon_s: float = HORIZO
                     "domains": {}}
     passed = True
     for domain, seqs in sorted(by_domain.items()):
-        rep: dict = {"sequences": len(seqs)}
-        checks = []
         with_state = [s for s in seqs if "mj_qpos" in s.extra and "root_residual" in s.extra]
-        if with_state:
-            f_pct = np.concatenate([np.linalg.norm(s.extra["root_residual"][:, :3], axis=1) / (s.mass_kg * G) * 100
-                                    for s in with_state])
-            m_pct = np.concatenate([np.linalg.norm(s.extra["root_residual"][:, 3:], axis=1)
-                                    / (s.mass_kg * G * s.height_m) * 100 for s in with_state])
-            by_motion = {}
-            for s in with_state:
-                by_motion.setdefault(s.extra.get("motion", "?"), []).append(
-                    np.linalg.norm(s.extra["root_residual"][:, :3], axis=1) / (s.mass_kg * G) * 100)
-            ok = float(f_pct.mean()) <= TOLERANCES["residual_force_mean_pct_bw"]
-            rep["residual"] = {"force_pct_bw": _stats(f_pct), "moment_pct_bw_height": _stats(m_pct),
-                               "force_pct_bw_mean_by_motion": {m: float(np.concatenate(v).mean())
-                                                               for m, v in sorted(by_motion.items())},
-                               "contact_solver_residual": _stats(np.concatenate(
-                                   [s.extra["contact_residual"] for s in with_state])),
-                               "passed": ok}
-            checks.append(ok)
-        for motion, name in (("walk", "walking"), ("run", "running")):
-            gait = [s for s in seqs if s.grf is not None and s.extra.get("motion") == motion]
-            if gait:
-                peaks = [s.grf[:, f, 2].max() / (s.mass_kg * G) for s in gait for f in range(2)
-                         if s.contact[:, f].any()]
-                lo, hi = TOLERANCES[f"{name}_grf_peak_median_bw"]
-                ok = bool(peaks) and lo <= float(np.median(peaks)) <= hi
-                rep[f"{name}_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
-                checks.append(ok)
-        jumps = [s for s in seqs if s.grf is not None and s.extra.get("motion") == "cmj"]
-        landed = [s for s in jumps if (~s.contact.any(1)).any() and s.contact.any(1).any()]  # with a flight
-        if landed:
-            peaks = [s.grf[..., 2].sum(1).max() / (s.mass_kg * G) for s in landed]
-            lo, hi = TOLERANCES["jump_grf_peak_median_bw"]
-            ok = lo <= float(np.median(peaks)) <= hi
-            rep["jump_grf_peak_bw"] = {**_stats(peaks), "passed": ok}
-            checks.append(ok)
-        if seqs[0].muscle_activation is not None:
-            a = np.concatenate([s.muscle_activation.ravel() for s in seqs])
-            lo, hi = TOLERANCES["activation_range"]
-            ok = bool(a.min() >= lo - 1e-6 and a.max() <= hi + 1e-6)
-            rep["activation"] = {"min": float(a.min()), "max": float(a.max()), "mean": float(a.mean()), "passed": ok}
-            checks.append(ok)
-            res = [s.extra["reserve"] for s in seqs if "reserve" in s.extra]
-            if res:
-                r = np.concatenate(res)
-                lumbar = slice(14, 17)  # lumbar DoFs are torque-driven by design (no muscles)
-                rms = float(np.sqrt(np.mean(np.delete(r, np.r_[lumbar], axis=1) ** 2)))
-                ok = rms <= TOLERANCES["reserve_rms_nm"]
-                rep["reserve"] = {"rms_nm_muscle_dofs": rms, "max_abs_nm_muscle_dofs":
-                                  float(np.abs(np.delete(r, np.r_[lumbar], axis=1)).max()), "passed": ok}
-                checks.append(ok)
-        arm = [s.extra["arm_reserve"] for s in seqs if "arm_reserve" in s.extra]
-        if arm:  # emg: the arms' static optimisation (all 8 arm DoFs are muscle-actuated)
-            r = np.concatenate(arm)
-            rms = float(np.sqrt(np.mean(r ** 2)))
-            ok = rms <= TOLERANCES["reserve_rms_nm"]
-            rep["arm_reserve"] = {"rms_nm": rms, "max_abs_nm": float(np.abs(r).max()),
-                                  "frames_over_1nm": float((np.abs(r).max(1) > 1.0).mean()), "passed": ok}
-            checks.append(ok)
-        dyn = [s for s in with_state if "contact_point_force" in s.extra
-               and (s.torque_rajagopal is not None or s.torque_smpl is not None)]
-        if dyn:
-            slides, full, labels, predicted, tolerated = [], [], [], [], []
-            pick = rng.permutation(len(dyn))[:max_forward_sequences]
-            for idx in pick:
-                s = dyn[idx]
-                body, feet, kind = _body_for(s)
-                qpos, qvel = s.extra["mj_qpos"], s.extra["mj_qvel"]
-                slides += stance_slides(_sole_points(body.model, feet, qpos), s.extra["contact_point_force"]).tolist()
-                gen = _joint_generalized(s, body, kind, qpos) + contact_generalized(
-                    body.model, feet, qpos, s.extra["contact_point_force"])
-                res_gen = residual_generalized(body.model, feet, qpos, s.extra["root_residual"])
-                n, k = qpos.shape[0], horizon_frames(horizon_s, s.fps)
-                force_tol = TOLERANCES["residual_force_mean_pct_bw"] / 100 * s.mass_kg * G
-                moment_tol = force_tol * s.height_m
-                if n > k + 1:
-                    for start in rng.choice(n - k, size=min(starts_per_sequence, n - k), replace=False):
-                        full.append(forward_check(body.model, feet, qpos, qvel, gen + res_gen, s.fps, int(start), k,
-                                                  body=body))
-                        labels.append(forward_check(body.model, feet, qpos, qvel, gen, s.fps, int(start), k,
-                                                    body=body))
-                        pred, tol = residual_drift(body.model, feet, qpos, res_gen, s.fps, int(start), k,
-                                                    force_tol, moment_tol, body=body)
-                        predicted.append(pred)
-                        tolerated.append(tol)
-            ok = bool(slides) and float(np.percentile(slides, 95)) <= TOLERANCES["stance_slide_p95_m"]
-            rep["stance_slide_m"] = {**_stats(slides), "passed": ok}
-            checks.append(ok)
-            rep["forward"] = _forward_report(np.array(full).reshape(-1, 2), np.array(labels).reshape(-1, 2),
-                                             np.array(predicted).reshape(-1, 2), np.array(tolerated).reshape(-1, 2),
-                                             horizon_s, sorted({horizon_frames(horizon_s, s.fps) for s in dyn}))
-            checks.append(rep["forward"]["passed"])
-        rep["passed"] = all(checks)
+        checks = {**_residual_check(with_state), **_grf_peak_checks(seqs), **_muscle_checks(seqs),
+                  **_forward_checks(with_state, rng, horizon_s, starts_per_sequence, max_forward_sequences)}
+        rep = {"sequences": len(seqs), **checks, "passed": all(c["passed"] for c in checks.values())}
         passed &= rep["passed"]
         report["domains"][domain] = rep
     report["standing"] = standing_check()
