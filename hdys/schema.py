@@ -288,6 +288,28 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
     present = [k for k in ARRAY_KEYS if getattr(seq, k) is not None]
     if not present:
         fail("(arrays)", f"no representation present; expected at least one of {', '.join(ARRAY_KEYS)}")
+    _check_arrays(seq, present, fail)
+    _check_names(seq, fail)
+    if seq.keypoints is not None:
+        _check_keypoint_parents(seq, fail)
+    _check_units(seq, fail)  # plausibility after the structure (shapes, names, trees) is known to be right
+    if seq.dynamics and seq.mass_kg is None:
+        fail("mass_kg", f"required where dynamics are present ({', '.join(seq.dynamics)})")
+    if seq.mass_kg is not None and not (10.0 <= float(seq.mass_kg) <= 400.0):
+        fail("mass_kg", f"expected a body mass in kg (10..400), got {seq.mass_kg!r}")
+    if seq.mass_kg is not None:
+        _check_forces(seq, fail)
+    if seq.height_m is not None and not (0.5 <= float(seq.height_m) <= 2.6):
+        fail("height_m", f"expected a height in metres (0.5..2.6), got {seq.height_m!r}"
+             + (" (centimetres?)" if float(seq.height_m) > 50 else ""))
+    if seq.split and seq.split not in SPLITS:
+        fail("split", f"expected one of {SPLITS}, got {seq.split!r}")
+    return seq
+
+
+def _check_arrays(seq: Sequence, present: list[str], fail) -> None:
+    """Shapes and dtypes of the ``present`` arrays, their shared sizes (``T`` >= 1 frames); converts them in
+    place (float32, ``contact`` bool)."""
     sizes: dict[str, int] = {}
     for key in present:
         spec = ARRAY_KEYS[key]
@@ -315,6 +337,11 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         setattr(seq, key, arr)
     if sizes.get("T", 0) < 1:
         fail("(arrays)", "sequence has no frames")
+
+
+def _check_names(seq: Sequence, fail) -> None:
+    """The ``NAME_KEYS`` lists: one unique name per column (made ``str`` lists in place; missing joint angle
+    names default to the Rajagopal coordinates, which joint angles must be in order)."""
     for names_key, (arr_key, axis) in NAME_KEYS.items():
         arr, names = getattr(seq, arr_key), getattr(seq, names_key)
         if arr is None:
@@ -335,31 +362,21 @@ def validate(seq: Sequence, source: str | None = None) -> Sequence:
         unknown = [n for n in seq.joint_angle_names if n not in RAJAGOPAL_COORDINATES]
         fail("joint_angle_names", f"expected the 23 Rajagopal coordinates in order {list(RAJAGOPAL_COORDINATES)}"
              + (f"; unknown names {unknown}" if unknown else "; got them in another order"))
-    if seq.keypoints is not None:
-        k = seq.keypoints.shape[1]
-        parents = np.full(k, -1, np.int64) if seq.keypoint_parents is None else np.asarray(seq.keypoint_parents)
-        if parents.shape != (k,) or not np.issubdtype(parents.dtype, np.integer):
-            fail("keypoint_parents", f"expected ({k},) integer parent indices, got {parents.dtype} {parents.shape}")
-        if ((parents < -1) | (parents >= k)).any():
-            fail("keypoint_parents", f"parent indices must be -1 or in [0, {k}), got {parents.tolist()}")
-        cycle = keypoint_cycle(parents)
-        if cycle:
-            fail("keypoint_parents", f"keypoints {[seq.keypoint_names[i] for i in cycle]} (indices {cycle}) form a "
-                                     "parent cycle; every keypoint must lead to a root (parent -1)")
-        seq.keypoint_parents = parents.astype(np.int64)
-    _check_units(seq, fail)  # plausibility after the structure (shapes, names, trees) is known to be right
-    if seq.dynamics and seq.mass_kg is None:
-        fail("mass_kg", f"required where dynamics are present ({', '.join(seq.dynamics)})")
-    if seq.mass_kg is not None and not (10.0 <= float(seq.mass_kg) <= 400.0):
-        fail("mass_kg", f"expected a body mass in kg (10..400), got {seq.mass_kg!r}")
-    if seq.mass_kg is not None:
-        _check_forces(seq, fail)
-    if seq.height_m is not None and not (0.5 <= float(seq.height_m) <= 2.6):
-        fail("height_m", f"expected a height in metres (0.5..2.6), got {seq.height_m!r}"
-             + (" (centimetres?)" if float(seq.height_m) > 50 else ""))
-    if seq.split and seq.split not in SPLITS:
-        fail("split", f"expected one of {SPLITS}, got {seq.split!r}")
-    return seq
+
+
+def _check_keypoint_parents(seq: Sequence, fail) -> None:
+    """``keypoint_parents``: a tree over the keypoints (default: all roots), made int64 in place."""
+    k = seq.keypoints.shape[1]
+    parents = np.full(k, -1, np.int64) if seq.keypoint_parents is None else np.asarray(seq.keypoint_parents)
+    if parents.shape != (k,) or not np.issubdtype(parents.dtype, np.integer):
+        fail("keypoint_parents", f"expected ({k},) integer parent indices, got {parents.dtype} {parents.shape}")
+    if ((parents < -1) | (parents >= k)).any():
+        fail("keypoint_parents", f"parent indices must be -1 or in [0, {k}), got {parents.tolist()}")
+    cycle = keypoint_cycle(parents)
+    if cycle:
+        fail("keypoint_parents", f"keypoints {[seq.keypoint_names[i] for i in cycle]} (indices {cycle}) form a "
+                                 "parent cycle; every keypoint must lead to a root (parent -1)")
+    seq.keypoint_parents = parents.astype(np.int64)
 
 
 def _largest(arr: np.ndarray) -> float:
