@@ -228,6 +228,100 @@ def _drop_claims(rows: dict, by_role: dict, dynamics: dict[str, list[str]], full
     return out
 
 
+def _table1_claims(results: dict, rows: dict, by_role: dict, full: str) -> list[dict]:
+    """Heterogeneous vs single-dataset training, dropped datasets, L_align, FDAE, latent sizes, baselines."""
+    out = []
+    for rec in by_role.get("single", []):
+        out.append(_claim(f"heterogeneous training beats {rec['param']}-only training on {rec['param']}",
+                          _compare(rows, full, rec["name"], datasets=[rec["param"]])))
+    out += _drop_claims(rows, by_role, results["corpus"]["dynamics"], full)
+    for role, text in (("no_align", "L_align helps"), ("no_fdae", "FDAE helps")):
+        for rec in by_role.get(role, []):
+            out.append(_claim(text, _compare(rows, full, rec["name"])))
+    dims = {int(full_rec["param"]): full_rec["name"] for full_rec in by_role["hdys"]}
+    dims.update({int(r["param"]): r["name"] for r in by_role.get("latent", [])})
+    order = sorted(dims, reverse=True)
+    comps = [c for hi, lo in zip(order, order[1:]) for c in _compare(rows, dims[hi], dims[lo])]
+    if len(order) > 1:
+        out.append(_claim(" > ".join(f"{d}-D" for d in order), comps,
+                          f"{full} is {by_role['hdys'][0]['param']}-D"))
+    for rec in by_role.get("baseline", []):
+        out.append(_claim(f"HDyS beats {rec['name']}",
+                          _compare(rows, full, rec["name"], datasets=rec["datasets_shown"])))
+    return out
+
+
+def _table2_claims(results: dict, rows: dict) -> list[dict]:
+    """HDyS-50/50 against HDyS-Single-50 and HDyS-Single, per target dataset (best representation)."""
+    out = []
+    named = {(r["role"], r["param"]): r["name"] for r in results["variants"].values()}
+    for (role, t), row in named.items():
+        if role != "fifty_fifty":
+            continue
+        out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single-50 (same target data, plus other datasets; "
+                          "best representation)",
+                          _compare(rows, row, named.get(("single50", t), ""), BEST, [t])))
+        out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single (same scale; best representation; the paper "
+                          "finds it on AddBiomechanics, not on MiA)",
+                          _compare(rows, row, named.get(("single", t), ""), BEST, [t])))
+    return out
+
+
+def _table3_claims(rows: dict) -> list[dict]:
+    """Joint-space representations against Cartesian ones; markers the worst."""
+    joint = [REP_ROWS[r] for r in ("joint_angles", "smpl")]
+    cart = [REP_ROWS[r] for r in ("markers", "keypoints")]
+    comps = [c for j in joint for k in cart for c in _compare(rows, j, k)]
+    m = REP_ROWS["markers"]
+    return [_claim("joint-space representations (angles, SMPL) beat Cartesian ones (markers, keypoints)", comps),
+            _claim("markers are the worst representation",
+                   [c for other in REP_ROWS.values() if other != m for c in _compare(rows, other, m)])]
+
+
+def _table4_claims(results: dict, rows: dict) -> list[dict]:
+    """Fine-tuning on the GRF target against the baseline, target-only training and the pretrained model."""
+    out = []
+    role = {r["role"]: r["name"] for r in results["variants"].values()}
+    t = results["variants"]["finetuned"]["param"]
+    for a, b in (("hdys", "baseline"), ("hdys", "target_only"), ("target_only", "baseline"),
+                 ("hdys", "pretrained")):
+        if a in role and b in role:
+            out.append(_claim(f"{role[a]} beats {role[b]} on {t}",
+                              _compare(rows, role[a], role[b], datasets=[t], headline=TABLE_METRICS["table4"])))
+    return out
+
+
+def _simulation_claims(results: dict) -> list[dict]:
+    """Simulating with HDyS's torques against the recording's, per frame rate (Tables 5, 11)."""
+    out = []
+    for rate, rows_k in results["simulation"]["mse"].items():
+        if "labels" not in rows_k:
+            continue
+        comps = [{"a": "HDyS", "b": "Optimized", "column": f"k={i + 1}", "a_value": a, "b_value": b,
+                  "a_better": a < b} for i, (a, b) in enumerate(zip(rows_k["hdys"], rows_k["labels"]))]
+        out.append(_claim(f"simulating with HDyS's torques drifts less than with the recording's ({rate} fps, "
+                          "per-frame MSE)", comps))
+    return out
+
+
+def _fig3_claims(results: dict, rows: dict, by_role: dict, full: str) -> list[dict]:
+    """L_align helps, and keeps the representation from dominating the latent (k-NN accuracy)."""
+    out = []
+    for rec in by_role.get("no_align", []):
+        out.append(_claim("L_align helps", _compare(rows, full, rec["name"])))
+    f = results.get("fig3") or {}
+    models = f.get("models", {})
+    if full in models and len(models) == 2:
+        other = next(k for k in models if k != full)
+        a, b = models[full]["representation_knn"], models[other]["representation_knn"]
+        out.append({"claim": "L_align keeps the latent from being dominated by the representation "
+                             "(lower k-NN accuracy of telling the representation from the latent)",
+                    "verdict": "holds" if a < b else "does not hold",
+                    "summary": f"representation k-NN accuracy {full} {a:.3f} vs {other} {b:.3f}",
+                    "comparisons": [{"a": full, "b": other, "a_value": a, "b_value": b, "a_better": a < b}]})
+    return out
+
+
 def claims(results: dict) -> list[dict]:
     """The paper's claims for this experiment, each with the numbers it rests on and a verdict
     (holds / mixed / does not hold) on the averaged prediction (best single representation for Table 2,
@@ -237,75 +331,23 @@ def claims(results: dict) -> list[dict]:
     for rec in results.get("variants", {}).values():
         by_role.setdefault(rec["role"], []).append(rec)
     full = by_role["hdys"][0]["name"] if by_role.get("hdys") else None
-    out: list[dict] = []
     if name == "table1" and full:
-        for rec in by_role.get("single", []):
-            out.append(_claim(f"heterogeneous training beats {rec['param']}-only training on {rec['param']}",
-                              _compare(rows, full, rec["name"], datasets=[rec["param"]])))
-        out += _drop_claims(rows, by_role, results["corpus"]["dynamics"], full)
-        for role, text in (("no_align", "L_align helps"), ("no_fdae", "FDAE helps")):
-            for rec in by_role.get(role, []):
-                out.append(_claim(text, _compare(rows, full, rec["name"])))
-        dims = {int(full_rec["param"]): full_rec["name"] for full_rec in by_role["hdys"]}
-        dims.update({int(r["param"]): r["name"] for r in by_role.get("latent", [])})
-        order = sorted(dims, reverse=True)
-        comps = [c for hi, lo in zip(order, order[1:]) for c in _compare(rows, dims[hi], dims[lo])]
-        if len(order) > 1:
-            out.append(_claim(" > ".join(f"{d}-D" for d in order), comps,
-                              f"{full} is {by_role['hdys'][0]['param']}-D"))
-        for rec in by_role.get("baseline", []):
-            out.append(_claim(f"HDyS beats {rec['name']}", _compare(rows, full, rec["name"], datasets=rec["datasets_shown"])))
-    elif name == "table9" and full:
-        for rec in by_role.get("no_temporal", []):
-            out.append(_claim("temporal refinement helps", _compare(rows, full, rec["name"])))
-    elif name == "table2":
-        named = {(r["role"], r["param"]): r["name"] for r in results["variants"].values()}
-        for (role, t), row in named.items():
-            if role != "fifty_fifty":
-                continue
-            out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single-50 (same target data, plus other datasets; best representation)",
-                              _compare(rows, row, named.get(("single50", t), ""), BEST, [t])))
-            out.append(_claim(f"{t}: HDyS-50/50 beats HDyS-Single (same scale; best representation; the paper "
-                              "finds it on AddBiomechanics, not on MiA)", _compare(rows, row, named.get(("single", t), ""), BEST, [t])))
-    elif name == "table3":
-        joint = [REP_ROWS[r] for r in ("joint_angles", "smpl")]
-        cart = [REP_ROWS[r] for r in ("markers", "keypoints")]
-        comps = [c for j in joint for k in cart for c in _compare(rows, j, k)]
-        out.append(_claim("joint-space representations (angles, SMPL) beat Cartesian ones (markers, keypoints)", comps))
-        m = REP_ROWS["markers"]
-        out.append(_claim("markers are the worst representation",
-                          [c for other in REP_ROWS.values() if other != m for c in _compare(rows, other, m)]))
-    elif name == "table4" and full:
-        role = {r["role"]: r["name"] for r in results["variants"].values()}
-        t = results["variants"]["finetuned"]["param"]
-        for a, b in (("hdys", "baseline"), ("hdys", "target_only"), ("target_only", "baseline"),
-                     ("hdys", "pretrained")):
-            if a in role and b in role:
-                out.append(_claim(f"{role[a]} beats {role[b]} on {t}",
-                                  _compare(rows, role[a], role[b], datasets=[t], headline=TABLE_METRICS[name])))
-    elif name == "table10":
+        return _table1_claims(results, rows, by_role, full)
+    if name == "table9" and full:
+        return [_claim("temporal refinement helps", _compare(rows, full, rec["name"]))
+                for rec in by_role.get("no_temporal", [])]
+    if name == "table2":
+        return _table2_claims(results, rows)
+    if name == "table3":
+        return _table3_claims(rows)
+    if name == "table4" and full:
+        return _table4_claims(results, rows)
+    if name == "table10":
         per = [REP_ROWS[r] for r in REP_ROWS if REP_ROWS[r] in rows]
-        out.append(_claim("all representations together beat each one alone",
-                          [c for r in per for c in _compare(rows, "HDyS (all)", r, headline=TABLE_METRICS[name])]))
-    elif name in SIMULATION_FPS and results.get("simulation"):
-        for rate, rows_k in results["simulation"]["mse"].items():
-            if "labels" not in rows_k:
-                continue
-            comps = [{"a": "HDyS", "b": "Optimized", "column": f"k={i + 1}", "a_value": a, "b_value": b,
-                      "a_better": a < b} for i, (a, b) in enumerate(zip(rows_k["hdys"], rows_k["labels"]))]
-            out.append(_claim(f"simulating with HDyS's torques drifts less than with the recording's ({rate} fps, "
-                              "per-frame MSE)", comps))
-    elif name == "fig3" and full:
-        for rec in by_role.get("no_align", []):
-            out.append(_claim("L_align helps", _compare(rows, full, rec["name"])))
-        f = results.get("fig3") or {}
-        models = f.get("models", {})
-        if full in models and len(models) == 2:
-            other = next(k for k in models if k != full)
-            a, b = models[full]["representation_knn"], models[other]["representation_knn"]
-            out.append({"claim": "L_align keeps the latent from being dominated by the representation "
-                                 "(lower k-NN accuracy of telling the representation from the latent)",
-                        "verdict": "holds" if a < b else "does not hold",
-                        "summary": f"representation k-NN accuracy {full} {a:.3f} vs {other} {b:.3f}",
-                        "comparisons": [{"a": full, "b": other, "a_value": a, "b_value": b, "a_better": a < b}]})
-    return out
+        return [_claim("all representations together beat each one alone",
+                       [c for r in per for c in _compare(rows, "HDyS (all)", r, headline=TABLE_METRICS[name])])]
+    if name in SIMULATION_FPS and results.get("simulation"):
+        return _simulation_claims(results)
+    if name == "fig3" and full:
+        return _fig3_claims(results, rows, by_role, full)
+    return []
