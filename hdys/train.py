@@ -104,6 +104,17 @@ class Trainer:
     # ---------------------------------------------------------------------------------------------
 
     def setup(self) -> None:
+        self._setup_process()
+        saved = self._resumed_config()
+        self._setup_windows()
+        self._setup_normalizer(resumed=saved is not None)
+        self._setup_model()
+        if self.rank == 0:
+            self._write_run_files()
+
+    def _setup_process(self) -> None:
+        """Distributed rank and world, device, autocast dtype, threads; on rank 0 the run directory (locked)
+        and its log."""
         cfg = self.cfg
         if dist.is_available() and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
             if not dist.is_initialized():
@@ -125,18 +136,26 @@ class Trainer:
             self._setup_logging()
         if self.world > 1:
             dist.barrier()
-        saved = None
-        if self.resume and (self.out / "config.json").exists():  # a resumed run keeps its own config
-            saved = Config.from_json(json.loads((self.out / "config.json").read_text()))
-            for k, v in vars(cfg.train).items():
-                if k in RESUME_OVERRIDABLE:
-                    setattr(saved.train, k, v)
-            cfg = self.cfg = saved
+
+    def _resumed_config(self) -> Config | None:
+        """A resumed run keeps its own config (``self.cfg`` becomes it, with the ``RESUME_OVERRIDABLE`` train
+        fields of the given one); returns it, or None for a new run."""
+        if not (self.resume and (self.out / "config.json").exists()):
+            return None
+        saved = Config.from_json(json.loads((self.out / "config.json").read_text()))
+        for k, v in vars(self.cfg.train).items():
+            if k in RESUME_OVERRIDABLE:
+                setattr(saved.train, k, v)
+        self.cfg = saved
+        return saved
+
+    def _setup_windows(self) -> None:
+        """The corpora and their training sequences per dataset (``train.datasets``, ``fractions``)."""
         self.corpora = [Corpus(p) for p in self.data]
         self._cache: dict = {}
         self._cached_bytes = 0
         self.by_dataset: dict[str, list[WindowRef]] = {}
-        tc = cfg.train
+        tc = self.cfg.train
         for ci, corpus in enumerate(self.corpora):
             for e in corpus.entries(split="train"):
                 if tc.datasets and e.dataset not in tc.datasets:
@@ -157,7 +176,11 @@ class Trainer:
         if not self.refs:
             raise ValueError(f"no training sequences in {', '.join(self.data)}")
 
-        if saved is not None:
+    def _setup_normalizer(self, resumed: bool) -> None:
+        """The normaliser and channel vocabularies: the run's own (resumed), the pretrained run's (fine-tuning;
+        its model configuration too) or new ones from the corpora's statistics."""
+        cfg = self.cfg
+        if resumed:
             self.norm = Normalizer.from_json(json.loads((self.out / "normalizer.json").read_text()))
         elif cfg.train.init_from:  # fine-tuning: the pretrained run's architecture, vocabularies and scales
             base = Path(cfg.train.init_from)
@@ -178,6 +201,10 @@ class Trainer:
         if cfg.train.window > cfg.model.max_window:
             raise ValueError(f"train.window={cfg.train.window} exceeds model.max_window={cfg.model.max_window}")
 
+    def _setup_model(self) -> None:
+        """The model and optimiser, from the run's last checkpoint (resumed), the pretrained run's weights
+        (fine-tuning) or fresh."""
+        cfg = self.cfg
         torch.manual_seed(cfg.train.seed)
         self.model = build_model(cfg.model).to(self.device)
         trainable = freeze(self.model, cfg.train.freeze)
@@ -200,13 +227,15 @@ class Trainer:
             if self.rank == 0:
                 truncate_metrics(self.out / "metrics.jsonl", self.step)
         self._saved = (self.epoch, self.batch_index, self.step)
-        if self.rank == 0:
-            atomic_write_json(self.out / "config.json", cfg.to_json())
-            atomic_write_json(self.out / "normalizer.json", self.norm.to_json())
-            counts = parameter_counts(self.model)
-            log.info("model parameters: %s, total %d", counts, sum(counts.values()))
-            log.info("training on %s: %s", ", ".join(self.data),
-                     {k: len(v) for k, v in sorted(self.by_dataset.items())})
+
+    def _write_run_files(self) -> None:
+        """``config.json`` and ``normalizer.json`` in the run directory; the model's size and data in the log."""
+        atomic_write_json(self.out / "config.json", self.cfg.to_json())
+        atomic_write_json(self.out / "normalizer.json", self.norm.to_json())
+        counts = parameter_counts(self.model)
+        log.info("model parameters: %s, total %d", counts, sum(counts.values()))
+        log.info("training on %s: %s", ", ".join(self.data),
+                 {k: len(v) for k, v in sorted(self.by_dataset.items())})
 
     def _setup_logging(self) -> None:
         handler = logging.FileHandler(self.out / "train.log")
