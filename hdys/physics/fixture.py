@@ -19,7 +19,7 @@ Markers are the body's lab marker set (:mod:`hdys.physics.bodies`); the keypoint
 each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab`` (AddBiomechanics), SMPL-24
 joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` (without the elbows and wrists the armless Rajagopal
 body lacks) and OpenPose BODY_25 for ``emg`` (Muscles in Action), whose Rajagopal body has arms
-(:func:`hdys.physics.bodies.rajagopal_body`): they move with the legs (:func:`hdys.physics.motions.rajagopal_arms`),
+(:func:`hdys.physics.bodies.rajagopal_body`): they move with the legs (:func:`hdys.physics.arm_motions.rajagopal_arms`),
 ``emg`` adds biceps curls and arm raises with a dumbbell in each hand (``HAND_LOAD_KG``), and the
 shoulders' and elbows' torques from the same contact-aware inverse dynamics go through static optimisation
 with the 24 shoulder and elbow muscles per arm of myo-sim's ``myofullbody`` (:mod:`hdys.physics.myoarms`,

@@ -199,7 +199,7 @@ def ground_rajagopal(body: RajagopalBody, motion: Fourier, t_start: float, t_end
                      arms: Fourier | None = None) -> GroundMotion:
     """The Rajagopal motion on the ground (planned by its gait's type, ``PLANNERS``):
     ``t -> (q, qd, qdd)`` (T, 23) each; with ``arms`` (a body with arms: the ``ARM_COORDINATES``, e.g.
-    :func:`hdys.physics.motions.rajagopal_arms`) (T, 31), the plan balancing the body with its arms moving."""
+    :func:`hdys.physics.arm_motions.rajagopal_arms`) (T, 31), the plan balancing the body with its arms moving."""
     return GroundMotion(rajagopal_rig(body), motion, t_start, t_end, arms)
 
 

@@ -21,7 +21,7 @@ same rotation as hdys's are found by Gauss-Newton, started from the plane and an
 humerus' long axis and the previous frame's axial rotation; the plane of elevation and the axial rotation are
 then kept within one turn. The elevation is kept at least :data:`MIN_ELEVATION` from hanging straight down and
 from pointing straight up, where the plane of elevation is undefined (hdys's arms never hang closer than
-0.05 rad; :func:`hdys.physics.motions.rajagopal_arms`). The elbows are the same coordinate in both (flexion
+0.05 rad; :func:`hdys.physics.arm_motions.rajagopal_arms`). The elbows are the same coordinate in both (flexion
 positive), clipped to the model's range; the forearm stays in neutral rotation (``pro_sup`` 0: palm facing the
 thigh, as hdys's hand). Moment arms then follow from virtual work: with
 ``A = d(MoBL shoulder angles) / d(hdys shoulder angles) = J_m^-1 J_h`` (``J_m``, ``J_h``: the humerus'
