@@ -11,6 +11,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# default of model.corr_min_std and of the loss functions that take it (normalised units)
+DEFAULT_CORR_MIN_STD = 0.05
+
 
 @dataclass
 class ModelConfig:
@@ -47,7 +50,7 @@ class ModelConfig:
     corr_weight: float = 0.0
     # the correlation term leaves out (window, channel) pairs whose reference std is below this (normalised
     # units): a channel at rest is label noise, which no prediction correlates with
-    corr_min_std: float = 0.05
+    corr_min_std: float = DEFAULT_CORR_MIN_STD
     muscle_names: list[str] = field(default_factory=list)  # channel vocabulary, filled from the data
     emg_names: list[str] = field(default_factory=list)
 

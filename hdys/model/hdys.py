@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import DEFAULT_CORR_MIN_STD, ModelConfig
 from .blocks import MLP, PointSetEncoder, TemporalRefiner
 
 POINT_REPS = ("markers", "keypoints")
@@ -200,8 +200,8 @@ class HDyS(nn.Module):
 CORRELATED = ("muscle_activation", "emg")
 
 
-def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict, logs: dict,
-                         corr_weight: float = 0.0, corr_min_std: float = 0.05) -> list[tuple[str, torch.Tensor]]:
+def reconstruction_terms(preds: dict[str, dict[str, torch.Tensor]], batch: dict, logs: dict, corr_weight: float = 0.0,
+                         corr_min_std: float = DEFAULT_CORR_MIN_STD) -> list[tuple[str, torch.Tensor]]:
     """Eq. 2, dynamics part: masked L1 between each representation's predictions {rep: {dyn: (n, T, C)}}
     and every dynamics target of the same windows, as (dynamics type, term); each term is also logged
     as ``id/<rep>-><dyn>``. With ``corr_weight`` the terms of :data:`CORRELATED` dynamics add
@@ -257,7 +257,7 @@ def _masked_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
 
 
 def _masked_decorrelation(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
-                          min_std: float = 0.05) -> torch.Tensor | None:
+                          min_std: float = DEFAULT_CORR_MIN_STD) -> torch.Tensor | None:
     """Mean of 1 - r over the (window, channel) pairs of (n, T, C) arrays, r Pearson's correlation over the
     valid frames; pairs whose target barely moves (std below ``min_std`` normalised units: a resting
     muscle, where r would fit label noise) or with fewer than 3 valid frames are left out (None if all are)."""
