@@ -40,8 +40,8 @@ SPIN_TAU = 0.05  # s: time over which the whole-body turn of spin_correction kee
 SPIN_ACC = 100.0  # rad/s^2: a run's turn (spin_least_squares) weighs an angular acceleration this large like a
 # 1 rad/s miss of a flight's rate
 SPIN_RATE_TAU = 0.1  # s: ... and its rates decay over this time outside the flights
-SPIN_HOLD = 1.0  # 1/rad: ... and a pull of the turn itself to zero (0.1: the same flights, the pelvis tilt's
-# range up to 12 deg in 24 runs, 7 deg with 1.0)
+SPIN_HOLD = 1.0  # 1/rad: ... and a pull of the turn itself to zero, which keeps the pelvis tilt's range about as
+# small as without the turn
 
 
 def _end_state(vals: np.ndarray, at: int, side: int, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,11 +172,11 @@ def spin_correction(rig: Rig, airborne: np.ndarray, qpos: np.ndarray, dt: float)
     :func:`_bridge`'s join of the neighbouring flights' ends (angle, rate and acceleration continuous, the rates
     decaying over ``SPIN_TAU``), where the ground's moment (the centre of pressure moving under the feet)
     supplies the change. The planned legs and COM do not turn the whole body about the COM the way a person's
-    would (as the legs swing forward the COM plan moves the trunk back, and the two turn the body together):
-    the moment the ground could not explain in a countermovement jump's flight was 5 % (Rajagopal) and 18 %
-    (SMPL) of body weight x height on average, 1.4 and 2 % with ``SPIN_PASSES`` turns. Used where the legs move
-    freely in flight (:func:`free_flight`: jumps); where the IK holds them to planned feet (hops) it undoes
-    part of the turn; runs use :func:`spin_least_squares` (their stances are too short for these joins)."""
+    would (as the legs swing forward the COM plan moves the trunk back, and the two turn the body together), so
+    without this turn the ground cannot explain the moment of a flight (benchmarks/RESULTS.md, "Feet at the
+    ankle's limit"). Used where the legs move freely in flight (:func:`free_flight`: jumps); where the IK holds
+    them to planned feet (hops) it undoes part of the turn; runs use :func:`spin_least_squares` (their stances
+    are too short for these joins)."""
     mom, lock = centroidal(rig, qpos, dt)
     n = qpos.shape[0]
     out = np.zeros((n, 3))
@@ -205,11 +205,10 @@ def spin_least_squares(rig: Rig, airborne: np.ndarray, qpos: np.ndarray, dt: flo
     in flight ``k`` (``L``, ``I``: :func:`centroidal`; ``L0_k`` free), while its angular accelerations
     (weighted ``1 / SPIN_ACC``), its rates (decaying over ``SPIN_RATE_TAU``) and the turn itself
     (``SPIN_HOLD``) stay small. Used for runs, once: their flights are brief (4-6 frames of the IK grid) and
-    their stances short, and :func:`spin_correction`'s exact turns, joined through the stances, left 0.3-3 body
-    weights unexplained; without the rate term the turn drifted (up to 28 deg over 3 s); with a second or third
-    pass the swing legs, which join the stance legs' rates (:func:`swing_legs`), reached peak torques of 8-11
-    N m/kg in some runs (4 Rajagopal runs each; one pass: at most 6). Flights that touch the grid's ends are not whole
-    and are left free."""
+    their stances too short to join :func:`spin_correction`'s exact turns through; the rate term keeps the turn
+    from drifting, and a single pass keeps the swing legs, which join the stance legs' rates
+    (:func:`swing_legs`), from large torques (benchmarks/RESULTS.md, "Running"). Flights that touch the grid's
+    ends are not whole and are left free."""
     mom, lock = centroidal(rig, qpos, dt)
     n = qpos.shape[0]
     flights = [(a, b) for a, b in runs(airborne) if a > 0 and b < n]

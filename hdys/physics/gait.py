@@ -93,17 +93,16 @@ RUN_HEEL_OFF = 0.15  # stance fraction at which the running heel starts to rise 
 HOP_DROP = 0.06  # m at 1.75 m stature: COM height at a hop's touchdown and take-off below the neutral pose's
 JACK_DROP = 0.03  # m at 1.75 m stature: the same for a jumping jack (its low hops keep the legs straighter)
 HOP_PUSH = 0.5  # stance fraction from which the push-off raises the heels further, to HOP_TOE_OFF_PITCH
-HOP_TOE_OFF_PITCH = 0.5  # rad: a hop's heels at take-off; both toe points stay within CONTACT_HEIGHT of the floor
-# (the lateral one is 5 cm behind the medial at 1.75 m: sin(0.5) x 5 cm = 2.4 cm); at plans.TOE_OFF_PITCH it rose 3.2 cm
-# and the foot pushed off on one point
+HOP_TOE_OFF_PITCH = 0.5  # rad: a hop's heels at take-off, below plans.TOE_OFF_PITCH so that both toe points stay
+# within CONTACT_HEIGHT of the floor and share the push-off (the lateral one is 5 cm behind the medial at 1.75 m:
+# sin(0.5) x 5 cm = 2.4 cm)
 HOP_EASE = 0.3  # fraction of the flight over which the hopping feet ease into (and out of) the COM's rise
-# the knees' soft limit in walking (the standing one: SOFT_ZONE, SOFT_WEIGHT in hdys.physics.plans)
-# Walks (and turns) have a wide, weak one (0.1 rad inside the zone costs what a 5 mm miss does): a walk's
-# swing knee extends at 6-7 rad/s in terminal swing, and with the narrow zone it stopped within 20-40 ms at
-# full extension, a snap that put 0.3 body weights onto the vertical GRF (benchmarks/walking.py: GRF peak
-# medians 1.34-1.57 BW then, 1.15-1.52 now; the IK's misses unchanged). Standing motions keep the narrow
-# one: their knees stand nearly straight, and the wide zone's pull towards flexion lifted the feet of a
-# light subject's curls off the floor (``default`` corpus: mean root residuals of 350-675 % body weight).
+# the knees' soft limit in walking (rad, m^2/rad^2; the standing one: SOFT_ZONE, SOFT_WEIGHT in hdys.physics.plans).
+# Walks (and turns) have a wide, weak one (0.1 rad inside the zone costs what a 5 mm miss does): a walk's swing
+# knee extends fast in terminal swing, and the wide zone decelerates it before full extension, where a narrow one
+# stops it at once, a snap that loads the stance foot's vertical GRF. Standing motions keep the narrow one: their
+# knees stand nearly straight, and the wide zone's pull towards flexion can lift their feet off the floor
+# (benchmarks/RESULTS.md, "Walking across the speed range").
 WALK_SOFT_ZONE, WALK_SOFT_WEIGHT = 0.4, 0.003
 
 

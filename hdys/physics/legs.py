@@ -186,7 +186,7 @@ def move_pelvis(rig: Rig, plan: Plan, q_ref: np.ndarray, qpos: np.ndarray,
     that miss over ``+-half_width_s`` (the plan's grid: ``rate_hz``; so the pelvis moves ahead of time and
     slowly) and solve again, the pelvis moving at most ``limit`` (m) in all. A pass is kept only if it
     reduces the largest miss: where moving the pelvis does not help (a foot missed for another reason),
-    repeating it would run away (a walk once sank its pelvis below the floor)."""
+    repeating it would run away (the pelvis sinking below the floor)."""
     start = plan.pelvis_z
     m = miss(plan.points - sole_points(rig.model, rig.feet, qpos))
     for _ in range(passes):

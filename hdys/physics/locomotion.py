@@ -151,10 +151,10 @@ class GroundMotion:
         floor), raise that foot's heel by ``HEEL_GAIN`` times the pitch (enveloped over ``HEEL_S``: smoothly,
         ahead of time; ``lift``: heel angles (T, 2) -> the plan with the heels raised) and solve again; a pass
         is kept only if it reduces the largest sole-point miss. The Rajagopal ankle stops at 30 deg of
-        dorsiflexion: at the bottom of a deep countermovement its IK pitched the toes up to 2.3 cm into the
-        floor (and an ankle leaving its limit at once as the heels rose made a foot slip: a frame without
-        contact in the push, 2.4 BW unexplained; a deep hop's the same), and on a step-up's platform it missed
-        the leading foot by up to 7 cm."""
+        dorsiflexion: where a motion needs more (the bottom of a deep countermovement or hop, a lunge's front
+        foot, a step-up's foot on the platform) the IK turns the foot with the shank, toes into the floor, and
+        misses the planned foot; the envelope raises the heels gradually, as an ankle leaving its limit at once
+        makes the foot slip (benchmarks/RESULTS.md, "Feet at the ankle's limit")."""
         rig = self.rig
         heel = np.zeros(self.plan.points.shape[:2])
         w = max(1, int(round(HEEL_S / (self.plan.t[1] - self.plan.t[0]))))
