@@ -259,9 +259,10 @@ def _add_ingest(sub) -> None:
 
 
 def _add_synth(sub) -> None:
+    from .physics.fixture import PRESETS
     s = sub.add_parser("synth", help="generate the physics corpus (MuJoCo bodies, inverse dynamics, ground "
                                      "contact, static optimisation, sEMG); resumable, parallel, shardable")
-    s.add_argument("--preset", choices=["tiny", "quick", "default", "large", "grf"], default="quick",
+    s.add_argument("--preset", choices=list(PRESETS), default="quick",
                    help="corpus size; grf: the GroundLink-like fine-tuning target (7 subjects, GRF only, subject 7 "
                         "the test split), never pretraining data")
     s.add_argument("--out", required=True)
