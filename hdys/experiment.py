@@ -104,6 +104,10 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
     if steps < 0 or epochs < 0:
         raise ValueError(f"steps and epochs must be >= 0, got {steps}, {epochs}")
     protocol = "exposure" if epochs else "steps" if steps else "minutes"
+    control = [o for o in base_overrides if o.startswith("control.")]  # Table 6's policy settings
+    base_overrides = [o for o in base_overrides if not o.startswith("control.")]
+    if control and name != "table6":
+        raise ValueError(f"control.* overrides ({control[0]!r}) are settings of table6, not of {name}")
     data = [str(Path(p).resolve()) for p in data]
     root = Path(out)
     out_dir = root / name
@@ -118,7 +122,7 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
                                     *(["--epochs", str(epochs)] if epochs else []),
                                     *(["--steps", str(steps)] if steps and not epochs else []),
                                     *(["--budget", f"{budget_minutes:g}"] if budget_minutes else []),
-                                    *base_overrides]),
+                                    *base_overrides, *control]),
                "corpus": asdict(info), "budget_minutes": budget_minutes, "protocol": protocol,
                "steps_per_variant": steps if protocol == "steps" else 0,
                "epochs_per_variant": epochs, "sequences_per_dataset": base.train.sequences_per_dataset,
@@ -151,6 +155,9 @@ def run_experiment(name: str, data: list[str], out, budget_minutes: float = 0.0,
         results["fig3"] = figure3(results, out_dir, data)
     if name in SIMULATION_FPS:
         results["simulation"] = simulation(results, out_dir, data, SIMULATION_FPS[name], progress)
+    if name == "table6":
+        from .control.table6 import control_table
+        results["control"] = control_table(results, out_dir, data, control, progress)
     if name in TABLE_METRICS and "hdys" in results["variants"]:
         _zero_shot(results["variants"]["hdys"], out_dir, data, progress)
     return _finish(results, out_dir, t0)

@@ -94,6 +94,9 @@ def table_markdown(results: dict) -> str:
             from .simulate import simulation_markdown
             lines += ["## Simulation", "", simulation_markdown(results["simulation"]), "![simulation](simulate.png)",
                       ""]
+        if results.get("control"):
+            from .control.table6 import control_markdown
+            lines += ["## Character control", "", *control_markdown(results["control"])]
         if name == "fig3" and results.get("fig3"):
             f = results["fig3"]
             lines += [f"![Figure 3]({Path(f['png']).name})", "",
@@ -348,6 +351,10 @@ def claims(results: dict) -> list[dict]:
                        [c for r in per for c in _compare(rows, "HDyS (all)", r, headline=TABLE_METRICS[name])])]
     if name in SIMULATION_FPS and results.get("simulation"):
         return _simulation_claims(results)
+    if name == "table6" and results.get("control"):
+        from .control.table6 import control_claim
+        claim = control_claim(results["control"])
+        return [claim] if claim else []
     if name == "fig3" and full:
         return _fig3_claims(results, rows, by_role, full)
     return []

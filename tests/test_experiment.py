@@ -85,6 +85,19 @@ def test_table7_lists_every_arch_without_training(synth_corpus, tmp_path, monkey
     assert not list((tmp_path / "table7").glob("*/run"))
 
 
+def test_cli_takes_overrides_after_the_options_and_defaults_every_experiment(synth_corpus, tmp_path, capsys):
+    from hdys.cli import main
+    from hdys.registry import DEFAULT_EPOCHS, EXPERIMENTS
+    assert set(DEFAULT_EPOCHS) == set(EXPERIMENTS)  # `hdys experiment NAME` alone runs the paper's protocol
+    assert main(["-q", "experiment", "table7", "--data", str(synth_corpus), "--out", str(tmp_path),
+                 "model.latent_dim=32"]) == 0
+    res = json.loads((tmp_path / "table7" / "results.json").read_text())
+    assert res["base_overrides"] == ["model.latent_dim=32"]
+    with pytest.raises(ValueError, match="settings of table6"):
+        run_experiment("table7", [str(synth_corpus)], tmp_path, 0.0, progress=False,
+                       base_overrides=["control.timesteps=10"])
+
+
 @pytest.fixture(scope="module")
 def table9(synth_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("experiments")

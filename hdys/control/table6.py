@@ -1,0 +1,121 @@
+"""Table 6: physics-based character control with and without HDyS latents (paper §4.4.3).
+
+Two PPO policies (:mod:`hdys.control.policy`) learn to imitate the same training clips with the same seed
+and number of environment steps: the Baseline with PHC's observation, Baseline + HDyS with the frozen
+HDyS keypoint latent of the reference's next frame appended. Both then track the held-out clips from their
+first frame. The HDyS model is the experiment's HDyS row (taken from ``table1`` in the same output
+directory when it is there).
+
+Clips: the SMPL sequences of the ``sim`` and ``kin`` domains, ``TRAIN_CLIPS`` from the train split and
+``TEST_CLIPS`` from the test split (the paper: PHC's AMASS training set, 140 held-out clips). The policy
+settings are :class:`hdys.control.policy.PolicyConfig`'s, changed by ``control.<field>=<value>`` overrides
+(for a GPU run: ``control.policy=paper control.timesteps=...``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from ..store import atomic_write_json
+
+log = logging.getLogger("hdys.control")
+
+TRAIN_CLIPS = 32
+TEST_CLIPS = 24
+ROWS = {"baseline": ("Baseline", False), "hdys": ("Baseline + HDyS", True)}
+METRICS = (("success_rate", "Succ ↑", True), ("mpjpe_g", "MPJPE_g ↓ (mm)", False),
+           ("mpjpe_l", "MPJPE_l ↓ (mm)", False), ("e_vel", "E_vel ↓ (mm/frame)", False),
+           ("e_acc", "E_acc ↓ (mm/frame²)", False))
+PAPER = {"Baseline": {"mpjpe_g": 74.5, "mpjpe_l": 49.0, "e_vel": 11.6, "e_acc": 14.2},
+         "Baseline + HDyS": {"mpjpe_g": 72.7, "mpjpe_l": 47.9, "e_vel": 11.3, "e_acc": 13.8}}
+
+
+def policy_config(overrides: list[str]):
+    """A :class:`PolicyConfig` from ``control.<field>=<value>`` overrides (values as JSON, else strings)."""
+    from .policy import PolicyConfig
+
+    names = {f.name for f in fields(PolicyConfig)} - {"net_arch"}
+    values = {}
+    for o in overrides:
+        key, _, raw = o.removeprefix("control.").partition("=")
+        if key not in names:
+            raise ValueError(f"unknown control setting {key!r} in {o!r}; known: {sorted(names)}")
+        try:
+            values[key] = json.loads(raw)
+        except ValueError:
+            values[key] = raw
+    return PolicyConfig(**values)
+
+
+def gather_clips(data: list[str], split: str, limit: int, model=None) -> list:
+    from .clips import clips_from_corpus
+
+    out = []
+    for path in data:
+        out += clips_from_corpus(path, split, limit=limit - len(out), model=model)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def control_table(results: dict, out_dir: Path, data: list[str], overrides: list[str], progress: bool) -> dict:
+    """Train and evaluate both policies into ``out_dir/control`` (resumable) and return the table's data."""
+    import hdys
+
+    from .policy import evaluate_policy, train_policy
+
+    cfg = policy_config(overrides)
+    rec = next(r for r in results["variants"].values() if r["role"] == "hdys")
+    run = Path(rec["dir"]) / "run"
+    model = hdys.load(run)
+    train_clips = gather_clips(data, "train", TRAIN_CLIPS, model)
+    test_clips = gather_clips(data, "test", TEST_CLIPS, model)
+    if not train_clips or not test_clips:
+        raise ValueError(f"{', '.join(data)}: table6 needs SMPL clips (`sim` or `kin`) in both splits; found "
+                         f"{len(train_clips)} train and {len(test_clips)} test clips")
+    rows = {}
+    for key, (label, with_latent) in ROWS.items():
+        pdir = out_dir / "control" / key
+        train_policy(train_clips, pdir, cfg, with_latent, progress)
+        path = pdir / "eval.json"
+        names = [c.name for c in test_clips]
+        done = json.loads(path.read_text()) if path.exists() else None
+        if not done or done.get("clips") != names or done.get("timesteps") != cfg.timesteps:
+            done = {"clips": names, "timesteps": cfg.timesteps, **evaluate_policy(test_clips, pdir, with_latent)}
+            atomic_write_json(path, done)
+        rows[label] = done["total"]
+    return {"config": asdict(cfg), "hdys_run": str(run), "train_clips": [c.name for c in train_clips],
+            "test_clips": [c.name for c in test_clips], "rows": rows}
+
+
+def control_markdown(control: dict) -> list[str]:
+    cfg = control["config"]
+    lines = [f"Imitation of {len(control['test_clips'])} held-out clips after {cfg['timesteps']:,} environment steps "
+             f"of PPO on {len(control['train_clips'])} training clips (policy {cfg['policy']}: "
+             f"{'-'.join(map(str, cfg['net_arch']))}, SiLU, sigma {cfg['sigma']}; seed {cfg['seed']}); the paper's "
+             "numbers (PHC on AMASS, 140 held-out clips) in brackets.", "",
+             "| Method | " + " | ".join(m[1] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+    for label, row in control["rows"].items():
+        paper = PAPER.get(label, {})
+        cells = [f"{row[k]:.3f}" if k == "success_rate" else
+                 f"{row[k]:.1f}" + (f" ({paper[k]})" if k in paper else "") for k, _, _ in METRICS]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def control_claim(control: dict) -> dict | None:
+    """The paper's claim: HDyS latents improve every tracking metric."""
+    rows = control.get("rows", {})
+    if len(rows) < 2:
+        return None
+    (a, ra), (b, rb) = list(rows.items())[::-1]
+    comps = [{"a": a, "b": b, "column": k, "a_value": ra[k], "b_value": rb[k],
+              "a_better": ra[k] > rb[k] if higher else ra[k] < rb[k]} for k, _, higher in METRICS]
+    wins = sum(c["a_better"] for c in comps)
+    verdict = "holds" if wins == len(comps) else "does not hold" if wins == 0 else "mixed"
+    return {"claim": "HDyS latents as extra observations improve motion imitation", "verdict": verdict,
+            "summary": f"{wins}/{len(comps)} metrics better with HDyS: " + ", ".join(
+                f"{c['column']} {c['a_value']:.3g} vs {c['b_value']:.3g}" for c in comps),
+            "comparisons": comps}
