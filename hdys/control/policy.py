@@ -190,13 +190,7 @@ def evaluate_policy(clips: list[Clip], out: str | Path, with_latent: bool = Fals
     """Track every clip from its first frame with the deterministic policy of ``out``. Per clip and in
     all: success (never further than the termination distance), the metrics of :func:`tracking_metrics`
     over the frames tracked (up to the failure on a failed clip), frames tracked."""
-    out = Path(out)
-    cfg_json = json.loads((out / "config.json").read_text())
-    cfg = PolicyConfig(**{k: v for k, v in cfg_json.items() if k in PolicyConfig.__dataclass_fields__
-                          and k != "net_arch"})
-    model, venv = _make_model(clips, PolicyConfig(**{**asdict(cfg), "n_envs": 1, "net_arch": []}), with_latent)
-    load_policy(out, model, venv)
-    env = ImitationEnv(clips, with_latent)
+    env, model, venv, cfg = load_for_tracking(clips, out, with_latent)
     per_clip = {}
     with torch_threads(cfg.threads):
         for i, clip in enumerate(clips):
@@ -209,8 +203,9 @@ def evaluate_policy(clips: list[Clip], out: str | Path, with_latent: bool = Fals
     return {"total": total, "per_clip": per_clip}
 
 
-def _track(env: ImitationEnv, i: int, model, venv) -> dict:
-    """One clip tracked from its first frame with deterministic actions (see ``evaluate_policy``)."""
+def track(env: ImitationEnv, i: int, model, venv) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Clip ``i`` tracked from its first frame with deterministic actions: the humanoid's and the
+    reference's body positions (T, 24, 3) over the frames tracked, and whether it ended terminated."""
     obs, _ = env.reset(options={"clip": i, "start": 0})
     pos, ref = [env.state()[0]], [env.reference(0)[0]]
     while True:
@@ -219,5 +214,20 @@ def _track(env: ImitationEnv, i: int, model, venv) -> dict:
         pos.append(env.state()[0])
         ref.append(env.reference(env.t)[0])
         if terminated or truncated:
-            break
-    return {"success": not terminated, "frames": len(pos), **tracking_metrics(np.array(pos), np.array(ref))}
+            return np.array(pos), np.array(ref), bool(terminated)
+
+
+def _track(env: ImitationEnv, i: int, model, venv) -> dict:
+    pos, ref, failed = track(env, i, model, venv)
+    return {"success": not failed, "frames": len(pos), **tracking_metrics(pos, ref)}
+
+
+def load_for_tracking(clips: list[Clip], out: str | Path, with_latent: bool = False):
+    """(environment over ``clips``, policy, observation normaliser) of the policy saved in ``out``."""
+    out = Path(out)
+    cfg_json = json.loads((out / "config.json").read_text())
+    cfg = PolicyConfig(**{k: v for k, v in cfg_json.items() if k in PolicyConfig.__dataclass_fields__
+                          and k != "net_arch"})
+    model, venv = _make_model(clips, PolicyConfig(**{**asdict(cfg), "n_envs": 1}), with_latent)
+    load_policy(out, model, venv)
+    return ImitationEnv(clips, with_latent), model, venv, cfg

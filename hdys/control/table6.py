@@ -18,6 +18,8 @@ import logging
 from dataclasses import asdict, fields
 from pathlib import Path
 
+import numpy as np
+
 from ..store import atomic_write_json
 
 log = logging.getLogger("hdys.control")
@@ -86,8 +88,38 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
             done = {"clips": names, "timesteps": cfg.timesteps, **evaluate_policy(test_clips, pdir, with_latent)}
             atomic_write_json(path, done)
         rows[label] = done["total"]
+    png = plot_tracking(test_clips, out_dir / "control", out_dir / "control" / "tracking.png")
     return {"config": asdict(cfg), "hdys_run": str(run), "train_clips": [c.name for c in train_clips],
-            "test_clips": [c.name for c in test_clips], "rows": rows}
+            "test_clips": [c.name for c in test_clips], "rows": rows, "png": str(png)}
+
+
+TRACKED = ("pelvis", "head", "left_wrist", "right_ankle")  # bodies whose heights the tracking plot shows
+
+
+def plot_tracking(clips: list, root: Path, out_png: Path) -> Path:
+    """Heights of a few bodies, tracked by each policy against the reference, on the longest clip."""
+    from ..plots import _save
+    from ..schema import SMPL_JOINT_NAMES
+    from .policy import load_for_tracking, track
+    from matplotlib.figure import Figure
+
+    i = max(range(len(clips)), key=lambda k: clips[k].frames)
+    fig = Figure(figsize=(11, 2.6 * len(TRACKED)))
+    axes = fig.subplots(len(TRACKED), 1, sharex=True)
+    for key, (label, with_latent) in ROWS.items():
+        env, model, venv, _ = load_for_tracking(clips, root / key, with_latent)
+        pos, ref, failed = track(env, i, model, venv)
+        t = np.arange(len(pos)) / clips[i].fps
+        for ax, body in zip(axes, TRACKED):
+            j = SMPL_JOINT_NAMES.index(body)
+            if key == "baseline":
+                ax.plot(t, ref[:, j, 2], "k-", lw=2, label="reference")
+            ax.plot(t, pos[:, j, 2], "--", label=label + (" (fell)" if failed else ""))
+            ax.set_ylabel(f"{body} z (m)")
+    axes[0].set_title(f"Tracking {clips[i].name} ({clips[i].frames} frames)")
+    axes[0].legend(loc="best", fontsize=8)
+    axes[-1].set_xlabel("time (s)")
+    return _save(fig, out_png)
 
 
 def control_markdown(control: dict) -> list[str]:
@@ -102,6 +134,8 @@ def control_markdown(control: dict) -> list[str]:
         cells = [f"{row[k]:.3f}" if k == "success_rate" else
                  f"{row[k]:.1f}" + (f" ({paper[k]})" if k in paper else "") for k, _, _ in METRICS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if control.get("png"):
+        lines += ["", "![tracking](control/tracking.png)"]
     return lines + [""]
 
 
