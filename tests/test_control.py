@@ -40,6 +40,28 @@ def test_clip_stands_on_the_floor(clip):
         clip_from_sequence(Sequence(fps=30.0, sequence_id="x", markers=np.zeros((20, 3, 3))))
 
 
+def test_a_floating_clip_is_refused_and_a_step_up_stands_on_its_platform():
+    floating = standing_sequence(name="kin-s01-free-01")
+    floating.smpl[15:, 2] += 0.3  # held up in the air for 25 of 40 frames
+    with pytest.raises(ValueError, match=r"above any support in 6\d%"):
+        clip_from_sequence(floating)
+    raised = standing_sequence(name="kin-s01-stepup-01")
+    raised.smpl[:, 2] += 0.2
+    raised.extra["terrain"] = [[0.0, 0.0, 0.4, 0.4, 0.3, 0.2]]  # x, y, half length, half width, yaw, top
+    clip = clip_from_sequence(raised)
+    from hdys.control.clips import humanoid
+    assert clip.terrain is not None and clip.terrain[0, 5] == 0.2
+    soles = sole_heights(humanoid(clip.height_m, clip.mass_kg), clip.qpos, clip.terrain)
+    assert abs(np.quantile(soles, 0.05)) < 1e-6  # the soles on the box's top, not on the floor
+    env = ImitationEnv([clip], seed=0)
+    env.reset(options={"clip": 0, "start": 0})
+    box = env.model.geom("platform0").id
+    assert env.data.geom_xpos[box][2] + env.model.geom_size[box][2] == pytest.approx(clip.terrain[0, 5])
+    for _ in range(10):
+        *_, info = env.step(np.zeros(env.action_space.shape))
+    assert info["distance"] < 0.1  # standing on the platform, not fallen through it to the floor
+
+
 def test_quaternion_round_trip():
     v = np.random.default_rng(0).normal(size=(10, 3))
     v *= np.minimum(1.0, 1.5 / np.linalg.norm(v, axis=1, keepdims=True))  # angles below pi / 2

@@ -5,7 +5,8 @@ orientation, 23 ball-joint quaternions, their velocities), the subject's size, a
 latents of the clip's keypoints (the extra observation of Table 6). Clips come from any corpus sequence
 with SMPL parameters (the ``sim`` and ``kin`` domains, or an ingested AMASS motion): the parameters are
 smoothed and differentiated as ``hdys label`` does (:func:`hdys.label.smpl_kinematics`), and the clip is
-lifted so that its lowest sole point over the clip's 5th-percentile frame stands on the floor.
+moved so that its lowest sole point stands on its support (the floor, or the platforms a step-up stands on,
+kept with the clip) at the clip's 5th-percentile frame. Motions that do not stand on anything are refused.
 """
 from __future__ import annotations
 
@@ -16,14 +17,18 @@ from functools import lru_cache
 import mujoco
 import numpy as np
 
-from ..physics.bodies import SmplBody, smpl_body
-from ..physics.contact import smpl_feet
+from ..physics.bodies import MAX_PLATFORMS, SmplBody, smpl_body
+from ..physics.contact import Terrain, smpl_feet
 from ..physics.inverse import smpl_state
 from ..schema import Sequence
 
 log = logging.getLogger("hdys.control")
 
 MIN_FRAMES = 10  # a clip shorter than this is too short to imitate (one observation looks one frame ahead)
+# A clip whose lowest sole is this far above its support in more than this fraction of its frames is not
+# standing on anything (the generator's `free` motions hold the pelvis up); jumps' flights are shorter.
+UNSUPPORTED_M = 0.05
+UNSUPPORTED_FRACTION = 0.5
 
 
 @dataclass
@@ -37,6 +42,7 @@ class Clip:
     qpos: np.ndarray
     qvel: np.ndarray
     latent: np.ndarray | None = None  # (T, D) HDyS latents of the clip's keypoints, or None
+    terrain: np.ndarray | None = None  # (N, 6) platforms (``contact.Terrain`` rows) the clip stands on, or None
 
     @property
     def frames(self) -> int:
@@ -49,16 +55,19 @@ def humanoid(height_m: float, mass_kg: float) -> SmplBody:
     return smpl_body(round(float(height_m), 3), round(float(mass_kg), 2), floor=True)
 
 
-def sole_heights(body: SmplBody, qpos: np.ndarray) -> np.ndarray:
-    """(T,) height of the lowest sole point per frame (:func:`hdys.physics.contact.smpl_feet`)."""
+def sole_heights(body: SmplBody, qpos: np.ndarray, terrain: np.ndarray | None = None) -> np.ndarray:
+    """(T,) height of the lowest sole point per frame (:func:`hdys.physics.contact.smpl_feet`) above its
+    support: the floor, or the platform of ``terrain`` (:class:`hdys.physics.contact.Terrain` rows) under it."""
     feet = smpl_feet(body)
+    support = Terrain(np.asarray(terrain, float).reshape(-1, 6)) if terrain is not None else None
     data = mujoco.MjData(body.model)
     out = np.empty(qpos.shape[0])
     for t, q in enumerate(qpos):
         data.qpos[:] = q
         mujoco.mj_kinematics(body.model, data)
         pts = np.einsum("fpij,fpj->fpi", data.xmat[feet.body].reshape(2, 4, 3, 3), feet.local)
-        out[t] = (pts + data.xpos[feet.body])[..., 2].min()
+        pts = (pts + data.xpos[feet.body]).reshape(-1, 3)
+        out[t] = (pts[:, 2] - (support.height(pts[:, :2]) if support else 0.0)).min()
     return out
 
 
@@ -77,10 +86,22 @@ def clip_from_sequence(seq: Sequence, latent: np.ndarray | None = None) -> Clip:
     body = humanoid(height, mass)
     traj = smpl_kinematics(np.asarray(seq.smpl, float), seq.fps, body.pelvis_j0)
     qpos, qvel, _ = smpl_state(body, traj)
-    qpos[:, 2] -= np.quantile(sole_heights(body, qpos), 0.05)  # the floor at z = 0
+    raw = seq.extra.get("terrain")
+    terrain = np.asarray(raw, float).reshape(-1, 6) if raw is not None and len(raw) else None
+    if terrain is not None and len(terrain) > MAX_PLATFORMS:
+        raise ValueError(f"sequence {seq.sequence_id!r} stands on {len(terrain)} platforms; the humanoid's world "
+                         f"has {MAX_PLATFORMS}")
+    clearance = sole_heights(body, qpos, terrain)
+    shift = np.quantile(clearance, 0.05)  # the body onto its support (platform tops are heights above the floor)
+    qpos[:, 2] -= shift
+    off = float(np.mean(clearance - shift > UNSUPPORTED_M))
+    if off > UNSUPPORTED_FRACTION:
+        raise ValueError(f"sequence {seq.sequence_id!r}: its soles are more than {UNSUPPORTED_M * 100:g} cm above "
+                         f"any support in {off:.0%} of its frames, a supported or floating motion that no "
+                         "simulated humanoid can imitate")
     if latent is not None and latent.shape[0] != seq.num_frames:
         raise ValueError(f"sequence {seq.sequence_id!r}: {latent.shape[0]} latent frames for {seq.num_frames}")
-    return Clip(seq.sequence_id, float(seq.fps), float(height), float(mass), qpos, qvel, latent)
+    return Clip(seq.sequence_id, float(seq.fps), float(height), float(mass), qpos, qvel, latent, terrain)
 
 
 def clips_from_corpus(path: str, split: str, datasets: tuple[str, ...] = ("sim", "kin"), limit: int = 0,

@@ -7,7 +7,8 @@ PD target; PHC's actions are absolute targets, which a CPU-sized budget learns f
 ``kp * log(R^T R_target)`` per joint (child frame) are applied at every physics substep; the damping
 ``kd = kp / 10`` is the joints' own, which MuJoCo integrates implicitly. Gains (``KP``) are per joint group,
 scaled with body mass; the joints carry ``ARMATURE`` so that the light hands stay stable at the time step.
-The root is unactuated: the body balances on its sole spheres (:func:`hdys.physics.bodies.smpl_body`).
+The root is unactuated: the body balances on its sole spheres (:func:`hdys.physics.bodies.smpl_body`), on
+the floor or on the platforms of a step-up clip, placed at every reset.
 
 **Observation** (PHC's, all in the heading frame of the humanoid's root: root at the origin, yaw removed):
 the humanoid's 24 body positions (relative to the root), rotations (6-D: two columns of the rotation
@@ -26,10 +27,13 @@ say (``{"clip": i, "start": 0}`` for evaluation).
 """
 from __future__ import annotations
 
+import copy
+
 import gymnasium as gym
 import mujoco
 import numpy as np
 
+from ..physics.bodies import MAX_PLATFORMS
 from ..schema import SMPL_JOINT_NAMES
 from .clips import Clip, humanoid
 
@@ -185,7 +189,7 @@ class ImitationEnv(gym.Env):
         if key == self._body_key:
             return
         self.body = humanoid(clip.height_m, clip.mass_kg)
-        self.model = self.body.model
+        self.model = copy.deepcopy(self.body.model)  # its own: the platforms and gains are set per environment
         self.model.opt.timestep = 1.0 / (clip.fps * SUBSTEPS)
         self.kp = joint_gains(clip.mass_kg)[:, None]
         dofs = (self.body.joint_dof[:, None] + np.arange(3)).ravel()
@@ -194,7 +198,25 @@ class ImitationEnv(gym.Env):
         self.data = mujoco.MjData(self.model)
         self._qadr = self.body.joint_qpos[:, None] + np.arange(4)
         self._dofs = dofs
+        self._platforms = [(self.model.geom(f"platform{i}").id,
+                            self.model.body_mocapid[self.model.body(f"platform{i}").id]) for i in range(MAX_PLATFORMS)]
         self._body_key = key
+
+    def _place_platforms(self, clip: Clip) -> None:
+        """The clip's platforms (boxes from the floor to their tops), the others parked under the floor."""
+        boxes = clip.terrain if clip.terrain is not None else np.zeros((0, 6))
+        for i, (g, mocap) in enumerate(self._platforms):
+            if i < len(boxes):
+                x, y, hl, hw, yaw, top = boxes[i]
+                self.data.mocap_pos[mocap] = (x, y, top / 2)
+                self.data.mocap_quat[mocap] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
+                size = (hl, hw, max(top / 2, 1e-3))
+                self.model.geom_size[g] = size
+                # the collision phases' bounds, which the compiler computed for the parked size
+                self.model.geom_rbound[g] = np.linalg.norm(size)
+                self.model.geom_aabb[g] = (0.0, 0.0, 0.0, *size)
+            else:
+                self.data.mocap_pos[mocap] = (0.0, 0.0, -10.0)
 
     def _ref(self, i: int) -> tuple:
         if i not in self._refs:
@@ -228,6 +250,7 @@ class ImitationEnv(gym.Env):
         self._use_body(clip)
         self.t = self.start
         mujoco.mj_resetData(self.model, self.data)
+        self._place_platforms(clip)
         self.data.qpos[:], self.data.qvel[:] = clip.qpos[self.t], clip.qvel[self.t]
         mujoco.mj_forward(self.model, self.data)
         return self._obs(), {"clip": clip.name, "frame": self.t}

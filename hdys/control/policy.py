@@ -195,31 +195,45 @@ def evaluate_policy(clips: list[Clip], out: str | Path, with_latent: bool = Fals
     with torch_threads(cfg.threads):
         for i, clip in enumerate(clips):
             per_clip[clip.name] = _track(env, i, model, venv)
-    rows = list(per_clip.values())
-    frames = np.array([r["frames"] for r in rows], float)
-    total = {"success_rate": float(np.mean([r["success"] for r in rows])), "clips": len(rows),
-             **{k: float(np.average([r[k] for r in rows], weights=frames)) for k in
-                ("mpjpe_g", "mpjpe_l", "e_vel", "e_acc")}}
-    return {"total": total, "per_clip": per_clip}
+    return {"total": summarise(per_clip), "per_clip": per_clip}
 
 
-def track(env: ImitationEnv, i: int, model, venv) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Clip ``i`` tracked from its first frame with deterministic actions: the humanoid's and the
+def track(env: ImitationEnv, i: int, model=None, venv=None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Clip ``i`` tracked from its first frame with the policy's deterministic actions (zero actions, i.e.
+    PD control towards the reference's own rotations, without a ``model``): the humanoid's and the
     reference's body positions (T, 24, 3) over the frames tracked, and whether it ended terminated."""
     obs, _ = env.reset(options={"clip": i, "start": 0})
     pos, ref = [env.state()[0]], [env.reference(0)[0]]
+    zero = np.zeros(env.action_space.shape, np.float32)
     while True:
-        action, _ = model.predict(venv.normalize_obs(obs[None]), deterministic=True)
-        obs, _, terminated, truncated, _ = env.step(action[0])
+        action = model.predict(venv.normalize_obs(obs[None]), deterministic=True)[0][0] if model else zero
+        obs, _, terminated, truncated, _ = env.step(action)
         pos.append(env.state()[0])
         ref.append(env.reference(env.t)[0])
         if terminated or truncated:
             return np.array(pos), np.array(ref), bool(terminated)
 
 
-def _track(env: ImitationEnv, i: int, model, venv) -> dict:
+def _track(env: ImitationEnv, i: int, model=None, venv=None) -> dict:
     pos, ref, failed = track(env, i, model, venv)
     return {"success": not failed, "frames": len(pos), **tracking_metrics(pos, ref)}
+
+
+def summarise(per_clip: dict[str, dict]) -> dict:
+    """Success rate over the clips; the metrics averaged over all frames tracked."""
+    rows = list(per_clip.values())
+    frames = np.array([r["frames"] for r in rows], float)
+    return {"success_rate": float(np.mean([r["success"] for r in rows])), "clips": len(rows),
+            **{k: float(np.average([r[k] for r in rows], weights=frames)) for k in
+               ("mpjpe_g", "mpjpe_l", "e_vel", "e_acc")}}
+
+
+def evaluate_reference_pd(clips: list[Clip]) -> dict:
+    """What PD control towards the reference's joint rotations does with no policy (zero actions): the
+    floor a learned policy has to beat, as ``evaluate_policy`` reports it."""
+    env = ImitationEnv(clips)
+    per_clip = {clip.name: _track(env, i) for i, clip in enumerate(clips)}
+    return {"total": summarise(per_clip), "per_clip": per_clip}
 
 
 def load_for_tracking(clips: list[Clip], out: str | Path, with_latent: bool = False):

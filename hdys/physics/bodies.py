@@ -518,6 +518,7 @@ def _smpl_offsets(s: float) -> dict[str, np.ndarray]:
 _SMPL_SOLE_SPHERES = (("ankle", (-0.020, -0.090, -0.050)), ("ankle", (0.025, -0.090, -0.050)),
                       ("foot", (-0.035, -0.030, 0.045)), ("foot", (0.040, -0.030, 0.010)))
 SOLE_RADIUS_M = 0.012
+MAX_PLATFORMS = 2  # mocap boxes of the floor-contact humanoid's world, placed per clip (step-ups), parked below
 
 
 def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
@@ -525,7 +526,8 @@ def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
     """Build an SMPL-topology humanoid (free root + 23 ball joints) scaled to height and mass.
 
     ``floor``: a z = 0 floor that the body's capsules and four sole spheres per foot touch (the body's
-    parts never collide with each other), for forward simulation under control (:mod:`hdys.control`);
+    parts never collide with each other), and ``MAX_PLATFORMS`` boxes (``platform<i>``) parked under it for
+    a user to place, for forward simulation under control (:mod:`hdys.control`);
     without it contacts are disabled (inverse dynamics computes the ground forces itself)."""
     s = height_m / SMPL_REFERENCE_HEIGHT
     k = height_m / DE_LEVA_STATURE
@@ -588,7 +590,10 @@ def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
                '<joint armature="0" damping="0"/></default>') if floor else (
         '<option gravity="0 0 -9.81" timestep="0.002"><flag contact="disable"/></option>'
         '<default><geom contype="0" conaffinity="0" rgba="0.6 0.7 0.8 1"/><joint armature="0" damping="0"/></default>')
-    ground = '<geom name="floor" type="plane" size="0 0 1" contype="0" conaffinity="1"/>' if floor else ""
+    ground = ('<geom name="floor" type="plane" size="0 0 1" contype="0" conaffinity="1"/>'
+              + "".join(f'<body name="platform{i}" mocap="true" pos="0 0 -10"><geom name="platform{i}" type="box" '
+                        'size="0.1 0.1 0.1" contype="0" conaffinity="1"/></body>' for i in range(MAX_PLATFORMS))
+              ) if floor else ""
     xml = (f'<mujoco model="smpl_humanoid"><compiler angle="radian" inertiafromgeom="false"/>{contact}'
            f'<worldbody>{ground}{build("pelvis")}</worldbody></mujoco>')
     model = mujoco.MjModel.from_xml_string(xml)
