@@ -17,8 +17,9 @@ from functools import lru_cache
 import mujoco
 import numpy as np
 
-from ..physics.bodies import MAX_PLATFORMS, SmplBody, smpl_body
+from ..physics.bodies import SmplBody, smpl_body
 from ..physics.contact import Terrain, smpl_feet
+from ..physics.floor import MAX_PLATFORMS
 from ..physics.inverse import smpl_state
 from ..schema import Sequence
 

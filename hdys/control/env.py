@@ -33,7 +33,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from ..physics.bodies import MAX_PLATFORMS
+from ..physics.floor import MAX_PLATFORMS
 from ..schema import SMPL_JOINT_NAMES
 from .clips import Clip, humanoid
 

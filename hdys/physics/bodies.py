@@ -48,6 +48,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from hdys.physics.floor import ground_xml, options_xml, sole_geoms_xml
 from hdys.physics.osim_model import Couplings, OsimModel, mujoco_bodies, read_osim
 from hdys.schema import KEYPOINT_TREES, RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, SMPL_PARENTS, keypoint_subtree
 
@@ -511,23 +512,12 @@ def _smpl_offsets(s: float) -> dict[str, np.ndarray]:
     return off
 
 
-# Sole spheres of the floor-contact humanoid: (body, point in the SMPL rest frame at reference stature; x left,
-# y up, z forward) on the left foot, mirrored on the right. They sit on the sole points of
-# :func:`hdys.physics.contact.smpl_feet` (heel 9 cm, toes 3 cm below their joints), so the controlled body
-# stands where the labelled one does.
-_SMPL_SOLE_SPHERES = (("ankle", (-0.020, -0.090, -0.050)), ("ankle", (0.025, -0.090, -0.050)),
-                      ("foot", (-0.035, -0.030, 0.045)), ("foot", (0.040, -0.030, 0.010)))
-SOLE_RADIUS_M = 0.012
-MAX_PLATFORMS = 2  # mocap boxes of the floor-contact humanoid's world, placed per clip (step-ups), parked below
-
-
 def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
               rng: np.random.Generator | None = None, floor: bool = False) -> SmplBody:
     """Build an SMPL-topology humanoid (free root + 23 ball joints) scaled to height and mass.
 
-    ``floor``: a z = 0 floor that the body's capsules and four sole spheres per foot touch (the body's
-    parts never collide with each other), and ``MAX_PLATFORMS`` boxes (``platform<i>``) parked under it for
-    a user to place, for forward simulation under control (:mod:`hdys.control`);
+    ``floor``: the world of :mod:`hdys.physics.floor` (a floor, platforms to place, sole spheres), for
+    forward simulation under control (:mod:`hdys.control`);
     without it contacts are disabled (inverse dynamics computes the ground forces itself)."""
     s = height_m / SMPL_REFERENCE_HEIGHT
     k = height_m / DE_LEVA_STATURE
@@ -572,30 +562,14 @@ def smpl_body(height_m: float, mass_kg: float, marker_noise_m: float = 0.0,
         joint = '<freejoint name="root"/>' if name == "pelvis" else f'<joint name="{name}" type="ball"/>'
         geoms = "".join(f'<geom type="capsule" fromto="0 0 0 {_v(off[c])}" size="{0.035 * s:.4g}"/>'
                         for c in children[name] if np.linalg.norm(off[c]) > 1e-3)
-        base = name.removeprefix("left_").removeprefix("right_")
-        sign = -1.0 if name.startswith("right_") else 1.0
-        if floor:  # sole spheres, their lowest point on the sole
-            for b, p in _SMPL_SOLE_SPHERES:
-                if b == base and name != base:
-                    centre = np.array([sign * p[0], p[1], p[2]]) * s + [0.0, SOLE_RADIUS_M, 0.0]
-                    geoms += f'<geom type="sphere" size="{SOLE_RADIUS_M:.4g}" pos="{_v(centre)}"/>'
-
+        geoms += sole_geoms_xml(name, s) if floor else ""
         sites = (_sites_xml(markers, name, s, noise_m=marker_noise_m, rng=rng)
                  + _sites_xml(landmarks, name, s, prefix="kp_"))
         kids = "".join(build(c) for c in children[name])
         return f'<body name="{name}" pos="{_v(pos)}">{inertial(name)}{joint}{geoms}{sites}{kids}</body>'
 
-    contact = ('<option gravity="0 0 -9.81" timestep="0.002" integrator="implicitfast"/>'
-               '<default><geom contype="1" conaffinity="0" friction="1 0.005 0.0001" rgba="0.6 0.7 0.8 1"/>'
-               '<joint armature="0" damping="0"/></default>') if floor else (
-        '<option gravity="0 0 -9.81" timestep="0.002"><flag contact="disable"/></option>'
-        '<default><geom contype="0" conaffinity="0" rgba="0.6 0.7 0.8 1"/><joint armature="0" damping="0"/></default>')
-    ground = ('<geom name="floor" type="plane" size="0 0 1" contype="0" conaffinity="1"/>'
-              + "".join(f'<body name="platform{i}" mocap="true" pos="0 0 -10"><geom name="platform{i}" type="box" '
-                        'size="0.1 0.1 0.1" contype="0" conaffinity="1"/></body>' for i in range(MAX_PLATFORMS))
-              ) if floor else ""
-    xml = (f'<mujoco model="smpl_humanoid"><compiler angle="radian" inertiafromgeom="false"/>{contact}'
-           f'<worldbody>{ground}{build("pelvis")}</worldbody></mujoco>')
+    xml = (f'<mujoco model="smpl_humanoid"><compiler angle="radian" inertiafromgeom="false"/>{options_xml(floor)}'
+           f'<worldbody>{ground_xml() if floor else ""}{build("pelvis")}</worldbody></mujoco>')
     model = mujoco.MjModel.from_xml_string(xml)
     jids = [model.joint(n).id for n in SMPL_JOINT_NAMES[1:]]
     names = list(markers)
