@@ -40,6 +40,7 @@ class TrainingError(ValueError):
     checkpoint is left as it was. A ValueError, so that the CLI reports it as a clean error."""
 
 
+STOP_REASONS = (None, "max_steps", "budget", "SIGTERM")  # in increasing precedence (see Trainer._agreed)
 RESUME_OVERRIDABLE = {"epochs", "max_steps", "budget_minutes", "checkpoint_every", "device", "threads", "precision",
                       "cache_mb"}
 
@@ -369,6 +370,7 @@ class Trainer:
                         stop = "budget"
                     elif interrupted["flag"]:
                         stop = "SIGTERM"
+                    stop = self._agreed(stop)
                     if stop:
                         break
                     ts = time.perf_counter()
@@ -407,6 +409,16 @@ class Trainer:
             log.info("training finished: %s", summary)
             self._plot_curve(metrics_path)
         return summary
+
+    def _agreed(self, stop: str | None) -> str | None:
+        """The stop decision of all processes: each reads its own clock (and only rank 0 its SIGTERM), so
+        one could stop a step before the others, which would then wait for it in the gradient all-reduce
+        forever; any process that stops stops them all."""
+        if self.world == 1:
+            return stop
+        flag = torch.tensor([STOP_REASONS.index(stop)])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return STOP_REASONS[int(flag)]
 
     def _plot_curve(self, metrics_path: Path) -> None:
         if not metrics_path.exists():

@@ -81,6 +81,22 @@ def test_two_processes_match_one_process_of_the_same_global_batch(synth_corpus, 
     _assert_same(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
 
 
+@pytest.mark.slow
+def test_two_processes_stop_together_at_the_budget(synth_corpus, tmp_path):
+    """Each process reads its own clock; a budget that ends mid-epoch must stop both at the same step (one
+    stopping alone leaves the other waiting in the all-reduce: a hang, caught by the timeout)."""
+    cfg = tiny_config(epochs=1000, sequences_per_dataset=8, threads=1, checkpoint_every=1000)
+    cfg.train.budget_minutes = 0.05
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "hdys.cli", "-q", "train", "--data", str(synth_corpus), "--out", str(tmp_path / "two"),
+           "--config", str(_write_config(tmp_path / "cfg.json", cfg))]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = json.loads((latest_checkpoint(tmp_path / "two") / "state.json").read_text())
+    assert state["step"] > 0 and state["elapsed_s"] >= 3.0  # stopped by the 3-second budget
+
+
 RECIPE = {"stratified": True, "lr_schedule": "cosine", "warmup_steps": 2}
 
 
