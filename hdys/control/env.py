@@ -38,7 +38,8 @@ from ..schema import SMPL_JOINT_NAMES
 from .clips import Clip, humanoid
 
 SUBSTEPS = 8  # physics steps per control step (a 30 fps clip: 240 Hz physics)
-ACTION_SCALE = 0.5  # rad per unit action
+ACTION_SCALE = 1.5  # rad per unit action (with the fixed sigma 0.05: 0.075 rad of exploration; chosen on clips of
+# other subjects, benchmarks/control_action_scale.py)
 TERMINATION_M = 0.5
 ARMATURE = 0.02  # kg m^2 on every joint DoF
 # PD stiffness (N m / rad at 70 kg) per joint group; damping is a tenth of it (N m s / rad)

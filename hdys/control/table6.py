@@ -101,22 +101,24 @@ def plot_tracking(clips: list, root: Path, out_png: Path) -> Path:
     """Heights of a few bodies, tracked by each policy against the reference, on the longest clip."""
     from ..plots import _save
     from ..schema import SMPL_JOINT_NAMES
+    from .env import reference_states
     from .policy import load_for_tracking, track
     from matplotlib.figure import Figure
 
     i = max(range(len(clips)), key=lambda k: clips[k].frames)
     fig = Figure(figsize=(11, 2.6 * len(TRACKED)))
     axes = fig.subplots(len(TRACKED), 1, sharex=True)
+    ref = reference_states(clips[i])[0]
+    for ax, body in zip(axes, TRACKED):
+        ax.plot(np.arange(len(ref)) / clips[i].fps, ref[:, SMPL_JOINT_NAMES.index(body), 2], "k-", lw=2,
+                label="reference")
+        ax.set_ylabel(f"{body} z (m)")
     for key, (label, with_latent) in ROWS.items():
         env, model, venv, _ = load_for_tracking(clips, root / key, with_latent)
-        pos, ref, failed = track(env, i, model, venv)
-        t = np.arange(len(pos)) / clips[i].fps
+        pos, _, failed = track(env, i, model, venv)
         for ax, body in zip(axes, TRACKED):
-            j = SMPL_JOINT_NAMES.index(body)
-            if key == "baseline":
-                ax.plot(t, ref[:, j, 2], "k-", lw=2, label="reference")
-            ax.plot(t, pos[:, j, 2], "--", label=label + (" (fell)" if failed else ""))
-            ax.set_ylabel(f"{body} z (m)")
+            ax.plot(np.arange(len(pos)) / clips[i].fps, pos[:, SMPL_JOINT_NAMES.index(body), 2], "--",
+                    label=label + (f" (fell at {(len(pos) - 1) / clips[i].fps:.2f} s)" if failed else ""))
     axes[0].set_title(f"Tracking {clips[i].name} ({clips[i].frames} frames)")
     axes[0].legend(loc="best", fontsize=8)
     axes[-1].set_xlabel("time (s)")
