@@ -16,15 +16,11 @@ target, never pretraining data: only the ``grf`` preset generates it (``hdys syn
 other presets only the first five domains.
 
 Markers are the body's lab marker set (:mod:`hdys.physics.bodies`); the keypoint tree follows the dataset
-each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab`` (AddBiomechanics), SMPL-24
-joints for ``sim`` and ``kin``, COCO-17 for ``muscle`` (without the elbows and wrists the armless Rajagopal
-body lacks) and OpenPose BODY_25 for ``emg`` (Muscles in Action), whose Rajagopal body has arms
-(:func:`hdys.physics.bodies.rajagopal_body`): they move with the legs (:func:`hdys.physics.arm_motions.rajagopal_arms`),
-``emg`` adds biceps curls and arm raises with a dumbbell in each hand (``HAND_LOAD_KG``), and the
-shoulders' and elbows' torques from the same contact-aware inverse dynamics go through static optimisation
-with the 24 shoulder and elbow muscles per arm of myo-sim's ``myofullbody`` (:mod:`hdys.physics.myoarms`,
-:func:`hdys.physics.static_opt.arm_static_optimization`) to the biceps channels (reserves in
-``extra["arm_reserve"]``).
+each domain mirrors (``KEYPOINT_TREE``): Rajagopal joint centres for ``lab``, SMPL-24 for ``sim`` and ``kin``,
+COCO-17 for ``muscle`` (less the elbows and wrists the armless body lacks) and BODY_25 for ``emg``, whose body
+has arms (:func:`hdys.physics.arm_motions.rajagopal_arms`; curls and arm raises with a dumbbell,
+``HAND_LOAD_KG``); their torques go through static optimisation with myofullbody's 24 muscles per arm
+(:func:`hdys.physics.static_opt.arm_static_optimization`) to the biceps channels.
 
 All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is rotated by
 ``(x, y, z) -> (x, -z, y)``). Labels are exact for the exported kinematics, in two kinds (``extra["ground_contact"]``):
@@ -40,13 +36,12 @@ All positions are exported in a z-up world (Rajagopal's y-up OpenSim frame is ro
   activations and EMG) are computed with them; ``grf``, ``cop``, ``contact`` are exported;
 * SMPL's free motion: the pelvis is externally supported (no ground model; the root carries the
   residual, ``extra["root_residual_generalized"]``), no GRF: its arbitrary poses are not planned on the
-  feet. ``Sequence.extra`` keeps the quality
-figures and the state for the physics checks of :mod:`hdys.physics.validation`: ``root_residual``
-(T, 6) world force N and moment N m the ground cannot explain, ``contact_residual`` (T,) the contact
-solver's relative residual, ``contact_point_force`` (T, 2, 4, 3), ``mj_qpos``/``mj_qvel`` (MuJoCo
-state, model frame), ``motion``. Every subject,
-and thus every sequence, draws from its own ``numpy`` generator seeded by ``(seed, domain, subject)``,
-so the output is deterministic for a seed. ``split`` is left empty.
+  feet.
+
+``Sequence.extra`` keeps the quality figures and the state for :mod:`hdys.physics.validation`
+(``root_residual``, ``contact_residual``, ``contact_point_force``, ``mj_qpos``/``mj_qvel``, ``motion``).
+Every subject draws from its own generator seeded by ``(seed, domain, subject)``: the output is
+deterministic for a seed. ``split`` is left empty.
 """
 from __future__ import annotations
 

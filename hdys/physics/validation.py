@@ -6,46 +6,35 @@ Per domain, from the sequences and the state/quality arrays the fixture keeps in
 * ``residual``: the root force (and moment) the ground forces cannot explain, in % of body weight
   (moment: % of body weight x height), mean / 95th percentile / max over frames;
 * ``walking_grf_peak``: per walking sequence and foot, the peak vertical GRF in body weights
-  (normative walking: about 1.0-1.3 BW, rising with speed, e.g. Winter 2009; the generator's walks at
-  0.8-1.8 m/s peak at 1.15-1.5 BW, see ``benchmarks/RESULTS.md``); ``running_grf_peak`` the same for running
+  (normative walking: about 1.0-1.3 BW, rising with speed, e.g. Winter 2009); ``running_grf_peak`` the same for running
   (slow running: about 2-3 BW, Cavanagh P.R. & Lafortune M.A. 1980, J Biomech 13:397-406);
   ``jump_grf_peak``: per countermovement jump with a flight, the peak vertical GRF of both feet together
   (the landing: about 3-5 BW after a maximal jump, e.g. McMahon et al. 2018, Strength Cond J 40(4):96-106);
 * ``stance_slide``: per contact run of a sole point, its largest horizontal displacement (m);
 * ``activation`` / ``reserve``: range of the static-optimisation activations and reserve torques;
   ``arm_reserve`` (``emg``): the arms' reserve torques (:func:`hdys.physics.static_opt.arm_static_optimization`);
-* ``forward``: from recorded states, forward-simulate ``k = round(HORIZON_S * fps)`` frames (RK4,
-  4 sub-steps per frame, forces at every stage's time from a cubic spline over the frames; contacts,
-  limits and equalities disabled) with ``qfrc_applied`` built from the exported labels: joint torques
-  (SMPL: parent frame, rotated back to MuJoCo's child frame), ``Σ Jᵀ f`` of the contact point forces
-  (Jacobians at the recorded states), and for one run the root residual wrench. Errors against the
-  recorded kinematics: root translation (m) and RMS joint rotation (rad) after ``k`` frames, toe joints
-  excluded (the toe segments' inertia is tiny, so open-loop toes diverge within milliseconds of any
-  force mismatch). Two runs per start frame:
+* ``forward``: from recorded states, forward-simulate ``k = round(HORIZON_S * fps)`` frames (RK4, 4
+  sub-steps per frame, forces from a cubic spline over the frames; contacts, limits and equalities off)
+  with ``qfrc_applied`` from the exported labels: joint torques (SMPL: rotated back to MuJoCo's child
+  frame), ``Σ Jᵀ f`` of the contact point forces, and for one run the root residual wrench. Errors: root
+  translation (m) and RMS joint rotation (rad) after ``k`` frames, toes excluded (their tiny inertia
+  diverges open-loop within milliseconds). Two runs per start frame:
 
   - ``with_residual`` (torques + contact forces + residual): labels and residual add up to the inverse
     dynamics' generalized force exactly (float32 rounding of the torques aside), so what is left is
-    integration error, bounded by how well forces sampled at the frame rate describe the motion
-    between frames: medians ~1e-8 m at 100 fps, ~3e-4 m / 7e-4 rad at 30 fps (k = 2; the jittered
-    ``sim`` motions; it falls as dt²). The tolerances (1 mm, 5 mrad, medians) sit above that and far
+    integration error (it falls as dt²). The tolerances (1 mm, 5 mrad, medians) sit above it and far
     below what a wrong label does (a flipped knee torque, SMPL torques left in the child frame:
-    centimetres / tenths of a radian; tests in ``tests/physics/test_validation.py``). This run tests
-    the labels' consistency (frames, signs, Jacobians, units).
-  - ``labels_only`` (torques + contact forces): the dynamic consistency of the motion with its labels.
-    The unexplained residual makes it drift by ``δq ≈ ∫₀ᴴ (H - s) M⁻¹ Q_res ds`` (reported as
-    ``error_over_residual_prediction``: ~1 when the residual alone explains the drift). This is far
-    more than ``½ (F_res / m) H²``: the joints keep their torques, so a residual moves the pelvis
-    against the limbs (a residual moment turns the light pelvis about the hips). The tolerance is
-    the drift of the tolerated residual, per start frame: ``½ H² (σ(B_F) F_tol + σ(B_M) M_tol)``
-    with ``F_tol`` = 10 % body weight (the residual check's tolerance), ``M_tol`` = ``F_tol`` x height
-    (the moment's normalisation in the report), ``B_F``, ``B_M`` the root/joint rows of ``M⁻¹ Jᵀ`` at
-    the root (worst direction, :func:`residual_drift`); ``drift_ratio`` = error / that, passed when its
-    median is at most 1. It is thus no stricter than the residual check, but it measures the
-    residual's effect through the dynamics instead of assuming it.
+    ``tests/physics/test_validation.py``). This run tests the labels' consistency (frames, signs,
+    Jacobians, units).
+  - ``labels_only`` (torques + contact forces): the motion's dynamic consistency with its labels. The
+    unexplained residual makes it drift by ``δq ≈ ∫₀ᴴ (H - s) M⁻¹ Q_res ds`` (reported as
+    ``error_over_residual_prediction``). The tolerance is the drift of the tolerated residual, per start frame:
+    ``½ H² (σ(B_F) F_tol + σ(B_M) M_tol)`` with ``F_tol`` = 10 % body weight, ``M_tol`` = ``F_tol`` x
+    height, ``B_F``, ``B_M`` the root/joint rows of ``M⁻¹ Jᵀ`` at the root (worst direction,
+    :func:`residual_drift`); ``drift_ratio`` = error / that, passed when its median is at most 1.
 
-  The horizon is a time (``HORIZON_S`` = 50 ms: 5 frames at 100 fps, 2 at 30 fps) so that domains at
-  different frame rates are compared over the same physical time: drifts grow as H² and, beyond ~0.1 s,
-  open-loop SMPL runs (light spine and hand segments) leave the linear regime and diverge.
+  The horizon is a time (``HORIZON_S`` = 50 ms) so that domains at different frame rates are compared
+  over the same physical time (drifts grow as H²; open-loop SMPL runs diverge beyond ~0.1 s).
 * ``standing`` (top level): a quiet-standing sequence for each body through the same pipeline; its
   vertical GRF must equal body weight.
 
