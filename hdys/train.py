@@ -416,7 +416,7 @@ class Trainer:
         forever; any process that stops stops them all."""
         if self.world == 1:
             return stop
-        flag = torch.tensor([STOP_REASONS.index(stop)])
+        flag = torch.tensor([STOP_REASONS.index(stop)], device=self.device)  # nccl reduces only GPU tensors
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return STOP_REASONS[int(flag)]
 
