@@ -141,6 +141,10 @@ def test_policy_checkpoint_resume_and_evaluation(clip, tmp_path):
     cfg.timesteps = 64
     assert train_policy([clip], tmp_path / "p", cfg, progress=False)["timesteps"] == 64  # resumed, not restarted
     assert (tmp_path / "p" / "policy.safetensors").read_bytes() != weights
+    cfg.learning_rate = 1e-3  # another policy: refused, not silently continued or replaced
+    with pytest.raises(ValueError, match="other settings .learning_rate"):
+        train_policy([clip], tmp_path / "p", cfg, progress=False)
+    cfg.learning_rate = PolicyConfig().learning_rate
     res = evaluate_policy([clip], tmp_path / "p")
     assert res["total"]["clips"] == 1 and 0.0 <= res["total"]["success_rate"] <= 1.0
     assert res["per_clip"][clip.name]["frames"] >= 2 and np.isfinite(res["total"]["mpjpe_g"])

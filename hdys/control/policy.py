@@ -24,12 +24,14 @@ import torch
 from tqdm import tqdm
 
 from ..store import atomic_write_json
+from . import env as env_module
 from .clips import Clip
 from .env import ImitationEnv
 
 log = logging.getLogger("hdys.control")
 
 POLICIES = {"paper": [2048, 1536, 1024, 1024, 512, 512], "cpu": [512, 256, 256]}
+CONTINUABLE = {"timesteps", "checkpoint_every", "threads", "device"}  # may change when a policy is continued
 
 
 @dataclass
@@ -50,6 +52,7 @@ class PolicyConfig:
     checkpoint_every: int = 20_000  # environment steps
     seed: int = 0
     threads: int = 1  # torch threads while training
+    device: str = "cpu"  # torch device of the policy ("cuda" for the paper's policy on a GPU)
     net_arch: list[int] = field(default_factory=list)  # filled from ``policy``
 
     def __post_init__(self):
@@ -68,7 +71,7 @@ def _make_model(clips: list[Clip], cfg: PolicyConfig, with_latent: bool):
     venv = VecNormalize(DummyVecEnv([make(i) for i in range(cfg.n_envs)]), norm_obs=True, norm_reward=False,
                         clip_obs=10.0, gamma=cfg.gamma)
     model = PPO("MlpPolicy", venv, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
-                n_epochs=cfg.n_epochs, gamma=cfg.gamma, clip_range=cfg.clip_range, seed=cfg.seed, device="cpu",
+                n_epochs=cfg.n_epochs, gamma=cfg.gamma, clip_range=cfg.clip_range, seed=cfg.seed, device=cfg.device,
                 policy_kwargs={"net_arch": {"pi": cfg.net_arch, "vf": cfg.net_arch},
                                "activation_fn": torch.nn.SiLU, "log_std_init": math.log(cfg.sigma)}, verbose=0)
     model.policy.log_std.requires_grad_(False)  # the paper's fixed sigma
@@ -80,11 +83,11 @@ def save_policy(out: Path, model, venv) -> None:
     from safetensors.torch import save_file
 
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {f"policy.{k}": v.detach().contiguous() for k, v in model.policy.state_dict().items()}
+    tensors = {f"policy.{k}": v.detach().cpu().contiguous() for k, v in model.policy.state_dict().items()}
     opt = model.policy.optimizer.state_dict()
     for i, st in opt["state"].items():
         for k, v in st.items():
-            tensors[f"optim.{i}.{k}"] = torch.as_tensor(v).detach().clone().contiguous()
+            tensors[f"optim.{i}.{k}"] = torch.as_tensor(v).detach().cpu().clone().contiguous()
     tensors["obs.mean"] = torch.as_tensor(venv.obs_rms.mean)
     tensors["obs.var"] = torch.as_tensor(venv.obs_rms.var)
     tmp = out / "policy.safetensors.tmp"
@@ -122,10 +125,18 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    settings = {**asdict(cfg), "with_latent": with_latent, "action_scale": env_module.ACTION_SCALE,
+                "clips": [c.name for c in clips]}
+    if (out / "policy.json").exists():
+        old = json.loads((out / "config.json").read_text())
+        changed = sorted(k for k in set(old) | set(settings) if k not in CONTINUABLE and old.get(k) != settings[k])
+        if changed:
+            raise ValueError(f"{out} holds a policy trained with other settings ({', '.join(changed)}: "
+                             f"{[old.get(k) for k in changed]} there, {[settings.get(k) for k in changed]} now); "
+                             "continue it with its own settings, or train into another directory")
     model, venv = _make_model(clips, cfg, with_latent)
     done = load_policy(out, model, venv) if (out / "policy.json").exists() else 0
-    atomic_write_json(out / "config.json", {**asdict(cfg), "with_latent": with_latent,
-                                            "clips": [c.name for c in clips]})
+    atomic_write_json(out / "config.json", settings)
 
     class Checkpoint(BaseCallback):
         """Saves every ``checkpoint_every`` environment steps; shows progress."""
@@ -242,6 +253,9 @@ def load_for_tracking(clips: list[Clip], out: str | Path, with_latent: bool = Fa
     cfg_json = json.loads((out / "config.json").read_text())
     cfg = PolicyConfig(**{k: v for k, v in cfg_json.items() if k in PolicyConfig.__dataclass_fields__
                           and k != "net_arch"})
+    if cfg_json.get("action_scale", env_module.ACTION_SCALE) != env_module.ACTION_SCALE:
+        raise ValueError(f"{out}: the policy acts at {cfg_json['action_scale']} rad per unit action, this "
+                         f"environment at {env_module.ACTION_SCALE}")
     model, venv = _make_model(clips, PolicyConfig(**{**asdict(cfg), "n_envs": 1}), with_latent)
     load_policy(out, model, venv)
     return ImitationEnv(clips, with_latent), model, venv, cfg
