@@ -371,7 +371,7 @@ def _add_simulate(sub) -> None:
 
 def _add_experiment(sub) -> None:
     from .registry import EXPERIMENTS
-    s = sub.add_parser("experiment", help="the paper's experiments (Tables 1-5, 7, 9-11, Figure 3) on a corpus")
+    s = sub.add_parser("experiment", help="the paper's experiments (Tables 1-7, 9-11, Figure 3) on a corpus")
     s.add_argument("name", choices=sorted(EXPERIMENTS))
     s.add_argument("--data", required=True, help="corpus directories, comma separated")
     s.add_argument("--out", required=True, help="output directory (re-running resumes)")
