@@ -25,6 +25,7 @@ from ..schema import Sequence
 
 log = logging.getLogger("hdys.control")
 
+DEFAULT_HEIGHT_M, DEFAULT_MASS_KG = 1.70, 70.0  # the body of a clip without a subject size (as hdys label)
 MIN_FRAMES = 10  # a clip shorter than this is too short to imitate (one observation looks one frame ahead)
 # A clip whose lowest sole is this far above its support in more than this fraction of its frames is not
 # standing on anything (the generator's `free` motions hold the pelvis up); jumps' flights are shorter.
@@ -82,8 +83,10 @@ def clip_from_sequence(seq: Sequence, latent: np.ndarray | None = None) -> Clip:
         raise ValueError(f"sequence {seq.sequence_id!r} has {seq.num_frames} frames; a clip needs {MIN_FRAMES}")
     if not np.isfinite(seq.smpl).all():
         raise ValueError(f"sequence {seq.sequence_id!r}: its SMPL parameters hold NaN or inf")
-    height = seq.height_m or 1.70
-    mass = seq.mass_kg or 70.0
+    height, mass = seq.height_m or DEFAULT_HEIGHT_M, seq.mass_kg or DEFAULT_MASS_KG
+    if seq.height_m is None or seq.mass_kg is None:
+        log.warning("%s: no %s; the humanoid is built at %.2f m, %.0f kg", seq.sequence_id,
+                    " and ".join(k for k in ("height_m", "mass_kg") if getattr(seq, k) is None), height, mass)
     body = humanoid(height, mass)
     traj = smpl_kinematics(np.asarray(seq.smpl, float), seq.fps, body.pelvis_j0)
     qpos, qvel, _ = smpl_state(body, traj)
@@ -112,22 +115,23 @@ def clips_from_corpus(path: str, split: str, datasets: tuple[str, ...] = ("sim",
     of its keypoints. A sequence that cannot be a clip is reported and skipped."""
     from ..store import Corpus
 
-    corpus = Corpus(path)
     out: list[Clip] = []
-    for e in sorted(corpus.entries(split), key=lambda e: e.sequence_id):
-        if e.dataset not in datasets or "smpl" not in e.representations:
-            continue
-        seq = corpus.read(e.sequence_id)
-        latent = None
-        if model is not None:
-            if seq.keypoints is None:
-                log.warning("%s: no keypoints for the HDyS latents; skipped", e.sequence_id)
+    with Corpus(path) as corpus:
+        for e in sorted(corpus.entries(split), key=lambda e: e.sequence_id):
+            if e.dataset not in datasets or "smpl" not in e.representations:
                 continue
-            latent = model.predict(seq, representations=["keypoints"]).arrays["latent__keypoints"]
-        try:
-            out.append(clip_from_sequence(seq, latent))
-        except ValueError as err:
-            log.warning("%s: %s; skipped", path, err)
-        if limit and len(out) >= limit:
-            break
+            seq = corpus.read(e.sequence_id)
+            try:
+                clip = clip_from_sequence(seq)
+            except ValueError as err:
+                log.warning("%s: %s; skipped", path, err)
+                continue
+            if model is not None:
+                if seq.keypoints is None:
+                    log.warning("%s: no keypoints for the HDyS latents; skipped", e.sequence_id)
+                    continue
+                clip.latent = model.predict(seq, representations=["keypoints"]).arrays["latent__keypoints"]
+            out.append(clip)
+            if limit and len(out) >= limit:
+                break
     return out
