@@ -14,13 +14,13 @@ import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
-import mujoco
 import numpy as np
 
 from ..physics.bodies import SmplBody, smpl_body
 from ..physics.contact import Terrain, smpl_feet
 from ..physics.floor import MAX_PLATFORMS
 from ..physics.inverse import smpl_state
+from ..physics.rig import sole_points
 from ..schema import Sequence
 
 log = logging.getLogger("hdys.control")
@@ -60,17 +60,9 @@ def humanoid(height_m: float, mass_kg: float) -> SmplBody:
 def sole_heights(body: SmplBody, qpos: np.ndarray, terrain: np.ndarray | None = None) -> np.ndarray:
     """(T,) height of the lowest sole point per frame (:func:`hdys.physics.contact.smpl_feet`) above its
     support: the floor, or the platform of ``terrain`` (:class:`hdys.physics.contact.Terrain` rows) under it."""
-    feet = smpl_feet(body)
-    support = Terrain(np.asarray(terrain, float).reshape(-1, 6)) if terrain is not None else None
-    data = mujoco.MjData(body.model)
-    out = np.empty(qpos.shape[0])
-    for t, q in enumerate(qpos):
-        data.qpos[:] = q
-        mujoco.mj_kinematics(body.model, data)
-        pts = np.einsum("fpij,fpj->fpi", data.xmat[feet.body].reshape(2, 4, 3, 3), feet.local)
-        pts = (pts + data.xpos[feet.body]).reshape(-1, 3)
-        out[t] = (pts[:, 2] - (support.height(pts[:, :2]) if support else 0.0)).min()
-    return out
+    pts = sole_points(body.model, smpl_feet(body), qpos).reshape(qpos.shape[0], -1, 3)
+    support = Terrain(np.asarray(terrain, float).reshape(-1, 6)).height(pts[..., :2]) if terrain is not None else 0.0
+    return (pts[..., 2] - support).min(axis=1)
 
 
 def clip_from_sequence(seq: Sequence, latent: np.ndarray | None = None) -> Clip:
