@@ -3,6 +3,8 @@ termination, truncation, the latent observation), the tracking metrics, the poli
 and the control settings of `hdys experiment table6`."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -115,7 +117,7 @@ def test_termination_and_truncation(clip):
 
 def test_latent_observation(clip):
     latent = np.arange(clip.frames * 4, dtype=np.float32).reshape(clip.frames, 4)
-    with_latent = Clip(**{**clip.__dict__, "latent": latent})
+    with_latent = dataclasses.replace(clip, latent=latent)
     env = ImitationEnv([with_latent], with_latent=True, seed=0)
     obs, _ = env.reset(options={"clip": 0, "start": 3})
     assert obs.shape == (SELF_DIM + TASK_DIM + 4,)

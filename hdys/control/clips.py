@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -49,6 +49,13 @@ class Clip:
     @property
     def frames(self) -> int:
         return int(self.qpos.shape[0])
+
+    @cached_property
+    def states(self) -> tuple[np.ndarray, ...]:
+        """The reference's body positions, rotations, velocities and angular velocities per frame
+        (:func:`hdys.control.env.reference_states`), computed once for every environment that tracks it."""
+        from .env import reference_states
+        return reference_states(self)
 
 
 @lru_cache(maxsize=64)

@@ -180,7 +180,6 @@ class ImitationEnv(gym.Env):
         dim = SELF_DIM + TASK_DIM + latent_dim
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (dim,), np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (3 * (N_BODIES - 1),), np.float32)
-        self._refs: dict[int, tuple] = {}
         self._rng = np.random.default_rng(seed)
         self._body_key = None
         self.clip_index, self.t, self.start = 0, 0, 0
@@ -219,14 +218,9 @@ class ImitationEnv(gym.Env):
             else:
                 self.data.mocap_pos[mocap] = (0.0, 0.0, -10.0)
 
-    def _ref(self, i: int) -> tuple:
-        if i not in self._refs:
-            self._refs[i] = reference_states(self.clips[i])
-        return self._refs[i]
-
     def reference(self, t: int) -> tuple:
         """The current clip's reference at frame ``t``, as :meth:`state` gives the humanoid's."""
-        return tuple(a[t] for a in self._ref(self.clip_index))
+        return tuple(a[t] for a in self.clips[self.clip_index].states)
 
     def state(self) -> tuple:
         """The humanoid's (positions, rotations, velocities, angular velocities) of its 24 bodies, world frame."""

@@ -101,14 +101,13 @@ def plot_tracking(clips: list, root: Path, out_png: Path) -> Path:
     """Heights of a few bodies, tracked by each policy against the reference, on the longest clip."""
     from ..plots import _save
     from ..schema import SMPL_JOINT_NAMES
-    from .env import reference_states
     from .policy import load_for_tracking, track
     from matplotlib.figure import Figure
 
     i = max(range(len(clips)), key=lambda k: clips[k].frames)
     fig = Figure(figsize=(11, 2.6 * len(TRACKED)))
     axes = fig.subplots(len(TRACKED), 1, sharex=True)
-    ref = reference_states(clips[i])[0]
+    ref = clips[i].states[0]
     for ax, body in zip(axes, TRACKED):
         ax.plot(np.arange(len(ref)) / clips[i].fps, ref[:, SMPL_JOINT_NAMES.index(body), 2], "k-", lw=2,
                 label="reference")
