@@ -67,17 +67,22 @@ def _write_config(path: Path, cfg: Config) -> Path:
     return path
 
 
+def _train_two_processes(cfg: Config, corpus: Path, tmp_path: Path, timeout: float) -> None:
+    """``hdys train`` of ``cfg`` under torchrun, two processes of one thread, into ``tmp_path / "two"``."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "hdys.cli", "-q", "train", "--data", str(corpus), "--out", str(tmp_path / "two"),
+           "--config", str(_write_config(tmp_path / "cfg.json", cfg))]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 @pytest.mark.slow
 def test_two_processes_match_one_process_of_the_same_global_batch(synth_corpus, tmp_path):
     cfg = tiny_config(epochs=1, sequences_per_dataset=8, threads=1)
     single = tiny_config(epochs=1, sequences_per_dataset=8, threads=1, grad_accum=2)
     train(single, [str(synth_corpus)], tmp_path / "one", progress=False)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "hdys.cli", "-q", "train", "--data", str(synth_corpus), "--out", str(tmp_path / "two"),
-           "--config", str(_write_config(tmp_path / "cfg.json", cfg))]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _train_two_processes(cfg, synth_corpus, tmp_path, timeout=300)
     _assert_same(_weights(tmp_path / "one"), _weights(tmp_path / "two"), atol=1e-5)
 
 
@@ -87,12 +92,7 @@ def test_two_processes_stop_together_at_the_budget(synth_corpus, tmp_path):
     stopping alone leaves the other waiting in the all-reduce: a hang, caught by the timeout)."""
     cfg = tiny_config(epochs=1000, sequences_per_dataset=8, threads=1, checkpoint_every=1000)
     cfg.train.budget_minutes = 0.05
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "hdys.cli", "-q", "train", "--data", str(synth_corpus), "--out", str(tmp_path / "two"),
-           "--config", str(_write_config(tmp_path / "cfg.json", cfg))]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _train_two_processes(cfg, synth_corpus, tmp_path, timeout=120)
     state = json.loads((latest_checkpoint(tmp_path / "two") / "state.json").read_text())
     assert state["step"] > 0 and state["elapsed_s"] >= 3.0  # stopped by the 3-second budget
 
