@@ -202,12 +202,17 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
         if parts[1] not in d[parts[0]]:
             raise ValueError(f"override {item!r}: unknown field {key!r}; known: "
                              f"{sorted(parts[0] + '.' + k for k in d[parts[0]])}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        d[parts[0]][parts[1]] = value
+        d[parts[0]][parts[1]] = override_value(raw)
     return Config.from_json(d)
+
+
+def override_value(raw: str):
+    """The value of a ``key=value`` override: JSON where it parses (numbers, booleans, lists, dicts), else the
+    string as given."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:

@@ -37,6 +37,7 @@ PAPER = {"Baseline": {"mpjpe_g": 74.5, "mpjpe_l": 49.0, "e_vel": 11.6, "e_acc": 
 
 def policy_config(overrides: list[str]):
     """A :class:`PolicyConfig` from ``control.<field>=<value>`` overrides (values as JSON, else strings)."""
+    from ..config import override_value
     from .policy import PolicyConfig
 
     names = {f.name for f in fields(PolicyConfig)} - {"net_arch"}
@@ -45,10 +46,7 @@ def policy_config(overrides: list[str]):
         key, _, raw = o.removeprefix("control.").partition("=")
         if key not in names:
             raise ValueError(f"unknown control setting {key!r} in {o!r}; known: {sorted(names)}")
-        try:
-            values[key] = json.loads(raw)
-        except ValueError:
-            values[key] = raw
+        values[key] = override_value(raw)
     return PolicyConfig(**values)
 
 
