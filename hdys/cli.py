@@ -259,7 +259,7 @@ def _add_ingest(sub) -> None:
 
 
 def _add_synth(sub) -> None:
-    from .physics.fixture import PRESETS
+    from .presets import PRESETS
     s = sub.add_parser("synth", help="generate the physics corpus (MuJoCo bodies, inverse dynamics, ground "
                                      "contact, static optimisation, sEMG); resumable, parallel, shardable")
     s.add_argument("--preset", choices=list(PRESETS), default="quick",

@@ -57,6 +57,7 @@ from hdys.physics.locomotion import ground_rajagopal, ground_smpl
 from hdys.physics.motions import ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, rajagopal_arms, rajagopal_motion
 from hdys.physics.smpl_motions import SMPL_KINDS, smpl_motion, smpl_trajectory
 from hdys.physics.rotations import SmplTrajectory
+from hdys.presets import PRESETS
 from hdys.physics.static_opt import arm_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
@@ -67,15 +68,6 @@ FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0, "grf
 # body, COCO-17 keeps the points it has, parents re-linked over the missing elbows and wrists)
 KEYPOINT_TREE = {"lab": "rajagopal", "sim": "smpl24", "muscle": "coco17", "emg": "body25", "kin": "smpl24",
                  "grf": "smpl24"}
-# subjects per domain, sequences per subject, duration range (s), and for the two SO domains a shorter one
-PRESETS = {
-    "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
-    "quick": {"subjects": 12, "sequences": 10, "duration": (2.5, 4.0), "so_duration": (2.0, 3.0)},
-    "default": {"subjects": 40, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0)},
-    "large": {"subjects": 150, "sequences": 16, "duration": (3.0, 6.0), "so_duration": (2.0, 4.0)},
-    # GroundLink-like: 7 subjects, only the grf domain (a fine-tuning target)
-    "grf": {"subjects": 7, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0), "domains": ("grf",)},
-}
 # GroundLink's kind of movement: on level force plates, the feet on the ground
 GRF_KINDS = ("walk", "turn", "run", "squat", "jump", "cmj", "jumping_jack", "kick", "lunge", "arm_raise")
 GRF_TEST_SUBJECT = 6  # subject 7 is the test split

@@ -1,0 +1,12 @@
+"""The sizes of the generated corpora (``hdys synth --preset``), as plain data: the CLI lists them without
+loading the physics (MuJoCo), which :mod:`hdys.physics.fixture` generates them with."""
+
+# subjects per domain, sequences per subject, duration range (s), and for the two SO domains a shorter one
+PRESETS = {
+    "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
+    "quick": {"subjects": 12, "sequences": 10, "duration": (2.5, 4.0), "so_duration": (2.0, 3.0)},
+    "default": {"subjects": 40, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0)},
+    "large": {"subjects": 150, "sequences": 16, "duration": (3.0, 6.0), "so_duration": (2.0, 4.0)},
+    # GroundLink-like: 7 subjects, only the grf domain (a fine-tuning target)
+    "grf": {"subjects": 7, "sequences": 12, "duration": (3.0, 5.0), "so_duration": (2.0, 3.0), "domains": ("grf",)},
+}
