@@ -76,6 +76,10 @@ VARIANTS.update({
                                                                "model.corr_min_std=0.002"],
     # twice the context per window (the same frames per batch): a curl's or a step-up's activation depends on
     # where in the movement a frame is, and 32 frames are 1.07 s at 30 fps
+    "quickstart + 2 point layers": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
+                                           "model.point_layers=2"],
+    "quickstart + 3 point layers": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
+                                           "model.point_layers=3"],
     "floor 0.01 + window 64": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
                                       "train.window=64"],
 })

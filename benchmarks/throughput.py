@@ -50,6 +50,7 @@ def training_fps(corpus: Path, work: Path, model: dict, train: dict, steps: int,
     tr = Trainer(cfg, [str(corpus)], run, progress=False)
     tr.setup()
     plan = batches(epoch_windows(tr.by_dataset, cfg.train.window, 64, 0, 0), cfg.train.batch_frames // cfg.train.window)
+    plan = plan * -(-(steps + 2) // len(plan))  # repeated when a small corpus gives fewer batches than steps
     tr._step(plan[0])  # warm-up
     t0 = time.perf_counter()
     frames = 0
@@ -97,9 +98,10 @@ print(json.dumps(training_fps(Path({corpus!r}), Path({work!r}), {model!r}, {trai
 """
 
 
-def baseline_fps(rev: str, corpus: Path, work: Path, steps: int) -> float:
-    """Training frames/s of the quickstart config of revision ``rev`` (its own code, a git worktree, a
-    subprocess), so that a speed-up is measured against the code it replaces on the same machine."""
+def baseline_fps(rev: str, corpus: Path, work: Path, steps: int, config: tuple[dict, dict] | None = None) -> float:
+    """Training frames/s of revision ``rev`` (its own code, a git worktree, a subprocess), so that a speed-up
+    is measured against the code it replaces on the same machine: of 86bf8e7's quickstart config (the model
+    issue's baseline), or of ``config`` (model, train field dicts) where the revision's code accepts it."""
     import subprocess
     import sys
 
@@ -107,7 +109,7 @@ def baseline_fps(rev: str, corpus: Path, work: Path, steps: int) -> float:
     if not root.exists():
         subprocess.run(["git", "worktree", "add", "--detach", str(root), rev], check=True, capture_output=True,
                        cwd=Path(__file__).resolve().parents[1])
-    model, train = {"latent_dim": 64, "fd_frame_stride": 2}, {"batch_frames": 384, "window": 32}
+    model, train = config or ({"latent_dim": 64, "fd_frame_stride": 2}, {"batch_frames": 384, "window": 32})
     code = BASELINE_SNIPPET.format(root=str(root), corpus=str(corpus), work=str(work / "bw"), model=model,
                                    train=train, steps=steps)
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root)
@@ -192,6 +194,8 @@ def main() -> None:
     ap.add_argument("--baseline-rev", help="also measure this git revision's quickstart training, alternating "
                                            "with this one's (e.g. 86bf8e7, before the model issue)")
     ap.add_argument("--rounds", type=int, default=3, help="alternations with --baseline-rev (medians reported)")
+    ap.add_argument("--same-config", action="store_true", help="run --baseline-rev on this revision's quickstart "
+                                                               "config (default: 86bf8e7's)")
     ap.add_argument("--training-only", action="store_true", help="skip inference and the label pipeline")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hdys-bench-"))
@@ -222,8 +226,10 @@ def main() -> None:
             new, old = [], []
             for _ in range(args.rounds):
                 new.append(training_fps(corpus, work, model, train, args.steps))
-                old.append(baseline_fps(args.baseline_rev, corpus, work, args.steps))
-            res["quickstart_vs_baseline"] = {"revision": args.baseline_rev, "new_frames_per_s": new,
+                old.append(baseline_fps(args.baseline_rev, corpus, work, args.steps,
+                                        (model, train) if args.same_config else None))
+            res["quickstart_vs_baseline"] = {"revision": args.baseline_rev, "same_config": args.same_config,
+                                             "new_frames_per_s": new,
                                              "baseline_frames_per_s": old,
                                              "speedup_of_medians": statistics.median(new) / statistics.median(old)}
         if not args.training_only:

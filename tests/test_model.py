@@ -20,6 +20,24 @@ def test_point_encoder_ignores_order_and_padding():
     torch.testing.assert_close(z, z_pad, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_point_encoder_without_tokens_gives_the_same_latent(layers):
+    """The summary-only last layer computes the latent the full encoder computes, gradients included."""
+    torch.manual_seed(0)
+    enc = PointSetEncoder(9, 32, layers, 2).double()  # float64: equal to rounding, not to float32's 1e-5
+    x = torch.randn(5, 11, 9, dtype=torch.float64)
+    valid = torch.rand(5, 11) > 0.3
+    valid[:, 0] = True
+    z_full, tokens = enc(x, valid)
+    z_fast, none = enc(x, valid, tokens=False)
+    assert tokens.shape == (5, 11, 32) and none is None
+    torch.testing.assert_close(z_fast, z_full, atol=1e-12, rtol=1e-10)
+    g_full = torch.autograd.grad(z_full.square().sum(), list(enc.parameters()))
+    g_fast = torch.autograd.grad(z_fast.square().sum(), list(enc.parameters()))
+    for a, b in zip(g_full, g_fast):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+
+
 def test_default_parameter_count_matches_the_papers_scale():
     cfg = Config()
     cfg.model.muscle_names = [f"m{i}" for i in range(402)]

@@ -39,14 +39,23 @@ class _SelfAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        """x (N, L, D); bias (N, 1, 1, L) added to the logits (-inf = ignore that key) or None."""
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None, queries: int | None = None) -> torch.Tensor:
+        """x (N, L, D); bias (N, 1, 1, L) added to the logits (-inf = ignore that key) or None. With
+        ``queries`` only the first that many tokens attend (output (N, queries, D)): the same rows as
+        without it, at a fraction of the cost when the other tokens' outputs are not used."""
         N, L, D = x.shape
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(N, L, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        logits = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)  # (N, H, L, L)
+        if queries is None:
+            q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).view(N, L, 3, self.heads, -1) \
+                .permute(2, 0, 3, 1, 4)
+        else:
+            q = F.linear(x[:, :queries], self.in_proj_weight[:D], self.in_proj_bias[:D])
+            q = q.view(N, queries, self.heads, -1).transpose(1, 2)
+            k, v = F.linear(x, self.in_proj_weight[D:], self.in_proj_bias[D:]).view(N, L, 2, self.heads, -1) \
+                .permute(2, 0, 3, 1, 4)
+        logits = (q * (1.0 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)  # (N, H, Lq, L)
         if bias is not None:
             logits = logits + bias
-        out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(N, L, D)
+        out = (logits.softmax(-1) @ v).transpose(1, 2).reshape(N, q.shape[2], D)
         return self.out_proj(out)
 
 
@@ -63,8 +72,10 @@ class EncoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.self_attn(self.norm1(x), bias)
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None, queries: int | None = None) -> torch.Tensor:
+        """x (N, L, D) -> (N, L, D), or only the first ``queries`` tokens' outputs (N, queries, D)."""
+        h = self.self_attn(self.norm1(x), bias, queries)
+        x = (x if queries is None else x[:, :queries]) + h
         return x + self.linear2(F.relu(self.linear1(self.norm2(x))))
 
 
@@ -75,14 +86,16 @@ class Encoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(EncoderLayer(dim, heads) for _ in range(layers))
 
-    def forward(self, x: torch.Tensor, ignore: torch.Tensor | None = None) -> torch.Tensor:
-        """x (N, L, D); ignore (N, L) bool, True for keys no token may attend to."""
+    def forward(self, x: torch.Tensor, ignore: torch.Tensor | None = None, last_queries: int | None = None
+                ) -> torch.Tensor:
+        """x (N, L, D); ignore (N, L) bool, True for keys no token may attend to. With ``last_queries`` the
+        last layer computes only the first that many tokens (output (N, last_queries, D))."""
         bias = None
         if ignore is not None:
             bias = torch.zeros(ignore.shape, dtype=x.dtype, device=x.device)
             bias = bias.masked_fill(ignore, float("-inf"))[:, None, None, :]
-        for layer in self.layers:
-            x = layer(x, bias)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, bias, last_queries if i == len(self.layers) - 1 else None)
         return x
 
 
@@ -101,13 +114,17 @@ class PointSetEncoder(nn.Module):
         self.encoder = Encoder(dim, heads, layers)
         self.norm = nn.LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (N, P, F), valid (N, P) bool -> latent (N, D), point tokens (N, P, D)."""
-        tokens = self.proj(x)  # (N, P, D)
+    def forward(self, x: torch.Tensor, valid: torch.Tensor, tokens: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x (N, P, F), valid (N, P) bool -> latent (N, D), point tokens (N, P, D). With ``tokens=False``
+        the point tokens are not returned (None) and the last layer updates the summary token only: the
+        same latent, without the last layer's point-to-point attention and feed-forward, which is most of
+        the cost of a one-layer encoder."""
+        h = self.proj(x)  # (N, P, D)
         summary = self.summary.expand(x.shape[0], -1, -1)  # (N, 1, D)
         pad = torch.cat([torch.zeros_like(valid[:, :1]), ~valid], dim=1)  # (N, 1+P) True = ignore
-        h = self.norm(self.encoder(torch.cat([summary, tokens], dim=1), pad))
-        return h[:, 0], h[:, 1:]  # (N, D), (N, P, D)
+        h = self.norm(self.encoder(torch.cat([summary, h], dim=1), pad, None if tokens else 1))
+        return h[:, 0], (h[:, 1:] if tokens else None)  # (N, D), (N, P, D)
 
 
 class TemporalRefiner(nn.Module):

@@ -83,12 +83,14 @@ class HDyS(nn.Module):
     # ---------------------------------------------------------------------------------------------
     # inverse dynamics
 
-    def _encode(self, encoders: nn.ModuleDict, rep: str, x: torch.Tensor, valid: torch.Tensor | None):
-        """x (n, T, P, F) or (n, T, F) -> z (n, T, D) [, point tokens (n, T, P, D)]."""
+    def _encode(self, encoders: nn.ModuleDict, rep: str, x: torch.Tensor, valid: torch.Tensor | None,
+                tokens: bool = False):
+        """x (n, T, P, F) or (n, T, F) -> z (n, T, D) and, with ``tokens``, the point tokens (n, T, P, D)
+        (else None: the point encoder then skips work only the tokens need)."""
         n, T = x.shape[:2]
         if rep in POINT_REPS:
-            z, tokens = encoders[rep](x.flatten(0, 1), valid.flatten(0, 1))  # (n*T, D), (n*T, P, D)
-            return z.view(n, T, -1), tokens.view(n, T, x.shape[2], -1)
+            z, tok = encoders[rep](x.flatten(0, 1), valid.flatten(0, 1), tokens)  # (n*T, D), (n*T, P, D)
+            return z.view(n, T, -1), (tok.view(n, T, x.shape[2], -1) if tokens else None)
         return encoders[rep](x), None  # (n, T, D)
 
     def encode(self, batch: dict) -> dict[str, torch.Tensor]:
@@ -151,7 +153,8 @@ class HDyS(nn.Module):
             x = k["x"][:, ::s]  # (n, T', ...)
             valid_pts = k["valid"][:, ::s] if "valid" in k else None
             x_noacc = x[..., :6] if rep in POINT_REPS else x[..., : 2 * VECTOR_DIMS[rep]]
-            z_fd, tokens = self._encode(self.fd_encoders, rep, x_noacc, valid_pts)  # (n, T', D)
+            # the keypoints' accelerations are decoded per point token (markers' are not decoded)
+            z_fd, tokens = self._encode(self.fd_encoders, rep, x_noacc, valid_pts, rep == "keypoints")  # (n, T', D)
             for dyn, (d_idx, zd) in z_dyn.items():
                 ia, ib = common(k["idx"], d_idx)
                 if len(ia) == 0:
