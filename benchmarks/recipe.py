@@ -80,6 +80,10 @@ VARIANTS.update({
                                            "model.point_layers=2"],
     "quickstart + 3 point layers": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
                                            "model.point_layers=3"],
+    "quickstart + 8 point heads": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
+                                          "model.point_heads=8"],
+    "quickstart + 16 point heads": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
+                                           "model.point_heads=16"],
     "floor 0.01 + window 64": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
                                       "train.window=64"],
 })

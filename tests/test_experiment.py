@@ -296,3 +296,36 @@ def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, s
     X._zero_shot(rec, tmp_path, data, progress=False)
     assert rec["eval"]["results"]["grf"]["grf"]["mPJE_left"]["avg"] > 0
     assert (tmp_path / "hdys-zero-shot.json").exists()
+
+
+@pytest.mark.slow
+def test_table6_trains_both_policies_evaluates_them_and_resumes(tmp_path, monkeypatch):
+    """`hdys experiment table6` end to end on tiny `sim` clips: the HDyS row, both policies, the PD floor,
+    the tracking plot, the table and the claim; a re-run trains nothing."""
+    from hdys.physics.fixture import generate_subject
+    from hdys.store import write_corpus
+    seqs = [s.slice(0, 45) for subj in range(4) for s in generate_subject("tiny", 0, "sim", subj)]
+    write_corpus(tmp_path / "sim", seqs, test_fraction=0.5, progress=False)
+    control = ["control.timesteps=64", "control.n_envs=1", "control.n_steps=32", "control.batch_size=32",
+               "control.n_epochs=1", "control.checkpoint_every=32", "control.max_episode_frames=20"]
+    res = run_experiment("table6", [str(tmp_path / "sim")], tmp_path / "out", progress=False, steps=2,
+                         base_overrides=[*TINY, *control])
+    rows = res["control"]["rows"]
+    assert list(rows) == ["PD on the reference (no policy)", "Baseline", "Baseline + HDyS"]
+    for row in rows.values():
+        assert 0.0 <= row["success_rate"] <= 1.0 and row["mpjpe_g"] > 0 and np.isfinite(row["e_acc"])
+    assert res["control"]["train_clips"] and res["control"]["test_clips"]
+    assert not set(res["control"]["train_clips"]) & set(res["control"]["test_clips"])
+    claim = next(c for c in res["claims"] if "motion imitation" in c["claim"])
+    assert len(claim["comparisons"]) == 5
+    out = tmp_path / "out" / "table6"
+    md = (out / "table.md").read_text()
+    assert "| Baseline + HDyS |" in md and "control.timesteps=64" in md
+    assert (out / "control" / "tracking.png").stat().st_size > 0
+    assert json.loads((out / "control" / "hdys" / "config.json").read_text())["with_latent"] is True
+    import hdys.control.policy
+    monkeypatch.setattr(hdys.control.policy, "evaluate_policy",
+                        lambda *a, **k: pytest.fail("a re-run must not evaluate the policies again"))
+    again = run_experiment("table6", [str(tmp_path / "sim")], tmp_path / "out", progress=False, steps=2,
+                           base_overrides=[*TINY, *control])
+    assert again["control"]["rows"] == rows

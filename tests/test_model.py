@@ -171,3 +171,35 @@ def test_the_first_loss_under_a_fixed_seed_is_unchanged(synth_corpus):
     torch.manual_seed(0)
     loss, _ = HDyS(cfg.model)(batch)
     assert float(loss) == pytest.approx(GOLDEN_LOSS, rel=1e-4)
+
+
+def test_alignment_of_all_pairs_at_once_equals_the_loss_pair_by_pair():
+    """The batched InfoNCE (one product for all latent pairs) against Eq. 3 computed pair by pair on the same
+    frames: the common windows' frames of the pair on the grid every fd_frame_stride-th frame."""
+    import torch.nn.functional as F
+    from hdys.model.hdys import common
+    torch.manual_seed(0)
+    cfg = Config().model
+    cfg.latent_dim, cfg.fd_frame_stride, cfg.align_max_frames = 8, 2, 1000
+    model = HDyS(cfg)
+    T, s = 6, cfg.fd_frame_stride
+    layout = [([0, 1, 2], 1), ([1, 2, 4], 1), ([0, 4], s), ([3], 1), ([2, 3, 4], s)]  # (windows, stride)
+    latents = [(torch.tensor(w), torch.randn(len(w), -(-T // st), 8, requires_grad=True), st) for w, st in layout]
+    got = model._align(latents)
+    terms = []
+    for i in range(len(latents)):
+        for j in range(i + 1, len(latents)):
+            (ia_idx, za, sa), (ib_idx, zb, sb) = latents[i], latents[j]
+            ia, ib = common(ia_idx, ib_idx)
+            za, zb = za[ia][:, :: s // sa].flatten(0, 1), zb[ib][:, :: s // sb].flatten(0, 1)
+            if za.shape[0] < 2:
+                continue
+            logits = F.normalize(za, dim=-1) @ F.normalize(zb, dim=-1).T / cfg.temperature
+            labels = torch.arange(za.shape[0])
+            terms.append(0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)))
+    want = torch.stack(terms).mean()
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    g_got = torch.autograd.grad(got, [z for _, z, _ in latents])
+    g_want = torch.autograd.grad(want, [z for _, z, _ in latents])
+    for x, y in zip(g_got, g_want):
+        torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-4)
