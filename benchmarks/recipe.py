@@ -53,6 +53,8 @@ VARIANTS = {
 }
 # the quickstart of commit 8bbf2d8 with one point-transformer layer, and changes on top of it
 _ONE = VARIANTS["chosen + cheaper steps + lr 2e-3 + 1 point layer"]
+# the quickstart's recipe as of 0456074 (hdys/quickstart.py)
+_QS = _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01", "model.point_heads=8"]
 VARIANTS.update({
     "1 point layer + 2 temporal layers": _ONE + ["model.temporal_layers=2"],
     "1 point layer + lr 3e-3": _ONE + ["train.lr=0.003"],
@@ -84,6 +86,11 @@ VARIANTS.update({
                                           "model.point_heads=8"],
     "quickstart + 16 point heads": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
                                            "model.point_heads=16"],
+    "quickstart (8 point heads)": _QS,
+    "quickstart + emg head 64": _QS + ['model.head_hidden={"torque_rajagopal": 32, "emg": 64, "joint_angles_acc": 32, '
+                                       '"keypoints_acc": 32, "torque_smpl": 64, "smpl_acc": 64, '
+                                       '"muscle_activation": 64, "grf": 32}'],
+    "quickstart + emg share 2": _QS + ['train.shares={"emg": 2}'],
     "floor 0.01 + window 64": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
                                       "train.window=64"],
 })
