@@ -200,7 +200,9 @@ class HDyS(nn.Module):
         if not bool(keep.any()):
             return latents[0][1].sum() * 0.0
         a, b, both, count = a[keep], b[keep], both[keep], count[keep].to(Z.dtype)
-        logits = (Z[a] @ Z[b].transpose(1, 2)) / self.cfg.temperature  # (P, F, F)
+        # index_select, not Z[a]: a latent repeats in a, and the backward of a repeated advanced index sums in
+        # a thread-dependent order on the CPU (training would not be reproducible); index_select's does not
+        logits = Z.index_select(0, a) @ Z.index_select(0, b).transpose(1, 2) / self.cfg.temperature  # (P, F, F)
         pair = both[:, :, None] & both[:, None, :]
         logits = logits.masked_fill(~pair, -1e4)  # |logits| <= 1 / temperature: -1e4 is exp() = 0
         rows = logits.log_softmax(2).diagonal(dim1=1, dim2=2)  # (P, F): z_a frame i against every z_b frame
