@@ -34,7 +34,9 @@ class ModelConfig:
     use_fdae: bool = True  # ablation "w/o FDAE"
     use_align: bool = True  # ablation "w/o L_align"
     temperature: float = 0.1  # InfoNCE on cosine similarities / temperature (the paper's Eq. 3 uses <z1, z2>)
-    align_max_frames: int = 512  # frames per latent pair in one InfoNCE term (evenly strided subsample)
+    # frames of a batch the InfoNCE terms use at most (a grid of every fd_frame_stride-th frame, thinned evenly;
+    # a pair of latents uses the grid's frames of the windows both have)
+    align_max_frames: int = 512
     fd_frame_stride: int = 1  # FDAE on every k-th frame of a window only (it is per frame; 1 = every frame)
     alpha_recon: float = 0.01  # paper: alpha_1
     # how the reconstruction terms add up: "sum", the paper's plain sum of one term per (representation,

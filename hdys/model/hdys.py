@@ -19,7 +19,6 @@ Kinematics features are [x, ẋ, ẍ] along the last axis (F = 9 per point, 3x23
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
