@@ -301,7 +301,7 @@ def test_table4_fine_tunes_the_pretrained_run_and_table10_takes_it(grf_corpus, s
 @pytest.mark.slow
 def test_table6_trains_both_policies_evaluates_them_and_resumes(tmp_path, monkeypatch):
     """`hdys experiment table6` end to end on tiny `sim` clips: the HDyS row, both policies, the PD floor,
-    the tracking plot, the table and the claim; a re-run trains nothing."""
+    the tracking plot, the table and the claim; a re-run evaluates nothing again."""
     from hdys.physics.fixture import generate_subject
     from hdys.store import write_corpus
     seqs = [s.slice(0, 45) for subj in range(4) for s in generate_subject("tiny", 0, "sim", subj)]
