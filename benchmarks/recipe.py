@@ -54,7 +54,9 @@ VARIANTS = {
 # the quickstart of commit 8bbf2d8 with one point-transformer layer, and changes on top of it
 _ONE = VARIANTS["chosen + cheaper steps + lr 2e-3 + 1 point layer"]
 # the quickstart's recipe as of 0456074 (hdys/quickstart.py)
-_QS = _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01", "model.point_heads=8"]
+# the quickstart of 46632c0 (2 point heads)
+_Q2 = _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01"]
+_QS = _Q2 + ["model.point_heads=8"]
 VARIANTS.update({
     "1 point layer + 2 temporal layers": _ONE + ["model.temporal_layers=2"],
     "1 point layer + lr 3e-3": _ONE + ["train.lr=0.003"],
@@ -78,14 +80,10 @@ VARIANTS.update({
                                                                "model.corr_min_std=0.002"],
     # twice the context per window (the same frames per batch): a curl's or a step-up's activation depends on
     # where in the movement a frame is, and 32 frames are 1.07 s at 30 fps
-    "quickstart + 2 point layers": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
-                                           "model.point_layers=2"],
-    "quickstart + 3 point layers": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
-                                           "model.point_layers=3"],
-    "quickstart + 8 point heads": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
-                                          "model.point_heads=8"],
-    "quickstart + 16 point heads": _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01",
-                                           "model.point_heads=16"],
+    "quickstart + 2 point layers": _Q2 + ["model.point_layers=2"],
+    "quickstart + 3 point layers": _Q2 + ["model.point_layers=3"],
+    "quickstart + 8 point heads": _Q2 + ["model.point_heads=8"],
+    "quickstart + 16 point heads": _Q2 + ["model.point_heads=16"],
     "quickstart (8 point heads)": _QS,
     "quickstart + emg head 64": _QS + ['model.head_hidden={"torque_rajagopal": 32, "emg": 64, "joint_angles_acc": 32, '
                                        '"keypoints_acc": 32, "torque_smpl": 64, "smpl_acc": 64, '
