@@ -103,7 +103,8 @@ def _slug(name: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", required=True)
+    ap.add_argument("--train", required=True, help="corpus, or corpora separated by commas (the mean predictor "
+                                                   "uses the first one's training means)")
     ap.add_argument("--val", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=500)
@@ -114,7 +115,7 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    floor = mean_predictor_results(Path(args.val), split="all", train_corpus=Path(args.train))
+    floor = mean_predictor_results(Path(args.val), split="all", train_corpus=Path(args.train.split(",")[0]))
     rows = {}
     for name in args.variants.split(","):
         vdir = out / _slug(name)
@@ -127,7 +128,7 @@ def main() -> None:
             cfg = apply_overrides(cfg, limit)
             t0 = time.perf_counter()
             run = vdir / "run"
-            summary = train(cfg, [args.train], run, resume=run.exists(), progress=False)
+            summary = train(cfg, args.train.split(","), run, resume=run.exists(), progress=False)
             report = evaluate(run, [args.val], split="all", progress=False)
             report["train_minutes"] = (time.perf_counter() - t0) / 60
             report["training"] = summary
