@@ -56,6 +56,23 @@ def test_resume_after_interruption_equals_uninterrupted_run(synth_corpus, tmp_pa
     _assert_same(_weights(tmp_path / "full"), _weights(tmp_path / "cut"), atol=1e-6)
 
 
+def test_a_resumed_run_keeps_the_fused_optimiser(synth_corpus, tmp_path):
+    from hdys.train import Trainer
+    train(tiny_config(max_steps=2, checkpoint_every=1), [str(synth_corpus)], tmp_path / "r", progress=False)
+    state_path = latest_checkpoint(tmp_path / "r") / "state.json"
+    state = json.loads(state_path.read_text())
+    assert all(g["fused"] for g in state["optimizer"]["param_groups"])
+    for g in state["optimizer"]["param_groups"]:  # as a checkpoint of the per-tensor optimiser records it
+        g["fused"], g["foreach"] = None, None
+    state_path.write_text(json.dumps(state))
+    tr = Trainer(tiny_config(max_steps=3), [str(synth_corpus)], tmp_path / "r", resume=True, progress=False)
+    try:
+        tr.setup()
+        assert tr.step == 2 and all(g["fused"] for g in tr.opt.param_groups)
+    finally:
+        tr.close()
+
+
 def test_existing_run_dir_is_not_overwritten(synth_corpus, tmp_path):
     train(tiny_config(epochs=1), [str(synth_corpus)], tmp_path / "r", progress=False)
     with pytest.raises(FileExistsError, match="--resume"):
