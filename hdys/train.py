@@ -210,7 +210,7 @@ class Trainer:
         self.model = build_model(cfg.model).to(self.device)
         trainable = freeze(self.model, cfg.train.freeze)
         # the fused kernel updates all parameters in one pass: ~5x faster than the per-tensor loop torch uses on
-        # the CPU by default, ~6 % of a quickstart step (benchmarks/RESULTS.md)
+        # the CPU by default, ~7 % of a quickstart step (benchmarks/RESULTS.md)
         self._fused = self.device.type in ("cpu", "cuda")
         self.opt = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
                                      fused=self._fused or None)

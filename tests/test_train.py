@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from conftest import tiny_config
 from hdys.checkpoint import latest_checkpoint
 from hdys.config import Config
-from hdys.train import train
+from hdys.train import Trainer, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,6 @@ def test_resume_after_interruption_equals_uninterrupted_run(synth_corpus, tmp_pa
 
 
 def test_a_resumed_run_keeps_the_fused_optimiser(synth_corpus, tmp_path):
-    from hdys.train import Trainer
     train(tiny_config(max_steps=2, checkpoint_every=1), [str(synth_corpus)], tmp_path / "r", progress=False)
     state_path = latest_checkpoint(tmp_path / "r") / "state.json"
     state = json.loads(state_path.read_text())
