@@ -53,9 +53,9 @@ VARIANTS = {
 }
 # the quickstart of commit 8bbf2d8 with one point-transformer layer, and changes on top of it
 _ONE = VARIANTS["chosen + cheaper steps + lr 2e-3 + 1 point layer"]
-# the quickstart's recipe as of 0456074 (hdys/quickstart.py)
 # the quickstart of 46632c0 (2 point heads)
 _Q2 = _ONE + ["train.lr_schedule=wsd", "model.corr_weight=1.0", "model.corr_min_std=0.01"]
+# the quickstart's recipe as of 0456074 (hdys/quickstart.py)
 _QS = _Q2 + ["model.point_heads=8"]
 VARIANTS.update({
     "1 point layer + 2 temporal layers": _ONE + ["model.temporal_layers=2"],
@@ -115,7 +115,8 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    floor = mean_predictor_results(Path(args.val), split="all", train_corpus=Path(args.train.split(",")[0]))
+    corpora = args.train.split(",")
+    floor = mean_predictor_results(Path(args.val), split="all", train_corpus=Path(corpora[0]))
     rows = {}
     for name in args.variants.split(","):
         vdir = out / _slug(name)
@@ -128,7 +129,7 @@ def main() -> None:
             cfg = apply_overrides(cfg, limit)
             t0 = time.perf_counter()
             run = vdir / "run"
-            summary = train(cfg, args.train.split(","), run, resume=run.exists(), progress=False)
+            summary = train(cfg, corpora, run, resume=run.exists(), progress=False)
             report = evaluate(run, [args.val], split="all", progress=False)
             report["train_minutes"] = (time.perf_counter() - t0) / 60
             report["training"] = summary

@@ -211,9 +211,8 @@ class Trainer:
         trainable = freeze(self.model, cfg.train.freeze)
         # the fused kernel updates all parameters in one pass: ~5x faster than the per-tensor loop torch uses on
         # the CPU by default, ~7 % of a quickstart step (benchmarks/RESULTS.md)
-        self._fused = self.device.type in ("cpu", "cuda")
-        self.opt = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
-                                     fused=self._fused or None)
+        fused = True if self.device.type in ("cpu", "cuda") else None  # None: torch's default elsewhere
+        self.opt = torch.optim.AdamW(trainable, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=fused)
         self.epoch, self.batch_index, self.step, self.elapsed = 0, 0, 0, 0.0
         self.epoch_steps = 1  # batches in the current epoch (set when its plan is drawn)
         ckpt = latest_checkpoint(self.out) if self.resume else None
@@ -227,7 +226,7 @@ class Trainer:
         if ckpt is not None:
             state = load_checkpoint(ckpt, self.model, self.opt)
             for group in self.opt.param_groups:  # the checkpoint's flags may be another device's or version's
-                group["fused"], group["foreach"] = self._fused or None, None
+                group["fused"], group["foreach"] = fused, None
             self.epoch, self.batch_index = state["epoch"], state["batch_index"]
             self.step, self.elapsed = state["step"], state.get("elapsed_s", 0.0)
             log.info("resumed from %s (epoch %d, batch %d, step %d)", ckpt, self.epoch, self.batch_index, self.step)
