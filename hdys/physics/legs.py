@@ -79,35 +79,50 @@ def _followers(rig: Rig, nl: int):
     return f_k, f_dof, f_col, np.arange(len(follow)), np.zeros((len(follow), nl))
 
 
-def _soft_limits(rig: Rig, q: np.ndarray, normal: np.ndarray, rhs: np.ndarray, soft: tuple[float, float]) -> None:
-    """In place: add the soft limits' quadratic penalty (``soft``: zone, weight) to the Gauss-Newton system
-    ``normal``, ``rhs`` of the legs at ``q``: inside the zone of each hinge bound, and of the ball-joint knees'
-    full extension."""
-    soft_zone, soft_weight = soft
-    if rig.limits is not None:  # soft limits: a quadratic penalty inside the zone of each bound
-        adr, lo, hi = rig.limits
-        below = np.maximum(lo + soft_zone - q[adr], 0.0) * rig.soft
-        above = np.maximum(q[adr] - hi + soft_zone, 0.0) * rig.soft
-        normal[np.diag_indices(normal.shape[0])] += soft_weight * ((below > 0) | (above > 0))
-        rhs += soft_weight * (below - above)
-    if rig.knees is not None:  # ball-joint knees: the same penalty near full extension
-        for adr, k in zip(rig.knees, rig.knee_dofs):
-            below = max(soft_zone - flexion(q[adr:adr + 4]), 0.0)
-            if below > 0:
-                normal[k, k] += soft_weight
-                rhs[k] += soft_weight * below
+class _Limits:
+    """The leg joints' limits as the Gauss-Newton loop of :func:`_legs` applies them every iteration, with what
+    does not change between iterations computed once: the soft limits' quadratic penalty (``soft``: zone,
+    weight) inside the zone of each bound of the soft-limited columns (the knees) and of the ball-joint knees'
+    full extension; the clip of every hinge to its limits less ``LIMIT_MARGIN`` and of the ball-joint knees to
+    forward flexion. (Columns without a soft limit would add exact zeros; they are left out.)"""
 
+    def __init__(self, rig: Rig, soft: tuple[float, float]):
+        self.rig, (self.zone, self.weight) = rig, soft
+        self.hinges = rig.limits is not None
+        if self.hinges:
+            adr, lo, hi = rig.limits
+            self.adr, self.clip_lo, self.clip_hi = adr, lo + LIMIT_MARGIN, hi - LIMIT_MARGIN
+            self.cols = np.flatnonzero(rig.soft) if rig.soft is not None else np.zeros(0, int)
+            self.soft_adr, self.soft_lo, self.soft_hi = adr[self.cols], lo[self.cols] + self.zone, hi[self.cols]
 
-def _clip_limits(rig: Rig, q: np.ndarray) -> None:
-    """In place: the hinges of qpos ``q`` inside their limits less ``LIMIT_MARGIN``; the ball-joint knees (a pure
-    rotation about x) flexing forward only."""
-    if rig.limits is not None:
-        adr, lo, hi = rig.limits
-        q[adr] = np.clip(q[adr], lo + LIMIT_MARGIN, hi - LIMIT_MARGIN)
-    if rig.knees is not None:
-        for adr in rig.knees:
-            if flexion(q[adr:adr + 4]) < LIMIT_MARGIN:
-                q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
+    def penalise(self, q: np.ndarray, normal: np.ndarray, rhs: np.ndarray) -> None:
+        """In place: add the soft limits' penalty to the Gauss-Newton system ``normal``, ``rhs`` of the legs at
+        ``q``."""
+        if self.hinges and self.cols.size:
+            qs = q[self.soft_adr]
+            below = np.maximum(self.soft_lo - qs, 0.0)
+            above = np.maximum(qs - self.soft_hi + self.zone, 0.0)
+            hit = (below > 0) | (above > 0)
+            if hit.any():
+                normal[self.cols, self.cols] += self.weight * hit
+                rhs[self.cols] += self.weight * (below - above)
+        rig = self.rig
+        if rig.knees is not None:  # ball-joint knees: the same penalty near full extension
+            for adr, k in zip(rig.knees, rig.knee_dofs):
+                below = max(self.zone - flexion(q[adr:adr + 4]), 0.0)
+                if below > 0:
+                    normal[k, k] += self.weight
+                    rhs[k] += self.weight * below
+
+    def clip(self, q: np.ndarray) -> None:
+        """In place: the hinges of qpos ``q`` inside their limits less ``LIMIT_MARGIN``; the ball-joint knees (a
+        pure rotation about x) flexing forward only."""
+        if self.hinges:
+            q[self.adr] = np.minimum(np.maximum(q[self.adr], self.clip_lo), self.clip_hi)
+        if self.rig.knees is not None:
+            for adr in self.rig.knees:
+                if flexion(q[adr:adr + 4]) < LIMIT_MARGIN:
+                    q[adr:adr + 4] = np.cos(LIMIT_MARGIN / 2), np.sin(LIMIT_MARGIN / 2), 0.0, 0.0
 
 
 def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -129,6 +144,7 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
     damp = REG * np.eye(nl)
     rows = np.repeat((~plan.swing).astype(float), 12, 1) if plan.swing is not None else np.ones((target.shape[0], 24))
     follow = _followers(rig, nl)
+    limits = _Limits(rig, plan.soft)
 
     def solve(q: np.ndarray, goal: np.ndarray, qref: np.ndarray, iters: int, sw: np.ndarray) -> None:
         """In place: ``iters`` damped Gauss-Newton steps of the legs of ``q`` towards sole points ``goal``
@@ -151,13 +167,13 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             mujoco.mj_differentiatePos(model, dv, 1.0, qref, q)
             normal = j.T @ j + damp
             rhs = j.T @ r - REG * dv[legs]
-            _soft_limits(rig, q, normal, rhs, plan.soft)
+            limits.penalise(q, normal, rhs)
             mujoco.mju_cholFactor(normal, 0.0)  # small SPD system: MuJoCo's Cholesky, no LAPACK overhead
             mujoco.mju_cholSolve(step, normal, rhs)
             dv[:] = 0.0
             dv[legs] = step
             mujoco.mj_integratePos(model, q, dv, 1.0)
-            _clip_limits(rig, q)
+            limits.clip(q)
             slope = couple(rig, q)
             if np.abs(step).max() < IK_TOL:
                 break

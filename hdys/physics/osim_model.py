@@ -405,13 +405,16 @@ class CouplingTable:
         """Values, slopes and (unless ``curvature`` is False) curvatures (..., D) at ``x`` (..., D), each
         function at its own argument."""
         u = (np.asarray(x, float) - self.x0) / self.step
-        i = np.minimum(np.maximum(np.floor(u).astype(int), 0), self.value.shape[1] - 2)
+        n = self.value.shape[1]
+        i = np.minimum(np.maximum(np.floor(u).astype(int), 0), n - 2)
         w = u - i
         inside = np.minimum(np.maximum(w, 0.0), 1.0)
+        k = i + n * self.rows  # flat index of each argument's grid point: one gather instead of a 2-D index
 
         def lerp(tab, t):
-            lo = tab[self.rows, i]
-            return lo + t * (tab[self.rows, i + 1] - lo)
+            flat = tab.reshape(-1)
+            lo = flat[k]
+            return lo + t * (flat[k + 1] - lo)
 
         out = lerp(self.value, w), lerp(self.slope, inside)
         return (*out, lerp(self.curvature, inside)) if curvature else out

@@ -130,8 +130,16 @@ def test_coupling_table_matches_the_functions():
     c = body.couplings
     moving = np.flatnonzero(c.driver >= 0)
     table = CouplingTable(tuple(c.function[k] for k in moving), np.full(len(moving), -0.5), np.full(len(moving), 2.6))
-    for x in np.random.default_rng(0).uniform(-0.4, 2.5, (20, len(moving))):
+    xs = np.random.default_rng(0).uniform(-0.4, 2.5, (20, len(moving)))
+    for x in xs:
         v, s, _ = table(x)
         exact = [c.function[k](x[i:i + 1]) for i, k in enumerate(moving)]
         assert np.allclose(v, [e[0][0] for e in exact], atol=1e-6)
         assert np.allclose(s, [e[1][0] for e in exact], atol=1e-5)
+    # a batch of frames (T, D), and a subset of the functions, give exactly the values of one call per frame
+    batched = table(xs)
+    part = table.subset(np.array([len(moving) - 1, 0]))
+    for t, x in enumerate(xs):
+        for b, one, sub in zip(batched, table(x), part(x[[-1, 0]])):
+            assert np.array_equal(b[t], one)
+            assert np.array_equal(sub, one[[-1, 0]])
