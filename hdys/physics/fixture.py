@@ -57,7 +57,7 @@ from hdys.physics.locomotion import ground_rajagopal, ground_smpl
 from hdys.physics.motions import ARM_KINDS, HAND_LOAD_KG, RAJAGOPAL_KINDS, rajagopal_arms, rajagopal_motion
 from hdys.physics.smpl_motions import SMPL_KINDS, smpl_motion, smpl_trajectory
 from hdys.physics.rotations import SmplTrajectory
-from hdys.presets import PRESETS
+from hdys.presets import PRESETS, preset_subjects
 from hdys.physics.static_opt import arm_static_optimization, static_optimization
 from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, validate
 
@@ -109,7 +109,7 @@ def make_fixture(preset: str = "tiny", seed: int = 0, progress: bool = False,
 def subject_jobs(preset: str, domains: tuple[str, ...] | None = None) -> list[tuple[str, int]]:
     """The (domain, subject index) units of work of a preset (default: its domains), in generation order."""
     domains = preset_domains(preset) if domains is None else domains
-    return [(d, s) for d in ALL_DOMAINS if d in domains for s in range(PRESETS[preset]["subjects"])]
+    return [(d, s) for d in ALL_DOMAINS if d in domains for s in range(preset_subjects(preset, d))]
 
 
 def subject_id(domain: str, subj: int) -> str:

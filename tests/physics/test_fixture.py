@@ -153,6 +153,17 @@ def test_real_subjects_have_sane_labels_throughout(preset, domain, subj, motion,
         assert np.abs(tau).max() / s.mass_kg < torque_nm_kg, s.sequence_id
 
 
+def test_a_preset_can_give_one_domain_more_subjects():
+    """quick: 21 emg subjects (the EMG model is short of data), 12 in every other domain, in generation order."""
+    from hdys.physics.fixture import subject_jobs
+    jobs = subject_jobs("quick")
+    counts = {d: sum(1 for dd, _ in jobs if dd == d) for d in dict.fromkeys(d for d, _ in jobs)}
+    assert counts == {"lab": 12, "sim": 12, "kin": 12, "muscle": 12, "emg": 21}
+    assert [s for d, s in jobs if d == "emg"] == list(range(21))
+    assert subject_jobs("quick", ("emg",)) == [("emg", s) for s in range(21)]
+    assert len(subject_jobs("default")) == 5 * 40
+
+
 @pytest.mark.slow
 def test_grf_preset_is_a_groundlink_like_fine_tuning_target():
     from hdys.physics.fixture import GRF_KINDS, generate_subject, subject_jobs
