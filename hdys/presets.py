@@ -2,9 +2,8 @@
 loading the physics (MuJoCo), which :mod:`hdys.physics.fixture` generates them with."""
 
 # subjects per domain (``domain_subjects``: where a domain has another number), sequences per subject, duration
-# range (s), and for the two SO domains a shorter one. The quick corpus's emg domain has 21 subjects: its EMG
-# model is short of data at 12 (twice the emg subjects and sequences: validation EMG PCC +0.014 and +0.021 in two
-# runs, benchmarks/RESULTS.md), and its subjects are the cheapest way to more of it.
+# range (s), and for the two SO domains a shorter one. The quick corpus's emg domain has 21 subjects: at 12 its
+# EMG model is short of data (benchmarks/RESULTS.md, "Twice the `emg` data").
 PRESETS = {
     "tiny": {"subjects": 3, "sequences": 2, "duration": (1.0, 2.0), "so_duration": (1.0, 1.5)},
     "quick": {"subjects": 12, "sequences": 10, "duration": (2.5, 4.0), "so_duration": (2.0, 3.0),

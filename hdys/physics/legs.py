@@ -176,8 +176,8 @@ def _legs(rig: Rig, plan: Plan, ref: np.ndarray, start: np.ndarray, frames: np.n
             mujoco.mj_integratePos(model, q, dv, 1.0)
             limits.clip(q)
             slope = couple(rig, q)
-            # converged when the legs stop moving: the step itself stays large where a joint is held at its
-            # clip (a knee pressed straight), and ran to IK_ITER on ~12 % of the frames
+            # converged when the legs stop moving: the step itself stays large while a joint is held at its
+            # clip (a knee pressed straight), which would run every such frame to IK_ITER
             if np.abs(q[rig.leg_qpos] - before).max() < IK_TOL:
                 break
 
