@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("joint_angles", "keypoints", "markers", "smpl", "torque_rajagopal", "torque_smpl", "grf", "cop",
-        "muscle_activation", "emg")
 CHILD = r"""
 import json, sys, time
 import numpy as np
-from hdys.physics.fixture import ALL_DOMAINS, generate_subject
+from hdys.physics.fixture import generate_subject
+from hdys.schema import DYNAMICS, KINEMATICS
 preset, seed, domains, subjects, out = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(","), sys.argv[4], sys.argv[5]
 for d in domains:
     generate_subject("tiny", 0, d, 0)
@@ -38,14 +37,14 @@ for d in domains:
     t = time.perf_counter()
     for s in map(int, subjects.split(",")):
         for q in generate_subject(preset, seed, d, s):
-            for k in %r:
+            for k in KINEMATICS + DYNAMICS + ("cop",):
                 v = getattr(q, k, None)
                 if v is not None:
                     arrays[f"{q.sequence_id}/{k}"] = np.asarray(v, float)
     times[d] = time.perf_counter() - t
 np.savez(out + ".npz", **arrays)
 json.dump(times, open(out + ".json", "w"))
-""" % (KEYS,)
+"""
 
 
 def _run(tree: Path, args, out: Path) -> dict:
