@@ -28,6 +28,17 @@ thigh, as hdys's hand). Moment arms then follow from virtual work: with
 angular velocity relative to the thorax per unit rate of each model's coordinates) the moment arms in hdys's
 coordinates are ``A^T`` times those in MoBL's, and the muscle velocities are those of the mapped rates.
 
+**Elbow wrapping.** In myo-sim 0.2.4's ``myofullbody`` three of the arm's elbow wrapping surfaces sit away from
+the elbow: ``TRI_cylinder`` (wrapped by the triceps and brachialis) 0.41 m along the humerus' z axis, 5.8 cm off
+its axis line, so the brachialis never wraps near extension (moment arm 0.07 cm at full extension) and the
+triceps stop wrapping past 1.6 rad; the biceps short head's sphere and the brachioradialis' cylinder 4.5 and
+6.8 cm along z. myo-sim's standalone MyoArm (``arm/assets/myoarm_body.xml``, MyoHub/myo_sim commit 2cef885),
+converted from the same MoBL-ARMS model, has them at the elbow; :data:`ELBOW_WRAPS` restores its positions (the
+left arm mirrored) before the model is compiled. With them the brachialis' moment arm at full extension is
+1.44 cm and the triceps' at 2.0 rad 1.93 cm, as in myo-sim's own ``myoelbow`` (1.51 and 1.98 cm) and near
+Pigeon et al.'s (1996, J Biomech 29(10):1365-1370) regressions of cadaver data (1.55 cm brachialis at
+extension); ``benchmarks/RESULTS.md`` has the table.
+
 **Subject scaling** as for the legs: geometric scale ``k = h / arm_model_height_m`` on moment arms, where
 ``arm_model_height_m`` is the stature at which de Leva's upper arm (0.2817 m at 1.741 m) equals the model's
 shoulder-elbow distance (0.290 m, measured at load); forces ``m / ARM_MODEL_MASS_KG``. Holzbaur et al. scaled
@@ -58,6 +69,11 @@ DE_LEVA_UPPER_ARM = 0.2817 / 1.741  # upper arm length / stature (de Leva 1996, 
 MIN_ELEVATION = 0.05  # rad
 _GN_TOL = 1e-10  # rad: rotation mismatch at which the per-frame fit stops
 _GN_ITERS = 30
+# humerus-frame positions (m) of the elbow wrapping surfaces in myo-sim's standalone MyoArm (module docstring);
+# the left arm's are mirrored in z
+ELBOW_WRAPS = {"TRI_cylinder": (0.0028, -0.2919, -0.0119),
+               "Elbow_BIC_BRD_ellipsoid_BICshort": (0.00286868, -0.290754, -0.0140545),
+               "ElbowBICBRD_ellipsoid_wrap": (0.0019, -0.289, -0.014)}
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,15 @@ def load_myoarms() -> MyoArms:
     import myo_sim
 
     with silenced():
-        model = myo_sim.load_model("myofullbody")
+        spec = myo_sim.load_spec("myofullbody", build_kwargs={"postures": True})  # as myo_sim.load_model
+        try:
+            for name, pos in ELBOW_WRAPS.items():
+                spec.geom(name).pos = pos
+                spec.geom(f"{name}_l").pos = (pos[0], pos[1], -pos[2])
+        except AttributeError as e:  # spec.geom returns None for a name it lacks
+            raise RuntimeError(f"myofullbody has no elbow wrap geom {name!r}; this myo-sim version is not the one "
+                               "hdys was written for (myo-sim==0.2.4)") from e
+        model = spec.compile()
     try:
         act = [model.actuator(_model_name(m, s)).id for s in SIDES for m in ARM_MUSCLES]
         joints = np.array([[model.joint(f"{c}_{s}").id for c in MOBL_COORDINATES] for s in SIDES])

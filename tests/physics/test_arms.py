@@ -222,6 +222,21 @@ def test_arm_muscle_actions_match_anatomy():
         assert moment[add, col[f"LAT2_{side}"]] < -0.005  # latissimus adducts
 
 
+def test_elbow_wraps_sit_at_the_elbow():
+    """The brachialis wraps the triceps' cylinder near full extension and the triceps wrap it deep in flexion
+    (myofullbody as myo-sim 0.2.4 ships it had the cylinder 0.41 m away: 0.07 cm and 1.1 cm), on both arms;
+    the generic model's moment arms (cm), myo-sim's ``myoelbow``: 1.5 and 2.0 cm."""
+    arms = load_myoarms()
+    col = {n: i for i, n in enumerate(ARM_MUSCLE_NAMES)}
+    for angle, muscle, lo, hi in ((0.05, "BRA", 1.2, 1.7), (2.0, "TRIlong", -2.2, -1.7), (0.05, "BRD", 1.1, 1.7)):
+        q = np.array([0.0, -0.1, 0.0, angle] * 2)
+        moment = arm_muscle_terms(q[None], np.zeros((1, 8)), arms.height_m, ARM_MODEL_MASS_KG)[0][0]
+        # flexion moment arms (cm): a pulling force is negative, so a flexor's moment entry is negative
+        right, left = -100 * moment[3, col[f"{muscle}_r"]], -100 * moment[7, col[f"{muscle}_l"]]
+        assert lo < right < hi, (muscle, angle, right)
+        assert left == pytest.approx(right, abs=0.05)
+
+
 def test_arm_static_optimisation_reproduces_torques_through_mujoco():
     """Independent of the R/F assembly: drive myofullbody with the activations, read its actuator forces on
     its own DoFs and map them to hdys's coordinates with the coupling Jacobian (virtual work)."""
