@@ -63,6 +63,10 @@ from hdys.schema import RAJAGOPAL_COORDINATES, SMPL_JOINT_NAMES, Sequence, valid
 
 DOMAINS = ("lab", "sim", "muscle", "emg", "kin")  # the pretraining domains
 ALL_DOMAINS = DOMAINS + ("grf",)  # their order seeds each subject's generator: append only
+# The labels' version, recorded by ``hdys synth`` in a corpus's manifest: a re-run does not add subjects of another
+# version to a corpus. Bump it with every change that moves labels by more than float rounding.
+# 1: up to 2026-12-07; 2: myofullbody's elbow wrapping surfaces at the elbow (``emg`` arm activations, biceps EMG).
+GENERATOR_VERSION = 2
 FPS = {"lab": 100.0, "sim": 30.0, "muscle": 50.0, "emg": 30.0, "kin": 30.0, "grf": 30.0}
 # keypoint tree per domain, as in the datasets mirrored (``schema.KEYPOINT_TREES``; on the armless Rajagopal
 # body, COCO-17 keeps the points it has, parents re-linked over the missing elbows and wrists)

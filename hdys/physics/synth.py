@@ -26,7 +26,7 @@ from ..frames import G
 from ..locks import holding
 from ..parallel import imap_ordered
 from ..store import Corpus, atomic_write_json, write_corpus
-from .fixture import PRESETS, generate_subject, subject_id, subject_jobs
+from .fixture import GENERATOR_VERSION, PRESETS, generate_subject, subject_id, subject_jobs
 
 log = logging.getLogger("hdys.synth")
 
@@ -66,6 +66,7 @@ def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, in
     i, n = shard
     jobs = subject_jobs(preset)[i::n]
     done: set[str] = set()
+    version = GENERATOR_VERSION
     if (out / "manifest.json").exists():
         corpus = Corpus(out)
         meta = corpus.manifest.get("synth")
@@ -77,7 +78,12 @@ def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, in
             per_subject[e.subject] = per_subject.get(e.subject, 0) + 1
         done = {s for s, k in per_subject.items() if k >= PRESETS[preset]["sequences"]}
         corpus.close()
+        version = (meta or {}).get("generator", 1)  # corpora from before the version was recorded: 1
     todo = [(preset, seed, d, s) for d, s in jobs if subject_id(d, s) not in done]
+    if todo and version != GENERATOR_VERSION:
+        raise ValueError(f"{out} holds labels of generator version {version}; this hdys generates version "
+                         f"{GENERATOR_VERSION} (hdys.physics.fixture.GENERATOR_VERSION) and would mix the two in "
+                         f"adding {len(todo)} subjects; regenerate it into another --out")
     log.info("synth %s (seed %d, shard %d/%d): %d subjects to generate, %d already done", preset, seed, i, n,
              len(todo), len(jobs) - len(todo))
     t0 = time.perf_counter()
@@ -85,7 +91,7 @@ def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, in
     bar = tqdm(total=len(todo), desc=f"synth {preset}", unit="subject", disable=not progress)
     pending: list = []
     # the generator's settings, in the manifest from the first write on (a re-run cannot mix presets)
-    meta = {"synth": {"preset": preset, "seed": seed, "shard": f"{i}/{n}"}}
+    meta = {"synth": {"preset": preset, "seed": seed, "shard": f"{i}/{n}", "generator": GENERATOR_VERSION}}
 
     def flush() -> None:
         if pending:

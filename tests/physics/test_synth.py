@@ -4,6 +4,7 @@ import json
 import pytest
 
 from hdys.physics.synth import parse_shard, quality_outliers, synth
+from hdys.physics.fixture import subject_jobs as real_jobs
 from hdys.store import Corpus
 
 pytestmark = pytest.mark.slow  # every test here generates a corpus
@@ -64,6 +65,28 @@ def test_rerun_resumes_and_refuses_another_preset(single):
     assert again["generated_subjects"] == 0 and again["skipped_subjects"] == 15
     with pytest.raises(ValueError, match="seed 3"):
         synth(out, "tiny", seed=4, progress=False, validate=False)
+
+
+def test_rerun_does_not_mix_generator_versions(single, tmp_path, monkeypatch):
+    """A corpus whose manifest predates the recorded generator version (version 1) is not completed with this
+    generator's labels; complete, it is left as it is (a re-run only validates)."""
+    import shutil
+
+    from hdys.physics import synth as synth_module
+
+    out, _ = single
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    assert manifest["synth"]["generator"] == synth_module.GENERATOR_VERSION > 1
+    del manifest["synth"]["generator"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert synth(old, "tiny", seed=3, progress=False, validate=False)["generated_subjects"] == 0
+    # one more subject to generate (as if the run had been interrupted): refused, nothing written
+    monkeypatch.setattr(synth_module, "subject_jobs", lambda preset: [*real_jobs(preset), ("lab", 99)])
+    with pytest.raises(ValueError, match=r"generator version 1; this hdys generates version \d+.*adding 1 subj"):
+        synth(old, "tiny", seed=3, progress=False, validate=False)
+    assert _checksums(old) == _checksums(out)
 
 
 def test_parse_shard():
