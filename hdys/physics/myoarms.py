@@ -56,6 +56,7 @@ from scipy.spatial.transform import Rotation
 
 from hdys.physics.bodies import ARM_AXES, mirror_axis
 from hdys.physics.myolegs import JointCouplings, actuation_terms, joint_couplings, silenced
+from hdys.physics.rotations import rotation_log
 
 ARM_MUSCLES = ("DELT1", "DELT2", "DELT3", "SUPSP", "INFSP", "SUBSC", "TMIN", "TMAJ", "PECM1", "PECM2", "PECM3",
                "LAT1", "LAT2", "LAT3", "CORB", "TRIlong", "TRIlat", "TRImed", "ANC", "BIClong", "BICshort", "BRA",
@@ -193,8 +194,8 @@ def arm_state(q: np.ndarray, qd: np.ndarray):
             thorax = data.xmat[arms.thorax].reshape(3, 3)
             worst = 0.0
             for s in range(2):
-                err = Rotation.from_matrix(thorax @ target[s][t] @ data.xmat[arms.humerus[s]].reshape(3, 3).T
-                                           ).as_rotvec()  # world frame, current -> target
+                err = rotation_log(thorax @ target[s][t] @ data.xmat[arms.humerus[s]].reshape(3, 3).T
+                                   )  # world frame, current -> target
                 step = np.linalg.lstsq(shoulder_jacobian(s, dq_dx), err, rcond=1e-8)[0]
                 idx = shoulders[s]
                 x[idx] = np.clip(x[idx] + step, lo[idx], hi[idx])
