@@ -4,26 +4,24 @@ baseline revision, in alternating rounds on the same machine, one BLAS thread ea
     python benchmarks/generation.py --baseline-rev REV [--preset quick] [--seed 1] [--subjects 0,1]
                                     [--domains lab,muscle,emg,sim,kin] [--rounds 2]
 
-Each round runs both trees in a fresh process (``git archive`` of REV into a temporary folder for the
-baseline); a process first generates one ``tiny`` subject of every domain, so that loading the models is not
-timed. Reported: per domain the best round of each tree and their ratio, and the largest relative difference
-of any label between the two trees' sequences (0 where the change is bit for bit).
+Each round runs both trees in a fresh process (REV exported into a temporary folder by ``revisions.py``
+for the baseline); a process first generates one ``tiny`` subject of every domain, so that loading the models
+is not timed. Reported: per domain the best round of each tree and their ratio, and the largest relative
+difference of any label between the two trees' sequences (0 where the change is bit for bit).
 """
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from revisions import ROOT, export_revision  # this folder is on sys.path
 
-ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, sys, time
 import numpy as np
@@ -65,11 +63,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp) / "base"
-        base.mkdir()
-        archive = subprocess.run(["git", "archive", args.baseline_rev], cwd=ROOT, check=True, capture_output=True)
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(base)
+        base = export_revision(args.baseline_rev, Path(tmp) / "base")
         best = {"baseline": {}, "this tree": {}}
         for r in range(args.rounds):
             for name, tree in (("baseline", base), ("this tree", ROOT)):

@@ -6,7 +6,7 @@ noisy machine:
 * training frames/s, FLOP per training frame (forward + backward, ``torch.utils.flop_counter``) and the
   achieved GFLOPS against a 1024^3 matmul measured in the same process, for the quickstart configuration
   and the paper's 128-D model (batch shrunk to 768 frames so that a step takes seconds, not minutes);
-  with ``--baseline-rev REV``, the quickstart training of revision REV (its own code, from a git worktree)
+  with ``--baseline-rev REV``, the quickstart training of revision REV (its own code, exported by ``revisions.py``)
   alternating with this one's;
 * inference frames/s of HDyS from each kinematics representation (batched windows, no gradients);
 * the label pipeline on a walk of the muscle body: MuJoCo inverse dynamics (``mj_inverse`` per frame),
@@ -99,16 +99,17 @@ print(json.dumps(training_fps(Path({corpus!r}), Path({work!r}), {model!r}, {trai
 
 
 def baseline_fps(rev: str, corpus: Path, work: Path, steps: int, config: tuple[dict, dict] | None = None) -> float:
-    """Training frames/s of revision ``rev`` (its own code, a git worktree, a subprocess), so that a speed-up
+    """Training frames/s of revision ``rev`` (its own code, exported, a subprocess), so that a speed-up
     is measured against the code it replaces on the same machine: of 86bf8e7's quickstart config (the model
     issue's baseline), or of ``config`` (model, train field dicts) where the revision's code accepts it."""
     import subprocess
     import sys
 
+    from revisions import export_revision  # this folder is on sys.path
+
     root = work / f"baseline-{rev}"
     if not root.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(root), rev], check=True, capture_output=True,
-                       cwd=Path(__file__).resolve().parents[1])
+        export_revision(rev, root)
     model, train = config or ({"latent_dim": 64, "fd_frame_stride": 2}, {"batch_frames": 384, "window": 32})
     code = BASELINE_SNIPPET.format(root=str(root), corpus=str(corpus), work=str(work / "bw"), model=model,
                                    train=train, steps=steps)
@@ -242,10 +243,6 @@ def main() -> None:
         args.out.write_text(json.dumps(res, indent=1))
         print(json.dumps(res, indent=1))
     finally:
-        if args.baseline_rev:
-            import subprocess
-            shutil.rmtree(work, ignore_errors=True)
-            subprocess.run(["git", "worktree", "prune"], capture_output=True, cwd=Path(__file__).resolve().parents[1])
         shutil.rmtree(work, ignore_errors=True)
 
 
