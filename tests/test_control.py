@@ -4,6 +4,7 @@ and the control settings of `hdys experiment table6`."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -150,6 +151,27 @@ def test_policy_checkpoint_resume_and_evaluation(clip, tmp_path):
     res = evaluate_policy([clip], tmp_path / "p")
     assert res["total"]["clips"] == 1 and 0.0 <= res["total"]["success_rate"] <= 1.0
     assert res["per_clip"][clip.name]["frames"] >= 2 and np.isfinite(res["total"]["mpjpe_g"])
+
+
+def test_checkpoints_are_chosen_on_validation_clips(clip, tmp_path):
+    """Every checkpoint is scored on the validation clips; the best is kept loadable in ``best``; a re-run
+    scores nothing twice; ``_better`` ranks tracked-to-the-end first, then the global error."""
+    from hdys.control.policy import _better
+
+    cfg = PolicyConfig(n_envs=1, n_steps=32, batch_size=32, n_epochs=1, timesteps=64, checkpoint_every=32,
+                       max_episode_frames=20)
+    res = train_policy([clip], tmp_path / "p", cfg, progress=False, validation=[clip])
+    state = json.loads((tmp_path / "p" / "validation.json").read_text())
+    assert [h["timesteps"] for h in state["history"]] == [32, 64] and state["clips"] == [clip.name]
+    assert res["best"] == state["best"] and res["best"] in state["history"]
+    assert all(not _better(h, state["best"]) for h in state["history"])
+    best = evaluate_policy([clip], tmp_path / "p" / "best")
+    assert best["total"]["mpjpe_g"] == pytest.approx(state["best"]["mpjpe_g"])  # the same deterministic tracking
+    train_policy([clip], tmp_path / "p", cfg, progress=False, validation=[clip])
+    assert json.loads((tmp_path / "p" / "validation.json").read_text()) == state
+    a = {"success_rate": 0.5, "mpjpe_g": 90.0}
+    assert _better(a, None) and _better(a, {"success_rate": 0.0, "mpjpe_g": 10.0})
+    assert _better(a, {"success_rate": 0.5, "mpjpe_g": 95.0}) and not _better(a, {"success_rate": 0.5, "mpjpe_g": 80.0})
 
 
 def test_control_settings():

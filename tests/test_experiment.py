@@ -306,6 +306,8 @@ def test_table6_trains_both_policies_evaluates_them_and_resumes(tmp_path, monkey
     from hdys.store import write_corpus
     seqs = [s.slice(0, 45) for subj in range(4) for s in generate_subject("tiny", 0, "sim", subj)]
     write_corpus(tmp_path / "sim", seqs, test_fraction=0.5, progress=False)
+    import hdys.control.table6
+    monkeypatch.setattr(hdys.control.table6, "TRAIN_CLIPS", 1)  # the rest of the train split validates
     control = ["control.timesteps=64", "control.n_envs=1", "control.n_steps=32", "control.batch_size=32",
                "control.n_epochs=1", "control.checkpoint_every=32", "control.max_episode_frames=20"]
     res = run_experiment("table6", [str(tmp_path / "sim")], tmp_path / "out", progress=False, steps=2,
@@ -316,11 +318,14 @@ def test_table6_trains_both_policies_evaluates_them_and_resumes(tmp_path, monkey
         assert 0.0 <= row["success_rate"] <= 1.0 and row["mpjpe_g"] > 0 and np.isfinite(row["e_acc"])
     assert res["control"]["train_clips"] and res["control"]["test_clips"]
     assert not set(res["control"]["train_clips"]) & set(res["control"]["test_clips"])
+    validation = res["control"]["validation_clips"]  # checkpoints chosen on train-split clips, never on test
+    assert validation and not set(validation) & (set(res["control"]["train_clips"]) | set(res["control"]["test_clips"]))
+    assert set(res["control"]["selected_timesteps"].values()) <= {32, 64}
     claim = next(c for c in res["claims"] if "motion imitation" in c["claim"])
     assert len(claim["comparisons"]) == 5
     out = tmp_path / "out" / "table6"
     md = (out / "table.md").read_text()
-    assert "| Baseline + HDyS |" in md and "control.timesteps=64" in md
+    assert "| Baseline + HDyS |" in md and "control.timesteps=64" in md and "validation clips" in md
     assert (out / "control" / "tracking.png").stat().st_size > 0
     assert json.loads((out / "control" / "hdys" / "config.json").read_text())["with_latent"] is True
     import hdys.control.policy

@@ -118,9 +118,43 @@ def load_policy(out: Path, model, venv) -> int:
     return model.num_timesteps
 
 
+def _better(a: dict, b: dict | None) -> bool:
+    """Tracking summary ``a`` beats ``b``: more clips tracked to the end, then a smaller global error."""
+    return b is None or (a["success_rate"], -a["mpjpe_g"]) > (b["success_rate"], -b["mpjpe_g"])
+
+
+class _Selection:
+    """Model selection on validation clips: every checkpoint's deterministic policy tracks ``clips``; the best
+    so far (:func:`_better`) is saved into ``out/best`` (loadable like ``out``), the history into
+    ``out/validation.json``. A history for other clips is started afresh."""
+
+    def __init__(self, clips: list[Clip], out: Path, with_latent: bool):
+        self.env, self.out = ImitationEnv(clips, with_latent), out
+        self.names = [c.name for c in clips]
+        path = out / "validation.json"
+        old = json.loads(path.read_text()) if path.exists() else None
+        self.state = old if old and old.get("clips") == self.names else {"clips": self.names, "history": [],
+                                                                         "best": None}
+
+    def __call__(self, model, venv) -> None:
+        steps = int(model.num_timesteps)
+        if any(h["timesteps"] == steps for h in self.state["history"]):
+            return  # this checkpoint was scored before an interruption
+        per_clip = {name: _track(self.env, i, model, venv) for i, name in enumerate(self.names)}
+        total = {"timesteps": steps, **summarise(per_clip)}
+        self.state["history"].append(total)
+        if _better(total, self.state["best"]):
+            save_policy(self.out / "best", model, venv)
+            atomic_write_json(self.out / "best" / "config.json", json.loads((self.out / "config.json").read_text()))
+            self.state["best"] = total
+        atomic_write_json(self.out / "validation.json", self.state)
+
+
 def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_latent: bool = False,
-                 progress: bool = True) -> dict:
-    """Train (or continue training) a policy into ``out``; re-running resumes from the last checkpoint."""
+                 progress: bool = True, validation: list[Clip] | None = None) -> dict:
+    """Train (or continue training) a policy into ``out``; re-running resumes from the last checkpoint.
+    With ``validation`` clips every checkpoint is scored on them and the best one kept in ``out/best``
+    (:class:`_Selection`): checkpoint selection on held-out clips, never on the test clips."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     out = Path(out)
@@ -137,6 +171,13 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
     model, venv = _make_model(clips, cfg, with_latent)
     done = load_policy(out, model, venv) if (out / "policy.json").exists() else 0
     atomic_write_json(out / "config.json", settings)
+    select = _Selection(validation, out, with_latent) if validation else None
+
+    def checkpoint() -> None:
+        save_policy(out, model, venv)
+        if select:
+            with torch_threads(cfg.threads):
+                select(model, venv)
 
     class Checkpoint(BaseCallback):
         """Saves every ``checkpoint_every`` environment steps; shows progress."""
@@ -150,7 +191,7 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
         def _on_step(self) -> bool:
             self.bar.update(self.num_timesteps - self.bar.n)
             if self.num_timesteps - self.last >= cfg.checkpoint_every:
-                save_policy(out, model, venv)
+                checkpoint()
                 self.last = self.num_timesteps
             return True
 
@@ -167,8 +208,12 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
             raise
         finally:
             callback.bar.close()
-        save_policy(out, model, venv)
-    return {"timesteps": int(model.num_timesteps), "with_latent": with_latent}
+        checkpoint()
+    elif select and select.state["best"] is None:  # trained before selection was asked for: score the last
+        with torch_threads(cfg.threads):
+            select(model, venv)
+    return {"timesteps": int(model.num_timesteps), "with_latent": with_latent,
+            "best": select.state["best"] if select else None}
 
 
 @contextmanager

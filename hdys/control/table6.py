@@ -25,6 +25,7 @@ from ..store import atomic_write_json
 log = logging.getLogger("hdys.control")
 
 TRAIN_CLIPS = 32
+VALIDATION_CLIPS = 8  # the train split's next clips: the checkpoint each policy is evaluated with is chosen on them
 TEST_CLIPS = 24
 ROWS = {"baseline": ("Baseline", False), "hdys": ("Baseline + HDyS", True)}
 PD_ROW = "PD on the reference (no policy)"  # zero actions: the floor the policies have to beat
@@ -71,24 +72,30 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
     rec = next(r for r in results["variants"].values() if r["role"] == "hdys")
     run = Path(rec["dir"]) / "run"
     model = hdys.load(run)
-    train_clips = gather_clips(data, "train", TRAIN_CLIPS, model)
+    train_clips = gather_clips(data, "train", TRAIN_CLIPS + VALIDATION_CLIPS, model)
+    train_clips, validation = train_clips[:TRAIN_CLIPS], train_clips[TRAIN_CLIPS:] or None
     test_clips = gather_clips(data, "test", TEST_CLIPS, model)
     if not train_clips or not test_clips:
         raise ValueError(f"{', '.join(data)}: table6 needs SMPL clips (`sim` or `kin`) in both splits; found "
                          f"{len(train_clips)} train and {len(test_clips)} test clips")
     rows = {PD_ROW: evaluate_reference_pd(test_clips)["total"]}
+    selected = {}
     for key, (label, with_latent) in ROWS.items():
         pdir = out_dir / "control" / key
-        train_policy(train_clips, pdir, cfg, with_latent, progress)
+        best = train_policy(train_clips, pdir, cfg, with_latent, progress, validation)["best"]
+        policy_dir, selected[label] = (pdir / "best", best["timesteps"]) if best else (pdir, cfg.timesteps)
         path = pdir / "eval.json"
         names = [c.name for c in test_clips]
         done = json.loads(path.read_text()) if path.exists() else None
-        if not done or done.get("clips") != names or done.get("timesteps") != cfg.timesteps:
-            done = {"clips": names, "timesteps": cfg.timesteps, **evaluate_policy(test_clips, pdir, with_latent)}
+        if not done or done.get("clips") != names or done.get("timesteps") != cfg.timesteps or \
+                done.get("selected_timesteps") != selected[label]:
+            done = {"clips": names, "timesteps": cfg.timesteps, "selected_timesteps": selected[label],
+                    **evaluate_policy(test_clips, policy_dir, with_latent)}
             atomic_write_json(path, done)
         rows[label] = done["total"]
     png = plot_tracking(test_clips, out_dir / "control", out_dir / "control" / "tracking.png")
     return {"config": asdict(cfg), "hdys_run": str(run), "train_clips": [c.name for c in train_clips],
+            "validation_clips": [c.name for c in validation or []], "selected_timesteps": selected,
             "test_clips": [c.name for c in test_clips], "rows": rows, "png": str(png)}
 
 
@@ -111,7 +118,8 @@ def plot_tracking(clips: list, root: Path, out_png: Path) -> Path:
                 label="reference")
         ax.set_ylabel(f"{body} z (m)")
     for key, (label, with_latent) in ROWS.items():
-        env, model, venv, _ = load_for_tracking(clips, root / key, with_latent)
+        policy_dir = root / key / "best" if (root / key / "best" / "policy.json").exists() else root / key
+        env, model, venv, _ = load_for_tracking(clips, policy_dir, with_latent)
         pos, _, failed = track(env, i, model, venv)
         for ax, body in zip(axes, TRACKED):
             ax.plot(np.arange(len(pos)) / clips[i].fps, pos[:, SMPL_JOINT_NAMES.index(body), 2], "--",
@@ -127,8 +135,14 @@ def control_markdown(control: dict) -> list[str]:
     lines = [f"Imitation of {len(control['test_clips'])} held-out clips after {cfg['timesteps']:,} environment steps "
              f"of PPO on {len(control['train_clips'])} training clips (policy {cfg['policy']}: "
              f"{'-'.join(map(str, cfg['net_arch']))}, SiLU, sigma {cfg['sigma']}; seed {cfg['seed']}); the paper's "
-             "numbers (PHC on AMASS, 140 held-out clips) in brackets.", "",
-             "| Method | " + " | ".join(m[1] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+             "numbers (PHC on AMASS, 140 held-out clips) in brackets.", ""]
+    if control.get("validation_clips"):
+        lines[-1:] = [f"Each policy is evaluated at the checkpoint (every {cfg['checkpoint_every']:,} steps) that "
+                      f"tracked {len(control['validation_clips'])} validation clips of the train split best (most "
+                      "clips to the end, then the lowest MPJPE_g): " + ", ".join(
+                          f"{label} at {steps:,}" for label, steps in control["selected_timesteps"].items())
+                      + " steps.", ""]
+    lines += ["| Method | " + " | ".join(m[1] for m in METRICS) + " |", "|---|" + "---|" * len(METRICS)]
     for label, row in control["rows"].items():
         paper = PAPER.get(label, {})
         cells = [f"{row[k]:.3f}" if k == "success_rate" else
