@@ -78,7 +78,8 @@ def _synth(out: Path, preset: str, seed: int, workers: int, shard: tuple[int, in
             per_subject[e.subject] = per_subject.get(e.subject, 0) + 1
         done = {s for s, k in per_subject.items() if k >= PRESETS[preset]["sequences"]}
         corpus.close()
-        version = (meta or {}).get("generator", 1)  # corpora from before the version was recorded: 1
+        if meta:  # a corpus of hdys synth from before the version was recorded: 1
+            version = meta.get("generator", 1)
     todo = [(preset, seed, d, s) for d, s in jobs if subject_id(d, s) not in done]
     if todo and version != GENERATOR_VERSION:
         raise ValueError(f"{out} holds labels of generator version {version}; this hdys generates version "
