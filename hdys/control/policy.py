@@ -173,11 +173,14 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
     atomic_write_json(out / "config.json", settings)
     select = _Selection(validation, out, with_latent) if validation else None
 
-    def checkpoint() -> None:
-        save_policy(out, model, venv)
+    def score() -> None:
         if select:
             with torch_threads(cfg.threads):
                 select(model, venv)
+
+    def checkpoint() -> None:
+        save_policy(out, model, venv)
+        score()
 
     class Checkpoint(BaseCallback):
         """Saves every ``checkpoint_every`` environment steps; shows progress."""
@@ -210,8 +213,7 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
             callback.bar.close()
         checkpoint()
     elif select and select.state["best"] is None:  # trained before selection was asked for: score the last
-        with torch_threads(cfg.threads):
-            select(model, venv)
+        score()
     return {"timesteps": int(model.num_timesteps), "with_latent": with_latent,
             "best": select.state["best"] if select else None}
 

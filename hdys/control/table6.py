@@ -79,11 +79,12 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
         raise ValueError(f"{', '.join(data)}: table6 needs SMPL clips (`sim` or `kin`) in both splits; found "
                          f"{len(train_clips)} train and {len(test_clips)} test clips")
     rows = {PD_ROW: evaluate_reference_pd(test_clips)["total"]}
-    selected = {}
+    selected, policy_dirs = {}, {}
     for key, (label, with_latent) in ROWS.items():
         pdir = out_dir / "control" / key
         best = train_policy(train_clips, pdir, cfg, with_latent, progress, validation)["best"]
         policy_dir, selected[label] = (pdir / "best", best["timesteps"]) if best else (pdir, cfg.timesteps)
+        policy_dirs[key] = policy_dir
         path = pdir / "eval.json"
         names = [c.name for c in test_clips]
         done = json.loads(path.read_text()) if path.exists() else None
@@ -93,7 +94,7 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
                     **evaluate_policy(test_clips, policy_dir, with_latent)}
             atomic_write_json(path, done)
         rows[label] = done["total"]
-    png = plot_tracking(test_clips, out_dir / "control", out_dir / "control" / "tracking.png")
+    png = plot_tracking(test_clips, policy_dirs, out_dir / "control" / "tracking.png")
     return {"config": asdict(cfg), "hdys_run": str(run), "train_clips": [c.name for c in train_clips],
             "validation_clips": [c.name for c in validation or []], "selected_timesteps": selected,
             "test_clips": [c.name for c in test_clips], "rows": rows, "png": str(png)}
@@ -102,8 +103,9 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
 TRACKED = ("pelvis", "head", "left_wrist", "right_ankle")  # bodies whose heights the tracking plot shows
 
 
-def plot_tracking(clips: list, root: Path, out_png: Path) -> Path:
-    """Heights of a few bodies, tracked by each policy against the reference, on the longest clip."""
+def plot_tracking(clips: list, policy_dirs: dict[str, Path], out_png: Path) -> Path:
+    """Heights of a few bodies, tracked by each policy (``policy_dirs``: its evaluated checkpoint per ``ROWS``
+    key) against the reference, on the longest clip."""
     from ..plots import _save
     from ..schema import SMPL_JOINT_NAMES
     from .policy import load_for_tracking, track
@@ -118,8 +120,7 @@ def plot_tracking(clips: list, root: Path, out_png: Path) -> Path:
                 label="reference")
         ax.set_ylabel(f"{body} z (m)")
     for key, (label, with_latent) in ROWS.items():
-        policy_dir = root / key / "best" if (root / key / "best" / "policy.json").exists() else root / key
-        env, model, venv, _ = load_for_tracking(clips, policy_dir, with_latent)
+        env, model, venv, _ = load_for_tracking(clips, policy_dirs[key], with_latent)
         pos, _, failed = track(env, i, model, venv)
         for ax, body in zip(axes, TRACKED):
             ax.plot(np.arange(len(pos)) / clips[i].fps, pos[:, SMPL_JOINT_NAMES.index(body), 2], "--",
