@@ -99,6 +99,9 @@ class TrainConfig:
     # paper's balanced sampling); a composition such as Table 8's 50/50 mix is realised with these
     shares: dict[str, float] = field(default_factory=dict)
     stratified: bool = False  # every batch holds every dataset in its fixed share (else: shuffled epoch)
+    # probability that a training window is replaced by its left-right mirror image (features.mirror_sequence;
+    # windows without a mirror rule are used as they are)
+    mirror: float = 0.0
     checkpoint_every: int = 200  # steps; a checkpoint is also written at every epoch end
     keep_checkpoints: int = 2
     max_steps: int = 0  # stop after this many optimizer steps in total (0 = no limit)
@@ -125,6 +128,8 @@ class TrainConfig:
         for name, f in self.shares.items():
             if not f >= 0.0:
                 raise ValueError(f"train.shares[{name!r}] must be >= 0, got {f}")
+        if not 0.0 <= self.mirror <= 1.0:
+            raise ValueError(f"train.mirror must be in [0, 1], got {self.mirror}")
         if self.lr_schedule not in ("constant", "cosine", "wsd"):
             raise ValueError(f"train.lr_schedule must be constant, cosine or wsd, got {self.lr_schedule!r}")
         if self.warmup_steps < 0 or not 0.0 <= self.lr_final <= 1.0 or not 0.0 < self.decay_fraction <= 1.0:

@@ -23,13 +23,14 @@ orientation left-multiplied by Rz(-h).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .schema import Sequence
+from .schema import RAJAGOPAL_COORDINATES, RAJAGOPAL_TORQUE_DOFS, Sequence
 
 MARGIN = 2  # frames read on each side of a window so that its derivatives are central differences
 # Version of what ``sequence_stats`` computes. Corpora record it next to the statistics they cache (per
@@ -287,6 +288,93 @@ def window_features(seq: Sequence, start: int, length: int, margin_before: int) 
     f.start = start
     f.heading = float(heading[centre])
     return f
+
+
+_SIDE_SWAPS = (("right", "left"), ("Right", "Left"), ("RIGHT", "LEFT"))
+
+
+def mirror_name(name: str) -> str:
+    """The name of the same channel or point on the other side: right/left anywhere in the name, a ``_r``
+    / ``_l`` suffix or prefix (OpenSim muscles and coordinates), an ``R``/``L`` initial before a capital
+    (Plug-in Gait markers, BODY_25 keypoints). A name without a side is its own mirror."""
+    for a, b in _SIDE_SWAPS:
+        if a in name or b in name:
+            return re.sub(f"{a}|{b}", lambda m: b if m.group(0) == a else a, name)
+    for a, b in (("_r", "_l"), ("_l", "_r")):
+        if name.endswith(a):
+            return name[:-2] + b
+    for a, b in (("r_", "l_"), ("l_", "r_")):
+        if name.startswith(a):
+            return b + name[2:]
+    if re.match(r"^[RL][A-Z]", name):
+        return ("L" if name[0] == "R" else "R") + name[1:]
+    return name
+
+
+def _partners(names: list[str] | None) -> list[int] | None:
+    """For each name, the index of its mirror partner (itself if it has no side); None if a partner is missing."""
+    index = {n: i for i, n in enumerate(names or [])}
+    partner = [index.get(mirror_name(n)) for n in names or []]
+    return None if any(j is None for j in partner) else partner
+
+
+# Rajagopal 2015 coordinates whose value changes sign in the mirror image: the rotations about the
+# anterior and vertical axes and the lateral translation of the pelvis and the lumbar joint. The legs' left
+# coordinates turn about mirrored axes (hip_adduction_l about -x, ...), so a left coordinate equals its
+# right partner in the image (checked by inverse dynamics in tests/physics/test_dynamics.py).
+RAJAGOPAL_MIRROR_NEGATED = frozenset({"pelvis_list", "pelvis_rotation", "pelvis_tz", "lumbar_bending",
+                                      "lumbar_rotation"})
+
+
+def mirror_coordinates(names: list[str] | tuple[str, ...]) -> tuple[list[int], np.ndarray]:
+    """(partner index, sign) of each Rajagopal coordinate (or generalised force) in the mirror image."""
+    partner = _partners(list(names))
+    if partner is None:
+        raise ValueError(f"coordinates without a mirror partner in {list(names)}")
+    return partner, np.array([-1.0 if n in RAJAGOPAL_MIRROR_NEGATED else 1.0 for n in names], np.float32)
+
+
+def mirror_sequence(seq: Sequence) -> Sequence | None:
+    """``seq``'s mirror image in the world's x-z plane (y -> -y): the same motion with the body's left and
+    right exchanged, a second training sample of the same physics for a body that is symmetric. Every
+    named point, foot and channel takes its partner's values (``mirror_name``), so that a point keeps its
+    name and its place in the array (the root keypoint of COCO's tree is the left hip: it must stay the left
+    hip). A marker without a partner (Plug-in Gait's RBAK) stays where it is, reflected.
+
+    Rajagopal joint angles and torques take their partner's value, negated for ``RAJAGOPAL_MIRROR_NEGATED``.
+    None where ``seq`` holds something without a mirror rule here (SMPL parameters and torques, whose
+    axis-angles would need their rotations reflected) or a side-named channel whose partner is missing."""
+    if seq.smpl is not None or seq.torque_smpl is not None:
+        return None
+    changes: dict = {}
+    if seq.joint_angles is not None:
+        partner, sign = mirror_coordinates(RAJAGOPAL_COORDINATES)
+        changes["joint_angles"] = seq.joint_angles[:, partner] * sign
+    if seq.torque_rajagopal is not None:
+        partner, sign = mirror_coordinates(RAJAGOPAL_TORQUE_DOFS)
+        changes["torque_rajagopal"] = seq.torque_rajagopal[:, partner] * sign
+    reflect = np.array([1.0, -1.0, 1.0], np.float32)
+    for key, names in (("markers", seq.marker_names), ("keypoints", seq.keypoint_names)):
+        x = getattr(seq, key)
+        if x is not None:
+            index = {n: i for i, n in enumerate(names)}
+            order = [index.get(mirror_name(n), i) for i, n in enumerate(names)]
+            changes[key] = x[:, order] * reflect
+    for key, names in (("muscle_activation", seq.muscle_names), ("emg", seq.emg_names)):
+        x = getattr(seq, key)
+        if x is not None:
+            partner = _partners(names)
+            if partner is None:
+                return None
+            changes[key] = x[:, partner]
+    feet = [1, 0]  # [left, right]
+    for key, sign in (("grf", reflect), ("cop", reflect), ("cop_moment", -reflect)):  # a moment: pseudo-vector
+        x = getattr(seq, key)
+        if x is not None:
+            changes[key] = x[:, feet] * sign
+    if seq.contact is not None:
+        changes["contact"] = seq.contact[:, feet]
+    return dataclasses.replace(seq, **changes)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
-from .features import window_features, window_span
+from .features import mirror_sequence, window_features, window_span
 from .locks import acquire
 from .model import build_model, parameter_counts, with_paper_vocabularies
 from .schema import ARRAY_KEYS
@@ -252,9 +252,10 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------------
 
-    def _read(self, window: tuple[str, int]):
-        """Features of one (sequence, start) window. Whole sequences are kept in memory once read, up to
-        ``train.cache_mb``; past it, windows are read from the shards."""
+    def _read(self, window: tuple[str, int], mirror: bool = False):
+        """Features of one (sequence, start) window, its mirror image if ``mirror`` and it has one. Whole
+        sequences are kept in memory once read, up to ``train.cache_mb``; past it, windows are read from the
+        shards."""
         ref, length = self.refs[window[0]], self.cfg.train.window
         seq = self._cache.get(window[0])
         if seq is None and self._cached_bytes < self.cfg.train.cache_mb * 2 ** 20:
@@ -265,6 +266,8 @@ class Trainer:
             span = seq.slice(a, b)
         else:
             span, before = self.corpora[ref.corpus].read_window(ref.local_id, window[1], length)
+        if mirror:
+            span = mirror_sequence(span) or span
         return window_features(span, window[1], min(length, ref.frames), before)
 
     def _micro_batches(self, global_batch: list) -> list[list]:
@@ -282,10 +285,12 @@ class Trainer:
                 p.grad.zero_()
         logs: dict[str, float] = {}
         n_micro = self.world * tc.grad_accum
-        for mb in self._micro_batches(global_batch):
+        # which windows are mirrored: drawn from (seed, step), the same on every process and after a resume
+        flags = np.random.default_rng([tc.seed, 1, self.step]).random(len(global_batch)) < tc.mirror
+        for mb in self._micro_batches(list(zip(global_batch, flags))):
             if not mb:
                 continue
-            batch = collate([self._read(w) for w in mb], self.norm, self.vocab, tc.window, self.device)
+            batch = collate([self._read(w, m) for w, m in mb], self.norm, self.vocab, tc.window, self.device)
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
                 loss, part = self.model(batch)
             if not torch.isfinite(loss):

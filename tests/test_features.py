@@ -1,7 +1,7 @@
 import numpy as np
 
-from hdys.features import (RunningStats, canonicalize, derivatives, root_track, sequence_features,
-                           window_features)
+from hdys.features import (RunningStats, canonicalize, derivatives, mirror_name, mirror_sequence, root_track,
+                           sequence_features, window_features)
 from hdys.schema import Sequence, validate
 
 
@@ -81,3 +81,49 @@ def test_pelvis_rotation_is_wrapped_in_the_canonical_frame():
     s = validate(Sequence(fps=30.0, joint_angles=q))
     c = canonicalize(s, np.zeros((T, 2)), np.full(T, 3.1 - 2 * np.pi))
     np.testing.assert_allclose(c.joint_angles[:, 2], 0.0, atol=1e-5)
+
+
+def test_the_mirror_image_reflects_points_feet_and_channels():
+    s = _walker(0.4)
+    T = s.num_frames
+    t = np.arange(T) / s.fps
+    s.keypoints[:, :, 1] += 0.3 * t[:, None] ** 2  # a sideways drift: lateral velocities and accelerations
+    s.markers[:, :, 1] += 0.3 * t[:, None] ** 2
+    s.grf[:, 0] += [5.0, 40.0, -100.0]  # the feet carry different, sideways forces
+    s.emg = np.stack([np.sin(t) ** 2, 0.2 + 0.1 * t], 1).astype(np.float32)
+    s.emg_names = ["leftquad", "rightquad"]
+    m = mirror_sequence(s)
+    a, b = window_features(s, 0, 30, 0), window_features(m, 0, 30, 0)
+    # in the canonical frame (root: the pelvis, on the plane of symmetry) the image is y -> -y with the hips exchanged
+    lateral = np.array([1, -1, 1] * 3, np.float32)
+    np.testing.assert_allclose(b.kin["keypoints"], a.kin["keypoints"][:, [0, 2, 1]] * lateral, atol=2e-4)
+    np.testing.assert_allclose(b.kin["markers"], a.kin["markers"] * lateral, atol=2e-4)  # unnamed: not reordered
+    np.testing.assert_allclose(b.dyn["grf"], a.dyn["grf"][:, [3, 4, 5, 0, 1, 2]] * lateral[:6], atol=1e-5)
+    np.testing.assert_array_equal(b.dyn["emg"], a.dyn["emg"][:, ::-1])
+    assert b.kin["keypoints"][10, 0, 4] < -0.05  # the drift's lateral velocity did change sign
+    twice = mirror_sequence(m)
+    for key in ("keypoints", "markers", "grf", "emg"):
+        np.testing.assert_array_equal(getattr(twice, key), getattr(s, key))
+
+
+def test_the_mirror_image_keeps_a_side_root_on_its_side():
+    """COCO's keypoint tree is rooted at the left hip: the image's root is the image's left hip, so that the
+    window's origin is the same body point as in the recordings."""
+    s = _walker(0.0)
+    s.keypoint_names, s.keypoint_parents = ["left_hip", "pelvis", "right_hip"], np.array([-1, 0, 0])
+    s.keypoints = s.keypoints[:, [1, 0, 2]]
+    f = window_features(mirror_sequence(s), 0, 20, 0)
+    np.testing.assert_allclose(f.kin["keypoints"][10, 0, :2], 0.0, atol=1e-5)  # the root at the origin
+    assert f.kin["keypoints"][10, 2, 1] < -0.15  # the right hip on the right (canonical +y is left)
+
+
+def test_mirror_names_and_what_has_no_mirror_rule():
+    pairs = {"rightquad": "leftquad", "addbrev_r": "addbrev_l", "hip_flexion_l": "hip_flexion_r", "RASI": "LASI",
+             "LShoulder": "RShoulder", "left_hip": "right_hip", "C7": "C7", "MidHip": "MidHip", "Nose": "Nose"}
+    assert {n: mirror_name(n) for n in pairs} == pairs
+    s = _walker(0.0)
+    s.emg, s.emg_names = np.ones((s.num_frames, 2), np.float32), ["rightquad", "rightham"]  # no left partners
+    assert mirror_sequence(s) is None
+    s.emg = s.emg_names = None
+    s.smpl = np.zeros((s.num_frames, 75), np.float32)  # axis-angles: no rule here
+    assert mirror_sequence(s) is None

@@ -238,3 +238,22 @@ def test_sequences_kept_in_memory_give_the_same_windows_as_reading_them(synth_co
         for k in cached.kin:
             np.testing.assert_array_equal(cached.kin[k], read.kin[k])
     tr.close()
+
+
+def test_mirrored_windows_are_drawn_per_step_and_resume_the_same(synth_corpus, tmp_path, monkeypatch):
+    import hdys.train as T
+    calls = []
+    monkeypatch.setattr(T, "mirror_sequence", lambda s: calls.append(s.sequence_id) or s)
+    train(tiny_config(max_steps=3), [str(synth_corpus)], tmp_path / "none", progress=False)
+    assert calls == []
+    train(tiny_config(max_steps=3, mirror=1.0), [str(synth_corpus)], tmp_path / "all", progress=False)
+    assert len(calls) == 3 * 6  # every window of 3 steps (96-frame batches of 16-frame windows)
+    calls.clear()
+    full = train(tiny_config(epochs=3, mirror=0.5), [str(synth_corpus)], tmp_path / "full", progress=False)
+    drawn = list(calls)
+    assert 0 < len(drawn) < full["steps"] * 6
+    calls.clear()
+    train(tiny_config(epochs=3, mirror=0.5, max_steps=3, checkpoint_every=1), [str(synth_corpus)], tmp_path / "cut",
+          progress=False)
+    train(tiny_config(epochs=3, mirror=0.5), [str(synth_corpus)], tmp_path / "cut", resume=True, progress=False)
+    assert calls == drawn  # the same windows mirrored after a resume

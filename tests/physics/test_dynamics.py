@@ -191,3 +191,20 @@ def test_rotation_log_matches_scipy_at_every_angle():
             if angle == np.pi and got @ truth < 0:
                 got = -got
             np.testing.assert_allclose(got, truth, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["walk", "kick"])
+def test_the_mirror_image_of_a_motion_has_the_mirror_image_of_its_torques(raj, kind):
+    """hdys.features.mirror_sequence's coordinate rules against the physics: inverse dynamics of the mirrored
+    joint angles gives the mirrored torques (the Rajagopal body is left-right symmetric)."""
+    from hdys.features import mirror_sequence
+    from hdys.schema import Sequence
+    motion = rajagopal_motion(kind, np.random.default_rng(3), raj.coord_range, standing_pelvis_height(raj))
+    q, qd, qdd = motion(np.arange(40) / 50.0)
+    tau, _ = rajagopal_inverse(raj, q, qd, qdd)
+    m = mirror_sequence(Sequence(fps=50.0, joint_angles=np.stack([q, qd, qdd], 1).reshape(-1, 23),
+                                 torque_rajagopal=tau))
+    mq, mqd, mqdd = m.joint_angles.reshape(-1, 3, 23).transpose(1, 0, 2)
+    assert np.abs(mq - q).max() > 0.1  # an asymmetric motion
+    tau_m, _ = rajagopal_inverse(raj, mq, mqd, mqdd)
+    np.testing.assert_allclose(m.torque_rajagopal, tau_m, atol=1e-6 * np.abs(tau).max())
