@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .features import RunningStats, WindowFeatures, rotate_xy, window_features, window_span
+from .features import RunningStats, WindowFeatures, rotate_xy, smooth_jittery_points, window_features, window_span
 from .schema import Sequence
 
 KIN_FEATURE_DIMS = {"markers": 9, "keypoints": 9, "joint_angles": 69, "smpl": 225}
@@ -210,6 +210,7 @@ def predict_sequence(model, seq: Sequence, norm: Normalizer, vocab: dict[str, li
     the windows that hold it, so no frame is predicted only from the edge of a window and the output has
     no jumps where windows meet; without it, windows do not overlap (half the compute).
     """
+    seq = smooth_jittery_points(seq)  # as in training (Trainer._read) and in the statistics
     T_all = seq.num_frames
     reps = [r for r in (reps or seq.kinematics) if getattr(seq, r) is not None]
     out: dict = {r: {} for r in reps}

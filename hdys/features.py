@@ -36,7 +36,7 @@ MARGIN = 2  # frames read on each side of a window so that its derivatives are c
 # Version of what ``sequence_stats`` computes. Corpora record it next to the statistics they cache (per
 # sequence and merged); statistics of another version are recomputed from the arrays, never used.
 # Bump it whenever the features (and so their statistics) change.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: jittery point sets low-pass filtered (smooth_jittery_points)
 
 
 def window_span(frames: int, start: int, length: int) -> tuple[int, int, int]:
@@ -57,6 +57,55 @@ def derivatives(x: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     vel = np.gradient(x, dt, axis=0)
     acc = np.gradient(vel, dt, axis=0) if x.shape[0] >= 2 else np.zeros_like(x)
     return vel.astype(np.float32), acc.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# measurement noise of point trajectories
+
+JITTER_M = 0.005  # point sets whose estimated frame-to-frame noise (m) exceeds this are low-pass filtered
+CUTOFF_HZ = 6.0  # the usual low-pass cutoff of human movement kinematics (Winter, Biomechanics and Motor
+# Control of Human Movement, 4th ed., 2009, ch. 2)
+
+
+def point_jitter(x: np.ndarray) -> float:
+    """A robust estimate of the white measurement noise (std, m) of point trajectories ``x`` (T, P, 3).
+
+    The fourth difference along time, ``x[t-2] - 4 x[t-1] + 6 x[t] - 4 x[t+1] + x[t+2]``, is about
+    ``(2 pi f dt)^4`` times the amplitude of a motion at f Hz (0.16 for 3 Hz at 30 fps) and has std
+    ``sqrt(70) sigma`` for white noise of std sigma: the median absolute fourth difference over frames, points
+    and axes, scaled to a std (x 1.4826), over ``sqrt(70)``."""
+    if x.shape[0] < 5:
+        return 0.0
+    r = np.abs(x[:-4] - 4 * x[1:-3] + 6 * x[2:-2] - 4 * x[3:-1] + x[4:])
+    r = r[np.isfinite(r)]
+    return float(1.4826 * np.median(r) / np.sqrt(70.0)) if r.size else 0.0
+
+
+def smooth_jittery_points(seq: Sequence) -> Sequence:
+    """``seq`` with its markers and keypoints low-pass filtered (2nd-order Butterworth, forwards and backwards:
+    no lag, ``CUTOFF_HZ``) where their ``point_jitter`` exceeds ``JITTER_M``, as biomechanics filters noisy
+    marker data before differentiating it: keypoints from video carry centimetres of noise per frame, which
+    finite differences turn into accelerations of metres per second squared. Clean trajectories (optical
+    markers, simulated points) are returned as they are, so an impact's acceleration is kept. Missing values
+    (NaN) are bridged for the filter and missing again after it. Whole sequences only: a window's features
+    are then those of the filtered sequence, in training, in the statistics and in prediction."""
+    from scipy.signal import butter, filtfilt
+    changes = {}
+    for key in ("markers", "keypoints"):
+        x = getattr(seq, key)
+        if x is None or x.shape[0] < 16 or seq.fps <= 2.5 * CUTOFF_HZ or point_jitter(x) <= JITTER_M:
+            continue
+        b, a = butter(2, CUTOFF_HZ / (seq.fps / 2))
+        flat = x.reshape(x.shape[0], -1).astype(np.float64)
+        ok = np.isfinite(flat)
+        filled = flat.copy()
+        t = np.arange(len(flat))
+        for j in np.flatnonzero(~ok.all(0) & ok.any(0)):
+            filled[:, j] = np.interp(t, t[ok[:, j]], flat[ok[:, j], j])
+        y = filtfilt(b, a, filled, axis=0)
+        y[~ok] = np.nan
+        changes[key] = y.reshape(x.shape).astype(np.float32)
+    return dataclasses.replace(seq, **changes) if changes else seq
 
 
 # --------------------------------------------------------------------------------------------------
@@ -434,6 +483,7 @@ def sequence_stats(seq: Sequence, window: int = STATS_WINDOW) -> dict[str, Runni
     reads them: velocities are then those of the body in a fixed frame (a frame that moved with the
     root every frame would take the root's velocity out of them)."""
     out: dict[str, RunningStats] = {}
+    seq = smooth_jittery_points(seq)
     T = seq.num_frames
     for start in range(0, T, window):
         a, b = max(0, start - MARGIN), min(T, start + window + MARGIN)

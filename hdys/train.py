@@ -26,7 +26,7 @@ from tqdm import tqdm
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import Config
 from .data import Normalizer, batches, channel_vocabulary, collate, epoch_windows
-from .features import mirror_sequence, window_features, window_span
+from .features import mirror_sequence, smooth_jittery_points, window_features, window_span
 from .locks import acquire
 from .model import build_model, parameter_counts, with_paper_vocabularies
 from .schema import ARRAY_KEYS
@@ -254,18 +254,18 @@ class Trainer:
 
     def _read(self, window: tuple[str, int], mirror: bool = False):
         """Features of one (sequence, start) window, its mirror image if ``mirror`` and it has one. Whole
-        sequences are kept in memory once read, up to ``train.cache_mb``; past it, windows are read from the
-        shards."""
+        sequences are read (their points filtered as a whole, as in prediction: ``smooth_jittery_points``) and
+        kept in memory, up to ``train.cache_mb``; past it, a window's sequence is read again each time."""
         ref, length = self.refs[window[0]], self.cfg.train.window
         seq = self._cache.get(window[0])
-        if seq is None and self._cached_bytes < self.cfg.train.cache_mb * 2 ** 20:
-            seq = self._cache[window[0]] = self.corpora[ref.corpus].read(ref.local_id, verify=True)
-            self._cached_bytes += sum(getattr(seq, k).nbytes for k in ARRAY_KEYS if getattr(seq, k) is not None)
-        if seq is not None:
-            a, b, before = window_span(ref.frames, window[1], length)
-            span = seq.slice(a, b)
-        else:
-            span, before = self.corpora[ref.corpus].read_window(ref.local_id, window[1], length)
+        if seq is None:
+            seq = smooth_jittery_points(self.corpora[ref.corpus].read(ref.local_id, verify=True))
+            if self._cached_bytes < self.cfg.train.cache_mb * 2 ** 20:
+                self._cache[window[0]] = seq
+                self._cached_bytes += sum(getattr(seq, k).nbytes for k in ARRAY_KEYS
+                                          if getattr(seq, k) is not None)
+        a, b, before = window_span(ref.frames, window[1], length)
+        span = seq.slice(a, b)
         if mirror:
             span = mirror_sequence(span) or span
         return window_features(span, window[1], min(length, ref.frames), before)

@@ -117,3 +117,39 @@ def test_overlapping_windows_blend_without_jumps_and_keep_what_every_window_agre
     inner = blend[16:T - 16, 0]  # away from the sequence ends every frame has two windows
     assert np.abs(np.diff(inner)).max() < 4 and np.abs(inner - 16.5).max() < 8
     np.testing.assert_array_equal(blend[:, 1:], 0.0)  # what every window predicts stays exact
+
+
+class _AccelerationModel:
+    """Predicts, for every frame, the mean |acceleration| of its keypoints (torque channel 0)."""
+
+    def eval(self):
+        return self
+
+    def infer(self, batch):
+        x = batch["kin"]["keypoints"]["x"]  # (n, T, P, 9)
+        y = torch.zeros(*x.shape[:2], 17)
+        y[..., 0] = x[..., 6:9].norm(dim=-1).mean(-1)
+        return {"keypoints": {"torque_rajagopal": y}}, {}
+
+
+def test_prediction_reads_jittery_keypoints_filtered_as_training_does(monkeypatch):
+    import hdys.data
+    from hdys.data import predict_sequence
+    from hdys.features import smooth_jittery_points
+    from hdys.schema import Sequence
+    T, rng = 90, np.random.default_rng(0)
+    t = np.arange(T)[:, None, None] / 30.0
+    kp = (0.2 * np.sin(2 * np.pi * t + np.arange(5)[None, :, None]) + rng.normal(0, 0.015, (T, 5, 3)))
+    seq = Sequence(fps=30.0, keypoints=kp.astype(np.float32), keypoint_names=[f"k{i}" for i in range(5)],
+                   keypoint_parents=np.array([-1, 0, 0, 0, 0]), mass_kg=1.0)
+    norm = Normalizer({"torque_rajagopal": np.zeros(17, np.float32), "keypoints": np.zeros(9, np.float32)},
+                      {"torque_rajagopal": np.ones(17, np.float32), "keypoints": np.ones(9, np.float32)})
+    vocab = {"muscle_activation": [], "emg": []}
+    raw = predict_sequence(_AccelerationModel(), seq, norm, vocab, 32)["keypoints"]["torque_rajagopal"][:, 0]
+    smooth = smooth_jittery_points(seq)
+    assert smooth.keypoints is not seq.keypoints
+    filtered = predict_sequence(_AccelerationModel(), smooth, norm, vocab, 32)["keypoints"]["torque_rajagopal"][:, 0]
+    np.testing.assert_allclose(raw, filtered, rtol=1e-5)
+    monkeypatch.setattr(hdys.data, "smooth_jittery_points", lambda s: s)
+    unfiltered = predict_sequence(_AccelerationModel(), seq, norm, vocab, 32)["keypoints"]["torque_rajagopal"][:, 0]
+    assert unfiltered.mean() > 1.5 * raw.mean()  # the noise differentiated twice

@@ -1,7 +1,7 @@
 import numpy as np
 
-from hdys.features import (RunningStats, canonicalize, derivatives, mirror_name, mirror_sequence, root_track,
-                           sequence_features, window_features)
+from hdys.features import (JITTER_M, RunningStats, canonicalize, derivatives, mirror_name, mirror_sequence, point_jitter,
+                           root_track, sequence_features, sequence_stats, smooth_jittery_points, window_features)
 from hdys.schema import Sequence, validate
 
 
@@ -127,3 +127,38 @@ def test_mirror_names_and_what_has_no_mirror_rule():
     s.emg = s.emg_names = None
     s.smpl = np.zeros((s.num_frames, 75), np.float32)  # axis-angles: no rule here
     assert mirror_sequence(s) is None
+
+
+def _swinging(T=120, fps=30.0):
+    """Ten points swinging 0.2 m at 0.5-2 Hz."""
+    t = np.arange(T)[:, None, None] / fps
+    f = np.linspace(0.5, 2.0, 10)[None, :, None]
+    return (0.2 * np.sin(2 * np.pi * f * t + np.arange(3)) + [0, 0, 1]).astype(np.float32)
+
+
+def test_point_jitter_measures_white_noise_and_not_motion():
+    x = _swinging()
+    assert point_jitter(x) < 0.2 * JITTER_M
+    noise = np.random.default_rng(0).normal(0.0, 0.015, x.shape)
+    assert abs(point_jitter(x + noise) - 0.015) < 0.002
+
+
+def test_only_jittery_points_are_filtered():
+    clean = _swinging()
+    noisy = clean + np.random.default_rng(1).normal(0.0, 0.015, clean.shape).astype(np.float32)
+    noisy[40:43, 2] = np.nan  # an occluded point
+    s = Sequence(fps=30.0, markers=clean, marker_names=[f"m{i}" for i in range(10)],
+                 keypoints=noisy, keypoint_names=[f"k{i}" for i in range(10)])
+    out = smooth_jittery_points(s)
+    assert out.markers is clean  # optical-marker-like data: untouched
+    ok = np.isfinite(noisy)
+    assert np.isnan(out.keypoints[40:43, 2]).all() and np.isfinite(out.keypoints[ok]).all()
+    # the 0.5-2 Hz motion passes the 6 Hz filter, the noise above it does not: what it does to accelerations
+    rows = slice(45, None)  # away from the bridged gap
+    acc = [derivatives(x[rows], 30.0)[1] for x in (clean, noisy, out.keypoints)]
+    before, after = (np.sqrt(np.nanmean((a - acc[0]) ** 2)) for a in acc[1:])
+    assert after < 0.5 * before  # 9 m/s^2 of noise to 3.4
+    assert smooth_jittery_points(out).keypoints is out.keypoints  # filtered once is smooth
+    # the statistics see the filtered points
+    a, b = sequence_stats(s)["keypoints"], sequence_stats(out)["keypoints"]
+    np.testing.assert_allclose(a.total_sq, b.total_sq, rtol=1e-5)

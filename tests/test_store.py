@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hdys import schema
-from hdys.features import MARGIN, merge_stats, sequence_stats
+from hdys.features import FEATURE_VERSION, MARGIN, merge_stats, sequence_stats
 from hdys.schema import RAJAGOPAL_COORDINATES, SchemaError, Sequence
 from hdys.store import (Corpus, CorpusError, CorpusWriter, export_npz, merged_stats, open_corpora,
                         sequences_from_npz, write_corpus)
@@ -370,7 +370,7 @@ def test_stale_feature_statistics_are_recomputed(tmp_path, caplog):
     seqs = make_all()
     c = write_corpus(out, seqs[:6], progress=False)
     fresh = c.stats
-    assert c.manifest["feature_version"] == 1
+    assert c.manifest["feature_version"] == FEATURE_VERSION
     # what an older hdys would have left: other numbers, recorded under another version
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["feature_version"] = 0
@@ -389,7 +389,7 @@ def test_stale_feature_statistics_are_recomputed(tmp_path, caplog):
         np.testing.assert_allclose(stale[k].total, fresh[k].total, rtol=1e-10)
     # appending recomputes the stale groups' statistics and stores the current version
     c2 = write_corpus(out, seqs, progress=False)
-    assert c2.manifest["feature_version"] == 1
+    assert c2.manifest["feature_version"] == FEATURE_VERSION
     train = {e.sequence_id for e in c2.entries("train")}
     expected = merge_stats([sequence_stats(schema.validate(s)) for s in make_all() if s.sequence_id in train])
     for k in expected:
