@@ -1,7 +1,8 @@
 import numpy as np
 
-from hdys.features import (JITTER_M, RunningStats, canonicalize, derivatives, mirror_name, mirror_sequence, point_jitter,
-                           root_track, sequence_features, sequence_stats, smooth_jittery_points, window_features)
+from hdys.features import (JITTER_M, RunningStats, canonicalize, derivatives, mirror_name, mirror_sequence,
+                           point_jitter, root_track, sequence_features, sequence_stats, smooth_jittery_points,
+                           window_features)
 from hdys.schema import Sequence, validate
 
 
