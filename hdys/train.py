@@ -294,7 +294,7 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None):
                 loss, part = self.model(batch)
             if not torch.isfinite(loss):
-                raise TrainingError(self._non_finite("loss", float(loss.detach()), mb))
+                raise TrainingError(self._non_finite("loss", float(loss.detach()), [w for w, _ in mb]))
             (loss / n_micro).backward()
             for k, v in part.items():
                 logs[k] = logs.get(k, 0.0) + v / tc.grad_accum
