@@ -2,7 +2,8 @@
 
 Paper §3.1: every kinematics representation x is used as (x, ẋ, ẍ), the derivatives taken by finite
 differences. Here they are in per-second units (central differences inside, one-sided at the ends,
-``numpy.gradient``), computed on the whole read span so that window edges are not special.
+``numpy.gradient``), computed on the whole read span so that window edges are not special. Point sets with
+centimetres of noise per frame (keypoints from video) are low-pass filtered first (``smooth_jittery_points``).
 
 **Canonical frame.** The model must not care where the subject stands or which way it faces. For every
 window hdys removes the horizontal position of the root and the heading at the window's centre frame
