@@ -1,8 +1,8 @@
 import numpy as np
 
-from hdys.features import (JITTER_M, RunningStats, canonicalize, derivatives, mirror_name, mirror_sequence,
-                           point_jitter, root_track, sequence_features, sequence_stats, smooth_jittery_points,
-                           window_features)
+from hdys.features import (CUTOFF_MAX_FRACTION, CUTOFF_MIN_HZ, JITTER_M, RunningStats, canonicalize, derivatives,
+                           mirror_name, mirror_sequence, point_jitter, residual_cutoff, root_track, sequence_features,
+                           sequence_stats, smooth_jittery_points, window_features)
 from hdys.schema import Sequence, validate
 
 
@@ -144,6 +144,31 @@ def test_point_jitter_measures_white_noise_and_not_motion():
     assert abs(point_jitter(x + noise) - 0.015) < 0.002
 
 
+def test_residual_cutoff_follows_the_motion_and_the_noise():
+    """Winter's residual analysis: the cutoff rises with the motion's frequency and falls as the noise grows,
+    and at the cutoff the filter removes about as much as the noise holds."""
+    from scipy.signal import butter, filtfilt
+    fps, T = 30.0, 150
+    t = np.arange(T)[:, None] / fps
+    rng = np.random.default_rng(2)
+
+    def motion(hz: float) -> np.ndarray:
+        return 0.2 * np.sin(2 * np.pi * hz * t + np.arange(12)) + 0.05 * np.sin(2 * np.pi * 2 * hz * t)
+
+    def cut(hz: float, noise: float) -> tuple[float, np.ndarray]:
+        x = motion(hz) + rng.normal(0.0, noise, (T, 12))
+        return residual_cutoff(x, fps, noise), x
+
+    slow, _ = cut(0.5, 0.015)
+    fast, x = cut(2.0, 0.015)
+    assert CUTOFF_MIN_HZ <= slow < fast < CUTOFF_MAX_FRACTION * fps
+    assert cut(2.0, 0.003)[0] > fast  # less noise, less filtering
+    b, a = butter(2, fast / (fps / 2))
+    removed = np.sqrt(np.mean((x - filtfilt(b, a, x, axis=0)) ** 2))
+    assert abs(removed - 0.015) < 0.001
+    assert residual_cutoff(np.zeros((T, 3)), fps, 0.01) == CUTOFF_MIN_HZ  # nothing to remove: the floor
+
+
 def test_only_jittery_points_are_filtered():
     clean = _swinging()
     noisy = clean + np.random.default_rng(1).normal(0.0, 0.015, clean.shape).astype(np.float32)
@@ -154,7 +179,7 @@ def test_only_jittery_points_are_filtered():
     assert out.markers is clean  # optical-marker-like data: untouched
     ok = np.isfinite(noisy)
     assert np.isnan(out.keypoints[40:43, 2]).all() and np.isfinite(out.keypoints[ok]).all()
-    # the 0.5-2 Hz motion passes the 6 Hz filter, the noise above it does not: what it does to accelerations
+    # the 0.5-2 Hz motion passes the filter, most of the noise does not: what it does to accelerations
     rows = slice(45, None)  # away from the bridged gap
     acc = [derivatives(x[rows], 30.0)[1] for x in (clean, noisy, out.keypoints)]
     before, after = (np.sqrt(np.nanmean((a - acc[0]) ** 2)) for a in acc[1:])
