@@ -17,7 +17,6 @@ from pathlib import Path
 import hdys.control.env as control_env
 from hdys.control.clips import clips_from_corpus
 from hdys.control.policy import PolicyConfig, evaluate_policy, evaluate_reference_pd, train_policy
-from hdys.control.table6 import TRAIN_CLIPS
 
 
 def main() -> None:
@@ -30,7 +29,7 @@ def main() -> None:
     ap.add_argument("--val-clips", type=int, default=40)
     args = ap.parse_args()
     out = Path(args.out)
-    train_clips = clips_from_corpus(args.train, "train", limit=TRAIN_CLIPS)
+    train_clips = clips_from_corpus(args.train, "train", limit=PolicyConfig().train_clips)
     val_clips = clips_from_corpus(args.val, "train", limit=args.val_clips)
     rows = {"PD on the reference (no policy)": evaluate_reference_pd(val_clips)["total"]}
     for scale in (float(s) for s in args.scales.split(",")):

@@ -181,3 +181,6 @@ def test_control_settings():
         policy_config(["control.nonsense=1"])
     with pytest.raises(ValueError, match="policy must be one of"):
         policy_config(["control.policy=huge"])
+    assert policy_config(["control.train_clips=160"]).train_clips == 160
+    with pytest.raises(ValueError, match="train_clips must be >= 1"):
+        policy_config(["control.train_clips=0"])

@@ -306,9 +306,8 @@ def test_table6_trains_both_policies_evaluates_them_and_resumes(tmp_path, monkey
     from hdys.store import write_corpus
     seqs = [s.slice(0, 45) for subj in range(4) for s in generate_subject("tiny", 0, "sim", subj)]
     write_corpus(tmp_path / "sim", seqs, test_fraction=0.5, progress=False)
-    import hdys.control.table6
-    monkeypatch.setattr(hdys.control.table6, "TRAIN_CLIPS", 1)  # the rest of the train split validates
-    control = ["control.timesteps=64", "control.n_envs=1", "control.n_steps=32", "control.batch_size=32",
+    control = ["control.train_clips=1",  # the rest of the train split validates
+               "control.timesteps=64", "control.n_envs=1", "control.n_steps=32", "control.batch_size=32",
                "control.n_epochs=1", "control.checkpoint_every=32", "control.max_episode_frames=20"]
     res = run_experiment("table6", [str(tmp_path / "sim")], tmp_path / "out", progress=False, steps=2,
                          base_overrides=[*TINY, *control])

@@ -31,7 +31,8 @@ from .env import ImitationEnv
 log = logging.getLogger("hdys.control")
 
 POLICIES = {"paper": [2048, 1536, 1024, 1024, 512, 512], "cpu": [512, 256, 256]}
-CONTINUABLE = {"timesteps", "checkpoint_every", "threads", "device"}  # may change when a policy is continued
+# may change when a policy is continued (the training clips themselves are compared by name)
+CONTINUABLE = {"timesteps", "checkpoint_every", "threads", "device", "train_clips", "validation_clips"}
 
 
 @dataclass
@@ -51,11 +52,17 @@ class PolicyConfig:
     max_episode_frames: int = 150  # a training episode's control steps at most
     checkpoint_every: int = 20_000  # environment steps
     seed: int = 0
+    # table6's clips: the first train_clips of the train split, the next validation_clips choose the checkpoint
+    train_clips: int = 32
+    validation_clips: int = 8
     threads: int = 1  # torch threads while training
     device: str = "cpu"  # torch device of the policy ("cuda" for the paper's policy on a GPU)
     net_arch: list[int] = field(default_factory=list)  # filled from ``policy``
 
     def __post_init__(self):
+        if self.train_clips < 1 or self.validation_clips < 0:
+            raise ValueError(f"train_clips must be >= 1 and validation_clips >= 0, got {self.train_clips} and "
+                             f"{self.validation_clips}")
         if self.policy not in POLICIES:
             raise ValueError(f"policy must be one of {sorted(POLICIES)}, got {self.policy!r}")
         self.net_arch = list(POLICIES[self.policy])

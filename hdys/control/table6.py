@@ -6,8 +6,9 @@ HDyS keypoint latent of the reference's next frame appended. Both then track the
 first frame. The HDyS model is the experiment's HDyS row (taken from ``table1`` in the same output
 directory when it is there).
 
-Clips: the SMPL sequences of the ``sim`` and ``kin`` domains, ``TRAIN_CLIPS`` from the train split and
-``TEST_CLIPS`` from the test split (the paper: PHC's AMASS training set, 140 held-out clips). The policy
+Clips: the SMPL sequences of the ``sim`` and ``kin`` domains, ``control.train_clips`` (and
+``control.validation_clips`` more) from the train split and ``TEST_CLIPS`` from the test split (the paper:
+PHC's AMASS training set, 140 held-out clips). The policy
 settings are :class:`hdys.control.policy.PolicyConfig`'s, changed by ``control.<field>=<value>`` overrides
 (for a GPU run: ``control.policy=paper control.timesteps=...``).
 """
@@ -24,8 +25,6 @@ from ..store import atomic_write_json
 
 log = logging.getLogger("hdys.control")
 
-TRAIN_CLIPS = 32
-VALIDATION_CLIPS = 8  # the train split's next clips: the checkpoint each policy is evaluated with is chosen on them
 TEST_CLIPS = 24
 ROWS = {"baseline": ("Baseline", False), "hdys": ("Baseline + HDyS", True)}
 PD_ROW = "PD on the reference (no policy)"  # zero actions: the floor the policies have to beat
@@ -72,8 +71,8 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
     rec = next(r for r in results["variants"].values() if r["role"] == "hdys")
     run = Path(rec["dir"]) / "run"
     model = hdys.load(run)
-    train_clips = gather_clips(data, "train", TRAIN_CLIPS + VALIDATION_CLIPS, model)
-    train_clips, validation = train_clips[:TRAIN_CLIPS], train_clips[TRAIN_CLIPS:] or None
+    train_clips = gather_clips(data, "train", cfg.train_clips + cfg.validation_clips, model)
+    train_clips, validation = train_clips[:cfg.train_clips], train_clips[cfg.train_clips:] or None
     test_clips = gather_clips(data, "test", TEST_CLIPS, model)
     if not train_clips or not test_clips:
         raise ValueError(f"{', '.join(data)}: table6 needs SMPL clips (`sim` or `kin`) in both splits; found "
