@@ -26,6 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import Config
+from .features import FEATURE_CHANGES, FEATURE_VERSION
 from .store import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,10 @@ def load_run(run_dir: str | Path, device="cpu"):
         raise CheckpointError(f"{run_dir}: not a run directory (no config.json); train one with `hdys train`")
     cfg = Config.from_json(json.loads((run_dir / "config.json").read_text()))
     norm = Normalizer.from_json(json.loads((run_dir / "normalizer.json").read_text()))
+    if norm.feature_version != FEATURE_VERSION:
+        log.warning("%s was trained on features of version %s; this hdys computes version %d (%s). Its predictions "
+                    "from such inputs differ from what it learned: retrain it for this version", run_dir,
+                    norm.feature_version or "1 or 2 (not recorded)", FEATURE_VERSION, FEATURE_CHANGES)
     path = latest_checkpoint(run_dir)
     if path is None:
         raise CheckpointError(f"{run_dir}: no checkpoint yet (checkpoints/latest.json missing)")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .features import RunningStats, WindowFeatures, rotate_xy, smooth_jittery_points, window_features, window_span
+from .features import (FEATURE_VERSION, RunningStats, WindowFeatures, rotate_xy, smooth_jittery_points,
+                       window_features, window_span)
 from .schema import Sequence
 
 KIN_FEATURE_DIMS = {"markers": 9, "keypoints": 9, "joint_angles": 69, "smpl": 225}
@@ -26,10 +27,12 @@ def channel_vocabulary(stats: dict[str, RunningStats], dyn: str) -> list[str]:
 
 @dataclass
 class Normalizer:
-    """Per-channel mean and std of every feature group; saved with each checkpoint as JSON."""
+    """Per-channel mean and std of every feature group; saved with each checkpoint as JSON, with the
+    ``features.FEATURE_VERSION`` its statistics were computed by (None: a run written before it was recorded)."""
 
     mean: dict[str, np.ndarray]
     std: dict[str, np.ndarray]
+    feature_version: int | None = FEATURE_VERSION
 
     @classmethod
     def from_stats(cls, stats: dict[str, RunningStats], muscle_names: list[str], emg_names: list[str]) -> "Normalizer":
@@ -47,12 +50,14 @@ class Normalizer:
         return cls(mean, std)
 
     def to_json(self) -> dict:
-        return {k: {"mean": self.mean[k].tolist(), "std": self.std[k].tolist()} for k in self.mean}
+        return {"feature_version": self.feature_version,
+                **{k: {"mean": self.mean[k].tolist(), "std": self.std[k].tolist()} for k in self.mean}}
 
     @classmethod
     def from_json(cls, d: dict) -> "Normalizer":
-        return cls({k: np.asarray(v["mean"], np.float32) for k, v in d.items()},
-                   {k: np.asarray(v["std"], np.float32) for k, v in d.items()})
+        groups = {k: v for k, v in d.items() if k != "feature_version"}
+        return cls({k: np.asarray(v["mean"], np.float32) for k, v in groups.items()},
+                   {k: np.asarray(v["std"], np.float32) for k, v in groups.items()}, d.get("feature_version"))
 
     def __call__(self, key: str, x: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
         m, s = self.mean[key], self.std[key]

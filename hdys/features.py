@@ -37,7 +37,10 @@ MARGIN = 2  # frames read on each side of a window so that its derivatives are c
 # Version of what ``sequence_stats`` computes. Corpora record it next to the statistics they cache (per
 # sequence and merged); statistics of another version are recomputed from the arrays, never used.
 # Bump it whenever the features (and so their statistics) change.
-FEATURE_VERSION = 3  # 2: jittery point sets low-pass filtered (smooth_jittery_points); 3: at a residual-analysis cutoff
+FEATURE_VERSION = 3
+# what changed since version 1, in words for the warning of a model trained on older features
+FEATURE_CHANGES = ("2: markers and keypoints with > 5 mm of frame-to-frame noise low-pass filtered at 6 Hz; "
+                   "3: at a cutoff from residual analysis instead")
 
 
 def window_span(frames: int, start: int, length: int) -> tuple[int, int, int]:

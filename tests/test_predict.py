@@ -164,3 +164,23 @@ def test_prediction_time_is_linear_in_length(run_dir, synth_corpus):
             data.np.zeros = real_zeros
     # zeros allocated grow 4x for 4x the frames (they grew 16x before)
     assert sizes[40] <= 4.5 * sizes[10]
+
+
+def test_a_model_trained_on_older_features_is_named_at_load(run_dir, tmp_path, caplog):
+    """A run records the feature version its statistics were computed by; loading a run of another (or an
+    unrecorded) version warns that its predictions differ from what it learned."""
+    import shutil
+    from hdys.features import FEATURE_VERSION
+    assert json.loads((run_dir / "normalizer.json").read_text())["feature_version"] == FEATURE_VERSION
+    with caplog.at_level(logging.WARNING, logger="hdys"):
+        hdys.load(run_dir)
+    assert "features of version" not in caplog.text
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    norm = json.loads((old / "normalizer.json").read_text())
+    del norm["feature_version"]  # as written before the version was recorded
+    (old / "normalizer.json").write_text(json.dumps(norm))
+    with caplog.at_level(logging.WARNING, logger="hdys"):
+        hdys.load(old)  # still loads
+    assert f"{old} was trained on features of version 1 or 2 (not recorded)" in caplog.text
+    assert f"computes version {FEATURE_VERSION}" in caplog.text
