@@ -87,19 +87,23 @@ def point_jitter(x: np.ndarray) -> float:
     return float(1.4826 * np.median(r) / np.sqrt(70.0)) if r.size else 0.0
 
 
+def _lowpass(x: np.ndarray, cutoff_hz: float, fps: float) -> np.ndarray:
+    """``x`` (T, ...) low-pass filtered along time: 2nd-order Butterworth, forwards and backwards (no lag)."""
+    from scipy.signal import butter, filtfilt
+    b, a = butter(2, cutoff_hz / (fps / 2))
+    return filtfilt(b, a, x, axis=0)
+
+
 def residual_cutoff(x: np.ndarray, fps: float, noise: float) -> float:
     """The low-pass cutoff (Hz) of trajectories ``x`` (T, C; finite) by Winter's residual analysis: the
-    residual RMS of ``x`` filtered at f (2nd-order Butterworth, forwards and backwards) falls as f rises, from
+    residual RMS of ``x`` filtered at f (``_lowpass``, the filter then applied) falls as f rises, from
     signal and noise removed to noise alone; the cutoff is the f where it equals the noise RMS, so that the
     filter removes about as much as the noise holds and no more. Winter reads the noise RMS off a line fitted
     to the residual's high-frequency end; here it is ``noise``, the fourth-difference estimate of
     :func:`point_jitter` (they agree within ~5 % on the corpora's keypoints). Bisection between
     ``CUTOFF_MIN_HZ`` and ``CUTOFF_MAX_FRACTION * fps``, to 0.05 Hz."""
-    from scipy.signal import butter, filtfilt
-
     def residual(f: float) -> float:
-        b, a = butter(2, f / (fps / 2))
-        return float(np.sqrt(np.mean((x - filtfilt(b, a, x, axis=0)) ** 2)))
+        return float(np.sqrt(np.mean((x - _lowpass(x, f, fps)) ** 2)))
 
     lo, hi = CUTOFF_MIN_HZ, CUTOFF_MAX_FRACTION * fps
     if residual(lo) <= noise:
@@ -113,16 +117,14 @@ def residual_cutoff(x: np.ndarray, fps: float, noise: float) -> float:
 
 
 def smooth_jittery_points(seq: Sequence) -> Sequence:
-    """``seq`` with its markers and keypoints low-pass filtered (2nd-order Butterworth, forwards and backwards:
-    no lag) where their ``point_jitter`` exceeds ``JITTER_M``, as biomechanics filters noisy marker data before
-    differentiating it: keypoints from video carry centimetres of noise per frame, which finite differences
-    turn into accelerations of metres per second squared. The cutoff is chosen per sequence and point set by
-    :func:`residual_cutoff` (a slow arm raise gets ~1 Hz, a run ~4 Hz, at 1.5 cm of noise and 30 fps). Clean
-    trajectories (optical markers, simulated points) are returned as they are, so an impact's acceleration is
-    kept. Missing values (NaN) are bridged for the filter and missing again after it. Whole sequences only: a
-    window's features are then those of the filtered sequence, in training, in the statistics and in
-    prediction."""
-    from scipy.signal import butter, filtfilt
+    """``seq`` with its markers and keypoints low-pass filtered (``_lowpass``) where their ``point_jitter`` exceeds
+    ``JITTER_M``, as biomechanics filters noisy marker data before differentiating it: keypoints from video carry
+    centimetres of noise per frame, which finite differences turn into accelerations of metres per second squared.
+    The cutoff is chosen per sequence and point set by :func:`residual_cutoff` (a slow arm raise gets ~1 Hz, a run
+    ~4 Hz, at 1.5 cm of noise and 30 fps). Clean trajectories (optical markers, simulated points) are returned as
+    they are, so an impact's acceleration is kept. Missing values (NaN) are bridged for the filter and missing again
+    after it. Whole sequences only: a window's features are then those of the filtered sequence, in training, in the
+    statistics and in prediction."""
     changes = {}
     for key in ("markers", "keypoints"):
         x = getattr(seq, key)
@@ -138,9 +140,7 @@ def smooth_jittery_points(seq: Sequence) -> Sequence:
         for j in np.flatnonzero(~ok.all(0) & ok.any(0)):
             filled[:, j] = np.interp(t, t[ok[:, j]], flat[ok[:, j], j])
         seen = ok.any(0)  # columns never seen stay NaN and do not enter the residual
-        cutoff = residual_cutoff(filled[:, seen], seq.fps, noise)
-        b, a = butter(2, cutoff / (seq.fps / 2))
-        y = filtfilt(b, a, filled, axis=0)
+        y = _lowpass(filled, residual_cutoff(filled[:, seen], seq.fps, noise), seq.fps)
         y[~ok] = np.nan
         changes[key] = y.reshape(x.shape).astype(np.float32)
     return dataclasses.replace(seq, **changes) if changes else seq
