@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hdys.control.clips import Clip, clip_from_sequence, sole_heights
-from hdys.control.env import (ACTION_SCALE, SELF_DIM, TASK_DIM, ImitationEnv, quat_from_rotvec, quat_mul,
-                              reward_terms, rotvec_from_quat)
+from hdys.control.env import (ACTION_SCALE, SELF_DIM, TASK_DIM, ImitationEnv, quat_conj, quat_from_rotvec,
+                              quat_mul, reward_terms, rotvec_from_quat)
 from hdys.control.policy import PolicyConfig, evaluate_policy, tracking_metrics, train_policy
 from hdys.control.table6 import policy_config
 from hdys.schema import Sequence
@@ -116,6 +116,25 @@ def test_termination_and_truncation(clip):
     assert ends == [False, False, True]
 
 
+def test_feedforward_is_the_inverse_dynamics_and_tightens_the_joints(clip, monkeypatch):
+    """The clip's feedforward is its contact-aware inverse dynamics with the root unactuated; with it the PD
+    controllers need smaller errors to hold the body against gravity than without."""
+    import hdys.control.env as control_env
+
+    assert clip.torque.shape == clip.qvel.shape and np.isfinite(clip.torque).all()
+    assert not clip.torque[:, :6].any() and np.abs(clip.torque[:, 6:]).max() > 1.0  # N m: the body's weight
+    env = ImitationEnv([clip], seed=0)
+    error = {}
+    for ff in (False, True):
+        monkeypatch.setattr(control_env, "FEEDFORWARD", ff)
+        env.reset(options={"clip": 0, "start": 0})
+        for _ in range(15):
+            env.step(np.zeros(env.action_space.shape))
+        joints = quat_mul(quat_conj(env.data.qpos[env._qadr]), clip.qpos[env.t][env._qadr])
+        error[ff] = np.linalg.norm(rotvec_from_quat(joints), axis=1).mean()
+    assert error[True] < 0.8 * error[False]
+
+
 def test_latent_observation(clip):
     latent = np.arange(clip.frames * 4, dtype=np.float32).reshape(clip.frames, 4)
     with_latent = dataclasses.replace(clip, latent=latent)
@@ -136,7 +155,7 @@ def test_tracking_metrics():
     assert shifted["e_vel"] == pytest.approx(0.0, abs=1e-9) and shifted["e_acc"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_policy_checkpoint_resume_and_evaluation(clip, tmp_path):
+def test_policy_checkpoint_resume_and_evaluation(clip, tmp_path, monkeypatch):
     cfg = PolicyConfig(n_envs=1, n_steps=32, batch_size=32, n_epochs=1, timesteps=32, checkpoint_every=32,
                        max_episode_frames=20)
     assert train_policy([clip], tmp_path / "p", cfg, progress=False)["timesteps"] == 32
@@ -148,6 +167,11 @@ def test_policy_checkpoint_resume_and_evaluation(clip, tmp_path):
     with pytest.raises(ValueError, match="other settings .learning_rate"):
         train_policy([clip], tmp_path / "p", cfg, progress=False)
     cfg.learning_rate = PolicyConfig().learning_rate
+    import hdys.control.env as control_env
+    monkeypatch.setattr(control_env, "FEEDFORWARD", not control_env.FEEDFORWARD)  # another environment: refused
+    with pytest.raises(ValueError, match="other control settings .feedforward"):
+        evaluate_policy([clip], tmp_path / "p")
+    monkeypatch.undo()
     res = evaluate_policy([clip], tmp_path / "p")
     assert res["total"]["clips"] == 1 and 0.0 <= res["total"]["success_rate"] <= 1.0
     assert res["per_clip"][clip.name]["frames"] >= 2 and np.isfinite(res["total"]["mpjpe_g"])

@@ -17,7 +17,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from ..physics.bodies import SmplBody, smpl_body
-from ..physics.contact import Terrain, smpl_feet
+from ..physics.contact import Terrain, contact_inverse_dynamics, smpl_feet
 from ..physics.floor import MAX_PLATFORMS
 from ..physics.inverse import smpl_state
 from ..physics.rig import sole_points
@@ -45,6 +45,7 @@ class Clip:
     qvel: np.ndarray
     latent: np.ndarray | None = None  # (T, D) HDyS latents of the clip's keypoints, or None
     terrain: np.ndarray | None = None  # (N, 6) platforms (``contact.Terrain`` rows) the clip stands on, or None
+    torque: np.ndarray | None = None  # (T, 75) contact-aware inverse dynamics' joint forces (root rows 0), or None
 
     @property
     def frames(self) -> int:
@@ -88,7 +89,7 @@ def clip_from_sequence(seq: Sequence, latent: np.ndarray | None = None) -> Clip:
                     " and ".join(k for k in ("height_m", "mass_kg") if getattr(seq, k) is None), height, mass)
     body = humanoid(height, mass)
     traj = smpl_kinematics(np.asarray(seq.smpl, float), seq.fps, body.pelvis_j0)
-    qpos, qvel, _ = smpl_state(body, traj)
+    qpos, qvel, qacc = smpl_state(body, traj)
     raw = seq.extra.get("terrain")
     terrain = np.asarray(raw, float).reshape(-1, 6) if raw is not None and len(raw) else None
     if terrain is not None and len(terrain) > MAX_PLATFORMS:
@@ -102,9 +103,13 @@ def clip_from_sequence(seq: Sequence, latent: np.ndarray | None = None) -> Clip:
         raise ValueError(f"sequence {seq.sequence_id!r}: its soles are more than {UNSUPPORTED_M * 100:g} cm above "
                          f"any support in {off:.0%} of its frames, a supported or floating motion that no "
                          "simulated humanoid can imitate")
+    res = contact_inverse_dynamics(body.model, smpl_feet(body), qpos, qvel, qacc, mass,
+                                   terrain=Terrain(terrain) if terrain is not None else None)
+    torque = res.joint.copy()
+    torque[:, :6] = 0.0  # the root is unactuated: what the contacts do not explain is not applied
     if latent is not None and latent.shape[0] != seq.num_frames:
         raise ValueError(f"sequence {seq.sequence_id!r}: {latent.shape[0]} latent frames for {seq.num_frames}")
-    return Clip(seq.sequence_id, float(seq.fps), float(height), float(mass), qpos, qvel, latent, terrain)
+    return Clip(seq.sequence_id, float(seq.fps), float(height), float(mass), qpos, qvel, latent, terrain, torque)
 
 
 def clips_from_corpus(path: str, split: str, datasets: tuple[str, ...] = ("sim", "kin"), limit: int = 0,

@@ -5,8 +5,13 @@
 reference's next-frame rotation of that joint: ``R_target = R_ref(t+1) exp(ACTION_SCALE a)`` (a residual
 PD target; PHC's actions are absolute targets, which a CPU-sized budget learns far more slowly). Torques
 ``kp * log(R^T R_target)`` per joint (child frame) are applied at every physics substep; the damping
-``kd = kp / 10`` is the joints' own, which MuJoCo integrates implicitly. Gains (``KP``) are per joint group,
-scaled with body mass; the joints carry ``ARMATURE`` so that the light hands stay stable at the time step.
+``kd = kp / 10`` is the joints' own, which MuJoCo integrates implicitly. With ``FEEDFORWARD`` the reference's
+own joint forces are added: those of the contact-aware inverse dynamics that labels hdys's torques
+(:attr:`hdys.control.clips.Clip.torque`), and ``kd`` times the reference's joint velocity, so that the
+damping acts on the velocity error rather than braking the motion. A PD controller alone has to be off its
+target to hold the body up against gravity (PHC's policy learns those offsets); with the feedforward the
+policy only corrects balance. Gains (``KP``) are per joint group, scaled with body mass; the joints carry
+``ARMATURE`` so that the light hands stay stable at the time step.
 The root is unactuated: the body balances on its sole spheres (:func:`hdys.physics.bodies.smpl_body`), on
 the floor or on the platforms of a step-up clip, placed at every reset.
 
@@ -38,14 +43,17 @@ from ..schema import SMPL_JOINT_NAMES
 from .clips import Clip, humanoid
 
 SUBSTEPS = 8  # physics steps per control step (a 30 fps clip: 240 Hz physics)
-ACTION_SCALE = 1.5  # rad per unit action (with the fixed sigma 0.05: 0.075 rad of exploration; chosen on clips of
-# other subjects, benchmarks/control_action_scale.py)
+ACTION_SCALE = 0.75  # rad per unit action (with the fixed sigma 0.05: 0.0375 rad of exploration; chosen with KP and
+# FEEDFORWARD on validation clips, benchmarks/control_controller.py)
 TERMINATION_M = 0.5
+FEEDFORWARD = True  # add the reference's inverse-dynamics joint forces (module docstring)
 ARMATURE = 0.02  # kg m^2 on every joint DoF
-# PD stiffness (N m / rad at 70 kg) per joint group; damping is a tenth of it (N m s / rad)
-KP = {"hip": 500.0, "knee": 500.0, "ankle": 300.0, "foot": 100.0, "spine1": 500.0, "spine2": 500.0,
-      "spine3": 500.0, "neck": 200.0, "head": 100.0, "collar": 200.0, "shoulder": 200.0, "elbow": 150.0,
-      "wrist": 50.0, "hand": 20.0}
+# PD stiffness (N m / rad at 70 kg) per joint group; damping is a tenth of it (N m s / rad). Twice the first gains
+# (benchmarks/control_controller.py), whose two ankles (2 x 300 N m / rad) were below the body's gravitational
+# stiffness m g h (~700 N m / rad at 70 kg): held at a standing pose by the feedforward, the body toppled.
+KP = {"hip": 1000.0, "knee": 1000.0, "ankle": 600.0, "foot": 200.0, "spine1": 1000.0, "spine2": 1000.0,
+      "spine3": 1000.0, "neck": 400.0, "head": 200.0, "collar": 400.0, "shoulder": 400.0, "elbow": 300.0,
+      "wrist": 100.0, "hand": 40.0}
 REWARD_WEIGHTS = (0.5, 0.3, 0.1, 0.1)  # position, rotation, velocity, angular velocity
 REWARD_SCALES = (100.0, 10.0, 0.1, 0.1)
 N_BODIES = len(SMPL_JOINT_NAMES)
@@ -152,6 +160,12 @@ def reward_terms(cur, ref) -> tuple[float, float]:
     return float(r), float(dist.mean())
 
 
+def settings() -> dict:
+    """The environment's control settings, recorded with every policy: one trained under other settings does
+    not act in this environment as it learned to."""
+    return {"action_scale": ACTION_SCALE, "feedforward": FEEDFORWARD, "kp": dict(KP)}
+
+
 def joint_gains(mass_kg: float) -> np.ndarray:
     """(23,) PD stiffness of the ball joints (SMPL_JOINT_NAMES[1:]) for a body of ``mass_kg``."""
     def group(name: str) -> str:
@@ -254,11 +268,15 @@ class ImitationEnv(gym.Env):
         clip = self.clips[self.clip_index]
         a = np.clip(np.asarray(action, float), -1.0, 1.0).reshape(-1, 3)
         target = quat_mul(clip.qpos[self.t + 1][self._qadr], quat_from_rotvec(ACTION_SCALE * a))
+        ff = 0.0
+        if FEEDFORWARD and clip.torque is not None:
+            ff = 0.5 * (clip.torque[self.t] + clip.torque[self.t + 1])[self._dofs] + \
+                self.model.dof_damping[self._dofs] * clip.qvel[self.t + 1][self._dofs]
         for _ in range(SUBSTEPS):
             current = self.data.qpos[self._qadr]
             error = rotvec_from_quat(quat_mul(quat_conj(current / np.linalg.norm(current, axis=1, keepdims=True)),
                                               target))
-            self.data.qfrc_applied[self._dofs] = (self.kp * error).ravel()
+            self.data.qfrc_applied[self._dofs] = (self.kp * error).ravel() + ff
             mujoco.mj_step(self.model, self.data)
         self.t += 1
         reward, distance = reward_terms(self.state(), self.reference(self.t))

@@ -166,8 +166,7 @@ def train_policy(clips: list[Clip], out: str | Path, cfg: PolicyConfig, with_lat
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {**asdict(cfg), "with_latent": with_latent, "action_scale": env_module.ACTION_SCALE,
-                "clips": [c.name for c in clips]}
+    settings = {**asdict(cfg), "with_latent": with_latent, **env_module.settings(), "clips": [c.name for c in clips]}
     if (out / "policy.json").exists():
         old = json.loads((out / "config.json").read_text())
         changed = sorted(k for k in set(old) | set(settings) if k not in CONTINUABLE and old.get(k) != settings[k])
@@ -307,9 +306,13 @@ def load_for_tracking(clips: list[Clip], out: str | Path, with_latent: bool = Fa
     cfg_json = json.loads((out / "config.json").read_text())
     cfg = PolicyConfig(**{k: v for k, v in cfg_json.items() if k in PolicyConfig.__dataclass_fields__
                           and k != "net_arch"})
-    if cfg_json.get("action_scale", env_module.ACTION_SCALE) != env_module.ACTION_SCALE:
-        raise ValueError(f"{out}: the policy acts at {cfg_json['action_scale']} rad per unit action, this "
-                         f"environment at {env_module.ACTION_SCALE}")
+    # a policy of before a setting was recorded had its earliest value: no feedforward, the first gains
+    before = {"action_scale": env_module.ACTION_SCALE, "feedforward": False, "kp": None}
+    now = env_module.settings()
+    changed = sorted(k for k in now if cfg_json.get(k, before[k]) != now[k])
+    if changed:
+        raise ValueError(f"{out}: the policy was trained in an environment of other control settings "
+                         f"({', '.join(f'{k}: {cfg_json.get(k, before[k])} there, {now[k]} here' for k in changed)})")
     model, venv = _make_model(clips, PolicyConfig(**{**asdict(cfg), "n_envs": 1}), with_latent)
     load_policy(out, model, venv)
     return ImitationEnv(clips, with_latent), model, venv, cfg
