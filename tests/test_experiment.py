@@ -326,6 +326,8 @@ def test_table6_trains_both_policies_evaluates_them_and_resumes(tmp_path, monkey
     md = (out / "table.md").read_text()
     assert "| Baseline + HDyS |" in md and "control.timesteps=64" in md and "validation clips" in md
     assert (out / "control" / "tracking.png").stat().st_size > 0
+    # every test clip's share tracked, per row, beside the plots of single clips
+    assert (out / "control" / "frames_tracked.png").stat().st_size > 0 and "control/frames_tracked.png" in md
     assert json.loads((out / "control" / "hdys" / "config.json").read_text())["with_latent"] is True
     import hdys.control.policy
     monkeypatch.setattr(hdys.control.policy, "evaluate_policy",

@@ -77,7 +77,8 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
     if not train_clips or not test_clips:
         raise ValueError(f"{', '.join(data)}: table6 needs SMPL clips (`sim` or `kin`) in both splits; found "
                          f"{len(train_clips)} train and {len(test_clips)} test clips")
-    rows = {PD_ROW: evaluate_reference_pd(test_clips)["total"]}
+    pd = evaluate_reference_pd(test_clips)
+    rows, per_clip = {PD_ROW: pd["total"]}, {PD_ROW: pd["per_clip"]}
     selected, policy_dirs = {}, {}
     for key, (label, with_latent) in ROWS.items():
         pdir = out_dir / "control" / key
@@ -92,25 +93,52 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
             done = {"clips": names, "timesteps": cfg.timesteps, "selected_timesteps": selected[label],
                     **evaluate_policy(test_clips, policy_dir, with_latent)}
             atomic_write_json(path, done)
-        rows[label] = done["total"]
-    png = plot_tracking(test_clips, policy_dirs, out_dir / "control" / "tracking.png")
+        rows[label], per_clip[label] = done["total"], done["per_clip"]
+    pngs = {"frames": str(plot_frames_tracked(test_clips, per_clip, out_dir / "control" / "frames_tracked.png")),
+            "longest": str(plot_tracking(test_clips, policy_dirs, out_dir / "control" / "tracking.png"))}
+    # the longest clip the Baseline tracks to its end: what tracking looks like where it works
+    tracked = [i for i, c in enumerate(test_clips) if per_clip[ROWS["baseline"][0]][c.name]["success"]]
+    if tracked:
+        i = max(tracked, key=lambda k: test_clips[k].frames)
+        pngs["tracked"] = str(plot_tracking(test_clips, policy_dirs, out_dir / "control" / "tracking_tracked.png", i))
     return {"config": asdict(cfg), "hdys_run": str(run), "train_clips": [c.name for c in train_clips],
             "validation_clips": [c.name for c in validation or []], "selected_timesteps": selected,
-            "test_clips": [c.name for c in test_clips], "rows": rows, "png": str(png)}
+            "test_clips": [c.name for c in test_clips], "rows": rows, "pngs": pngs}
 
 
 TRACKED = ("pelvis", "head", "left_wrist", "right_ankle")  # bodies whose heights the tracking plot shows
 
 
-def plot_tracking(clips: list, policy_dirs: dict[str, Path], out_png: Path) -> Path:
+def plot_frames_tracked(clips: list, per_clip: dict[str, dict], out_png: Path) -> Path:
+    """Per clip, the share of its frames each row (``per_clip``: row label -> clip name -> result) tracked before
+    falling (1: to the end)."""
+    from ..plots import _save
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 1.2 + 0.32 * len(clips)))
+    ax = fig.subplots()
+    height = 0.8 / len(per_clip)
+    for k, (label, results) in enumerate(per_clip.items()):
+        share = [(results[c.name]["frames"] - 1) / (c.frames - 1) for c in clips]
+        ax.barh(np.arange(len(clips)) + (k - (len(per_clip) - 1) / 2) * height, share, height, label=label)
+    ax.set_yticks(np.arange(len(clips)), [c.name for c in clips], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the clip tracked before falling (1: to its end)")
+    ax.legend(loc="lower right", fontsize=7)
+    return _save(fig, out_png)
+
+
+def plot_tracking(clips: list, policy_dirs: dict[str, Path], out_png: Path, i: int | None = None) -> Path:
     """Heights of a few bodies, tracked by each policy (``policy_dirs``: its evaluated checkpoint per ``ROWS``
-    key) against the reference, on the longest clip."""
+    key) against the reference, on clip ``i`` (default: the longest)."""
     from ..plots import _save
     from ..schema import SMPL_JOINT_NAMES
     from .policy import load_for_tracking, track
     from matplotlib.figure import Figure
 
-    i = max(range(len(clips)), key=lambda k: clips[k].frames)
+    if i is None:
+        i = max(range(len(clips)), key=lambda k: clips[k].frames)
     fig = Figure(figsize=(11, 2.6 * len(TRACKED)))
     axes = fig.subplots(len(TRACKED), 1, sharex=True)
     ref = clips[i].states[0]
@@ -148,8 +176,8 @@ def control_markdown(control: dict) -> list[str]:
         cells = [f"{row[k]:.3f}" if k == "success_rate" else
                  f"{row[k]:.1f}" + (f" ({paper[k]})" if k in paper else "") for k, _, _ in METRICS]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    if control.get("png"):
-        lines += ["", "![tracking](control/tracking.png)"]
+    for name, png in control.get("pngs", {}).items():
+        lines += ["", f"![{name}](control/{Path(png).name})"]
     return lines + [""]
 
 
