@@ -307,7 +307,7 @@ def load_for_tracking(clips: list[Clip], out: str | Path, with_latent: bool = Fa
     cfg = PolicyConfig(**{k: v for k, v in cfg_json.items() if k in PolicyConfig.__dataclass_fields__
                           and k != "net_arch"})
     # a policy of before a setting was recorded had its earliest value: no feedforward, the first gains
-    before = {"action_scale": env_module.ACTION_SCALE, "feedforward": False, "kp": None}
+    before = {"action_scale": env_module.ACTION_SCALE, "feedforward": False, "kp": "the first gains (not recorded)"}
     now = env_module.settings()
     changed = sorted(k for k in now if cfg_json.get(k, before[k]) != now[k])
     if changed:
