@@ -106,7 +106,8 @@ def control_table(results: dict, out_dir: Path, data: list[str], overrides: list
             "test_clips": [c.name for c in test_clips], "rows": rows, "pngs": pngs}
 
 
-TRACKED = ("pelvis", "head", "left_wrist", "right_ankle")  # bodies whose heights the tracking plot shows
+# bodies whose heights the tracking plot shows, with the ankle that moves more in the clip's reference
+TRACKED = ("pelvis", "head", "left_wrist")
 
 
 def plot_frames_tracked(clips: list, per_clip: dict[str, dict], out_png: Path) -> Path:
@@ -126,6 +127,7 @@ def plot_frames_tracked(clips: list, per_clip: dict[str, dict], out_png: Path) -
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the clip tracked before falling (1: to its end)")
     ax.legend(loc="lower right", fontsize=7)
+    fig.subplots_adjust(left=0.22)  # room for the clip names
     return _save(fig, out_png)
 
 
@@ -139,17 +141,19 @@ def plot_tracking(clips: list, policy_dirs: dict[str, Path], out_png: Path, i: i
 
     if i is None:
         i = max(range(len(clips)), key=lambda k: clips[k].frames)
-    fig = Figure(figsize=(11, 2.6 * len(TRACKED)))
-    axes = fig.subplots(len(TRACKED), 1, sharex=True)
     ref = clips[i].states[0]
-    for ax, body in zip(axes, TRACKED):
+    ankles = [SMPL_JOINT_NAMES.index(a) for a in ("left_ankle", "right_ankle")]
+    bodies = TRACKED + (SMPL_JOINT_NAMES[max(ankles, key=lambda j: np.ptp(ref[:, j, 2]))],)
+    fig = Figure(figsize=(11, 2.6 * len(bodies)))
+    axes = fig.subplots(len(bodies), 1, sharex=True)
+    for ax, body in zip(axes, bodies):
         ax.plot(np.arange(len(ref)) / clips[i].fps, ref[:, SMPL_JOINT_NAMES.index(body), 2], "k-", lw=2,
                 label="reference")
         ax.set_ylabel(f"{body} z (m)")
     for key, (label, with_latent) in ROWS.items():
         env, model, venv, _ = load_for_tracking(clips, policy_dirs[key], with_latent)
         pos, _, failed = track(env, i, model, venv)
-        for ax, body in zip(axes, TRACKED):
+        for ax, body in zip(axes, bodies):
             ax.plot(np.arange(len(pos)) / clips[i].fps, pos[:, SMPL_JOINT_NAMES.index(body), 2], "--",
                     label=label + (f" (fell at {(len(pos) - 1) / clips[i].fps:.2f} s)" if failed else ""))
     axes[0].set_title(f"Tracking {clips[i].name} ({clips[i].frames} frames)")
