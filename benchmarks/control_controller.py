@@ -3,11 +3,12 @@ chosen on validation clips (never the test split).
 
     python benchmarks/control_controller.py CORPUS OUT [--variants 1:0:1.5,2:1:0.75] [--steps 120000] [--seed 0]
 
-A variant is ``KP multiplier : feedforward (0/1) : action scale (rad)``. For each, PD control towards the
-reference with no policy tracks the validation clips, then a Baseline policy (no HDyS latents, the CPU policy of
-``hdys.control.policy``) trains on the train clips and is scored on the validation clips every 20,000 steps;
-the clips are those of ``hdys experiment table6`` (the first ``train_clips`` of the train split, the next
-``--val-clips``). Writes ``OUT/controller.json``; re-running resumes the policies.
+A variant is ``gains : feedforward (0/1) : action scale (rad)``, the gains as a multiple of the first ones
+(``KP / 2``). For each, PD control towards the reference with no policy tracks the validation clips, then a
+Baseline policy (no HDyS latents, the CPU policy of ``hdys.control.policy``) trains on the train clips and is
+scored on the validation clips every 20,000 steps; the clips are those of ``hdys experiment table6`` (the first
+``train_clips`` of the train split, the next ``--val-clips``). Writes ``OUT/controller.json``; re-running
+resumes the policies.
 """
 from __future__ import annotations
 
