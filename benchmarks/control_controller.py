@@ -43,11 +43,11 @@ def main() -> None:
         control_env.FEEDFORWARD, control_env.ACTION_SCALE = ff == "1", float(scale)
         pdir = out / f"kp{mult}-ff{ff}-scale{scale}-seed{args.seed}"
         train_policy(train, pdir, cfg, progress=False, validation=val)
-        rows[pdir.name] = {"pd": evaluate_reference_pd(val)["total"],
-                           "validation": json.loads((pdir / "validation.json").read_text())["history"],
+        selection = json.loads((pdir / "validation.json").read_text())  # the chosen checkpoint is its "best"
+        rows[pdir.name] = {"pd": evaluate_reference_pd(val)["total"], "validation": selection["history"],
                            "train_clips_best": evaluate_policy(train, pdir / "best")["total"]}
-        best = max(rows[pdir.name]["validation"], key=lambda h: (h["success_rate"], -h["mpjpe_g"]))
-        print(f"{pdir.name}: PD {json.dumps(rows[pdir.name]['pd'])}\n  best {json.dumps(best)}", flush=True)
+        print(f"{pdir.name}: PD {json.dumps(rows[pdir.name]['pd'])}\n  best {json.dumps(selection['best'])}",
+              flush=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"steps": args.steps, "train_clips": len(train), "val_clips": len(val),
                                     "rows": rows}, indent=1))
